@@ -1,0 +1,11 @@
+//! Cryptography of valv: password hashing and the password policy, random
+//! tokens and their digests, TOTP second factors, and the journal's hash chain.
+//!
+//! Nothing here does I/O; every function that needs the time takes it as an
+//! argument, so callers pass the injected clock's reading.
+
+pub mod chain;
+pub mod password;
+pub mod policy;
+pub mod token;
+pub mod totp;

@@ -1,0 +1,17 @@
+//! Typed values and rules of valv: identifiers, e-mail addresses, phone numbers,
+//! names, roles and the injected clock. Everything here is pure: no I/O.
+//!
+//! Values are parsed, not validated (STYLE.md): a value of one of these types is
+//! known to be well formed, so the layers above never check it again.
+
+mod clock;
+mod ids;
+mod invalid;
+mod role;
+mod text;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ids::{OperatorId, TenantId, TokenId, UserId};
+pub use invalid::Invalid;
+pub use role::{Role, UserStatus};
+pub use text::{Email, PersonName, Phone, Slug, TenantName};

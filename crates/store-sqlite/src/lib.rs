@@ -1,1 +1,66 @@
-//! placeholder
+//! The embedded backend: SQLite in WAL mode, one writer connection and a few
+//! readers, each call run on tokio's blocking pool so the async executor never
+//! waits on disk. All SQL of this backend lives in this crate.
+
+mod conn;
+mod entities;
+mod ephemeral;
+mod journal;
+mod migrate;
+mod store;
+
+use std::path::Path;
+
+use valv_store::{Change, JournalEntry, StoreError, StoreResult};
+
+pub use conn::SqliteStore;
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and migrates it.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or a migration fails.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let store = Self::connect(path, 4)?;
+        store.write(migrate::run).await?;
+        Ok(store)
+    }
+
+    async fn apply(&self, change: Change) -> StoreResult<JournalEntry> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+            for row in &change.rows {
+                entities::upsert(&tx, row)?;
+            }
+            let entry = journal::append(&tx, &change)?;
+            tx.commit().map_err(backend)?;
+            Ok(entry)
+        })
+        .await
+    }
+}
+
+/// Maps a SQLite error to a store error, naming the constraint on conflicts.
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
+        if f.code == rusqlite::ErrorCode::ConstraintViolation {
+            return StoreError::Conflict(constraint_name(msg));
+        }
+    }
+    StoreError::Backend(e.to_string())
+}
+
+/// SQLite reports the columns of a failed UNIQUE constraint, not its name.
+fn constraint_name(msg: &str) -> &'static str {
+    const KNOWN: [(&str, &str); 4] = [
+        ("users.tenant_id, users.email_norm", "users_tenant_email_key"),
+        ("tenants.slug", "tenants_slug_key"),
+        ("operators.email_norm", "operators_email_key"),
+        ("journal.chain, journal.chain_seq", "journal_chain_seq_key"),
+    ];
+    KNOWN.iter().find(|(cols, _)| msg.contains(cols)).map_or("unknown_constraint", |(_, n)| n)
+}
+
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}

@@ -1,1 +1,74 @@
-//! placeholder
+//! The storage boundary of valv: the [`Store`] trait every backend implements,
+//! the row types, changes and journal entries that cross it, and (feature
+//! `contract`) the contract suite every backend must pass.
+//!
+//! Every method that touches customer data takes the [`TenantId`] first, so a
+//! query can never forget to scope itself. The exceptions are credential
+//! lookups (`session`, `token`), which run before the tenant is known and whose
+//! results the service checks against the tenant they name.
+
+mod change;
+mod ephemeral;
+mod error;
+pub mod journal;
+mod rows;
+
+#[cfg(feature = "contract")]
+pub mod contract;
+
+pub use change::{Actor, Chain, Change};
+pub use ephemeral::{Principal, SessionRow, Throttle};
+pub use error::{StoreError, StoreResult};
+pub use journal::{ChainHead, JournalEntry, JournalQuery};
+pub use rows::{Contact, OperatorRow, Row, TenantRow, TokenId, TokenRow, TotpState, UserRow};
+
+use valv_domain::{Email, OperatorId, Slug, TenantId, UserId};
+
+/// A storage backend. Implementations: `valv-store-sqlite` (embedded default).
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies the change's rows and appends its journal entry in one
+    /// transaction. On error nothing was written.
+    async fn commit(&self, change: Change) -> StoreResult<JournalEntry>;
+
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<TenantRow>>;
+    async fn tenant_by_slug(&self, slug: &Slug) -> StoreResult<Option<TenantRow>>;
+    async fn tenants(&self) -> StoreResult<Vec<TenantRow>>;
+
+    async fn user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<UserRow>>;
+    async fn user_by_email(&self, tenant: TenantId, email: &Email) -> StoreResult<Option<UserRow>>;
+    async fn users(&self, tenant: TenantId) -> StoreResult<Vec<UserRow>>;
+
+    async fn operator(&self, id: OperatorId) -> StoreResult<Option<OperatorRow>>;
+    async fn operator_by_email(&self, email: &Email) -> StoreResult<Option<OperatorRow>>;
+    async fn operator_count(&self) -> StoreResult<u64>;
+
+    /// A token by id, for authentication; the caller checks its tenant.
+    async fn token(&self, id: TokenId) -> StoreResult<Option<TokenRow>>;
+    async fn tokens(&self, tenant: TenantId, user: UserId) -> StoreResult<Vec<TokenRow>>;
+
+    async fn put_session(&self, session: SessionRow) -> StoreResult<()>;
+    /// A session by id, for authentication; the caller checks its principal.
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRow>>;
+    async fn delete_session(&self, id: &str) -> StoreResult<()>;
+    /// Ends every session of `principal` except `keep`.
+    async fn delete_sessions(&self, principal: Principal, keep: Option<&str>) -> StoreResult<()>;
+
+    async fn throttle(&self, key: &str) -> StoreResult<Option<Throttle>>;
+    async fn put_throttle(&self, key: &str, throttle: Throttle) -> StoreResult<()>;
+    async fn clear_throttle(&self, key: &str) -> StoreResult<()>;
+
+    /// Stores the digest of the first-start setup token, replacing any other.
+    async fn put_setup_token(&self, digest: &str) -> StoreResult<()>;
+    /// Removes the setup token if `digest` matches it; true when it did.
+    async fn take_setup_token(&self, digest: &str) -> StoreResult<bool>;
+
+    /// Entries of `chain` matching `query`, newest first.
+    async fn journal(&self, chain: Chain, query: &JournalQuery) -> StoreResult<Vec<JournalEntry>>;
+    /// Every chain key with its recorded head.
+    async fn chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>>;
+    /// All entries of the chain `key` in chain order, for verification.
+    async fn chain_entries(&self, key: &str) -> StoreResult<Vec<JournalEntry>>;
+    /// Keys of chains that have entries (with or without a head).
+    async fn chain_keys(&self) -> StoreResult<Vec<String>>;
+}

@@ -1,0 +1,45 @@
+//! One textual form for instants: RFC 3339 in UTC with exactly six fractional
+//! digits. Fixed width, so the text sorts in time order; the journal hashes it.
+
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+/// `2026-11-23T15:00:00.000000Z`.
+#[must_use]
+pub fn stamp(t: OffsetDateTime) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+/// Parses any RFC 3339 instant.
+///
+/// # Errors
+/// When `s` is not RFC 3339.
+pub fn parse_stamp(s: &str) -> Result<OffsetDateTime, crate::Invalid> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|_| crate::Invalid::new("time", "must be an RFC 3339 instant"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn stamps_round_trip_and_sort_like_time(a in 0i64..4_000_000_000_000_000, b in 0i64..4_000_000_000_000_000) {
+            let ta = OffsetDateTime::from_unix_timestamp_nanos(i128::from(a) * 1000).unwrap();
+            let tb = OffsetDateTime::from_unix_timestamp_nanos(i128::from(b) * 1000).unwrap();
+            prop_assert_eq!(parse_stamp(&stamp(ta)).unwrap(), ta);
+            prop_assert_eq!(stamp(ta).cmp(&stamp(tb)), ta.cmp(&tb));
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Connections: one writer (SQLite allows one at a time) and a small set of
+//! readers that WAL mode lets run beside it.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::Connection;
+use valv_store::{StoreError, StoreResult};
+
+use crate::backend;
+
+/// The SQLite store. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn open_one(path: &Path) -> StoreResult<Connection> {
+    let c = Connection::open(path).map_err(backend)?;
+    // WAL: readers never block the writer. synchronous=FULL: a commit that
+    // returned is on disk, so an acknowledged write survives a crash.
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;",
+    )
+    .map_err(backend)?;
+    Ok(c)
+}
+
+impl SqliteStore {
+    pub(crate) fn connect(path: &Path, readers: usize) -> StoreResult<Self> {
+        let writer = open_one(path)?;
+        let readers = (0..readers).map(|_| open_one(path).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Self { writer: Arc::new(Mutex::new(writer)), readers: Arc::new(readers), next: Arc::new(AtomicUsize::new(0)) })
+    }
+
+    /// Runs `f` with the writer connection on the blocking pool.
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let writer = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || f(&mut writer.lock().unwrap_or_else(PoisonError::into_inner)))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    /// Runs `f` with a reader connection on the blocking pool.
+    pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % readers.len();
+        tokio::task::spawn_blocking(move || f(&readers[i].lock().unwrap_or_else(PoisonError::into_inner)))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}

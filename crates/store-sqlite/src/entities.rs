@@ -1,0 +1,63 @@
+//! Journaled entities (tenants, users, operators, tokens): upserts of full row
+//! images and the reads the service needs.
+
+use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
+use serde::de::DeserializeOwned;
+use valv_store::{Row, StoreError, StoreResult};
+
+use crate::{backend, corrupt};
+
+fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(corrupt)
+}
+
+/// Writes one row image. An update never moves a row to another tenant.
+pub(crate) fn upsert(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
+    let changed = match row {
+        Row::Tenant(t) => tx.execute(
+            "INSERT INTO tenants (id, slug, row_json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, row_json = excluded.row_json",
+            params![t.id.to_string(), t.slug.as_str(), json(t)?],
+        ),
+        Row::User(u) => tx.execute(
+            "INSERT INTO users (id, tenant_id, email_norm, row_json) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, row_json = excluded.row_json
+             WHERE users.tenant_id = excluded.tenant_id",
+            params![u.id.to_string(), u.tenant_id.to_string(), u.email.normalized(), json(u)?],
+        ),
+        Row::Operator(o) => tx.execute(
+            "INSERT INTO operators (id, email_norm, row_json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, row_json = excluded.row_json",
+            params![o.id.to_string(), o.email.normalized(), json(o)?],
+        ),
+        Row::Token(k) => tx.execute(
+            "INSERT INTO tokens (id, tenant_id, user_id, row_json) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET row_json = excluded.row_json
+             WHERE tokens.tenant_id = excluded.tenant_id AND tokens.user_id = excluded.user_id",
+            params![k.id.to_string(), k.tenant_id.to_string(), k.user_id.to_string(), json(k)?],
+        ),
+    }
+    .map_err(backend)?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict("row_owner_mismatch"))
+    }
+}
+
+/// One row image by a query returning `row_json`.
+pub(crate) fn one<T: DeserializeOwned>(c: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> StoreResult<Option<T>> {
+    let text: Option<String> = c.query_row(sql, args, |r| r.get(0)).optional().map_err(backend)?;
+    text.map(|t| serde_json::from_str(&t).map_err(corrupt)).transpose()
+}
+
+/// All row images of a query returning `row_json`.
+pub(crate) fn many<T: DeserializeOwned>(c: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> StoreResult<Vec<T>> {
+    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
+    let texts = stmt
+        .query_map(args, |r| r.get::<_, String>(0))
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    texts.iter().map(|t| serde_json::from_str(t).map_err(corrupt)).collect()
+}

@@ -1,0 +1,106 @@
+//! Sessions, throttles and the setup token: not journaled (see valv-store).
+
+use rusqlite::{Connection, OptionalExtension as _, Row, params};
+use valv_domain::{OperatorId, TenantId, UserId, parse_stamp, stamp};
+use valv_store::{Principal, SessionRow, StoreResult, Throttle};
+
+use crate::{backend, corrupt};
+
+pub(crate) fn put_session(c: &Connection, s: &SessionRow) -> StoreResult<()> {
+    let (kind, tenant, subject) = match s.principal {
+        Principal::User { tenant, user } => ("user", Some(tenant.to_string()), user.to_string()),
+        Principal::Operator(o) => ("operator", None, o.to_string()),
+    };
+    c.execute(
+        "INSERT OR REPLACE INTO sessions (id, secret_digest, kind, tenant_id, subject_id, complete,
+           created_at, expires_at, code_digest, code_expires_at, code_failures)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            s.id,
+            s.secret_digest,
+            kind,
+            tenant,
+            subject,
+            s.complete,
+            stamp(s.created_at),
+            stamp(s.expires_at),
+            s.code_digest,
+            s.code_expires_at.map(stamp),
+            s.code_failures
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn session(c: &Connection, id: &str) -> StoreResult<Option<SessionRow>> {
+    let raw = c
+        .query_row(
+            "SELECT id, secret_digest, kind, tenant_id, subject_id, complete, created_at, expires_at,
+                    code_digest, code_expires_at, code_failures FROM sessions WHERE id = ?1",
+            [id],
+            raw_session,
+        )
+        .optional()
+        .map_err(backend)?;
+    raw.map(decode_session).transpose()
+}
+
+type RawSession = (String, String, String, Option<String>, String, bool, String, String, Option<String>, Option<String>, u32);
+
+fn raw_session(r: &Row<'_>) -> rusqlite::Result<RawSession> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?))
+}
+
+fn decode_session(r: RawSession) -> StoreResult<SessionRow> {
+    let (id, secret_digest, kind, tenant, subject, complete, created, expires, code_digest, code_exp, code_failures) = r;
+    let principal = match (kind.as_str(), tenant) {
+        ("user", Some(t)) => Principal::User {
+            tenant: TenantId::parse(&t).map_err(corrupt)?,
+            user: UserId::parse(&subject).map_err(corrupt)?,
+        },
+        ("operator", None) => Principal::Operator(OperatorId::parse(&subject).map_err(corrupt)?),
+        _ => return Err(corrupt("session has an unknown kind")),
+    };
+    Ok(SessionRow {
+        id,
+        secret_digest,
+        principal,
+        complete,
+        created_at: parse_stamp(&created).map_err(corrupt)?,
+        expires_at: parse_stamp(&expires).map_err(corrupt)?,
+        code_digest,
+        code_expires_at: code_exp.map(|s| parse_stamp(&s)).transpose().map_err(corrupt)?,
+        code_failures,
+    })
+}
+
+pub(crate) fn delete_sessions(c: &Connection, principal: Principal, keep: Option<&str>) -> StoreResult<()> {
+    let subject = match principal {
+        Principal::User { user, .. } => user.to_string(),
+        Principal::Operator(o) => o.to_string(),
+    };
+    c.execute("DELETE FROM sessions WHERE subject_id = ?1 AND id IS NOT ?2", params![subject, keep])
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn throttle(c: &Connection, key: &str) -> StoreResult<Option<Throttle>> {
+    let raw: Option<(u32, Option<String>)> = c
+        .query_row("SELECT failures, locked_until FROM throttles WHERE key = ?1", [key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(backend)?;
+    raw.map(|(failures, until)| {
+        Ok(Throttle { failures, locked_until: until.map(|s| parse_stamp(&s)).transpose().map_err(corrupt)? })
+    })
+    .transpose()
+}
+
+pub(crate) fn put_throttle(c: &Connection, key: &str, t: Throttle) -> StoreResult<()> {
+    c.execute(
+        "INSERT OR REPLACE INTO throttles (key, failures, locked_until) VALUES (?1, ?2, ?3)",
+        params![key, t.failures, t.locked_until.map(stamp)],
+    )
+    .map_err(backend)?;
+    Ok(())
+}

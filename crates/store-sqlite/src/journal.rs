@@ -1,0 +1,101 @@
+//! The journal tables: append inside the change's transaction, read with
+//! filters, and read whole chains for verification. With a single writer the
+//! rowid order is the commit order, so `seq` never skips a late commit.
+
+use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
+use valv_domain::stamp;
+use valv_store::journal::next_entry;
+use valv_store::{ChainHead, Change, JournalEntry, JournalQuery, StoreResult};
+
+use crate::backend;
+
+const COLUMNS: &str =
+    "seq, chain, chain_seq, at, actor, action, entity, entity_id, payload, payload_hash, prev_hash, hash";
+
+pub(crate) fn append(tx: &Transaction<'_>, change: &Change) -> StoreResult<JournalEntry> {
+    let key = change.chain.key();
+    let head = head(tx, &key)?;
+    let next_seq: u64 = tx
+        .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM journal", [], |r| r.get(0))
+        .map_err(backend)?;
+    let e = next_entry(change, head.as_ref(), next_seq);
+    tx.execute(
+        &format!("INSERT INTO journal ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+        params![
+            e.seq, e.chain, e.chain_seq, e.at, e.actor, e.action, e.entity, e.entity_id, e.payload, e.payload_hash,
+            e.prev_hash, e.hash
+        ],
+    )
+    .map_err(backend)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO journal_heads (chain, chain_seq, hash) VALUES (?1, ?2, ?3)",
+        params![e.chain, e.chain_seq, e.hash],
+    )
+    .map_err(backend)?;
+    Ok(e)
+}
+
+fn head(c: &Connection, key: &str) -> StoreResult<Option<ChainHead>> {
+    c.query_row("SELECT chain_seq, hash FROM journal_heads WHERE chain = ?1", [key], |r| {
+        Ok(ChainHead { chain_seq: r.get(0)?, hash: r.get(1)? })
+    })
+    .optional()
+    .map_err(backend)
+}
+
+fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
+    Ok(JournalEntry {
+        seq: r.get(0)?,
+        chain: r.get(1)?,
+        chain_seq: r.get(2)?,
+        at: r.get(3)?,
+        actor: r.get(4)?,
+        action: r.get(5)?,
+        entity: r.get(6)?,
+        entity_id: r.get(7)?,
+        payload: r.get(8)?,
+        payload_hash: r.get(9)?,
+        prev_hash: r.get(10)?,
+        hash: r.get(11)?,
+    })
+}
+
+pub(crate) fn query(c: &Connection, key: &str, q: &JournalQuery) -> StoreResult<Vec<JournalEntry>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM journal
+         WHERE chain = ?1 AND (?2 IS NULL OR actor = ?2) AND (?3 IS NULL OR action = ?3)
+           AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5) AND (?6 IS NULL OR chain_seq < ?6)
+         ORDER BY chain_seq DESC LIMIT ?7"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(
+            params![key, q.actor, q.action, q.from.map(stamp), q.to.map(stamp), q.before, q.limit],
+            entry,
+        )
+        .map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+}
+
+pub(crate) fn chain_entries(c: &Connection, key: &str) -> StoreResult<Vec<JournalEntry>> {
+    let mut stmt =
+        c.prepare_cached(&format!("SELECT {COLUMNS} FROM journal WHERE chain = ?1 ORDER BY seq")).map_err(backend)?;
+    let rows = stmt.query_map([key], entry).map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+}
+
+pub(crate) fn heads(c: &Connection) -> StoreResult<Vec<(String, ChainHead)>> {
+    let mut stmt = c.prepare_cached("SELECT chain, chain_seq, hash FROM journal_heads ORDER BY chain").map_err(backend)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, ChainHead { chain_seq: r.get(1)?, hash: r.get(2)? })))
+        .map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+}
+
+pub(crate) fn keys(c: &Connection) -> StoreResult<Vec<String>> {
+    let mut stmt = c
+        .prepare_cached("SELECT chain FROM journal UNION SELECT chain FROM journal_heads ORDER BY 1")
+        .map_err(backend)?;
+    let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+}

@@ -1,0 +1,26 @@
+//! Embedded migrations, applied in order at start. Both backends use the same
+//! numbered names (STYLE.md).
+
+use rusqlite::Connection;
+use valv_store::StoreResult;
+
+use crate::backend;
+
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../migrations/0001_init.sql"))];
+
+pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {
+    c.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
+        .map_err(backend)?;
+    for (name, sql) in MIGRATIONS {
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+        let done: bool = tx
+            .query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = ?1)", [name], |r| r.get(0))
+            .map_err(backend)?;
+        if !done {
+            tx.execute_batch(sql).map_err(backend)?;
+            tx.execute("INSERT INTO schema_migrations (name) VALUES (?1)", [name]).map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?;
+    }
+    Ok(())
+}

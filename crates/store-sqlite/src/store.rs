@@ -1,0 +1,146 @@
+//! `impl Store for SqliteStore`: each method runs one short piece of SQL.
+
+use valv_domain::{Email, OperatorId, Slug, TenantId, UserId};
+use valv_store::{
+    Chain, ChainHead, Change, JournalEntry, JournalQuery, OperatorRow, Principal, SessionRow, Store, StoreResult,
+    TenantRow, Throttle, TokenId, TokenRow, UserRow,
+};
+
+use crate::entities::{many, one};
+use crate::{SqliteStore, backend, ephemeral, journal};
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn commit(&self, change: Change) -> StoreResult<JournalEntry> {
+        self.apply(change).await
+    }
+
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<TenantRow>> {
+        self.read(move |c| one(c, "SELECT row_json FROM tenants WHERE id = ?1", &[&id.to_string()])).await
+    }
+
+    async fn tenant_by_slug(&self, slug: &Slug) -> StoreResult<Option<TenantRow>> {
+        let slug = slug.as_str().to_owned();
+        self.read(move |c| one(c, "SELECT row_json FROM tenants WHERE slug = ?1", &[&slug])).await
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<TenantRow>> {
+        self.read(|c| many(c, "SELECT row_json FROM tenants ORDER BY id", &[])).await
+    }
+
+    async fn user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<UserRow>> {
+        self.read(move |c| {
+            one(c, "SELECT row_json FROM users WHERE tenant_id = ?1 AND id = ?2", &[&tenant.to_string(), &id.to_string()])
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, tenant: TenantId, email: &Email) -> StoreResult<Option<UserRow>> {
+        let norm = email.normalized();
+        self.read(move |c| {
+            one(c, "SELECT row_json FROM users WHERE tenant_id = ?1 AND email_norm = ?2", &[&tenant.to_string(), &norm])
+        })
+        .await
+    }
+
+    async fn users(&self, tenant: TenantId) -> StoreResult<Vec<UserRow>> {
+        self.read(move |c| many(c, "SELECT row_json FROM users WHERE tenant_id = ?1 ORDER BY id", &[&tenant.to_string()]))
+            .await
+    }
+
+    async fn operator(&self, id: OperatorId) -> StoreResult<Option<OperatorRow>> {
+        self.read(move |c| one(c, "SELECT row_json FROM operators WHERE id = ?1", &[&id.to_string()])).await
+    }
+
+    async fn operator_by_email(&self, email: &Email) -> StoreResult<Option<OperatorRow>> {
+        let norm = email.normalized();
+        self.read(move |c| one(c, "SELECT row_json FROM operators WHERE email_norm = ?1", &[&norm])).await
+    }
+
+    async fn operator_count(&self) -> StoreResult<u64> {
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM operators", [], |r| r.get(0)).map_err(backend)).await
+    }
+
+    async fn token(&self, id: TokenId) -> StoreResult<Option<TokenRow>> {
+        self.read(move |c| one(c, "SELECT row_json FROM tokens WHERE id = ?1", &[&id.to_string()])).await
+    }
+
+    async fn tokens(&self, tenant: TenantId, user: UserId) -> StoreResult<Vec<TokenRow>> {
+        self.read(move |c| {
+            many(
+                c,
+                "SELECT row_json FROM tokens WHERE tenant_id = ?1 AND user_id = ?2 ORDER BY id",
+                &[&tenant.to_string(), &user.to_string()],
+            )
+        })
+        .await
+    }
+
+    async fn put_session(&self, session: SessionRow) -> StoreResult<()> {
+        self.write(move |c| ephemeral::put_session(c, &session)).await
+    }
+
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRow>> {
+        let id = id.to_owned();
+        self.read(move |c| ephemeral::session(c, &id)).await
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.write(move |c| c.execute("DELETE FROM sessions WHERE id = ?1", [id]).map(drop).map_err(backend)).await
+    }
+
+    async fn delete_sessions(&self, principal: Principal, keep: Option<&str>) -> StoreResult<()> {
+        let keep = keep.map(str::to_owned);
+        self.write(move |c| ephemeral::delete_sessions(c, principal, keep.as_deref())).await
+    }
+
+    async fn throttle(&self, key: &str) -> StoreResult<Option<Throttle>> {
+        let key = key.to_owned();
+        self.read(move |c| ephemeral::throttle(c, &key)).await
+    }
+
+    async fn put_throttle(&self, key: &str, throttle: Throttle) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.write(move |c| ephemeral::put_throttle(c, &key, throttle)).await
+    }
+
+    async fn clear_throttle(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.write(move |c| c.execute("DELETE FROM throttles WHERE key = ?1", [key]).map(drop).map_err(backend)).await
+    }
+
+    async fn put_setup_token(&self, digest: &str) -> StoreResult<()> {
+        let digest = digest.to_owned();
+        self.write(move |c| {
+            c.execute("INSERT OR REPLACE INTO setup_token (id, digest) VALUES (1, ?1)", [digest]).map(drop).map_err(backend)
+        })
+        .await
+    }
+
+    async fn take_setup_token(&self, digest: &str) -> StoreResult<bool> {
+        let digest = digest.to_owned();
+        self.write(move |c| {
+            c.execute("DELETE FROM setup_token WHERE id = 1 AND digest = ?1", [digest]).map(|n| n == 1).map_err(backend)
+        })
+        .await
+    }
+
+    async fn journal(&self, chain: Chain, query: &JournalQuery) -> StoreResult<Vec<JournalEntry>> {
+        let q = query.clone();
+        self.read(move |c| journal::query(c, &chain.key(), &q)).await
+    }
+
+    async fn chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>> {
+        self.read(journal::heads).await
+    }
+
+    async fn chain_entries(&self, key: &str) -> StoreResult<Vec<JournalEntry>> {
+        let key = key.to_owned();
+        self.read(move |c| journal::chain_entries(c, &key)).await
+    }
+
+    async fn chain_keys(&self) -> StoreResult<Vec<String>> {
+        self.read(journal::keys).await
+    }
+}

@@ -1,0 +1,159 @@
+//! The contract suite: behaviour every backend must show. A backend's tests
+//! call [`run_all`] with a fresh, empty store.
+
+use time::macros::datetime;
+use valv_domain::{Email, PersonName, Phone, Role, Slug, TenantId, TenantName, UserId, UserStatus};
+
+use crate::journal::verify;
+use crate::{Actor, Chain, Change, Contact, JournalQuery, Principal, Row, SessionRow, Store, StoreError, TenantRow, UserRow};
+
+const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
+
+/// Runs every contract test against `store`, which must start empty.
+///
+/// # Panics
+/// When the backend breaks the contract.
+pub async fn run_all(store: &dyn Store) {
+    changes_write_rows_and_a_verifiable_journal(store).await;
+    refused_change_writes_nothing(store).await;
+    tenants_never_see_each_others_users(store).await;
+    sessions_are_kept_and_ended(store).await;
+    setup_token_is_taken_once(store).await;
+    journal_filters_and_pages(store).await;
+}
+
+#[must_use]
+pub fn tenant(slug: &str) -> TenantRow {
+    TenantRow {
+        id: TenantId::new(),
+        slug: Slug::parse(slug).expect("slug"),
+        name: TenantName::parse(slug).expect("name"),
+        contact: Contact {
+            name: PersonName::parse("Ada Contact").expect("name"),
+            email: Email::parse("contact@example.se").expect("email"),
+            phone: Phone::parse("+46701234567").expect("phone"),
+        },
+        status: UserStatus::Active,
+        require_second_factor: false,
+        terminated_at: None,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+#[must_use]
+pub fn user(tenant: TenantId, email: &str) -> UserRow {
+    UserRow {
+        id: UserId::new(),
+        tenant_id: tenant,
+        name: PersonName::parse("Bo User").expect("name"),
+        email: Email::parse(email).expect("email"),
+        phone: Phone::parse("+46701234568").expect("phone"),
+        role: Role::Member,
+        status: UserStatus::Active,
+        password_hash: None,
+        invitation_digest: None,
+        totp: None,
+        recovery_codes: Vec::new(),
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn put(chain: Chain, action: &'static str, row: Row) -> Change {
+    Change::new(chain, T0, Actor::Cli, action).about("test", "x").row(row)
+}
+
+async fn changes_write_rows_and_a_verifiable_journal(s: &dyn Store) {
+    let t = tenant("contract-one");
+    s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+    let u = user(t.id, "a@example.se");
+    let e = s.commit(put(Chain::Tenant(t.id), "user.created", Row::User(u.clone()))).await.expect("user");
+    assert_eq!(e.chain_seq, 1, "first entry of a tenant chain");
+    assert_eq!(s.user(t.id, u.id).await.expect("read"), Some(u.clone()));
+    assert_eq!(s.tenant_by_slug(&t.slug).await.expect("read"), Some(t.clone()));
+    for (key, head) in s.chain_heads().await.expect("heads") {
+        let entries = s.chain_entries(&key).await.expect("entries");
+        assert!(verify(&key, &entries, Some(&head)).is_ok(), "chain {key} verifies");
+    }
+}
+
+async fn refused_change_writes_nothing(s: &dyn Store) {
+    let t = tenant("contract-two");
+    s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+    let first = user(t.id, "dup@example.se");
+    s.commit(put(Chain::Tenant(t.id), "user.created", Row::User(first))).await.expect("first");
+    let before = s.chain_entries(&t.id.to_string()).await.expect("entries").len();
+    let mut dup = user(t.id, "DUP@example.se");
+    dup.name = PersonName::parse("Other").expect("name");
+    let err = s.commit(put(Chain::Tenant(t.id), "user.created", Row::User(dup.clone()))).await;
+    assert!(matches!(err, Err(StoreError::Conflict("users_tenant_email_key"))), "{err:?}");
+    assert_eq!(s.user(t.id, dup.id).await.expect("read"), None, "refused row is absent");
+    assert_eq!(s.chain_entries(&t.id.to_string()).await.expect("entries").len(), before, "no journal entry");
+}
+
+async fn tenants_never_see_each_others_users(s: &dyn Store) {
+    let (a, b) = (tenant("contract-a"), tenant("contract-b"));
+    for t in [&a, &b] {
+        s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+    }
+    let ua = user(a.id, "same@example.se");
+    let ub = user(b.id, "same@example.se");
+    s.commit(put(Chain::Tenant(a.id), "user.created", Row::User(ua.clone()))).await.expect("a");
+    s.commit(put(Chain::Tenant(b.id), "user.created", Row::User(ub.clone()))).await.expect("b: same e-mail, other tenant");
+    assert_eq!(s.user(b.id, ua.id).await.expect("read"), None);
+    assert_eq!(s.users(a.id).await.expect("list"), vec![ua.clone()]);
+    let mut moved = ua.clone();
+    moved.tenant_id = b.id;
+    let err = s.commit(put(Chain::Tenant(b.id), "user.updated", Row::User(moved))).await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))), "a row cannot move tenant: {err:?}");
+}
+
+async fn sessions_are_kept_and_ended(s: &dyn Store) {
+    let p = Principal::User { tenant: TenantId::new(), user: UserId::new() };
+    let mk = |id: &str| SessionRow {
+        id: id.to_owned(),
+        secret_digest: "d".into(),
+        principal: p,
+        complete: true,
+        created_at: T0,
+        expires_at: T0,
+        code_digest: None,
+        code_expires_at: None,
+        code_failures: 0,
+    };
+    s.put_session(mk("s1")).await.expect("put");
+    s.put_session(mk("s2")).await.expect("put");
+    assert_eq!(s.session("s1").await.expect("get"), Some(mk("s1")));
+    s.delete_sessions(p, Some("s2")).await.expect("delete");
+    assert_eq!(s.session("s1").await.expect("get"), None);
+    assert!(s.session("s2").await.expect("get").is_some(), "kept session stays");
+}
+
+async fn setup_token_is_taken_once(s: &dyn Store) {
+    s.put_setup_token("abc").await.expect("put");
+    assert!(!s.take_setup_token("wrong").await.expect("take"));
+    assert!(s.take_setup_token("abc").await.expect("take"));
+    assert!(!s.take_setup_token("abc").await.expect("take twice"));
+}
+
+async fn journal_filters_and_pages(s: &dyn Store) {
+    let t = tenant("contract-journal");
+    s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+    let chain = Chain::Tenant(t.id);
+    for i in 0..5 {
+        let c = Change::new(chain, T0 + time::Duration::minutes(i), Actor::System, if i % 2 == 0 { "even" } else { "odd" });
+        s.commit(c).await.expect("event");
+    }
+    let q = |f: fn(&mut JournalQuery)| {
+        let mut q = JournalQuery { limit: 100, ..JournalQuery::default() };
+        f(&mut q);
+        q
+    };
+    let evens = s.journal(chain, &q(|q| q.action = Some("even".into()))).await.expect("q");
+    assert_eq!(evens.iter().map(|e| e.chain_seq).collect::<Vec<_>>(), vec![5, 3, 1]);
+    let page = s.journal(chain, &q(|q| { q.before = Some(3); q.limit = 1 })).await.expect("q");
+    assert_eq!(page.iter().map(|e| e.chain_seq).collect::<Vec<_>>(), vec![2]);
+    let late = s.journal(chain, &q(|q| q.from = Some(T0 + time::Duration::minutes(3)))).await.expect("q");
+    assert_eq!(late.len(), 2);
+}

@@ -1,0 +1,18 @@
+//! The one error of the store layer.
+
+/// What went wrong in a backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A named unique constraint refused the write; nothing was written.
+    #[error("conflict on {0}")]
+    Conflict(&'static str),
+    /// Stored data could not be read back into its types.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database failed (I/O, locking, connection).
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;

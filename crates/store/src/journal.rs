@@ -1,0 +1,230 @@
+//! Journal entries, how a backend links a new one to its chain, and how a chain
+//! is verified (`valv audit verify`). Removal, reordering or alteration of any
+//! entry breaks either the sequence, a `prev_hash` link or an entry hash; the
+//! chain head kept beside the entries catches removal of the newest entries.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use valv_crypto::chain::{GENESIS, Link, link_hash, payload_hash};
+use valv_domain::stamp;
+
+use crate::Change;
+
+/// One stored journal entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JournalEntry {
+    /// Position in the whole installation's journal (commit order).
+    pub seq: u64,
+    pub chain: String,
+    /// Position within its chain, from 1 without gaps.
+    pub chain_seq: u64,
+    /// [`valv_domain::stamp`] of the instant.
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    /// `None` once erased (GDPR Art. 17); the hash below still proves it existed.
+    #[serde(skip)]
+    pub payload: Option<Vec<u8>>,
+    pub payload_hash: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The newest entry of a chain, kept beside the chain so that truncation shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub chain_seq: u64,
+    pub hash: String,
+}
+
+/// Filters for reading a chain, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct JournalQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    /// Only entries with `chain_seq` below this (paging cursor).
+    pub before: Option<u64>,
+    pub limit: u32,
+}
+
+/// Builds the entry that follows `head` for `change`; `seq` is the backend's.
+#[must_use]
+pub fn next_entry(change: &Change, head: Option<&ChainHead>, seq: u64) -> JournalEntry {
+    let payload = change.payload();
+    let chain = change.chain.key();
+    let chain_seq = head.map_or(1, |h| h.chain_seq + 1);
+    let prev_hash = head.map_or_else(|| GENESIS.to_owned(), |h| h.hash.clone());
+    let mut e = JournalEntry {
+        seq,
+        chain,
+        chain_seq,
+        at: stamp(change.at),
+        actor: change.actor.to_string(),
+        action: change.action.to_owned(),
+        entity: change.entity.to_owned(),
+        entity_id: change.entity_id.clone(),
+        payload_hash: payload_hash(&payload),
+        payload: Some(payload),
+        prev_hash,
+        hash: String::new(),
+    };
+    e.hash = link_hash(&link(&e));
+    e
+}
+
+fn link(e: &JournalEntry) -> Link<'_> {
+    Link {
+        chain: &e.chain,
+        chain_seq: e.chain_seq,
+        at: &e.at,
+        actor: &e.actor,
+        action: &e.action,
+        entity: &e.entity,
+        entity_id: &e.entity_id,
+        payload_hash: &e.payload_hash,
+        prev_hash: &e.prev_hash,
+    }
+}
+
+/// Where and why a chain failed verification.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("chain {chain}: entry {chain_seq} (seq {seq}) {reason}")]
+pub struct Broken {
+    pub chain: String,
+    pub chain_seq: u64,
+    pub seq: u64,
+    pub reason: &'static str,
+}
+
+/// Verifies one chain given in `chain_seq` order against its recorded head.
+/// Returns the number of entries.
+///
+/// # Errors
+/// The first broken entry.
+pub fn verify<'a>(
+    chain: &str,
+    entries: impl IntoIterator<Item = &'a JournalEntry>,
+    head: Option<&ChainHead>,
+) -> Result<u64, Broken> {
+    let mut prev = GENESIS.to_owned();
+    let mut count = 0u64;
+    let mut last_seq = 0u64;
+    for e in entries {
+        let broken = |reason| Broken { chain: chain.to_owned(), chain_seq: e.chain_seq, seq: e.seq, reason };
+        count += 1;
+        if e.chain != chain {
+            return Err(broken("belongs to another chain"));
+        }
+        if e.chain_seq != count {
+            return Err(broken("is out of sequence: an entry before it is missing or moved"));
+        }
+        if e.seq <= last_seq {
+            return Err(broken("is out of commit order"));
+        }
+        if e.prev_hash != prev {
+            return Err(broken("does not link to the entry before it"));
+        }
+        if let Some(p) = &e.payload {
+            if payload_hash(p) != e.payload_hash {
+                return Err(broken("has a payload that does not match its hash"));
+            }
+        }
+        if link_hash(&link(e)) != e.hash {
+            return Err(broken("has been altered: its hash does not match its fields"));
+        }
+        prev.clone_from(&e.hash);
+        last_seq = e.seq;
+    }
+    match head {
+        Some(h) if h.chain_seq != count || h.hash != prev => Err(Broken {
+            chain: chain.to_owned(),
+            chain_seq: count + 1,
+            seq: last_seq,
+            reason: "is missing: the chain ends before its recorded head",
+        }),
+        None if count > 0 => Err(Broken {
+            chain: chain.to_owned(),
+            chain_seq: count,
+            seq: last_seq,
+            reason: "has no recorded chain head",
+        }),
+        _ => Ok(count),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Actor, Chain};
+    use proptest::prelude::*;
+
+    fn build(n: usize) -> (Vec<JournalEntry>, ChainHead) {
+        let mut out: Vec<JournalEntry> = Vec::new();
+        for i in 0..n {
+            let c = Change::new(Chain::Provider, time::macros::datetime!(2026-01-01 0:00 UTC), Actor::System, "ev")
+                .about("thing", i)
+                .detail(serde_json::json!({ "i": i }));
+            let head = out.last().map(|e| ChainHead { chain_seq: e.chain_seq, hash: e.hash.clone() });
+            out.push(next_entry(&c, head.as_ref(), i as u64 + 1));
+        }
+        let last = out.last().map(|e| ChainHead { chain_seq: e.chain_seq, hash: e.hash.clone() });
+        (out, last.unwrap_or(ChainHead { chain_seq: 0, hash: GENESIS.into() }))
+    }
+
+    #[derive(Debug, Clone)]
+    enum Tamper {
+        Field(usize, u8),
+        Payload(usize),
+        Remove(usize),
+        Swap(usize, usize),
+    }
+
+    fn tamper() -> impl Strategy<Value = Tamper> {
+        prop_oneof![
+            (any::<usize>(), 0u8..6).prop_map(|(i, f)| Tamper::Field(i, f)),
+            any::<usize>().prop_map(Tamper::Payload),
+            any::<usize>().prop_map(Tamper::Remove),
+            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Tamper::Swap(a, b)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn an_untouched_chain_verifies(n in 0usize..30) {
+            let (entries, head) = build(n);
+            let head = (n > 0).then_some(head);
+            prop_assert_eq!(verify("provider", &entries, head.as_ref()), Ok(n as u64));
+        }
+
+        #[test]
+        fn any_tampering_is_detected(n in 1usize..30, t in tamper()) {
+            let (mut entries, head) = build(n);
+            match t {
+                Tamper::Field(i, f) => {
+                    let e = &mut entries[i % n];
+                    match f {
+                        0 => e.at.push('1'),
+                        1 => e.actor.push('x'),
+                        2 => e.action.push('x'),
+                        3 => e.entity_id.push('x'),
+                        4 => e.payload_hash = GENESIS.into(),
+                        _ => e.chain_seq += 7,
+                    }
+                }
+                Tamper::Payload(i) => {
+                    if let Some(p) = entries[i % n].payload.as_mut() { p.push(b' '); }
+                }
+                Tamper::Remove(i) => { entries.remove(i % n); }
+                Tamper::Swap(a, b) => {
+                    prop_assume!(a % n != b % n);
+                    entries.swap(a % n, b % n);
+                }
+            }
+            prop_assert!(verify("provider", &entries, Some(&head)).is_err());
+        }
+    }
+}

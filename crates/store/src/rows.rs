@@ -1,0 +1,108 @@
+//! Row images: the persisted state of each entity. A journal entry carries the
+//! rows a change wrote, so the same types serve the tables, the journal payload
+//! and (later) point-in-time replay.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+pub use valv_domain::TokenId;
+use valv_domain::{Email, OperatorId, PersonName, Phone, Role, Slug, TenantId, TenantName, UserId, UserStatus};
+
+/// The person a provider contacts at a customer organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub name: PersonName,
+    pub email: Email,
+    pub phone: Phone,
+}
+
+/// A customer organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRow {
+    pub id: TenantId,
+    pub slug: Slug,
+    pub name: TenantName,
+    pub contact: Contact,
+    pub status: UserStatus,
+    /// Every user must complete a second factor at sign-in.
+    pub require_second_factor: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub terminated_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// TOTP enrolment of a user (RFC 6238).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpState {
+    /// Base32 shared secret.
+    pub secret: String,
+    /// Set once the user proved their app produces codes.
+    pub confirmed: bool,
+    /// Highest time step accepted so far; codes at or before it are replays.
+    pub last_step: u64,
+}
+
+/// A user account of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub name: PersonName,
+    pub email: Email,
+    pub phone: Phone,
+    pub role: Role,
+    pub status: UserStatus,
+    /// PHC string; `None` until the invited user sets a password.
+    pub password_hash: Option<String>,
+    /// Digest of the pending invitation secret, cleared when used.
+    pub invitation_digest: Option<String>,
+    pub totp: Option<TotpState>,
+    /// Digests of unused recovery codes.
+    pub recovery_codes: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A provider-side operator: manages tenants, never reads their records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorRow {
+    pub id: OperatorId,
+    pub name: PersonName,
+    pub email: Email,
+    pub status: UserStatus,
+    pub password_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// An API token, scoped to one tenant and a role no higher than its creator's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRow {
+    pub id: TokenId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub name: String,
+    pub role: Role,
+    /// SHA-256 of the secret part; the secret itself is shown once and never stored.
+    pub secret_digest: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// One row written by a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "table", content = "row", rename_all = "snake_case")]
+pub enum Row {
+    Tenant(TenantRow),
+    User(UserRow),
+    Operator(OperatorRow),
+    Token(TokenRow),
+}

@@ -23,6 +23,12 @@ pub fn numeric_code(digits: u32) -> String {
     format!("{n:0width$}", width = digits as usize)
 }
 
+/// `len` characters drawn uniformly from `alphabet`.
+#[must_use]
+pub fn from_alphabet(len: usize, alphabet: &[u8]) -> String {
+    (0..len).map(|_| char::from(alphabet[rand::rngs::OsRng.gen_range(0..alphabet.len())])).collect()
+}
+
 /// SHA-256 of a high-entropy secret, hex. (A slow KDF is for low-entropy
 /// passwords; tokens carry 256 random bits, so a fast hash is the right tool.)
 #[must_use]

@@ -1,1 +1,100 @@
-//! placeholder
+//! Use cases of valv. Every state change goes through here and is written
+//! together with its journal entry; handlers and the CLI call these functions
+//! and never the store (DESIGN.md). Authorization is decided here, from the
+//! [`Caller`] the web layer resolved.
+
+mod auth;
+mod caller;
+mod error;
+mod form;
+mod journal;
+mod me;
+mod operators;
+pub mod sender;
+mod settings;
+mod setup;
+mod tenants;
+mod throttle;
+mod tokens;
+mod users;
+mod views;
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use tokio::sync::Semaphore;
+use valv_crypto::password::Verdict;
+use valv_domain::Clock;
+use valv_store::Store;
+
+pub use auth::{SecondFactor, SignIn, SignInStatus};
+pub use caller::{Caller, Via};
+pub use error::{FieldError, ServiceError, ServiceResult};
+pub use journal::{ChainReport, JournalFilter};
+pub use me::TotpEnrolment;
+pub use sender::{Message, Recipient, Sender};
+pub use settings::{Settings, ThrottlePolicy};
+pub use tenants::NewTenant;
+pub use tokens::{NewToken, TokenCreated};
+pub use users::{NewUser, UserPatch};
+pub use valv_store::{JournalEntry, StoreError};
+pub use views::{OperatorView, TenantView, TokenView, UserView};
+
+/// The service layer: everything a handler or command may ask of valv.
+#[derive(Clone)]
+pub struct Valv {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    sender: Arc<dyn Sender>,
+    settings: Arc<Settings>,
+    hashing: Arc<Semaphore>,
+    /// A hash verified against for unknown accounts (timing equalisation).
+    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
+}
+
+impl std::fmt::Debug for Valv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Valv").finish_non_exhaustive()
+    }
+}
+
+impl Valv {
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, sender: Arc<dyn Sender>, settings: Settings) -> Self {
+        let hashing = Arc::new(Semaphore::new(settings.hash_concurrency.max(1)));
+        Self { store, clock, sender, settings: Arc::new(settings), hashing, dummy_hash: Arc::default() }
+    }
+
+    fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Hashes a password on the blocking pool, at most `hash_concurrency` at a
+    /// time, so a sign-in storm never stalls the async executor (STYLE.md).
+    async fn hash_password(&self, password: SecretString) -> ServiceResult<String> {
+        let _permit = self.hashing.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let kdf = self.settings.kdf;
+        tokio::task::spawn_blocking(move || kdf.hash(&password))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Verifies a password on the blocking pool (see [`Self::hash_password`]).
+    async fn verify_password(&self, password: SecretString, phc: String) -> ServiceResult<Verdict> {
+        let _permit = self.hashing.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let kdf = self.settings.kdf;
+        tokio::task::spawn_blocking(move || kdf.verify(&password, &phc))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Readiness: the store answers.
+    ///
+    /// # Errors
+    /// When the store does not.
+    pub async fn ready(&self) -> ServiceResult<()> {
+        self.store.operator_count().await?;
+        Ok(())
+    }
+}

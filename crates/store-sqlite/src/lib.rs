@@ -26,15 +26,18 @@ impl SqliteStore {
         Ok(store)
     }
 
-    async fn apply(&self, change: Change) -> StoreResult<JournalEntry> {
+    async fn apply(&self, changes: Vec<Change>) -> StoreResult<Vec<JournalEntry>> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
-            for row in &change.rows {
-                entities::upsert(&tx, row)?;
+            let mut entries = Vec::with_capacity(changes.len());
+            for change in &changes {
+                for row in &change.rows {
+                    entities::upsert(&tx, row)?;
+                }
+                entries.push(journal::append(&tx, change)?);
             }
-            let entry = journal::append(&tx, &change)?;
             tx.commit().map_err(backend)?;
-            Ok(entry)
+            Ok(entries)
         })
         .await
     }

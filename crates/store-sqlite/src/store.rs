@@ -11,8 +11,8 @@ use crate::{SqliteStore, backend, ephemeral, journal};
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
-    async fn commit(&self, change: Change) -> StoreResult<JournalEntry> {
-        self.apply(change).await
+    async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<JournalEntry>> {
+        self.apply(changes).await
     }
 
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<TenantRow>> {

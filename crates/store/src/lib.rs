@@ -27,9 +27,15 @@ use valv_domain::{Email, OperatorId, Slug, TenantId, UserId};
 /// A storage backend. Implementations: `valv-store-sqlite` (embedded default).
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Applies the change's rows and appends its journal entry in one
-    /// transaction. On error nothing was written.
-    async fn commit(&self, change: Change) -> StoreResult<JournalEntry>;
+    /// Applies the rows of every change and appends their journal entries in
+    /// one transaction. On error nothing was written.
+    async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<JournalEntry>>;
+
+    /// [`Store::commit_all`] for one change.
+    async fn commit(&self, change: Change) -> StoreResult<JournalEntry> {
+        let mut entries = self.commit_all(vec![change]).await?;
+        entries.pop().ok_or_else(|| StoreError::Backend("commit wrote no entry".into()))
+    }
 
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<TenantRow>>;
     async fn tenant_by_slug(&self, slug: &Slug) -> StoreResult<Option<TenantRow>>;

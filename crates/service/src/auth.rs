@@ -1,0 +1,308 @@
+//! Sign-in: password, then (when the user has an authenticator app or the
+//! tenant requires it) a second factor: a TOTP code, a recovery code, or a
+//! one-time code sent to the user's e-mail address or mobile number. Every
+//! step creates a new session id (rotation against fixation, OWASP Session
+//! Management Cheat Sheet). Failures are throttled and journaled.
+
+use std::net::IpAddr;
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Serialize;
+use valv_crypto::password::Verdict;
+use valv_crypto::{token, totp};
+use valv_domain::{Email, Slug, UserStatus};
+use valv_store::{Actor, Chain, Change, Principal, Row, SessionRow, TenantRow, UserRow};
+
+use crate::me::normalize_recovery;
+use crate::throttle::Keys;
+use crate::{Message, Recipient, ServiceError, ServiceResult, Valv};
+
+/// Where a sign-in stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInStatus {
+    SignedIn,
+    SecondFactorRequired,
+}
+
+/// A new session: the cookie value and what is still owed.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    /// `<id>.<secret>`, for the session cookie only.
+    pub cookie: String,
+    pub status: SignInStatus,
+    /// Second factors this user can use: `totp`, `recovery_code`, `email`, `sms`.
+    pub methods: Vec<&'static str>,
+}
+
+/// A second factor as presented.
+#[derive(Debug, Clone)]
+pub enum SecondFactor {
+    Totp(String),
+    RecoveryCode(String),
+    /// A one-time code sent by e-mail or text message.
+    SentCode(String),
+}
+
+const WRONG_CODE: ServiceError =
+    ServiceError::Unauthenticated { code: "code_invalid", message: "the code is wrong or expired" };
+const MAX_CODE_FAILURES: u32 = 5;
+
+impl Valv {
+    /// Signs a tenant user in with their organisation's slug, e-mail and password.
+    ///
+    /// # Errors
+    /// `Locked`, `BadCredentials`, `AccountBlocked`, `TenantBlocked`, `TenantTerminated`.
+    pub async fn sign_in(&self, tenant: &str, email: &str, password: SecretString, client: IpAddr) -> ServiceResult<SignIn> {
+        let keys = Keys::new(tenant, email, client);
+        self.check_throttle(&keys).await?;
+        let t = match Slug::parse(tenant.trim()) {
+            Ok(slug) => self.store.tenant_by_slug(&slug).await?,
+            Err(_) => None,
+        };
+        let u = match (&t, Email::parse(email)) {
+            (Some(t), Ok(e)) => self.store.user_by_email(t.id, &e).await?,
+            _ => None,
+        };
+        let phc = u.as_ref().and_then(|u| u.password_hash.clone());
+        // Kept only for upgrading an outdated hash below; dropped (and zeroed) at return.
+        let retained = SecretString::from(password.expose_secret().to_owned());
+        // Unknown accounts cost one hash too, so timing does not reveal which exist.
+        let verdict = match phc {
+            Some(phc) => self.verify_password(password, phc).await?,
+            None => self.burn_hash(password).await?,
+        };
+        let (Some(t), Some(mut u), Verdict::Match { rehash }) = (t.clone(), u, verdict) else {
+            self.fail_sign_in(&keys, t.as_ref(), email, client, "bad_credentials").await?;
+            return Err(ServiceError::BadCredentials);
+        };
+        if let Err(e) = admit(&t, &u) {
+            self.fail_sign_in(&keys, Some(&t), email, client, e.code()).await?;
+            return Err(e);
+        }
+        self.clear_throttle(&keys).await?;
+        if rehash {
+            // The stored hash used older settings: upgrade it now that we hold the password.
+            u.password_hash = Some(self.hash_password(retained).await?);
+        }
+        let methods = second_factors(&t, &u);
+        let principal = Principal::User { tenant: t.id, user: u.id };
+        let (cookie, session) = self.new_session(principal, methods.is_empty());
+        let action = if methods.is_empty() { "auth.signed_in" } else { "auth.password_verified" };
+        let mut change = Change::new(Chain::Tenant(t.id), self.now(), Actor::User(u.id), action)
+            .about("user", u.id)
+            .detail(serde_json::json!({ "method": "password", "rehashed": rehash, "client": client.to_string() }));
+        if rehash {
+            change = change.row(Row::User(u));
+        }
+        self.store.commit(change).await?;
+        self.store.put_session(session).await?;
+        let status = if methods.is_empty() { SignInStatus::SignedIn } else { SignInStatus::SecondFactorRequired };
+        Ok(SignIn { cookie, status, methods })
+    }
+
+    /// Sends a one-time code for the pending sign-in by `channel` (`email` or `sms`).
+    ///
+    /// # Errors
+    /// `session_invalid`; `channel_invalid`; delivery failure.
+    pub async fn send_code(&self, cookie: &str, channel: &str) -> ServiceResult<()> {
+        let (mut session, _, user) = self.pending(cookie).await?;
+        let to = match channel {
+            "email" => Recipient::Email(user.email.clone()),
+            "sms" => Recipient::Sms(user.phone.clone()),
+            _ => return Err(ServiceError::field("channel", "channel_invalid", "channel must be email or sms")),
+        };
+        let code = token::numeric_code(6);
+        session.code_digest = Some(token::digest(&code));
+        session.code_expires_at = Some(self.now() + self.settings.code_ttl);
+        self.store.put_session(session).await?;
+        let minutes = self.settings.code_ttl.whole_minutes();
+        let body = format!("Your {} sign-in code is {code}. It expires in {minutes} minutes.", self.settings.issuer);
+        let msg = Message { to, subject: format!("{} sign-in code", self.settings.issuer), body };
+        self.sender.send(msg).await.map_err(|e| ServiceError::Internal(format!("code delivery failed: {e}")))
+    }
+
+    /// Completes a pending sign-in with a second factor.
+    ///
+    /// # Errors
+    /// `session_invalid`; `code_invalid`; `code_replayed`; `Locked` after repeated failures.
+    pub async fn second_factor(&self, cookie: &str, factor: SecondFactor, client: IpAddr) -> ServiceResult<SignIn> {
+        let (mut session, tenant, mut user) = self.pending(cookie).await?;
+        let method = match self.check_factor(&mut session, &mut user, &factor) {
+            Ok(m) => m,
+            Err(e) => return Err(self.fail_second_factor(session, &tenant, &user, client, e).await?),
+        };
+        user.updated_at = self.now();
+        let change = Change::new(Chain::Tenant(tenant.id), self.now(), Actor::User(user.id), "auth.signed_in")
+            .about("user", user.id)
+            .detail(serde_json::json!({ "method": method, "client": client.to_string() }))
+            .row(Row::User(user.clone()));
+        self.store.commit(change).await?;
+        self.store.delete_session(&session.id).await?;
+        let (cookie, fresh) = self.new_session(session.principal, true);
+        self.store.put_session(fresh).await?;
+        Ok(SignIn { cookie, status: SignInStatus::SignedIn, methods: Vec::new() })
+    }
+
+    fn check_factor(&self, s: &mut SessionRow, u: &mut UserRow, f: &SecondFactor) -> ServiceResult<&'static str> {
+        match f {
+            SecondFactor::Totp(code) => {
+                let state = u.totp.as_mut().filter(|t| t.confirmed).ok_or(WRONG_CODE)?;
+                let step = totp::matching_step(&state.secret, code.trim(), self.unix_now()).ok_or(WRONG_CODE)?;
+                // RFC 6238 §5.2: a code, once accepted, is never accepted again.
+                if step <= state.last_step {
+                    return Err(ServiceError::Unauthenticated {
+                        code: "code_replayed",
+                        message: "this code was already used; wait for the next one",
+                    });
+                }
+                state.last_step = step;
+                Ok("totp")
+            }
+            SecondFactor::RecoveryCode(code) => {
+                let d = token::digest(&normalize_recovery(code));
+                let i = u.recovery_codes.iter().position(|c| token::digest_eq(c, &d)).ok_or(WRONG_CODE)?;
+                u.recovery_codes.remove(i);
+                Ok("recovery_code")
+            }
+            SecondFactor::SentCode(code) => {
+                let fresh = s.code_expires_at.is_some_and(|t| t > self.now());
+                let ok = fresh && s.code_digest.as_deref().is_some_and(|d| token::digest_eq(d, &token::digest(code.trim())));
+                if !ok {
+                    return Err(WRONG_CODE);
+                }
+                s.code_digest = None;
+                Ok("sent_code")
+            }
+        }
+    }
+
+    async fn fail_second_factor(
+        &self,
+        mut session: SessionRow,
+        tenant: &TenantRow,
+        user: &UserRow,
+        client: IpAddr,
+        err: ServiceError,
+    ) -> ServiceResult<ServiceError> {
+        session.code_failures += 1;
+        let change = Change::new(Chain::Tenant(tenant.id), self.now(), Actor::User(user.id), "auth.second_factor_failed")
+            .about("user", user.id)
+            .detail(serde_json::json!({ "reason": err.code(), "client": client.to_string() }));
+        self.store.commit(change).await?;
+        if session.code_failures >= MAX_CODE_FAILURES {
+            // Too many guesses: the pending sign-in ends and the password is needed again.
+            self.store.delete_session(&session.id).await?;
+            return Ok(ServiceError::Unauthenticated {
+                code: "second_factor_locked",
+                message: "too many wrong codes; sign in again",
+            });
+        }
+        self.store.put_session(session).await?;
+        Ok(err)
+    }
+
+    /// The pending (password verified, second factor owed) session of `cookie`.
+    async fn pending(&self, cookie: &str) -> ServiceResult<(SessionRow, TenantRow, UserRow)> {
+        let s = self.live_session(cookie).await?;
+        let Principal::User { tenant, user } = s.principal else { return Err(session_invalid()) };
+        if s.complete {
+            return Err(session_invalid());
+        }
+        let t = self.tenant_row(tenant).await.map_err(|_| session_invalid())?;
+        let u = self.store.user(tenant, user).await?.ok_or_else(session_invalid)?;
+        admit(&t, &u)?;
+        Ok((s, t, u))
+    }
+
+    /// The unexpired session of `cookie`, its secret checked in constant time.
+    pub(crate) async fn live_session(&self, cookie: &str) -> ServiceResult<SessionRow> {
+        let (id, secret) = token::split(cookie).ok_or_else(session_invalid)?;
+        let s = self.store.session(id).await?.ok_or_else(session_invalid)?;
+        if !token::digest_eq(&s.secret_digest, &token::digest(secret)) || s.expires_at <= self.now() {
+            return Err(session_invalid());
+        }
+        Ok(s)
+    }
+
+    pub(crate) fn new_session(&self, principal: Principal, complete: bool) -> (String, SessionRow) {
+        let (id, secret) = (token::random(16), token::random(32));
+        let ttl = if complete { self.settings.session_ttl } else { self.settings.code_ttl };
+        let row = SessionRow {
+            id: id.clone(),
+            secret_digest: token::digest(&secret),
+            principal,
+            complete,
+            created_at: self.now(),
+            expires_at: self.now() + ttl,
+            code_digest: None,
+            code_expires_at: None,
+            code_failures: 0,
+        };
+        (format!("{id}.{secret}"), row)
+    }
+
+    pub(crate) async fn fail_sign_in(
+        &self,
+        keys: &Keys,
+        tenant: Option<&TenantRow>,
+        email: &str,
+        client: IpAddr,
+        reason: &str,
+    ) -> ServiceResult<()> {
+        self.record_failure(keys).await?;
+        let chain = tenant.map_or(Chain::Provider, |t| Chain::Tenant(t.id));
+        let email: String = email.chars().take(254).collect();
+        let change = Change::new(chain, self.now(), Actor::Anonymous, "auth.sign_in_failed")
+            .about("sign_in", "")
+            .detail(serde_json::json!({ "reason": reason, "email": email, "client": client.to_string() }));
+        self.store.commit(change).await?;
+        Ok(())
+    }
+
+    /// Spends the time of one verification on an unknown account.
+    async fn burn_hash(&self, password: SecretString) -> ServiceResult<Verdict> {
+        let dummy = self
+            .dummy_hash
+            .get_or_try_init(|| self.hash_password(SecretString::from("valv-dummy-password".to_owned())))
+            .await?
+            .clone();
+        self.verify_password(password, dummy).await.map(|_| Verdict::Mismatch)
+    }
+}
+
+/// Blocked and terminated accounts and tenants are refused (after the password
+/// was verified, so the answer reveals nothing to someone without it).
+pub(crate) fn admit(t: &TenantRow, u: &UserRow) -> ServiceResult<()> {
+    if t.status == UserStatus::Blocked {
+        return Err(ServiceError::TenantBlocked);
+    }
+    if t.terminated_at.is_some() {
+        return Err(ServiceError::TenantTerminated);
+    }
+    if u.status == UserStatus::Blocked {
+        return Err(ServiceError::AccountBlocked);
+    }
+    Ok(())
+}
+
+/// The second factors this user must choose from; empty when none is owed.
+fn second_factors(t: &TenantRow, u: &UserRow) -> Vec<&'static str> {
+    let has_totp = u.totp.as_ref().is_some_and(|x| x.confirmed);
+    if !has_totp && !t.require_second_factor {
+        return Vec::new();
+    }
+    let mut m = Vec::new();
+    if has_totp {
+        m.push("totp");
+    }
+    if !u.recovery_codes.is_empty() {
+        m.push("recovery_code");
+    }
+    m.extend(["email", "sms"]);
+    m
+}
+
+pub(crate) fn session_invalid() -> ServiceError {
+    ServiceError::Unauthenticated { code: "session_invalid", message: "sign in first; the session is unknown or expired" }
+}

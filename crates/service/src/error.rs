@@ -1,0 +1,94 @@
+//! The service layer's error: what went wrong in terms a client can act on.
+//! Each variant has a stable code; the web layer picks the HTTP status.
+
+use serde::Serialize;
+use valv_crypto::policy::Feedback;
+use valv_store::StoreError;
+
+/// One refused input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// Why a use case was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("some fields are invalid")]
+    Validation(Vec<FieldError>),
+    #[error("{message}")]
+    PasswordRefused { code: &'static str, message: String, feedback: Feedback },
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Not signed in, or the credential is unknown, expired or revoked.
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: &'static str },
+    /// Wrong e-mail address or password; deliberately does not say which.
+    #[error("wrong e-mail address or password")]
+    BadCredentials,
+    #[error("this account is blocked; ask your organisation's administrator")]
+    AccountBlocked,
+    #[error("your organisation is blocked; ask your administrator or the provider")]
+    TenantBlocked,
+    #[error("your organisation's agreement has ended")]
+    TenantTerminated,
+    #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
+    Locked { retry_after_secs: u64 },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: &'static str },
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: &'static str },
+    /// A dependency failed; the message is for the log, never for the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// The stable, documented error code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation_failed",
+            Self::PasswordRefused { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. }
+            | Self::Unauthenticated { code, .. } => code,
+            Self::NotFound => "not_found",
+            Self::Forbidden(_) => "forbidden",
+            Self::BadCredentials => "bad_credentials",
+            Self::AccountBlocked => "account_blocked",
+            Self::TenantBlocked => "tenant_blocked",
+            Self::TenantTerminated => "tenant_terminated",
+            Self::Locked { .. } => "sign_in_locked",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub(crate) fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError { field: field.into(), code: code.into(), message: message.into() }])
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict("users_tenant_email_key") => {
+                Self::Conflict { code: "email_taken", message: "a user with this e-mail address already exists" }
+            }
+            StoreError::Conflict("tenants_slug_key") => {
+                Self::Conflict { code: "slug_taken", message: "another organisation already uses this slug" }
+            }
+            StoreError::Conflict("operators_email_key") => {
+                Self::Conflict { code: "email_taken", message: "an operator with this e-mail address already exists" }
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Shorthand for service results.
+pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -1,0 +1,124 @@
+//! What a signed-in user does for themself: read their account, change their
+//! password (ending their other sessions), and enrol an authenticator app
+//! (RFC 6238) with one-time recovery codes.
+
+use secrecy::SecretString;
+use serde::Serialize;
+use valv_crypto::{password::Verdict, policy, token, totp};
+use valv_store::{Principal, TotpState, UserRow};
+
+use crate::{Caller, ServiceError, ServiceResult, UserView, Valv, Via};
+
+/// Number of recovery codes handed out when TOTP is enabled.
+const RECOVERY_CODES: usize = 10;
+
+/// A started TOTP enrolment: what the authenticator app needs.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TotpEnrolment {
+    /// Base32 secret, for typing into the app.
+    pub secret: String,
+    /// `otpauth://` URL, for a QR code.
+    pub otpauth_url: String,
+}
+
+/// Applies the password policy, turning a refusal into a service error.
+pub(crate) fn check_password(password: &SecretString, personal: &[&str]) -> ServiceResult<()> {
+    policy::check(password, personal).map(drop).map_err(|r| ServiceError::PasswordRefused {
+        code: r.code,
+        message: r.message,
+        feedback: r.feedback,
+    })
+}
+
+impl Valv {
+    async fn my_row(&self, caller: &Caller) -> ServiceResult<UserRow> {
+        let (tenant, user, _) = caller.member()?;
+        self.user_row(tenant, user).await
+    }
+
+    /// The caller's own account.
+    ///
+    /// # Errors
+    /// `Forbidden` for operators.
+    pub async fn me(&self, caller: &Caller) -> ServiceResult<UserView> {
+        Ok(UserView::from(&self.my_row(caller).await?))
+    }
+
+    /// Changes the caller's password and ends their other sessions.
+    ///
+    /// # Errors
+    /// `bad_credentials` for a wrong current password; a refused new one.
+    pub async fn change_password(&self, caller: &Caller, current: SecretString, new: SecretString) -> ServiceResult<()> {
+        let mut u = self.my_row(caller).await?;
+        let phc = u.password_hash.clone().unwrap_or_default();
+        if self.verify_password(current, phc).await? == Verdict::Mismatch {
+            return Err(ServiceError::BadCredentials);
+        }
+        let tenant = self.tenant_row(u.tenant_id).await?;
+        check_password(&new, &[u.name.as_str(), u.email.as_str(), tenant.name.as_str()])?;
+        u.password_hash = Some(self.hash_password(new).await?);
+        u.updated_at = self.now();
+        self.commit_user(caller, "user.password_changed", &u).await?;
+        let keep = match caller {
+            Caller::User { via: Via::Session(id), .. } => Some(id.as_str()),
+            _ => None,
+        };
+        self.store.delete_sessions(Principal::User { tenant: u.tenant_id, user: u.id }, keep).await?;
+        Ok(())
+    }
+
+    /// Starts TOTP enrolment with a fresh secret.
+    ///
+    /// # Errors
+    /// `totp_already_enabled` when a confirmed app exists.
+    pub async fn begin_totp(&self, caller: &Caller) -> ServiceResult<TotpEnrolment> {
+        let mut u = self.my_row(caller).await?;
+        if u.totp.as_ref().is_some_and(|t| t.confirmed) {
+            return Err(ServiceError::Conflict { code: "totp_already_enabled", message: "an authenticator app is already set up" });
+        }
+        let secret = totp::new_secret();
+        u.totp = Some(TotpState { secret: secret.clone(), confirmed: false, last_step: 0 });
+        u.updated_at = self.now();
+        self.commit_user(caller, "user.totp_enrolment_started", &u).await?;
+        let otpauth_url = totp::otpauth_url(&secret, &self.settings.issuer, u.email.as_str());
+        Ok(TotpEnrolment { secret, otpauth_url })
+    }
+
+    /// Confirms enrolment with a code from the app; returns the recovery codes,
+    /// shown this once and stored only as digests.
+    ///
+    /// # Errors
+    /// `totp_not_started`; `code_invalid`.
+    pub async fn confirm_totp(&self, caller: &Caller, code: &str) -> ServiceResult<Vec<String>> {
+        let mut u = self.my_row(caller).await?;
+        let Some(state) = u.totp.as_mut().filter(|t| !t.confirmed) else {
+            return Err(ServiceError::Conflict { code: "totp_not_started", message: "start the enrolment first" });
+        };
+        let step = totp::matching_step(&state.secret, code.trim(), self.unix_now())
+            .ok_or(ServiceError::Unauthenticated { code: "code_invalid", message: "the code is wrong or expired" })?;
+        state.confirmed = true;
+        state.last_step = step;
+        let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
+        u.recovery_codes = codes.iter().map(|c| token::digest(c)).collect();
+        u.updated_at = self.now();
+        self.commit_user(caller, "user.totp_enabled", &u).await?;
+        Ok(codes)
+    }
+
+    pub(crate) fn unix_now(&self) -> u64 {
+        self.now().unix_timestamp().max(0).unsigned_abs()
+    }
+}
+
+/// `xxxxx-xxxxx` from an unambiguous alphabet: easy to type from paper.
+fn recovery_code() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let chars = token::from_alphabet(10, ALPHABET);
+    format!("{}-{}", &chars[..5], &chars[5..])
+}
+
+/// Normalises a typed recovery code before hashing.
+pub(crate) fn normalize_recovery(code: &str) -> String {
+    let c: String = code.trim().to_lowercase().chars().filter(char::is_ascii_alphanumeric).collect();
+    if c.len() == 10 { format!("{}-{}", &c[..5], &c[5..]) } else { c }
+}

@@ -1,0 +1,102 @@
+//! Provider operators: sign-in, session resolution and sign-out for every
+//! kind of session. Operators manage tenants but never read tenant records.
+
+use std::net::IpAddr;
+
+use secrecy::SecretString;
+use valv_crypto::password::Verdict;
+use valv_domain::{Email, UserStatus};
+use valv_store::{Actor, Chain, Change, Principal};
+
+use crate::auth::{admit, session_invalid};
+use crate::throttle::Keys;
+use crate::{Caller, OperatorView, ServiceError, ServiceResult, SignIn, SignInStatus, Valv, Via};
+
+impl Valv {
+    /// Signs an operator in with e-mail and password.
+    ///
+    /// # Errors
+    /// `Locked`, `BadCredentials`, `AccountBlocked`.
+    pub async fn operator_sign_in(&self, email: &str, password: SecretString, client: IpAddr) -> ServiceResult<SignIn> {
+        let keys = Keys::new("operator", email, client);
+        self.check_throttle(&keys).await?;
+        let op = match Email::parse(email) {
+            Ok(e) => self.store.operator_by_email(&e).await?,
+            Err(_) => None,
+        };
+        let phc = op.as_ref().map(|o| o.password_hash.clone()).unwrap_or_default();
+        let verdict = self.verify_password(password, phc).await?;
+        let (Some(op), Verdict::Match { .. }) = (op, verdict) else {
+            self.fail_sign_in(&keys, None, email, client, "bad_credentials").await?;
+            return Err(ServiceError::BadCredentials);
+        };
+        if op.status == UserStatus::Blocked {
+            self.fail_sign_in(&keys, None, email, client, "account_blocked").await?;
+            return Err(ServiceError::AccountBlocked);
+        }
+        self.clear_throttle(&keys).await?;
+        let (cookie, session) = self.new_session(Principal::Operator(op.id), true);
+        let change = Change::new(Chain::Provider, self.now(), Actor::Operator(op.id), "auth.operator_signed_in")
+            .about("operator", op.id)
+            .detail(serde_json::json!({ "client": client.to_string() }));
+        self.store.commit(change).await?;
+        self.store.put_session(session).await?;
+        Ok(SignIn { cookie, status: SignInStatus::SignedIn, methods: Vec::new() })
+    }
+
+    /// The caller a session cookie stands for; only completed sign-ins count.
+    ///
+    /// # Errors
+    /// `session_invalid`; `AccountBlocked`/`TenantBlocked` when no longer admitted.
+    pub async fn resolve_session(&self, cookie: &str) -> ServiceResult<Caller> {
+        let s = self.live_session(cookie).await?;
+        if !s.complete {
+            return Err(ServiceError::Unauthenticated {
+                code: "second_factor_required",
+                message: "complete the second factor first",
+            });
+        }
+        match s.principal {
+            Principal::User { tenant, user } => {
+                let t = self.tenant_row(tenant).await.map_err(|_| session_invalid())?;
+                let u = self.store.user(tenant, user).await?.ok_or_else(session_invalid)?;
+                admit(&t, &u)?;
+                Ok(Caller::User { tenant, user, role: u.role, via: Via::Session(s.id) })
+            }
+            Principal::Operator(id) => {
+                let op = self.store.operator(id).await?.ok_or_else(session_invalid)?;
+                if op.status == UserStatus::Blocked {
+                    return Err(ServiceError::AccountBlocked);
+                }
+                Ok(Caller::Operator { id, session: s.id })
+            }
+        }
+    }
+
+    /// Ends the caller's session (tokens are revoked, not signed out).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn sign_out(&self, caller: &Caller) -> ServiceResult<()> {
+        let session = match caller {
+            Caller::User { via: Via::Session(id), .. } | Caller::Operator { session: id, .. } => id,
+            _ => return Ok(()),
+        };
+        self.store.delete_session(session).await?;
+        let change = Change::new(caller.chain(), self.now(), caller.actor(), "auth.signed_out");
+        self.store.commit(change).await?;
+        Ok(())
+    }
+
+    /// The signed-in operator's account.
+    ///
+    /// # Errors
+    /// `Forbidden` for tenant users and the CLI.
+    pub async fn operator_me(&self, caller: &Caller) -> ServiceResult<OperatorView> {
+        let Caller::Operator { id, .. } = caller else {
+            return Err(ServiceError::Forbidden("this needs a provider operator"));
+        };
+        let op = self.store.operator(*id).await?.ok_or(ServiceError::NotFound)?;
+        Ok(OperatorView::from(&op))
+    }
+}

@@ -1,0 +1,56 @@
+//! Settings of the service layer, validated by the binary's configuration.
+
+use time::Duration;
+use valv_crypto::password::Kdf;
+
+/// Back-off after failed sign-ins (OWASP Authentication Cheat Sheet: throttle
+/// per account and per source, lock temporarily, never permanently).
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottlePolicy {
+    /// Failures per account before locking starts.
+    pub account_free: u32,
+    /// Failures per client address before locking starts (higher: NAT).
+    pub address_free: u32,
+    /// First lock; doubles with every further failure.
+    pub base_lock: Duration,
+    /// Longest lock.
+    pub max_lock: Duration,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self { account_free: 5, address_free: 20, base_lock: Duration::seconds(2), max_lock: Duration::minutes(15) }
+    }
+}
+
+/// Settings of the service layer.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// KDF for new password hashes; older hashes are upgraded at sign-in.
+    pub kdf: Kdf,
+    /// Lifetime of a browser session.
+    pub session_ttl: Duration,
+    /// Lifetime of a pending second-factor step and of one-time codes.
+    pub code_ttl: Duration,
+    /// Base URL people reach this installation at, for links in messages.
+    pub public_url: String,
+    /// Issuer name shown in authenticator apps.
+    pub issuer: String,
+    pub throttle: ThrottlePolicy,
+    /// Password hashes computed at once; the rest wait.
+    pub hash_concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            kdf: Kdf::default(),
+            session_ttl: Duration::hours(12),
+            code_ttl: Duration::minutes(10),
+            public_url: "https://127.0.0.1:8443".into(),
+            issuer: "valv".into(),
+            throttle: ThrottlePolicy::default(),
+            hash_concurrency: 1,
+        }
+    }
+}

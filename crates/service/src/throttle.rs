@@ -1,0 +1,60 @@
+//! Sign-in throttling per account and per client address: after a number of
+//! free failures each further failure doubles a temporary lock (OWASP
+//! Authentication Cheat Sheet, "Account lockout"). Locks expire on their own,
+//! so an attacker cannot lock a user out for good.
+
+use std::net::IpAddr;
+
+use time::Duration;
+use valv_store::Throttle;
+
+use crate::{ServiceError, ServiceResult, Valv};
+
+/// The throttle keys of one sign-in attempt.
+pub(crate) struct Keys {
+    pub account: String,
+    pub address: String,
+}
+
+impl Keys {
+    pub(crate) fn new(scope: &str, email: &str, client: IpAddr) -> Self {
+        Self { account: format!("account:{scope}:{}", email.trim().to_lowercase()), address: format!("address:{client}") }
+    }
+}
+
+impl Valv {
+    /// Refuses the attempt while either key is locked.
+    pub(crate) async fn check_throttle(&self, keys: &Keys) -> ServiceResult<()> {
+        let now = self.now();
+        for key in [&keys.account, &keys.address] {
+            if let Some(Throttle { locked_until: Some(until), .. }) = self.store.throttle(key).await? {
+                if until > now {
+                    let secs = (until - now).whole_seconds().max(1).unsigned_abs();
+                    return Err(ServiceError::Locked { retry_after_secs: secs });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a failure against both keys and locks them when due.
+    pub(crate) async fn record_failure(&self, keys: &Keys) -> ServiceResult<()> {
+        let p = self.settings.throttle;
+        for (key, free) in [(&keys.account, p.account_free), (&keys.address, p.address_free)] {
+            let failures = self.store.throttle(key).await?.map_or(0, |t| t.failures) + 1;
+            let locked_until = (failures > free).then(|| {
+                let doublings = (failures - free - 1).min(20);
+                let lock = (p.base_lock * 2i32.pow(doublings)).min(p.max_lock);
+                self.now() + lock.max(Duration::ZERO)
+            });
+            self.store.put_throttle(key, Throttle { failures, locked_until }).await?;
+        }
+        Ok(())
+    }
+
+    /// A successful sign-in clears the account's count (not the address's).
+    pub(crate) async fn clear_throttle(&self, keys: &Keys) -> ServiceResult<()> {
+        self.store.clear_throttle(&keys.account).await?;
+        Ok(())
+    }
+}

@@ -21,6 +21,9 @@ pub enum Caller {
     Operator { id: OperatorId, session: String },
     /// The operator's command line on the server machine.
     Cli,
+    /// The command line managing one tenant's accounts, with an owner's rights
+    /// over accounts (never over records or files).
+    CliForTenant(TenantId),
 }
 
 impl Caller {
@@ -31,7 +34,7 @@ impl Caller {
             Self::User { via: Via::Token(t), .. } => Actor::Token(*t),
             Self::User { user, .. } => Actor::User(*user),
             Self::Operator { id, .. } => Actor::Operator(*id),
-            Self::Cli => Actor::Cli,
+            Self::Cli | Self::CliForTenant(_) => Actor::Cli,
         }
     }
 
@@ -51,6 +54,9 @@ impl Caller {
     /// # Errors
     /// `Forbidden` otherwise.
     pub fn admin(&self) -> ServiceResult<(TenantId, Role)> {
+        if let Self::CliForTenant(t) = self {
+            return Ok((*t, Role::Owner));
+        }
         match self.member()? {
             (t, _, r) if r.manages_accounts() => Ok((t, r)),
             _ => Err(ServiceError::Forbidden("this needs the owner or admin role")),
@@ -64,14 +70,14 @@ impl Caller {
     pub fn operator(&self) -> ServiceResult<()> {
         match self {
             Self::Operator { .. } | Self::Cli => Ok(()),
-            Self::User { .. } => Err(ServiceError::Forbidden("this needs a provider operator")),
+            Self::User { .. } | Self::CliForTenant(_) => Err(ServiceError::Forbidden("this needs a provider operator")),
         }
     }
 
     /// The journal chain this caller's tenant actions go to.
     pub(crate) fn chain(&self) -> Chain {
         match self {
-            Self::User { tenant, .. } => Chain::Tenant(*tenant),
+            Self::User { tenant, .. } | Self::CliForTenant(tenant) => Chain::Tenant(*tenant),
             _ => Chain::Provider,
         }
     }

@@ -40,6 +40,7 @@ impl Valv {
             Caller::User { role: Role::Member | Role::Viewer, .. } | Caller::User { .. } => {
                 return Err(ServiceError::Forbidden("this needs the owner, admin or auditor role"));
             }
+            Caller::CliForTenant(t) => Chain::Tenant(*t),
             Caller::Operator { .. } | Caller::Cli => Chain::Provider,
         };
         let limit = f.limit.unwrap_or(100);

@@ -1,1 +1,82 @@
-fn main() {}
+//! `valv`: one binary with subcommands. `valv serve` runs the server; the other
+//! commands work directly on the data dir (or database) of an installation,
+//! also while the server runs (SQLite WAL allows it), acting as the local
+//! operator.
+
+mod cli;
+mod config;
+mod serve;
+mod tls;
+mod wiring;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// valv: records and documents with the promises of a Data and Security Policy built in.
+#[derive(Debug, Parser)]
+#[command(name = "valv", version, propagate_version = true, after_help = "Example:\n  valv serve --data-dir ./valv-data")]
+struct Args {
+    /// TOML configuration file (settings as in docs/configuration.md).
+    #[arg(long, global = true, env = "VALV_CONFIG")]
+    config: Option<PathBuf>,
+    /// Folder holding the installation's database and files [default: ./valv-data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    #[command(after_help = "Examples:\n  valv serve\n  valv serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem")]
+    Serve(serve::ServeArgs),
+    /// Manage tenants (customer organisations).
+    #[command(subcommand, after_help = "Example:\n  valv tenant list --json")]
+    Tenant(cli::tenant::TenantCommand),
+    /// Manage a tenant's user accounts.
+    #[command(subcommand, after_help = "Example:\n  valv user list --tenant 0190c2a4-…")]
+    User(cli::user::UserCommand),
+    /// Check the journal.
+    #[command(subcommand, after_help = "Example:\n  valv audit verify")]
+    Audit(cli::audit::AuditCommand),
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("valv: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("valv: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let overrides = serde_json::json!({ "data_dir": args.data_dir });
+    let overrides = strip_nulls(overrides);
+    match args.command {
+        Command::Serve(s) => serve::run(args.config.as_deref(), s, overrides).await,
+        Command::Tenant(c) => cli::tenant::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
+        Command::User(c) => cli::user::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
+        Command::Audit(c) => cli::audit::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
+    }
+}
+
+/// Flags not given must not override the file or the environment.
+fn strip_nulls(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        other => other,
+    }
+}

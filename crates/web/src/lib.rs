@@ -1,1 +1,133 @@
-//! placeholder
+//! The HTTP face of valv: the JSON API under `/api/v1`, described by the
+//! OpenAPI document it serves at `/api/v1/openapi.json` (generated from the
+//! handlers, nothing downloaded at build time), plus `/healthz` and `/readyz`.
+//! Every answer carries security headers and a request id; every error is
+//! `{"error": {"code", "message", "request_id"}}`.
+
+mod error;
+mod extract;
+mod routes;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument as _;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use valv_service::Valv;
+
+pub use error::{ErrorBody, WebError};
+pub use extract::SESSION_COOKIE;
+
+/// Largest JSON body the API accepts.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "valv", description = "Records and documents with the promises of a Data and Security Policy built in."),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = []))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        c.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))));
+    }
+}
+
+/// The API's routes and their OpenAPI document.
+#[must_use]
+pub fn api() -> (Router<Valv>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::health::routes())
+        .merge(routes::auth::routes())
+        .merge(routes::me::routes())
+        .merge(routes::users::routes())
+        .merge(routes::tenants::routes())
+        .merge(routes::journal::routes())
+        .split_for_parts()
+}
+
+/// The whole HTTP application.
+#[must_use]
+pub fn app(valv: Valv) -> Router {
+    let (router, doc) = api();
+    let doc: Arc<str> = doc.to_json().unwrap_or_default().into();
+    let openapi = move || {
+        let doc = Arc::clone(&doc);
+        async move { ([(header::CONTENT_TYPE, "application/json")], doc.to_string()) }
+    };
+    router
+        .route("/api/v1/openapi.json", get(openapi))
+        .fallback(|| async { WebError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            WebError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this address does not take that method")
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(request_scope))
+        .with_state(valv)
+        .layer(CatchPanicLayer::custom(|_| {
+            WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side").into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(security_headers())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Security headers on every answer (OWASP Secure Headers Project).
+fn security_headers() -> tower::layer::util::Stack<
+    SetResponseHeaderLayer<HeaderValue>,
+    tower::layer::util::Stack<
+        SetResponseHeaderLayer<HeaderValue>,
+        tower::layer::util::Stack<
+            SetResponseHeaderLayer<HeaderValue>,
+            tower::layer::util::Stack<
+                SetResponseHeaderLayer<HeaderValue>,
+                tower::layer::util::Stack<SetResponseHeaderLayer<HeaderValue>, tower::layer::util::Identity>,
+            >,
+        >,
+    >,
+> {
+    let set = |name: HeaderName, value: &'static str| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
+    tower::ServiceBuilder::new()
+        .layer(set(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"))
+        .layer(set(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ))
+        .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(set(header::REFERRER_POLICY, "no-referrer"))
+        .layer(set(header::CACHE_CONTROL, "no-store"))
+        .into_inner()
+}
+
+/// One span per request (request id, method, route, status, latency), with
+/// the request id made available to error answers. Paths are logged by route
+/// template, so ids and query strings never reach the log.
+async fn request_scope(req: Request, next: Next) -> Response {
+    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map_or("(unmatched)", MatchedPath::as_str).to_owned();
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route);
+    let started = Instant::now();
+    let res = error::REQUEST_ID.scope(id, next.run(req)).instrument(span.clone()).await;
+    let status = res.status().as_u16();
+    span.in_scope(|| tracing::info!(status, latency_ms = started.elapsed().as_secs_f64() * 1e3, "answered"));
+    res
+}

@@ -1,0 +1,181 @@
+//! Configuration: defaults, then a TOML file (`--config`), then `VALV_*`
+//! environment variables, then command-line flags. Validated once at start
+//! into typed settings; every error names the setting and how to set it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use time::Duration;
+use valv_crypto::password::{Kdf, PBKDF2_MIN_ROUNDS};
+use valv_service::Settings;
+
+/// Every setting of valv. In a file as `name = value`, in the environment as
+/// `VALV_NAME` (upper case).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Folder for the database, files, TLS material and the outbox.
+    pub data_dir: PathBuf,
+    /// Address and port to listen on.
+    pub listen: String,
+    /// URL people reach valv at; used in links sent by e-mail.
+    pub public_url: Option<String>,
+    /// PEM certificate chain; without it a self-signed one is made in the data dir.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key belonging to `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP. Only behind a TLS-terminating proxy.
+    pub insecure_http: bool,
+    /// `argon2id` (default) or `pbkdf2-sha256`.
+    pub password_kdf: String,
+    /// Argon2id memory in KiB (OWASP minimum 19456).
+    pub argon2_memory_kib: u32,
+    /// Argon2id passes (OWASP minimum 2).
+    pub argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// PBKDF2-SHA256 iterations (OWASP minimum 600000).
+    pub pbkdf2_rounds: u32,
+    /// Password hashes computed at once; default: half the cores, at least one.
+    pub hash_concurrency: Option<usize>,
+    /// Lifetime of a sign-in session in hours.
+    pub session_hours: u32,
+    /// SMTP server for e-mail, e.g. `smtp://127.0.0.1:2525`; without it messages go to the outbox.
+    pub smtp_url: Option<String>,
+    /// Sender address of e-mail.
+    pub smtp_from: String,
+    /// Log filter, e.g. `info` or `valv_web=debug,info`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./valv-data"),
+            listen: "127.0.0.1:8443".into(),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            insecure_http: false,
+            password_kdf: "argon2id".into(),
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            pbkdf2_rounds: PBKDF2_MIN_ROUNDS,
+            hash_concurrency: None,
+            session_hours: 12,
+            smtp_url: None,
+            smtp_from: "valv <valv@localhost>".into(),
+            log: "info".into(),
+        }
+    }
+}
+
+/// A refused setting.
+#[derive(Debug, thiserror::Error)]
+#[error("setting `{name}` (env VALV_{env}): {reason}")]
+pub struct ConfigError {
+    name: &'static str,
+    env: String,
+    reason: String,
+}
+
+fn refuse(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError { name, env: name.to_uppercase(), reason: reason.into() }
+}
+
+impl Config {
+    /// Reads defaults, the file, the environment and `overrides`, in that order.
+    ///
+    /// # Errors
+    /// When the file is unreadable or a value has the wrong type or an unknown name.
+    pub fn load(file: Option<&std::path::Path>, overrides: &impl Serialize) -> Result<Self, figment::Error> {
+        let mut f = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(figment::Error::from(format!("config file {} does not exist", path.display())));
+            }
+            f = f.merge(Toml::file(path));
+        }
+        // VALV_CONFIG names the file itself; VALV_TEST_* belong to the test suite.
+        let env = Env::prefixed("VALV_").filter(|k| k != "config" && !k.as_str().starts_with("test_"));
+        f.merge(env)
+            .merge(Serialized::defaults(overrides))
+            .extract()
+    }
+
+    /// The socket address to listen on.
+    ///
+    /// # Errors
+    /// When `listen` is not `ADDR:PORT`.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| refuse("listen", format!("`{}` is not ADDR:PORT, e.g. 127.0.0.1:8443", self.listen)))
+    }
+
+    /// The service settings.
+    ///
+    /// # Errors
+    /// Weak or unknown KDF settings; a session lifetime of zero.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let kdf = match self.password_kdf.as_str() {
+            "argon2id" => Kdf::Argon2id { m_kib: self.argon2_memory_kib, t: self.argon2_iterations, p: self.argon2_parallelism },
+            "pbkdf2-sha256" => Kdf::Pbkdf2Sha256 { rounds: self.pbkdf2_rounds },
+            other => return Err(refuse("password_kdf", format!("`{other}` is not argon2id or pbkdf2-sha256"))),
+        };
+        let kdf = kdf.checked().map_err(|r| refuse("password_kdf", r))?;
+        if self.session_hours == 0 || self.session_hours > 24 * 30 {
+            return Err(refuse("session_hours", "must be 1 to 720"));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(refuse("tls_cert", "give both tls_cert and tls_key, or neither"));
+        }
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let scheme = if self.insecure_http { "http" } else { "https" };
+        Ok(Settings {
+            kdf,
+            session_ttl: Duration::hours(i64::from(self.session_hours)),
+            public_url: self.public_url.clone().unwrap_or_else(|| format!("{scheme}://{}", self.listen)),
+            hash_concurrency: self.hash_concurrency.unwrap_or((cores / 2).max(1)),
+            ..Settings::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_argon2id() {
+        let s = Config::default().settings().unwrap();
+        assert_eq!(s.kdf, Kdf::default());
+        assert!(Config::default().listen_addr().is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let c = Config { password_kdf: "md5".into(), ..Config::default() };
+        let e = c.settings().unwrap_err().to_string();
+        assert!(e.contains("password_kdf") && e.contains("VALV_PASSWORD_KDF"), "{e}");
+        let c = Config { pbkdf2_rounds: 1000, password_kdf: "pbkdf2-sha256".into(), ..Config::default() };
+        assert!(c.settings().unwrap_err().to_string().contains("600000"));
+        let c = Config { listen: "nowhere".into(), ..Config::default() };
+        assert!(c.listen_addr().unwrap_err().to_string().contains("listen"));
+    }
+
+    #[test]
+    fn file_and_environment_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("valv.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9999\"\nsession_hours = 3\n").unwrap();
+        let c = Config::load(Some(&file), &serde_json::json!({})).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9999");
+        assert_eq!(c.session_hours, 3);
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let e = Config::load(Some(&file), &serde_json::json!({})).unwrap_err().to_string();
+        assert!(e.contains("lisen"), "unknown settings are named: {e}");
+    }
+}

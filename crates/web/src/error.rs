@@ -1,0 +1,145 @@
+//! `WebError`: a service error (or a refused request) as an HTTP answer
+//! `{"error": {"code", "message", "request_id", ...}}` with the right status.
+//! A 5xx is logged once with its cause; the client sees the request id only.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use valv_service::{FieldError, ServiceError};
+
+tokio::task_local! {
+    /// The id of the request being answered, set by the request-id middleware.
+    pub static REQUEST_ID: String;
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, in a stable code and a sentence.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `email_taken`.
+    pub code: String,
+    pub message: String,
+    /// Quote this when reporting a problem.
+    pub request_id: String,
+    /// One entry per refused field (`validation_failed`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+    /// The strength meter's tips when a password was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub feedback: Option<serde_json::Value>,
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct WebError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    fields: Vec<FieldError>,
+    feedback: Option<serde_json::Value>,
+    retry_after: Option<u64>,
+}
+
+impl WebError {
+    #[must_use]
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), fields: Vec::new(), feedback: None, retry_after: None }
+    }
+
+    #[must_use]
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "nothing here: the address or id is unknown")
+    }
+}
+
+impl From<ServiceError> for WebError {
+    fn from(e: ServiceError) -> Self {
+        let code = e.code();
+        let status = match &e {
+            ServiceError::Validation(_) | ServiceError::PasswordRefused { .. } | ServiceError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ServiceError::NotFound => StatusCode::NOT_FOUND,
+            ServiceError::Forbidden(_)
+            | ServiceError::AccountBlocked
+            | ServiceError::TenantBlocked
+            | ServiceError::TenantTerminated => StatusCode::FORBIDDEN,
+            ServiceError::Unauthenticated { .. } | ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ServiceError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+            ServiceError::Internal(cause) => {
+                tracing::error!(error = %cause, "request failed");
+                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side");
+            }
+        };
+        let mut w = Self::new(status, code, e.to_string());
+        match e {
+            ServiceError::Validation(fields) => w.fields = fields,
+            ServiceError::PasswordRefused { feedback, .. } => w.feedback = serde_json::to_value(feedback).ok(),
+            ServiceError::Locked { retry_after_secs } => w.retry_after = Some(retry_after_secs),
+            _ => {}
+        }
+        w
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let request_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                request_id,
+                fields: self.fields,
+                feedback: self.feedback,
+            },
+        };
+        let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+/// Error statuses every API operation may answer, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // describes answers in the OpenAPI document; never built
+pub enum ErrorResponses {
+    /// Malformed JSON.
+    #[response(status = 400)]
+    BadRequest(#[to_schema] ErrorBody),
+    /// Not signed in, or an unknown, expired or revoked credential.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// Signed in, but not allowed (role, blocked account or organisation).
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Unknown id, or an id of another tenant.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    #[response(status = 405)]
+    MethodNotAllowed(ErrorBody),
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+    /// Invalid fields or a refused password.
+    #[response(status = 422)]
+    Unprocessable(ErrorBody),
+    /// Too many failed sign-ins; see `Retry-After`.
+    #[response(status = 429)]
+    TooMany(ErrorBody),
+    #[response(status = 500)]
+    Internal(ErrorBody),
+}

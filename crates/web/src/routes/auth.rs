@@ -1,0 +1,192 @@
+//! Sign-in and first-start setup: public routes that end in a session cookie.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use valv_service::{OperatorView, SecondFactor, SignIn, SignInStatus, UserView, Valv};
+
+use crate::error::{ErrorResponses, WebError};
+use crate::extract::{ApiJson, SESSION_COOKIE, Signed, cookie};
+
+pub(crate) fn routes() -> OpenApiRouter<Valv> {
+    OpenApiRouter::new()
+        .routes(routes!(setup))
+        .routes(routes!(sign_in))
+        .routes(routes!(operator_sign_in))
+        .routes(routes!(send_code))
+        .routes(routes!(second_factor))
+        .routes(routes!(activate))
+        .routes(routes!(sign_out))
+}
+
+/// First operator account, with the setup token printed at first start.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    pub setup_token: String,
+    pub name: String,
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", request_body = SetupRequest,
+    responses((status = 201, body = OperatorView), ErrorResponses))]
+async fn setup(State(valv): State<Valv>, ApiJson(req): ApiJson<SetupRequest>) -> Result<impl IntoResponse, WebError> {
+    let op = valv.complete_setup(&req.setup_token, &req.name, &req.email, req.password).await?;
+    Ok((StatusCode::CREATED, axum::Json(op)))
+}
+
+/// Tenant user sign-in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    /// The organisation's slug.
+    pub tenant: String,
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+/// Operator sign-in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSignInRequest {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+/// Where a sign-in stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInResponse {
+    pub status: SignInStatus,
+    /// Second factors to choose from when `status` is `second_factor_required`.
+    pub methods: Vec<String>,
+}
+
+/// The answer to a sign-in step: JSON plus a fresh session cookie
+/// (HttpOnly, Secure, SameSite=Strict; a new id at every step).
+fn signed_in(s: SignIn, max_age: i64) -> Response {
+    let cookie = format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}", s.cookie);
+    let body = SignInResponse { status: s.status, methods: s.methods.iter().map(|m| (*m).to_owned()).collect() };
+    let mut res = axum::Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth", request_body = SignInRequest,
+    responses((status = 200, body = SignInResponse), ErrorResponses))]
+async fn sign_in(
+    State(valv): State<Valv>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<SignInRequest>,
+) -> Result<Response, WebError> {
+    let s = valv.sign_in(&req.tenant, &req.email, req.password, peer.ip()).await?;
+    Ok(signed_in(s, 43_200))
+}
+
+#[utoipa::path(post, path = "/api/v1/operator/sign-in", tag = "auth", request_body = OperatorSignInRequest,
+    responses((status = 200, body = SignInResponse), ErrorResponses))]
+async fn operator_sign_in(
+    State(valv): State<Valv>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<OperatorSignInRequest>,
+) -> Result<Response, WebError> {
+    let s = valv.operator_sign_in(&req.email, req.password, peer.ip()).await?;
+    Ok(signed_in(s, 43_200))
+}
+
+/// Which channel a one-time code goes by.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendCodeRequest {
+    /// `email` or `sms`.
+    pub channel: String,
+}
+
+fn session_cookie(headers: &HeaderMap) -> Result<String, WebError> {
+    cookie(headers, SESSION_COOKIE).map(str::to_owned).ok_or_else(|| {
+        WebError::new(StatusCode::UNAUTHORIZED, "session_invalid", "sign in with your password first")
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/send-code", tag = "auth", request_body = SendCodeRequest,
+    responses((status = 204, description = "Code sent"), ErrorResponses))]
+async fn send_code(
+    State(valv): State<Valv>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<SendCodeRequest>,
+) -> Result<StatusCode, WebError> {
+    valv.send_code(&session_cookie(&headers)?, &req.channel).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A second factor.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecondFactorRequest {
+    /// `totp`, `recovery_code`, or `code` (sent by e-mail or text message).
+    pub method: String,
+    pub code: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/second-factor", tag = "auth", request_body = SecondFactorRequest,
+    responses((status = 200, body = SignInResponse), ErrorResponses))]
+async fn second_factor(
+    State(valv): State<Valv>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<SecondFactorRequest>,
+) -> Result<Response, WebError> {
+    let factor = match req.method.as_str() {
+        "totp" => SecondFactor::Totp(req.code),
+        "recovery_code" => SecondFactor::RecoveryCode(req.code),
+        "code" => SecondFactor::SentCode(req.code),
+        _ => {
+            return Err(WebError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "method_invalid",
+                "method must be totp, recovery_code or code",
+            ));
+        }
+    };
+    let s = valv.second_factor(&session_cookie(&headers)?, factor, peer.ip()).await?;
+    Ok(signed_in(s, 43_200))
+}
+
+/// Sets the password of an invited user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    /// The invitation code from the message.
+    pub invitation: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/activate", tag = "auth", request_body = ActivateRequest,
+    responses((status = 200, body = UserView), ErrorResponses))]
+async fn activate(State(valv): State<Valv>, ApiJson(req): ApiJson<ActivateRequest>) -> Result<axum::Json<UserView>, WebError> {
+    Ok(axum::Json(valv.activate(&req.invitation, req.password).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "auth",
+    responses((status = 204, description = "Signed out"), ErrorResponses))]
+async fn sign_out(State(valv): State<Valv>, Signed(caller): Signed) -> Result<Response, WebError> {
+    valv.sign_out(&caller).await?;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    if let Ok(v) = HeaderValue::from_str(&expired) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}

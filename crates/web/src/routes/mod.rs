@@ -1,0 +1,8 @@
+//! The API's routes, grouped by who uses them.
+
+pub(crate) mod auth;
+pub(crate) mod health;
+pub(crate) mod journal;
+pub(crate) mod me;
+pub(crate) mod tenants;
+pub(crate) mod users;

@@ -1,1 +1,215 @@
-//! placeholder
+//! Test helpers: [`spawn_app`] starts the real `valv serve` binary on port 0
+//! with a fresh data dir and answers over real HTTPS; the helpers sign people
+//! in the way a client would. Server logs go to a file in the data dir's
+//! parent (shown with `TEST_LOG=1`).
+#![allow(clippy::missing_panics_doc, clippy::unwrap_used)] // test code: a failed step fails the test
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+/// A password every policy check accepts for the fixtures' names.
+pub const PASSWORD: &str = "violet-tundra-92-oboe-quill";
+
+/// A running server.
+pub struct TestApp {
+    pub url: String,
+    pub bin: PathBuf,
+    pub root: tempfile::TempDir,
+    pub setup_token: Option<String>,
+    child: Child,
+}
+
+/// A tenant made by [`TestApp::tenant`], with its signed-in owner.
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub owner_id: String,
+    pub owner_email: String,
+    pub owner: reqwest::Client,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::env::var_os("TEST_LOG").is_some() {
+            eprintln!("{}", self.logs());
+        }
+    }
+}
+
+/// Starts `valv serve` (the binary at `bin`) with a fresh data dir.
+pub fn spawn_app(bin: &Path) -> TestApp {
+    spawn_with(bin, &[], &[])
+}
+
+/// [`spawn_app`] with extra flags and environment variables.
+pub fn spawn_with(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> TestApp {
+    let root = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(root.path().join("server.log")).unwrap();
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(root.path().join("data"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("VALV_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut setup_token) = (None, None);
+    while url.is_none() {
+        let Some(Ok(line)) = lines.next() else {
+            let log = std::fs::read_to_string(root.path().join("server.log")).unwrap_or_default();
+            panic!("valv serve stopped before listening:\n{log}");
+        };
+        if let Some(t) = line.strip_prefix("valv setup token: ") {
+            setup_token = Some(t.trim().to_owned());
+        }
+        url = line.strip_prefix("valv listening on ").map(str::to_owned);
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    TestApp { url: url.unwrap(), bin: bin.to_owned(), root, setup_token, child }
+}
+
+/// A client that keeps cookies and trusts the self-signed test certificate.
+#[must_use]
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).danger_accept_invalid_certs(true).build().unwrap()
+}
+
+impl TestApp {
+    #[must_use]
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    #[must_use]
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    /// Everything the server logged so far.
+    #[must_use]
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.root.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs a `valv` command against this installation's data dir.
+    #[must_use]
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(&self.bin).arg("--data-dir").arg(self.data_dir()).args(args).output().unwrap()
+    }
+
+    /// Messages in the outbox, oldest first.
+    #[must_use]
+    pub fn outbox(&self) -> Vec<Value> {
+        let dir = self.data_dir().join("outbox");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        names.retain(|p| p.extension().is_some_and(|e| e == "json"));
+        names.sort();
+        names.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
+    }
+
+    /// The newest invitation code sent to `email`.
+    #[must_use]
+    pub fn invitation(&self, email: &str) -> String {
+        let msg = self.outbox().into_iter().rev().find(|m| m["to"]["address"] == email).expect("an invitation");
+        let body = msg["body"].as_str().unwrap();
+        body.lines().last().unwrap().trim().to_owned()
+    }
+
+    /// The newest six-digit code sent to `address` (e-mail or phone).
+    #[must_use]
+    pub fn sent_code(&self, address: &str) -> String {
+        let msg = self.outbox().into_iter().rev().find(|m| m["to"]["address"] == address).expect("a code message");
+        let body = msg["body"].as_str().unwrap();
+        body.split_whitespace().find(|w| w.len() == 7 && w.ends_with('.')).unwrap().trim_end_matches('.').to_owned()
+    }
+
+    /// Creates the first operator with the setup token and signs them in.
+    pub async fn operator(&self) -> reqwest::Client {
+        let token = self.setup_token.clone().expect("fresh installation prints a setup token");
+        let c = client();
+        let body = json!({ "setup_token": token, "name": "Olle Operator", "email": "ops@provider.example", "password": PASSWORD });
+        let r = c.post(self.at("/api/v1/setup")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "setup: {}", r.text().await.unwrap());
+        let body = json!({ "email": "ops@provider.example", "password": PASSWORD });
+        let r = c.post(self.at("/api/v1/operator/sign-in")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200, "operator sign-in");
+        c
+    }
+
+    /// Sets a password from an invitation.
+    pub async fn activate(&self, email: &str) {
+        let body = json!({ "invitation": self.invitation(email), "password": PASSWORD });
+        let r = client().post(self.at("/api/v1/auth/activate")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200, "activate {email}: {}", r.text().await.unwrap());
+    }
+
+    /// Signs in a tenant user; returns the client and the answer's JSON.
+    pub async fn sign_in(&self, slug: &str, email: &str, password: &str) -> (reqwest::Client, reqwest::StatusCode, Value) {
+        let c = client();
+        let body = json!({ "tenant": slug, "email": email, "password": password });
+        let r = c.post(self.at("/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
+        let status = r.status();
+        (c, status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A new tenant (via `operator`) whose owner has activated and signed in.
+    pub async fn tenant(&self, operator: &reqwest::Client, slug: &str) -> Tenant {
+        let owner_email = format!("owner@{slug}.example");
+        let body = json!({
+            "name": format!("Org {slug}"), "slug": slug, "contact_name": "Ada Owner",
+            "contact_email": owner_email, "contact_phone": "+46701234567"
+        });
+        let r = operator.post(self.at("/api/v1/tenants")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "create tenant");
+        let v: Value = r.json().await.unwrap();
+        self.activate(&owner_email).await;
+        let (owner, status, _) = self.sign_in(slug, &owner_email, PASSWORD).await;
+        assert_eq!(status, 200, "owner sign-in");
+        Tenant {
+            id: v["tenant"]["id"].as_str().unwrap().to_owned(),
+            slug: slug.to_owned(),
+            owner_id: v["owner"]["id"].as_str().unwrap().to_owned(),
+            owner_email,
+            owner,
+        }
+    }
+
+    /// Creates, activates and signs in a user of `tenant` with `role`.
+    pub async fn member(&self, tenant: &Tenant, email: &str, role: &str) -> (String, reqwest::Client) {
+        let body = json!({ "name": "Bo Member", "email": email, "phone": "+46701234599", "role": role });
+        let r = tenant.owner.post(self.at("/api/v1/users")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "create user");
+        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        self.activate(email).await;
+        let (c, status, _) = self.sign_in(&tenant.slug, email, PASSWORD).await;
+        assert_eq!(status, 200, "member sign-in");
+        (id, c)
+    }
+
+    /// Journal entries of the tenant `reader` belongs to, newest first.
+    pub async fn journal(&self, reader: &reqwest::Client) -> Vec<Value> {
+        let r = reader.get(self.at("/api/v1/journal?limit=500")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "journal");
+        r.json::<Value>().await.unwrap()["entries"].as_array().unwrap().clone()
+    }
+}
+
+/// The TOTP code an authenticator app would show `offset_steps` steps from now.
+#[must_use]
+pub fn totp_code(secret: &str, offset_steps: i64) -> String {
+    #[allow(clippy::disallowed_methods)] // the test plays the user's phone, which has a clock
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let t = now.saturating_add_signed(offset_steps * 30);
+    valv_crypto::totp::code_at(secret, t).unwrap()
+}

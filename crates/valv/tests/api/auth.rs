@@ -1,0 +1,154 @@
+use serde_json::{Value, json};
+use valv_testkit::{PASSWORD, client, totp_code};
+
+use crate::{app, app_with, code};
+
+#[tokio::test]
+async fn the_session_cookie_is_httponly_secure_strict_and_rotated_at_sign_in() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let c = client();
+    let body = json!({ "tenant": "acme", "email": t.owner_email, "password": PASSWORD });
+    let mut cookies = Vec::new();
+    for _ in 0..2 {
+        let r = c.post(app.at("/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
+        let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+            assert!(set.contains(flag), "{flag} in {set}");
+        }
+        cookies.push(set);
+    }
+    assert_ne!(cookies[0], cookies[1], "every sign-in gets a new session id");
+    let r = c.post(app.at("/api/v1/auth/sign-out")).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(c.get(app.at("/api/v1/me")).send().await.unwrap().status(), 401, "signed out");
+}
+
+#[tokio::test]
+async fn totp_enrolment_sign_in_replay_and_recovery_codes() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let e: Value = t.owner.post(app.at("/api/v1/me/totp")).send().await.unwrap().json().await.unwrap();
+    let secret = e["secret"].as_str().unwrap().to_owned();
+    assert!(e["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
+    let wrong = t.owner.post(app.at("/api/v1/me/totp/confirm")).json(&json!({ "code": "000000x" })).send().await.unwrap();
+    assert_eq!(code(wrong).await, (401, "code_invalid".into()));
+    let r: Value = t.owner.post(app.at("/api/v1/me/totp/confirm")).json(&json!({ "code": totp_code(&secret, 0) })).send().await.unwrap().json().await.unwrap();
+    let recovery: Vec<String> = r["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+    assert_eq!(recovery.len(), 10);
+
+    let (c, status, body) = app.sign_in("acme", &t.owner_email, PASSWORD).await;
+    assert_eq!((status.as_u16(), body["status"].as_str()), (200, Some("second_factor_required")));
+    assert_eq!(c.get(app.at("/api/v1/me")).send().await.unwrap().status(), 401, "no access before the second factor");
+    let next = totp_code(&secret, 1);
+    let r = c.post(app.at("/api/v1/auth/second-factor")).json(&json!({ "method": "totp", "code": next })).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(c.get(app.at("/api/v1/me")).send().await.unwrap().status(), 200);
+
+    let (c2, _, _) = app.sign_in("acme", &t.owner_email, PASSWORD).await;
+    let r = c2.post(app.at("/api/v1/auth/second-factor")).json(&json!({ "method": "totp", "code": next })).send().await.unwrap();
+    assert_eq!(code(r).await, (401, "code_replayed".into()), "a used TOTP code is refused");
+    let rc = json!({ "method": "recovery_code", "code": recovery[0].to_uppercase() });
+    assert_eq!(c2.post(app.at("/api/v1/auth/second-factor")).json(&rc).send().await.unwrap().status(), 200);
+    let (c3, _, _) = app.sign_in("acme", &t.owner_email, PASSWORD).await;
+    let r = c3.post(app.at("/api/v1/auth/second-factor")).json(&rc).send().await.unwrap();
+    assert_eq!(code(r).await, (401, "code_invalid".into()), "a recovery code works once");
+    let me: Value = c2.get(app.at("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["recovery_codes_left"], 9);
+}
+
+#[tokio::test]
+async fn a_tenant_can_require_a_second_factor_sent_by_email_or_text_message() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let (_, _member) = app.member(&t, "bo@acme.example", "member").await;
+    let r = t.owner.patch(app.at("/api/v1/tenant")).json(&json!({ "require_second_factor": true })).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["require_second_factor"], true);
+    let (c, _, body) = app.sign_in("acme", "bo@acme.example", PASSWORD).await;
+    assert_eq!(body["status"], "second_factor_required");
+    assert_eq!(body["methods"], json!(["email", "sms"]));
+    for (channel, address) in [("email", "bo@acme.example"), ("sms", "+46701234599")] {
+        let r = c.post(app.at("/api/v1/auth/send-code")).json(&json!({ "channel": channel })).send().await.unwrap();
+        assert_eq!(r.status(), 204, "{channel}");
+        assert_eq!(app.sent_code(address).len(), 6, "{channel} code delivered to the outbox");
+    }
+    let bad = json!({ "method": "code", "code": "999999x" });
+    assert_eq!(c.post(app.at("/api/v1/auth/second-factor")).json(&bad).send().await.unwrap().status(), 401);
+    let good = json!({ "method": "code", "code": app.sent_code("+46701234599") });
+    assert_eq!(c.post(app.at("/api/v1/auth/second-factor")).json(&good).send().await.unwrap().status(), 200);
+    assert_eq!(c.get(app.at("/api/v1/me")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_temporarily() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    for i in 0..5 {
+        let (_, status, body) = app.sign_in("acme", &t.owner_email, "wrong-password-123").await;
+        assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (401, Some("bad_credentials")), "attempt {i}");
+    }
+    let _ = app.sign_in("acme", &t.owner_email, "wrong-password-123").await;
+    let c = client();
+    let body = json!({ "tenant": "acme", "email": t.owner_email, "password": PASSWORD });
+    let r = c.post(app.at("/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 429, "locked even with the right password");
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry), "Retry-After {retry}");
+    assert_eq!(code(r).await.1, "sign_in_locked");
+    let failed = app.journal(&t.owner).await.iter().filter(|e| e["action"] == "auth.sign_in_failed").count();
+    assert_eq!(failed, 6, "every failed attempt is journaled");
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_users_other_sessions() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let (other, _, _) = app.sign_in("acme", &t.owner_email, PASSWORD).await;
+    let body = json!({ "current_password": PASSWORD, "new_password": "quartz-lantern-71-meadow-fig" });
+    assert_eq!(t.owner.post(app.at("/api/v1/me/password")).json(&body).send().await.unwrap().status(), 204);
+    assert_eq!(t.owner.get(app.at("/api/v1/me")).send().await.unwrap().status(), 200, "this session stays");
+    assert_eq!(other.get(app.at("/api/v1/me")).send().await.unwrap().status(), 401, "the other one ended");
+    assert_eq!(app.sign_in("acme", &t.owner_email, PASSWORD).await.1, 401, "the old password is gone");
+    let wrong = json!({ "current_password": "nope-nope-nope-1", "new_password": "quartz-lantern-71-meadow-fig" });
+    assert_eq!(code(t.owner.post(app.at("/api/v1/me/password")).json(&wrong).send().await.unwrap()).await.1, "bad_credentials");
+}
+
+#[tokio::test]
+async fn pbkdf2_hashes_verify_and_are_upgraded_to_argon2id_at_sign_in() {
+    let app = app_with(&[], &[("VALV_PASSWORD_KDF", "pbkdf2-sha256")]);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let db = app.data_dir().join("valv.db");
+    let hash = |db: &std::path::Path| -> String {
+        let c = rusqlite::Connection::open(db).unwrap();
+        let row: String = c.query_row("SELECT row_json FROM users WHERE email_norm = 'owner@acme.example'", [], |r| r.get(0)).unwrap();
+        serde_json::from_str::<Value>(&row).unwrap()["password_hash"].as_str().unwrap().to_owned()
+    };
+    assert!(hash(&db).starts_with("$pbkdf2-sha256$i=600000"), "{}", hash(&db));
+    drop(t);
+    // Restart on the same data with the default KDF.
+    let bin = app.bin.clone();
+    let data = app.data_dir();
+    let mut server = std::process::Command::new(&bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
+    let url = line.trim().strip_prefix("valv listening on ").unwrap().to_owned();
+    let body = json!({ "tenant": "acme", "email": "owner@acme.example", "password": PASSWORD });
+    let r = client().post(format!("{url}/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
+    let status = r.status();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(status, 200);
+    assert!(hash(&db).starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "upgraded: {}", hash(&db));
+}

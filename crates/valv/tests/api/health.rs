@@ -1,0 +1,51 @@
+use crate::{app, code};
+
+#[tokio::test]
+async fn health_and_readiness_answer_with_security_headers() {
+    let app = app();
+    let c = valv_testkit::client();
+    for path in ["/healthz", "/readyz"] {
+        let r = c.get(app.at(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers();
+        assert!(h["strict-transport-security"].to_str().unwrap().contains("max-age="), "{path} HSTS");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{path} CSP");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert!(h.contains_key("x-request-id"));
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_lists_the_api() {
+    let app = app();
+    let v: serde_json::Value =
+        valv_testkit::client().get(app.at("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(v["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/api/v1/auth/sign-in", "/api/v1/users/{id}", "/api/v1/journal", "/api/v1/tenants"] {
+        assert!(v["paths"].get(path).is_some(), "{path} is documented");
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json_errors_with_a_request_id() {
+    let app = app();
+    let c = valv_testkit::client();
+    let r = c.get(app.at("/api/v1/nothing-here")).send().await.unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "not_found");
+    assert_eq!(v["error"]["request_id"], id.as_str(), "the body quotes the request id");
+    assert_eq!(code(c.delete(app.at("/healthz")).send().await.unwrap()).await, (405, "method_not_allowed".into()));
+}
+
+#[tokio::test]
+async fn plain_http_needs_the_explicit_flag_and_warns() {
+    let app = crate::app_with(&["--insecure-http"], &[]);
+    assert!(app.url.starts_with("http://"), "{}", app.url);
+    let r = reqwest::get(app.at("/healthz")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(app.logs().contains("plain HTTP"), "a warning is logged");
+    let https = crate::app();
+    assert!(https.url.starts_with("https://"), "HTTPS by default");
+}

@@ -1,0 +1,33 @@
+//! Integration tests: the real `valv serve` on port 0 with a fresh data dir,
+//! spoken to over real HTTPS the way a client would. One test binary.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
+mod auth;
+mod bad_input;
+mod cli;
+mod health;
+mod isolation;
+mod journal;
+mod secrets;
+mod setup;
+mod tenants;
+mod tokens;
+mod users;
+
+use serde_json::Value;
+use valv_testkit::TestApp;
+
+pub fn app() -> TestApp {
+    valv_testkit::spawn_app(std::path::Path::new(env!("CARGO_BIN_EXE_valv")))
+}
+
+pub fn app_with(args: &[&str], env: &[(&str, &str)]) -> TestApp {
+    valv_testkit::spawn_with(std::path::Path::new(env!("CARGO_BIN_EXE_valv")), args, env)
+}
+
+/// The error code of an error answer.
+pub async fn code(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    (status, v["error"]["code"].as_str().unwrap_or_default().to_owned())
+}

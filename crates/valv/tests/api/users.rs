@@ -1,0 +1,84 @@
+use serde_json::{Value, json};
+use valv_testkit::PASSWORD;
+
+use crate::{app, code};
+
+#[tokio::test]
+async fn admins_create_edit_block_and_unblock_users() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let (id, member) = app.member(&t, "bo@acme.example", "member").await;
+    let path = app.at(&format!("/api/v1/users/{id}"));
+    let v: Value = t.owner.patch(&path).json(&json!({ "name": "Bo Ek", "role": "viewer" })).send().await.unwrap().json().await.unwrap();
+    assert_eq!((v["name"].as_str(), v["role"].as_str()), (Some("Bo Ek"), Some("viewer")));
+    assert_eq!(member.get(app.at("/api/v1/me")).send().await.unwrap().json::<Value>().await.unwrap()["role"], "viewer");
+
+    let v: Value = t.owner.post(format!("{path}/block")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["status"], "blocked");
+    assert_eq!(member.get(app.at("/api/v1/me")).send().await.unwrap().status(), 401, "blocking ended the session");
+    let (_, status, body) = app.sign_in("acme", "bo@acme.example", PASSWORD).await;
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (403, Some("account_blocked")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("blocked"));
+
+    t.owner.post(format!("{path}/unblock")).send().await.unwrap();
+    let (_, status, _) = app.sign_in("acme", "bo@acme.example", PASSWORD).await;
+    assert_eq!(status, 200);
+    let list: Value = t.owner.get(app.at("/api/v1/users")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn user_fields_are_validated_and_emails_unique_per_tenant() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let other = app.tenant(&op, "other").await;
+    let bad = json!({ "name": "Bo", "email": "bo@", "phone": "+46 70", "role": "king" });
+    let v: Value = t.owner.post(app.at("/api/v1/users")).json(&bad).send().await.unwrap().json().await.unwrap();
+    let codes: Vec<&str> = v["error"]["fields"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["invalid_email", "invalid_phone", "invalid_role"]);
+    let good = json!({ "name": "Bo", "email": "bo@x.example", "phone": "+46701234599", "role": "member" });
+    assert_eq!(t.owner.post(app.at("/api/v1/users")).json(&good).send().await.unwrap().status(), 201);
+    let shouting = json!({ "name": "Bo", "email": "BO@X.example", "phone": "+46701234599", "role": "member" });
+    assert_eq!(code(t.owner.post(app.at("/api/v1/users")).json(&shouting).send().await.unwrap()).await, (409, "email_taken".into()));
+    assert_eq!(other.owner.post(app.at("/api/v1/users")).json(&good).send().await.unwrap().status(), 201, "other tenant: fine");
+}
+
+#[tokio::test]
+async fn roles_limit_what_can_be_granted_and_an_owner_always_remains() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let (_, admin) = app.member(&t, "admin@acme.example", "admin").await;
+    let (_, member) = app.member(&t, "m@acme.example", "member").await;
+    let owner_body = json!({ "name": "Eve", "email": "eve@acme.example", "phone": "+46701234598", "role": "owner" });
+    assert_eq!(admin.post(app.at("/api/v1/users")).json(&owner_body).send().await.unwrap().status(), 403);
+    assert_eq!(member.get(app.at("/api/v1/users")).send().await.unwrap().status(), 403, "members do not manage accounts");
+    let me = app.at(&format!("/api/v1/users/{}", t.owner_id));
+    assert_eq!(code(t.owner.patch(&me).json(&json!({ "role": "admin" })).send().await.unwrap()).await, (422, "last_owner".into()));
+    assert_eq!(code(t.owner.post(format!("{me}/block")).send().await.unwrap()).await, (422, "cannot_block_self".into()));
+    assert_eq!(admin.post(format!("{me}/block")).send().await.unwrap().status(), 403, "admins cannot block owners");
+}
+
+#[tokio::test]
+async fn invited_users_cannot_sign_in_until_they_set_a_password() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let body = json!({ "name": "Cy", "email": "cy@acme.example", "phone": "+46701234597", "role": "member" });
+    let v: Value = t.owner.post(app.at("/api/v1/users")).json(&body).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["activated"], false);
+    let (_, status, _) = app.sign_in("acme", "cy@acme.example", PASSWORD).await;
+    assert_eq!(status, 401);
+    let invitation = app.invitation("cy@acme.example");
+    let weak = json!({ "invitation": invitation, "password": "Cy-acme-2024" });
+    let v: Value = valv_testkit::client().post(app.at("/api/v1/auth/activate")).json(&weak).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["error"]["code"], "password_contains_personal_data");
+    assert!(v["error"]["feedback"]["score"].is_number(), "the strength meter's feedback comes along");
+    app.activate("cy@acme.example").await;
+    let used = json!({ "invitation": invitation, "password": PASSWORD });
+    let r = valv_testkit::client().post(app.at("/api/v1/auth/activate")).json(&used).send().await.unwrap();
+    assert_eq!(code(r).await, (401, "invitation_invalid".into()), "an invitation works once");
+    assert_eq!(app.sign_in("acme", "cy@acme.example", PASSWORD).await.1, 200);
+}

@@ -35,9 +35,7 @@ pub fn link_hash(l: &Link<'_>) -> String {
     let mut h = Sha256::new();
     h.update(b"valv-journal-v1");
     let seq = l.chain_seq.to_string();
-    for field in [
-        l.prev_hash, l.chain, &seq, l.at, l.actor, l.action, l.entity, l.entity_id, l.payload_hash,
-    ] {
+    for field in [l.prev_hash, l.chain, &seq, l.at, l.actor, l.action, l.entity, l.entity_id, l.payload_hash] {
         h.update((field.len() as u64).to_le_bytes());
         h.update(field.as_bytes());
     }

@@ -65,10 +65,9 @@ impl Kdf {
         let salt = SaltString::generate(&mut OsRng);
         let pw = password.expose_secret().as_bytes();
         let phc = match self {
-            Self::Argon2id { m_kib, t, p } => argon(m_kib, t, p)?
-                .hash_password(pw, &salt)
-                .map_err(|e| HashError(e.to_string()))?
-                .to_string(),
+            Self::Argon2id { m_kib, t, p } => {
+                argon(m_kib, t, p)?.hash_password(pw, &salt).map_err(|e| HashError(e.to_string()))?.to_string()
+            }
             Self::Pbkdf2Sha256 { rounds } => Pbkdf2
                 .hash_password_customized(
                     pw,
@@ -95,11 +94,7 @@ impl Kdf {
             "pbkdf2-sha256" => Pbkdf2.verify_password(pw, &parsed).is_ok(),
             _ => false,
         };
-        if ok {
-            Verdict::Match { rehash: !self.made(&parsed) }
-        } else {
-            Verdict::Mismatch
-        }
+        if ok { Verdict::Match { rehash: !self.made(&parsed) } } else { Verdict::Mismatch }
     }
 
     /// Whether `parsed` was made with exactly these settings.
@@ -112,9 +107,7 @@ impl Kdf {
                     && param("t") == Some(t)
                     && param("p") == Some(p)
             }
-            Self::Pbkdf2Sha256 { rounds } => {
-                parsed.algorithm.as_str() == "pbkdf2-sha256" && param("i") == Some(rounds)
-            }
+            Self::Pbkdf2Sha256 { rounds } => parsed.algorithm.as_str() == "pbkdf2-sha256" && param("i") == Some(rounds),
         }
     }
 }
@@ -149,10 +142,7 @@ mod tests {
         let h = old.hash(&pw("s3cret pass phrase")).unwrap();
         assert!(h.starts_with("$pbkdf2-sha256$i=600000"), "{h}");
         assert_eq!(old.verify(&pw("s3cret pass phrase"), &h), Verdict::Match { rehash: false });
-        assert_eq!(
-            Kdf::default().verify(&pw("s3cret pass phrase"), &h),
-            Verdict::Match { rehash: true }
-        );
+        assert_eq!(Kdf::default().verify(&pw("s3cret pass phrase"), &h), Verdict::Match { rehash: true });
     }
 
     #[test]

@@ -75,9 +75,7 @@ fn meter(pw: &str, inputs: &[&str]) -> Feedback {
     Feedback {
         score: u8::from(entropy.score()),
         warning: fb.and_then(|f| f.warning()).map(|w| w.to_string()),
-        suggestions: fb
-            .map(|f| f.suggestions().iter().map(ToString::to_string).collect())
-            .unwrap_or_default(),
+        suggestions: fb.map(|f| f.suggestions().iter().map(ToString::to_string).collect()).unwrap_or_default(),
     }
 }
 

@@ -41,8 +41,7 @@ pub fn code_at(secret_b32: &str, unix_secs: u64) -> Option<String> {
 pub fn matching_step(secret_b32: &str, code: &str, unix_secs: u64) -> Option<u64> {
     let t = totp(secret_b32)?;
     let now = unix_secs / STEP;
-    (now.saturating_sub(1)..=now + 1)
-        .find(|step| bool::from(t.generate(step * STEP).as_bytes().ct_eq(code.as_bytes())))
+    (now.saturating_sub(1)..=now + 1).find(|step| bool::from(t.generate(step * STEP).as_bytes().ct_eq(code.as_bytes())))
 }
 
 fn url_escape(s: &str) -> String {

@@ -115,17 +115,13 @@ fn parse_email(s: &str) -> Result<String, Invalid> {
     if t.len() > 254 {
         return Err(Invalid::new(KIND, "is too long"));
     }
-    let (local, domain) = t
-        .rsplit_once('@')
-        .ok_or(Invalid::new(KIND, "must contain an @"))?;
+    let (local, domain) = t.rsplit_once('@').ok_or(Invalid::new(KIND, "must contain an @"))?;
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
     if !local_ok {
         return Err(Invalid::new(KIND, "has an invalid part before the @"));
     }
@@ -148,13 +144,10 @@ fn parse_phone(s: &str) -> Result<String, Invalid> {
     const KIND: &str = "phone";
     // People write spaces and hyphens; E.164 has neither, so drop them first.
     let compact: String = s.trim().chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    let digits = compact
-        .strip_prefix('+')
-        .ok_or(Invalid::new(KIND, "must start with + and the country code (E.164)"))?;
+    let digits =
+        compact.strip_prefix('+').ok_or(Invalid::new(KIND, "must start with + and the country code (E.164)"))?;
     // ITU-T E.164: at most 15 digits, country codes never start with 0.
-    let ok = (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
+    let ok = (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
     if !ok {
         return Err(Invalid::new(KIND, "must be + followed by 8 to 15 digits (E.164)"));
     }
@@ -170,10 +163,7 @@ fn parse_slug(s: &str) -> Result<String, Invalid> {
     if ok {
         Ok(s.to_owned())
     } else {
-        Err(Invalid::new(
-            KIND,
-            "must be 2 to 63 characters of a-z, 0-9 and inner hyphens",
-        ))
+        Err(Invalid::new(KIND, "must be 2 to 63 characters of a-z, 0-9 and inner hyphens"))
     }
 }
 
@@ -250,10 +240,10 @@ mod tests {
 
         #[test]
         fn suggested_slugs_always_parse(s in "\\PC{1,80}") {
-            if let Ok(n) = TenantName::parse(&s) {
-                if let Some(slug) = Slug::suggest(&n) {
-                    prop_assert!(Slug::parse(slug.as_str()).is_ok());
-                }
+            if let Ok(n) = TenantName::parse(&s)
+                && let Some(slug) = Slug::suggest(&n)
+            {
+                prop_assert!(Slug::parse(slug.as_str()).is_ok());
             }
         }
     }

@@ -53,7 +53,13 @@ impl Valv {
     ///
     /// # Errors
     /// `Locked`, `BadCredentials`, `AccountBlocked`, `TenantBlocked`, `TenantTerminated`.
-    pub async fn sign_in(&self, tenant: &str, email: &str, password: SecretString, client: IpAddr) -> ServiceResult<SignIn> {
+    pub async fn sign_in(
+        &self,
+        tenant: &str,
+        email: &str,
+        password: SecretString,
+        client: IpAddr,
+    ) -> ServiceResult<SignIn> {
         let keys = Keys::new(tenant, email, client);
         self.check_throttle(&keys).await?;
         let t = match Slug::parse(tenant.trim()) {
@@ -167,7 +173,8 @@ impl Valv {
             }
             SecondFactor::SentCode(code) => {
                 let fresh = s.code_expires_at.is_some_and(|t| t > self.now());
-                let ok = fresh && s.code_digest.as_deref().is_some_and(|d| token::digest_eq(d, &token::digest(code.trim())));
+                let ok =
+                    fresh && s.code_digest.as_deref().is_some_and(|d| token::digest_eq(d, &token::digest(code.trim())));
                 if !ok {
                     return Err(WRONG_CODE);
                 }
@@ -186,9 +193,10 @@ impl Valv {
         err: ServiceError,
     ) -> ServiceResult<ServiceError> {
         session.code_failures += 1;
-        let change = Change::new(Chain::Tenant(tenant.id), self.now(), Actor::User(user.id), "auth.second_factor_failed")
-            .about("user", user.id)
-            .detail(serde_json::json!({ "reason": err.code(), "client": client.to_string() }));
+        let change =
+            Change::new(Chain::Tenant(tenant.id), self.now(), Actor::User(user.id), "auth.second_factor_failed")
+                .about("user", user.id)
+                .detail(serde_json::json!({ "reason": err.code(), "client": client.to_string() }));
         self.store.commit(change).await?;
         if session.code_failures >= MAX_CODE_FAILURES {
             // Too many guesses: the pending sign-in ends and the password is needed again.
@@ -304,5 +312,8 @@ fn second_factors(t: &TenantRow, u: &UserRow) -> Vec<&'static str> {
 }
 
 pub(crate) fn session_invalid() -> ServiceError {
-    ServiceError::Unauthenticated { code: "session_invalid", message: "sign in first; the session is unknown or expired" }
+    ServiceError::Unauthenticated {
+        code: "session_invalid",
+        message: "sign in first; the session is unknown or expired",
+    }
 }

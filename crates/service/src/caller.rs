@@ -17,8 +17,16 @@ pub enum Via {
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    User { tenant: TenantId, user: UserId, role: Role, via: Via },
-    Operator { id: OperatorId, session: String },
+    User {
+        tenant: TenantId,
+        user: UserId,
+        role: Role,
+        via: Via,
+    },
+    Operator {
+        id: OperatorId,
+        session: String,
+    },
     /// The operator's command line on the server machine.
     Cli,
     /// The command line managing one tenant's accounts, with an owner's rights

@@ -28,7 +28,12 @@ impl Form {
     }
 
     /// Parses an optional field.
-    pub fn opt<T>(&mut self, field: &str, value: Option<&str>, parse: fn(&str) -> Result<T, Invalid>) -> Option<Option<T>> {
+    pub fn opt<T>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: fn(&str) -> Result<T, Invalid>,
+    ) -> Option<Option<T>> {
         match value {
             None => Some(None),
             Some(v) => self.parse(field, v, parse).map(Some),

@@ -47,7 +47,9 @@ impl Valv {
         if !(1..=500).contains(&limit) {
             return Err(ServiceError::field("limit", "invalid_limit", "limit must be 1 to 500"));
         }
-        let q = JournalQuery { actor: f.actor, action: f.action, from: f.from, to: f.to, before: f.before, limit };
+        // Sequence numbers are stored as signed 64-bit integers; any larger cursor means "from the newest".
+        let before = f.before.map(|b| b.min(i64::MAX.unsigned_abs()));
+        let q = JournalQuery { actor: f.actor, action: f.action, from: f.from, to: f.to, before, limit };
         Ok(self.store.journal(chain, &q).await?)
     }
 

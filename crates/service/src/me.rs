@@ -48,7 +48,12 @@ impl Valv {
     ///
     /// # Errors
     /// `bad_credentials` for a wrong current password; a refused new one.
-    pub async fn change_password(&self, caller: &Caller, current: SecretString, new: SecretString) -> ServiceResult<()> {
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        current: SecretString,
+        new: SecretString,
+    ) -> ServiceResult<()> {
         let mut u = self.my_row(caller).await?;
         let phc = u.password_hash.clone().unwrap_or_default();
         if self.verify_password(current, phc).await? == Verdict::Mismatch {
@@ -74,7 +79,10 @@ impl Valv {
     pub async fn begin_totp(&self, caller: &Caller) -> ServiceResult<TotpEnrolment> {
         let mut u = self.my_row(caller).await?;
         if u.totp.as_ref().is_some_and(|t| t.confirmed) {
-            return Err(ServiceError::Conflict { code: "totp_already_enabled", message: "an authenticator app is already set up" });
+            return Err(ServiceError::Conflict {
+                code: "totp_already_enabled",
+                message: "an authenticator app is already set up",
+            });
         }
         let secret = totp::new_secret();
         u.totp = Some(TotpState { secret: secret.clone(), confirmed: false, last_step: 0 });

@@ -14,12 +14,17 @@ use crate::{Caller, ServiceError, ServiceResult, TenantView, UserView, Valv};
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {
+    #[schema(min_length = 1, max_length = 200, example = "Acme AB")]
     pub name: String,
     /// Sign-in handle; derived from the name when absent.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$", example = "acme")]
     pub slug: Option<String>,
+    #[schema(min_length = 1, max_length = 200, example = "Ada Lind")]
     pub contact_name: String,
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     pub contact_email: String,
     /// Mobile number in E.164 form, e.g. `+46701234567`.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$", example = "+46701234567")]
     pub contact_phone: String,
 }
 
@@ -85,10 +90,10 @@ impl Valv {
     /// # Errors
     /// `NotFound` for unknown ids and for other tenants' ids.
     pub async fn tenant(&self, caller: &Caller, id: TenantId) -> ServiceResult<TenantView> {
-        if let Caller::User { tenant, .. } = caller {
-            if *tenant != id {
-                return Err(ServiceError::NotFound);
-            }
+        if let Caller::User { tenant, .. } = caller
+            && *tenant != id
+        {
+            return Err(ServiceError::NotFound);
         }
         Ok(TenantView::from(&self.tenant_row(id).await?))
     }
@@ -115,7 +120,10 @@ impl Valv {
     pub async fn terminate_tenant(&self, caller: &Caller, id: TenantId) -> ServiceResult<TenantView> {
         caller.operator()?;
         if self.tenant_row(id).await?.terminated_at.is_some() {
-            return Err(ServiceError::Conflict { code: "already_terminated", message: "the tenant is already terminated" });
+            return Err(ServiceError::Conflict {
+                code: "already_terminated",
+                message: "the tenant is already terminated",
+            });
         }
         let now = self.now();
         self.update_tenant(caller, id, "tenant.terminated", |t| t.terminated_at = Some(now)).await
@@ -144,7 +152,8 @@ impl Valv {
         edit(&mut t);
         t.updated_at = self.now();
         let chain = if matches!(caller, Caller::User { .. }) { Chain::Tenant(id) } else { Chain::Provider };
-        let change = Change::new(chain, self.now(), caller.actor(), action).about("tenant", id).row(Row::Tenant(t.clone()));
+        let change =
+            Change::new(chain, self.now(), caller.actor(), action).about("tenant", id).row(Row::Tenant(t.clone()));
         self.store.commit(change).await?;
         Ok(TenantView::from(&t))
     }

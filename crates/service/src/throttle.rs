@@ -18,7 +18,10 @@ pub(crate) struct Keys {
 
 impl Keys {
     pub(crate) fn new(scope: &str, email: &str, client: IpAddr) -> Self {
-        Self { account: format!("account:{scope}:{}", email.trim().to_lowercase()), address: format!("address:{client}") }
+        Self {
+            account: format!("account:{scope}:{}", email.trim().to_lowercase()),
+            address: format!("address:{client}"),
+        }
     }
 }
 
@@ -27,11 +30,11 @@ impl Valv {
     pub(crate) async fn check_throttle(&self, keys: &Keys) -> ServiceResult<()> {
         let now = self.now();
         for key in [&keys.account, &keys.address] {
-            if let Some(Throttle { locked_until: Some(until), .. }) = self.store.throttle(key).await? {
-                if until > now {
-                    let secs = (until - now).whole_seconds().max(1).unsigned_abs();
-                    return Err(ServiceError::Locked { retry_after_secs: secs });
-                }
+            if let Some(Throttle { locked_until: Some(until), .. }) = self.store.throttle(key).await?
+                && until > now
+            {
+                let secs = (until - now).whole_seconds().max(1).unsigned_abs();
+                return Err(ServiceError::Locked { retry_after_secs: secs });
             }
         }
         Ok(())

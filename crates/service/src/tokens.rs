@@ -17,10 +17,13 @@ const PREFIX: &str = "valv_";
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    #[schema(min_length = 1, max_length = 100, example = "ci")]
     pub name: String,
     /// Defaults to the creator's role; never above it.
+    #[schema(pattern = "^(owner|admin|member|viewer|auditor)$", example = "member")]
     pub role: Option<String>,
     /// 1 to 365; defaults to 90.
+    #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: Option<u32>,
 }
 
@@ -91,11 +94,17 @@ impl Valv {
     /// `NotFound` for tokens of other users or tenants.
     pub async fn revoke_token(&self, caller: &Caller, id: TokenId) -> ServiceResult<TokenView> {
         let (tenant, user, _) = caller.member()?;
-        let mut row = self.store.token(id).await?.filter(|t| t.tenant_id == tenant && t.user_id == user).ok_or(ServiceError::NotFound)?;
+        let mut row = self
+            .store
+            .token(id)
+            .await?
+            .filter(|t| t.tenant_id == tenant && t.user_id == user)
+            .ok_or(ServiceError::NotFound)?;
         if row.revoked_at.is_none() {
             row.revoked_at = Some(self.now());
-            let change =
-                Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "token.revoked").about("token", id).row(Row::Token(row.clone()));
+            let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "token.revoked")
+                .about("token", id)
+                .row(Row::Token(row.clone()));
             self.store.commit(change).await?;
         }
         Ok(TokenView::from(&row))

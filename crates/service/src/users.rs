@@ -16,11 +16,15 @@ use crate::{Caller, Message, Recipient, ServiceError, ServiceResult, UserView, V
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(min_length = 1, max_length = 200, example = "Ada Lind")]
     pub name: String,
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     pub email: String,
     /// Mobile number in E.164 form, e.g. `+46701234567`.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$", example = "+46701234567")]
     pub phone: String,
     /// owner, admin, member, viewer or auditor.
+    #[schema(pattern = "^(owner|admin|member|viewer|auditor)$", example = "member")]
     pub role: String,
 }
 
@@ -28,9 +32,13 @@ pub struct NewUser {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    #[schema(min_length = 1, max_length = 200, example = "Ada Lind")]
     pub name: Option<String>,
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     pub email: Option<String>,
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$", example = "+46701234567")]
     pub phone: Option<String>,
+    #[schema(pattern = "^(owner|admin|member|viewer|auditor)$", example = "member")]
     pub role: Option<String>,
 }
 
@@ -135,7 +143,10 @@ impl Valv {
             return Err(ServiceError::Forbidden("you cannot manage a role above your own"));
         }
         if blocked && caller.member().is_ok_and(|(_, me, _)| me == id) {
-            return Err(ServiceError::Unprocessable { code: "cannot_block_self", message: "you cannot block yourself" });
+            return Err(ServiceError::Unprocessable {
+                code: "cannot_block_self",
+                message: "you cannot block yourself",
+            });
         }
         if blocked {
             self.keep_an_owner(&u).await?;
@@ -244,8 +255,9 @@ impl Valv {
     }
 
     pub(crate) async fn commit_user(&self, caller: &Caller, action: &'static str, u: &UserRow) -> ServiceResult<()> {
-        let change =
-            Change::new(Chain::Tenant(u.tenant_id), self.now(), caller.actor(), action).about("user", u.id).row(Row::User(u.clone()));
+        let change = Change::new(Chain::Tenant(u.tenant_id), self.now(), caller.actor(), action)
+            .about("user", u.id)
+            .row(Row::User(u.clone()));
         self.store.commit(change).await?;
         Ok(())
     }

@@ -42,7 +42,11 @@ impl SqliteStore {
     pub(crate) fn connect(path: &Path, readers: usize) -> StoreResult<Self> {
         let writer = open_one(path)?;
         let readers = (0..readers).map(|_| open_one(path).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Self { writer: Arc::new(Mutex::new(writer)), readers: Arc::new(readers), next: Arc::new(AtomicUsize::new(0)) })
+        Ok(Self {
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(readers),
+            next: Arc::new(AtomicUsize::new(0)),
+        })
     }
 
     /// Runs `f` with the writer connection on the blocking pool.

@@ -38,21 +38,25 @@ pub(crate) fn upsert(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
         ),
     }
     .map_err(backend)?;
-    if changed == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict("row_owner_mismatch"))
-    }
+    if changed == 1 { Ok(()) } else { Err(StoreError::Conflict("row_owner_mismatch")) }
 }
 
 /// One row image by a query returning `row_json`.
-pub(crate) fn one<T: DeserializeOwned>(c: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> StoreResult<Option<T>> {
+pub(crate) fn one<T: DeserializeOwned>(
+    c: &Connection,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> StoreResult<Option<T>> {
     let text: Option<String> = c.query_row(sql, args, |r| r.get(0)).optional().map_err(backend)?;
     text.map(|t| serde_json::from_str(&t).map_err(corrupt)).transpose()
 }
 
 /// All row images of a query returning `row_json`.
-pub(crate) fn many<T: DeserializeOwned>(c: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> StoreResult<Vec<T>> {
+pub(crate) fn many<T: DeserializeOwned>(
+    c: &Connection,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> StoreResult<Vec<T>> {
     let mut stmt = c.prepare_cached(sql).map_err(backend)?;
     let texts = stmt
         .query_map(args, |r| r.get::<_, String>(0))

@@ -46,14 +46,28 @@ pub(crate) fn session(c: &Connection, id: &str) -> StoreResult<Option<SessionRow
     raw.map(decode_session).transpose()
 }
 
-type RawSession = (String, String, String, Option<String>, String, bool, String, String, Option<String>, Option<String>, u32);
+type RawSession =
+    (String, String, String, Option<String>, String, bool, String, String, Option<String>, Option<String>, u32);
 
 fn raw_session(r: &Row<'_>) -> rusqlite::Result<RawSession> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
 }
 
 fn decode_session(r: RawSession) -> StoreResult<SessionRow> {
-    let (id, secret_digest, kind, tenant, subject, complete, created, expires, code_digest, code_exp, code_failures) = r;
+    let (id, secret_digest, kind, tenant, subject, complete, created, expires, code_digest, code_exp, code_failures) =
+        r;
     let principal = match (kind.as_str(), tenant) {
         ("user", Some(t)) => Principal::User {
             tenant: TenantId::parse(&t).map_err(corrupt)?,

@@ -15,15 +15,24 @@ const COLUMNS: &str =
 pub(crate) fn append(tx: &Transaction<'_>, change: &Change) -> StoreResult<JournalEntry> {
     let key = change.chain.key();
     let head = head(tx, &key)?;
-    let next_seq: u64 = tx
-        .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM journal", [], |r| r.get(0))
-        .map_err(backend)?;
+    let next_seq: u64 =
+        tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM journal", [], |r| r.get(0)).map_err(backend)?;
     let e = next_entry(change, head.as_ref(), next_seq);
     tx.execute(
         &format!("INSERT INTO journal ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
         params![
-            e.seq, e.chain, e.chain_seq, e.at, e.actor, e.action, e.entity, e.entity_id, e.payload, e.payload_hash,
-            e.prev_hash, e.hash
+            e.seq,
+            e.chain,
+            e.chain_seq,
+            e.at,
+            e.actor,
+            e.action,
+            e.entity,
+            e.entity_id,
+            e.payload,
+            e.payload_hash,
+            e.prev_hash,
+            e.hash
         ],
     )
     .map_err(backend)?;
@@ -69,10 +78,7 @@ pub(crate) fn query(c: &Connection, key: &str, q: &JournalQuery) -> StoreResult<
     );
     let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
     let rows = stmt
-        .query_map(
-            params![key, q.actor, q.action, q.from.map(stamp), q.to.map(stamp), q.before, q.limit],
-            entry,
-        )
+        .query_map(params![key, q.actor, q.action, q.from.map(stamp), q.to.map(stamp), q.before, q.limit], entry)
         .map_err(backend)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }
@@ -85,7 +91,8 @@ pub(crate) fn chain_entries(c: &Connection, key: &str) -> StoreResult<Vec<Journa
 }
 
 pub(crate) fn heads(c: &Connection) -> StoreResult<Vec<(String, ChainHead)>> {
-    let mut stmt = c.prepare_cached("SELECT chain, chain_seq, hash FROM journal_heads ORDER BY chain").map_err(backend)?;
+    let mut stmt =
+        c.prepare_cached("SELECT chain, chain_seq, hash FROM journal_heads ORDER BY chain").map_err(backend)?;
     let rows = stmt
         .query_map([], |r| Ok((r.get(0)?, ChainHead { chain_seq: r.get(1)?, hash: r.get(2)? })))
         .map_err(backend)?;

@@ -45,10 +45,10 @@ impl SqliteStore {
 
 /// Maps a SQLite error to a store error, naming the constraint on conflicts.
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
-        if f.code == rusqlite::ErrorCode::ConstraintViolation {
-            return StoreError::Conflict(constraint_name(msg));
-        }
+    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
+        && f.code == rusqlite::ErrorCode::ConstraintViolation
+    {
+        return StoreError::Conflict(constraint_name(msg));
     }
     StoreError::Backend(e.to_string())
 }

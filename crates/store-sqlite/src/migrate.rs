@@ -9,8 +9,7 @@ use crate::backend;
 const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../migrations/0001_init.sql"))];
 
 pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {
-    c.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
-        .map_err(backend)?;
+    c.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)").map_err(backend)?;
     for (name, sql) in MIGRATIONS {
         let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
         let done: bool = tx

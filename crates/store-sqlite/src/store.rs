@@ -30,7 +30,11 @@ impl Store for SqliteStore {
 
     async fn user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<UserRow>> {
         self.read(move |c| {
-            one(c, "SELECT row_json FROM users WHERE tenant_id = ?1 AND id = ?2", &[&tenant.to_string(), &id.to_string()])
+            one(
+                c,
+                "SELECT row_json FROM users WHERE tenant_id = ?1 AND id = ?2",
+                &[&tenant.to_string(), &id.to_string()],
+            )
         })
         .await
     }
@@ -44,8 +48,10 @@ impl Store for SqliteStore {
     }
 
     async fn users(&self, tenant: TenantId) -> StoreResult<Vec<UserRow>> {
-        self.read(move |c| many(c, "SELECT row_json FROM users WHERE tenant_id = ?1 ORDER BY id", &[&tenant.to_string()]))
-            .await
+        self.read(move |c| {
+            many(c, "SELECT row_json FROM users WHERE tenant_id = ?1 ORDER BY id", &[&tenant.to_string()])
+        })
+        .await
     }
 
     async fn operator(&self, id: OperatorId) -> StoreResult<Option<OperatorRow>> {
@@ -113,7 +119,9 @@ impl Store for SqliteStore {
     async fn put_setup_token(&self, digest: &str) -> StoreResult<()> {
         let digest = digest.to_owned();
         self.write(move |c| {
-            c.execute("INSERT OR REPLACE INTO setup_token (id, digest) VALUES (1, ?1)", [digest]).map(drop).map_err(backend)
+            c.execute("INSERT OR REPLACE INTO setup_token (id, digest) VALUES (1, ?1)", [digest])
+                .map(drop)
+                .map_err(backend)
         })
         .await
     }

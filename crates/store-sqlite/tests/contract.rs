@@ -14,8 +14,13 @@ async fn reopening_keeps_data_and_skips_applied_migrations() {
     let t = valv_store::contract::tenant("reopen");
     {
         let s = valv_store_sqlite::SqliteStore::open(&path).await.expect("open");
-        let c = valv_store::Change::new(valv_store::Chain::Provider, t.created_at, valv_store::Actor::Cli, "tenant.created")
-            .row(valv_store::Row::Tenant(t.clone()));
+        let c = valv_store::Change::new(
+            valv_store::Chain::Provider,
+            t.created_at,
+            valv_store::Actor::Cli,
+            "tenant.created",
+        )
+        .row(valv_store::Row::Tenant(t.clone()));
         valv_store::Store::commit(&s, c).await.expect("commit");
     }
     let s = valv_store_sqlite::SqliteStore::open(&path).await.expect("reopen");

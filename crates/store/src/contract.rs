@@ -5,7 +5,9 @@ use time::macros::datetime;
 use valv_domain::{Email, PersonName, Phone, Role, Slug, TenantId, TenantName, UserId, UserStatus};
 
 use crate::journal::verify;
-use crate::{Actor, Chain, Change, Contact, JournalQuery, Principal, Row, SessionRow, Store, StoreError, TenantRow, UserRow};
+use crate::{
+    Actor, Chain, Change, Contact, JournalQuery, Principal, Row, SessionRow, Store, StoreError, TenantRow, UserRow,
+};
 
 const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
 
@@ -100,7 +102,9 @@ async fn tenants_never_see_each_others_users(s: &dyn Store) {
     let ua = user(a.id, "same@example.se");
     let ub = user(b.id, "same@example.se");
     s.commit(put(Chain::Tenant(a.id), "user.created", Row::User(ua.clone()))).await.expect("a");
-    s.commit(put(Chain::Tenant(b.id), "user.created", Row::User(ub.clone()))).await.expect("b: same e-mail, other tenant");
+    s.commit(put(Chain::Tenant(b.id), "user.created", Row::User(ub.clone())))
+        .await
+        .expect("b: same e-mail, other tenant");
     assert_eq!(s.user(b.id, ua.id).await.expect("read"), None);
     assert_eq!(s.users(a.id).await.expect("list"), vec![ua.clone()]);
     let mut moved = ua.clone();
@@ -142,7 +146,8 @@ async fn journal_filters_and_pages(s: &dyn Store) {
     s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
     let chain = Chain::Tenant(t.id);
     for i in 0..5 {
-        let c = Change::new(chain, T0 + time::Duration::minutes(i), Actor::System, if i % 2 == 0 { "even" } else { "odd" });
+        let c =
+            Change::new(chain, T0 + time::Duration::minutes(i), Actor::System, if i % 2 == 0 { "even" } else { "odd" });
         s.commit(c).await.expect("event");
     }
     let q = |f: fn(&mut JournalQuery)| {
@@ -152,7 +157,16 @@ async fn journal_filters_and_pages(s: &dyn Store) {
     };
     let evens = s.journal(chain, &q(|q| q.action = Some("even".into()))).await.expect("q");
     assert_eq!(evens.iter().map(|e| e.chain_seq).collect::<Vec<_>>(), vec![5, 3, 1]);
-    let page = s.journal(chain, &q(|q| { q.before = Some(3); q.limit = 1 })).await.expect("q");
+    let page = s
+        .journal(
+            chain,
+            &q(|q| {
+                q.before = Some(3);
+                q.limit = 1
+            }),
+        )
+        .await
+        .expect("q");
     assert_eq!(page.iter().map(|e| e.chain_seq).collect::<Vec<_>>(), vec![2]);
     let late = s.journal(chain, &q(|q| q.from = Some(T0 + time::Duration::minutes(3)))).await.expect("q");
     assert_eq!(late.len(), 2);

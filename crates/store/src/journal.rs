@@ -128,10 +128,8 @@ pub fn verify<'a>(
         if e.prev_hash != prev {
             return Err(broken("does not link to the entry before it"));
         }
-        if let Some(p) = &e.payload {
-            if payload_hash(p) != e.payload_hash {
-                return Err(broken("has a payload that does not match its hash"));
-            }
+        if e.payload.as_ref().is_some_and(|p| payload_hash(p) != e.payload_hash) {
+            return Err(broken("has a payload that does not match its hash"));
         }
         if link_hash(&link(e)) != e.hash {
             return Err(broken("has been altered: its hash does not match its fields"));

@@ -110,9 +110,8 @@ impl TestApp {
     #[must_use]
     pub fn outbox(&self) -> Vec<Value> {
         let dir = self.data_dir().join("outbox");
-        let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
+        let mut names: Vec<PathBuf> =
+            std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
         names.retain(|p| p.extension().is_some_and(|e| e == "json"));
         names.sort();
         names.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
@@ -155,7 +154,12 @@ impl TestApp {
     }
 
     /// Signs in a tenant user; returns the client and the answer's JSON.
-    pub async fn sign_in(&self, slug: &str, email: &str, password: &str) -> (reqwest::Client, reqwest::StatusCode, Value) {
+    pub async fn sign_in(
+        &self,
+        slug: &str,
+        email: &str,
+        password: &str,
+    ) -> (reqwest::Client, reqwest::StatusCode, Value) {
         let c = client();
         let body = json!({ "tenant": slug, "email": email, "password": password });
         let r = c.post(self.at("/api/v1/auth/sign-in")).json(&body).send().await.unwrap();

@@ -92,19 +92,17 @@ impl Config {
     ///
     /// # Errors
     /// When the file is unreadable or a value has the wrong type or an unknown name.
-    pub fn load(file: Option<&std::path::Path>, overrides: &impl Serialize) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&std::path::Path>, overrides: &impl Serialize) -> Result<Self, Box<figment::Error>> {
         let mut f = Figment::from(Serialized::defaults(Self::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(figment::Error::from(format!("config file {} does not exist", path.display())));
+                return Err(Box::new(figment::Error::from(format!("config file {} does not exist", path.display()))));
             }
             f = f.merge(Toml::file(path));
         }
         // VALV_CONFIG names the file itself; VALV_TEST_* belong to the test suite.
-        let env = Env::prefixed("VALV_").filter(|k| k != "config" && !k.as_str().starts_with("test_"));
-        f.merge(env)
-            .merge(Serialized::defaults(overrides))
-            .extract()
+        let env = Env::prefixed("VALV_").filter(|k| k != "config" && !k.as_str().to_lowercase().starts_with("test_"));
+        f.merge(env).merge(Serialized::defaults(overrides)).extract().map_err(Box::new)
     }
 
     /// The socket address to listen on.
@@ -112,7 +110,9 @@ impl Config {
     /// # Errors
     /// When `listen` is not `ADDR:PORT`.
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen.parse().map_err(|_| refuse("listen", format!("`{}` is not ADDR:PORT, e.g. 127.0.0.1:8443", self.listen)))
+        self.listen
+            .parse()
+            .map_err(|_| refuse("listen", format!("`{}` is not ADDR:PORT, e.g. 127.0.0.1:8443", self.listen)))
     }
 
     /// The service settings.
@@ -121,7 +121,9 @@ impl Config {
     /// Weak or unknown KDF settings; a session lifetime of zero.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let kdf = match self.password_kdf.as_str() {
-            "argon2id" => Kdf::Argon2id { m_kib: self.argon2_memory_kib, t: self.argon2_iterations, p: self.argon2_parallelism },
+            "argon2id" => {
+                Kdf::Argon2id { m_kib: self.argon2_memory_kib, t: self.argon2_iterations, p: self.argon2_parallelism }
+            }
             "pbkdf2-sha256" => Kdf::Pbkdf2Sha256 { rounds: self.pbkdf2_rounds },
             other => return Err(refuse("password_kdf", format!("`{other}` is not argon2id or pbkdf2-sha256"))),
         };

@@ -16,7 +16,12 @@ use clap::{Parser, Subcommand};
 
 /// valv: records and documents with the promises of a Data and Security Policy built in.
 #[derive(Debug, Parser)]
-#[command(name = "valv", version, propagate_version = true, after_help = "Example:\n  valv serve --data-dir ./valv-data")]
+#[command(
+    name = "valv",
+    version,
+    propagate_version = true,
+    after_help = "Example:\n  valv serve --data-dir ./valv-data"
+)]
 struct Args {
     /// TOML configuration file (settings as in docs/configuration.md).
     #[arg(long, global = true, env = "VALV_CONFIG")]
@@ -31,7 +36,9 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server.
-    #[command(after_help = "Examples:\n  valv serve\n  valv serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem")]
+    #[command(
+        after_help = "Examples:\n  valv serve\n  valv serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem"
+    )]
     Serve(serve::ServeArgs),
     /// Manage tenants (customer organisations).
     #[command(subcommand, after_help = "Example:\n  valv tenant list --json")]

@@ -28,10 +28,10 @@ pub struct ErrorDetail {
     /// Quote this when reporting a problem.
     pub request_id: String,
     /// One entry per refused field (`validation_failed`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
     /// The strength meter's tips when a password was refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub feedback: Option<serde_json::Value>,
 }

@@ -110,9 +110,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "unsupported_media_type",
                 "send the body as JSON with Content-Type: application/json",
             )),
-            Err(JsonRejection::JsonSyntaxError(e)) => {
-                Err(WebError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {}", e.body_text())))
-            }
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(WebError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the body is not valid JSON: {}", e.body_text()),
+            )),
             Err(JsonRejection::JsonDataError(e)) => {
                 Err(WebError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text()))
             }

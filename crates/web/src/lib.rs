@@ -11,18 +11,20 @@ mod routes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument as _;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use valv_service::Valv;
@@ -37,22 +39,43 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[openapi(
     info(title = "valv", description = "Records and documents with the promises of a Data and Security Policy built in."),
     modifiers(&Security),
-    security(("bearer" = []), ("session" = []))
+    components(schemas(ErrorBody, error::ErrorDetail, valv_service::FieldError))
 )]
 struct ApiDoc;
 
 struct Security;
 
+/// Operations anyone may call; every other one needs a token or a session.
+const PUBLIC: [&str; 6] = ["healthz", "readyz", "setup", "sign_in", "operator_sign_in", "activate"];
+/// Operations that take the session of a sign-in still owing its second factor.
+const PENDING_SESSION: [&str; 2] = ["send_code", "second_factor"];
+
 impl Modify for Security {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
         let c = api.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
         c.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))));
+        let none = || Vec::<String>::new();
+        for item in api.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete];
+            for op in ops.into_iter().flatten() {
+                let id = op.operation_id.as_deref().unwrap_or_default();
+                op.security = Some(if PUBLIC.contains(&id) {
+                    Vec::new()
+                } else if PENDING_SESSION.contains(&id) {
+                    vec![SecurityRequirement::new("session", none())]
+                } else {
+                    vec![SecurityRequirement::new("bearer", none()), SecurityRequirement::new("session", none())]
+                });
+            }
+        }
     }
 }
 
 /// The API's routes and their OpenAPI document.
-#[must_use]
 pub fn api() -> (Router<Valv>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::routes())
@@ -65,7 +88,6 @@ pub fn api() -> (Router<Valv>, utoipa::openapi::OpenApi) {
 }
 
 /// The whole HTTP application.
-#[must_use]
 pub fn app(valv: Valv) -> Router {
     let (router, doc) = api();
     let doc: Arc<str> = doc.to_json().unwrap_or_default().into();
@@ -73,40 +95,35 @@ pub fn app(valv: Valv) -> Router {
         let doc = Arc::clone(&doc);
         async move { ([(header::CONTENT_TYPE, "application/json")], doc.to_string()) }
     };
-    router
+    let router = router
         .route("/api/v1/openapi.json", get(openapi))
         .fallback(|| async { WebError::not_found() })
         .method_not_allowed_fallback(|| async {
-            WebError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this address does not take that method")
+            WebError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this address does not take that method",
+            )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(request_scope))
         .with_state(valv)
         .layer(CatchPanicLayer::custom(|_| {
-            WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side").into_response()
+            WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+                .into_response()
         }))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(security_headers())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)));
+    with_security_headers(router)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
 /// Security headers on every answer (OWASP Secure Headers Project).
-fn security_headers() -> tower::layer::util::Stack<
-    SetResponseHeaderLayer<HeaderValue>,
-    tower::layer::util::Stack<
-        SetResponseHeaderLayer<HeaderValue>,
-        tower::layer::util::Stack<
-            SetResponseHeaderLayer<HeaderValue>,
-            tower::layer::util::Stack<
-                SetResponseHeaderLayer<HeaderValue>,
-                tower::layer::util::Stack<SetResponseHeaderLayer<HeaderValue>, tower::layer::util::Identity>,
-            >,
-        >,
-    >,
-> {
-    let set = |name: HeaderName, value: &'static str| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
-    tower::ServiceBuilder::new()
+fn with_security_headers(router: Router) -> Router {
+    let set = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    router
         .layer(set(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"))
         .layer(set(
             header::CONTENT_SECURITY_POLICY,
@@ -115,7 +132,6 @@ fn security_headers() -> tower::layer::util::Stack<
         .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(set(header::REFERRER_POLICY, "no-referrer"))
         .layer(set(header::CACHE_CONTROL, "no-store"))
-        .into_inner()
 }
 
 /// One span per request (request id, method, route, status, latency), with

@@ -20,7 +20,8 @@ pub fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String)
 pub fn explain(e: valv_service::ServiceError) -> anyhow::Error {
     match e {
         valv_service::ServiceError::Validation(fields) => {
-            let lines: Vec<String> = fields.iter().map(|f| format!("  --{}: {}", f.field.replace('_', "-"), f.message)).collect();
+            let lines: Vec<String> =
+                fields.iter().map(|f| format!("  --{}: {}", f.field.replace('_', "-"), f.message)).collect();
             anyhow::anyhow!("some values were refused:\n{}", lines.join("\n"))
         }
         other => anyhow::anyhow!("{other} ({})", other.code()),

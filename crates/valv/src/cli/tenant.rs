@@ -11,7 +11,9 @@ use super::{explain, print};
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
     /// Create a tenant; its contact person becomes the first owner and is invited.
-    #[command(after_help = "Example:\n  valv tenant create --name 'Acme AB' --contact-name 'Ada Lind' \\\n    --contact-email ada@acme.se --contact-phone +46701234567")]
+    #[command(
+        after_help = "Example:\n  valv tenant create --name 'Acme AB' --contact-name 'Ada Lind' \\\n    --contact-email ada@acme.se --contact-phone +46701234567"
+    )]
     Create {
         #[arg(long)]
         name: String,
@@ -36,16 +38,32 @@ pub enum TenantCommand {
     },
     /// Show one tenant.
     #[command(after_help = "Example:\n  valv tenant show 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d")]
-    Show { id: String, #[arg(long)] json: bool },
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Block a tenant: all its users are refused until unblocked.
     #[command(after_help = "Example:\n  valv tenant block 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d")]
-    Block { id: String, #[arg(long)] json: bool },
+    Block {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Unblock a tenant.
     #[command(after_help = "Example:\n  valv tenant unblock 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d")]
-    Unblock { id: String, #[arg(long)] json: bool },
+    Unblock {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Record the end of a tenant's agreement (data stays for the export window).
     #[command(after_help = "Example:\n  valv tenant terminate 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d")]
-    Terminate { id: String, #[arg(long)] json: bool },
+    Terminate {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn line(t: &TenantView) -> String {
@@ -72,7 +90,9 @@ pub async fn run(valv: &Valv, cmd: TenantCommand) -> anyhow::Result<ExitCode> {
         }
         TenantCommand::Show { id: raw, json } => {
             let t = valv.tenant(&c, id(&raw)?).await.map_err(explain)?;
-            print(json, &t, || format!("{}\ncontact: {} <{}> {}", line(&t), t.contact_name, t.contact_email, t.contact_phone))?;
+            print(json, &t, || {
+                format!("{}\ncontact: {} <{}> {}", line(&t), t.contact_name, t.contact_email, t.contact_phone)
+            })?;
         }
         TenantCommand::Block { id: raw, json } => {
             let t = valv.set_tenant_blocked(&c, id(&raw)?, true).await.map_err(explain)?;

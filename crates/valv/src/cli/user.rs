@@ -12,7 +12,9 @@ use super::{explain, print};
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create a user and send them an invitation to set their password.
-    #[command(after_help = "Example:\n  valv user create --tenant 0190c2a4-… --name 'Bo Ek' --email bo@acme.se \\\n    --phone +46701234568 --role member")]
+    #[command(
+        after_help = "Example:\n  valv user create --tenant 0190c2a4-… --name 'Bo Ek' --email bo@acme.se \\\n    --phone +46701234568 --role member"
+    )]
     Create {
         #[arg(long)]
         tenant: String,
@@ -63,9 +65,12 @@ fn line(u: &UserView) -> String {
 }
 
 fn ids(tenant: &str, user: Option<&str>) -> anyhow::Result<(TenantId, Option<UserId>)> {
-    let t = TenantId::parse(tenant).map_err(|_| anyhow::anyhow!("`{tenant}` is not a tenant id; see `valv tenant list`"))?;
+    let t = TenantId::parse(tenant)
+        .map_err(|_| anyhow::anyhow!("`{tenant}` is not a tenant id; see `valv tenant list`"))?;
     let u = user
-        .map(|u| UserId::parse(u).map_err(|_| anyhow::anyhow!("`{u}` is not a user id; see `valv user list --tenant {t}`")))
+        .map(|u| {
+            UserId::parse(u).map_err(|_| anyhow::anyhow!("`{u}` is not a user id; see `valv user list --tenant {t}`"))
+        })
         .transpose()?;
     Ok((t, u))
 }
@@ -74,7 +79,10 @@ pub async fn run(valv: &Valv, cmd: UserCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         UserCommand::Create { tenant, name, email, phone, role, json } => {
             let (t, _) = ids(&tenant, None)?;
-            let u = valv.create_user(&Caller::CliForTenant(t), NewUser { name, email, phone, role }).await.map_err(explain)?;
+            let u = valv
+                .create_user(&Caller::CliForTenant(t), NewUser { name, email, phone, role })
+                .await
+                .map_err(explain)?;
             print(json, &u, || format!("invited {}", line(&u)))?;
         }
         UserCommand::List { tenant, json } => {
@@ -85,12 +93,14 @@ pub async fn run(valv: &Valv, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::Block { tenant, user, json } => {
             let (t, u) = ids(&tenant, Some(&user))?;
-            let v = valv.set_user_blocked(&Caller::CliForTenant(t), u.unwrap_or_default(), true).await.map_err(explain)?;
+            let v =
+                valv.set_user_blocked(&Caller::CliForTenant(t), u.unwrap_or_default(), true).await.map_err(explain)?;
             print(json, &v, || format!("blocked {}", line(&v)))?;
         }
         UserCommand::Unblock { tenant, user, json } => {
             let (t, u) = ids(&tenant, Some(&user))?;
-            let v = valv.set_user_blocked(&Caller::CliForTenant(t), u.unwrap_or_default(), false).await.map_err(explain)?;
+            let v =
+                valv.set_user_blocked(&Caller::CliForTenant(t), u.unwrap_or_default(), false).await.map_err(explain)?;
             print(json, &v, || format!("unblocked {}", line(&v)))?;
         }
     }

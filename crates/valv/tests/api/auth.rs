@@ -33,22 +33,43 @@ async fn totp_enrolment_sign_in_replay_and_recovery_codes() {
     let e: Value = t.owner.post(app.at("/api/v1/me/totp")).send().await.unwrap().json().await.unwrap();
     let secret = e["secret"].as_str().unwrap().to_owned();
     assert!(e["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
-    let wrong = t.owner.post(app.at("/api/v1/me/totp/confirm")).json(&json!({ "code": "000000x" })).send().await.unwrap();
+    let wrong =
+        t.owner.post(app.at("/api/v1/me/totp/confirm")).json(&json!({ "code": "000000x" })).send().await.unwrap();
     assert_eq!(code(wrong).await, (401, "code_invalid".into()));
-    let r: Value = t.owner.post(app.at("/api/v1/me/totp/confirm")).json(&json!({ "code": totp_code(&secret, 0) })).send().await.unwrap().json().await.unwrap();
-    let recovery: Vec<String> = r["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+    let r: Value = t
+        .owner
+        .post(app.at("/api/v1/me/totp/confirm"))
+        .json(&json!({ "code": totp_code(&secret, 0) }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let recovery: Vec<String> =
+        r["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
     assert_eq!(recovery.len(), 10);
 
     let (c, status, body) = app.sign_in("acme", &t.owner_email, PASSWORD).await;
     assert_eq!((status.as_u16(), body["status"].as_str()), (200, Some("second_factor_required")));
     assert_eq!(c.get(app.at("/api/v1/me")).send().await.unwrap().status(), 401, "no access before the second factor");
     let next = totp_code(&secret, 1);
-    let r = c.post(app.at("/api/v1/auth/second-factor")).json(&json!({ "method": "totp", "code": next })).send().await.unwrap();
+    let r = c
+        .post(app.at("/api/v1/auth/second-factor"))
+        .json(&json!({ "method": "totp", "code": next }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(c.get(app.at("/api/v1/me")).send().await.unwrap().status(), 200);
 
     let (c2, _, _) = app.sign_in("acme", &t.owner_email, PASSWORD).await;
-    let r = c2.post(app.at("/api/v1/auth/second-factor")).json(&json!({ "method": "totp", "code": next })).send().await.unwrap();
+    let r = c2
+        .post(app.at("/api/v1/auth/second-factor"))
+        .json(&json!({ "method": "totp", "code": next }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(code(r).await, (401, "code_replayed".into()), "a used TOTP code is refused");
     let rc = json!({ "method": "recovery_code", "code": recovery[0].to_uppercase() });
     assert_eq!(c2.post(app.at("/api/v1/auth/second-factor")).json(&rc).send().await.unwrap().status(), 200);
@@ -65,7 +86,8 @@ async fn a_tenant_can_require_a_second_factor_sent_by_email_or_text_message() {
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
     let (_, _member) = app.member(&t, "bo@acme.example", "member").await;
-    let r = t.owner.patch(app.at("/api/v1/tenant")).json(&json!({ "require_second_factor": true })).send().await.unwrap();
+    let r =
+        t.owner.patch(app.at("/api/v1/tenant")).json(&json!({ "require_second_factor": true })).send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["require_second_factor"], true);
     let (c, _, body) = app.sign_in("acme", "bo@acme.example", PASSWORD).await;
     assert_eq!(body["status"], "second_factor_required");
@@ -115,7 +137,10 @@ async fn a_password_change_ends_the_users_other_sessions() {
     assert_eq!(other.get(app.at("/api/v1/me")).send().await.unwrap().status(), 401, "the other one ended");
     assert_eq!(app.sign_in("acme", &t.owner_email, PASSWORD).await.1, 401, "the old password is gone");
     let wrong = json!({ "current_password": "nope-nope-nope-1", "new_password": "quartz-lantern-71-meadow-fig" });
-    assert_eq!(code(t.owner.post(app.at("/api/v1/me/password")).json(&wrong).send().await.unwrap()).await.1, "bad_credentials");
+    assert_eq!(
+        code(t.owner.post(app.at("/api/v1/me/password")).json(&wrong).send().await.unwrap()).await.1,
+        "bad_credentials"
+    );
 }
 
 #[tokio::test]
@@ -126,7 +151,9 @@ async fn pbkdf2_hashes_verify_and_are_upgraded_to_argon2id_at_sign_in() {
     let db = app.data_dir().join("valv.db");
     let hash = |db: &std::path::Path| -> String {
         let c = rusqlite::Connection::open(db).unwrap();
-        let row: String = c.query_row("SELECT row_json FROM users WHERE email_norm = 'owner@acme.example'", [], |r| r.get(0)).unwrap();
+        let row: String = c
+            .query_row("SELECT row_json FROM users WHERE email_norm = 'owner@acme.example'", [], |r| r.get(0))
+            .unwrap();
         serde_json::from_str::<Value>(&row).unwrap()["password_hash"].as_str().unwrap().to_owned()
     };
     assert!(hash(&db).starts_with("$pbkdf2-sha256$i=600000"), "{}", hash(&db));

@@ -13,12 +13,37 @@ async fn malformed_unknown_oversized_and_mistyped_bodies_are_refused_without_cha
     let c = &t.owner;
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
         (c.post(&users).header("content-type", "application/json").body("{\"name\": "), 400, "malformed_json"),
-        (c.post(&users).json(&json!({ "name": "A", "email": "a@b.se", "phone": "+46701234567", "role": "member", "admin": true })), 422, "invalid_body"),
-        (c.post(&users).json(&json!({ "name": 5, "email": "a@b.se", "phone": "+46701234567", "role": "member" })), 422, "invalid_body"),
+        (
+            c.post(&users).json(
+                &json!({ "name": "A", "email": "a@b.se", "phone": "+46701234567", "role": "member", "admin": true }),
+            ),
+            422,
+            "invalid_body",
+        ),
+        (
+            c.post(&users).json(&json!({ "name": 5, "email": "a@b.se", "phone": "+46701234567", "role": "member" })),
+            422,
+            "invalid_body",
+        ),
         (c.post(&users).body("name=x"), 415, "unsupported_media_type"),
-        (c.post(&users).header("content-type", "application/json").body(format!("{{\"name\": \"{}\"}}", "x".repeat(70_000))), 413, "body_too_large"),
-        (c.post(&users).json(&json!({ "name": "A", "email": "not-an-email", "phone": "+46701234567", "role": "member" })), 422, "validation_failed"),
-        (c.post(&users).json(&json!({ "name": "A", "email": "a@b.se", "phone": "12345", "role": "member" })), 422, "validation_failed"),
+        (
+            c.post(&users)
+                .header("content-type", "application/json")
+                .body(format!("{{\"name\": \"{}\"}}", "x".repeat(70_000))),
+            413,
+            "body_too_large",
+        ),
+        (
+            c.post(&users)
+                .json(&json!({ "name": "A", "email": "not-an-email", "phone": "+46701234567", "role": "member" })),
+            422,
+            "validation_failed",
+        ),
+        (
+            c.post(&users).json(&json!({ "name": "A", "email": "a@b.se", "phone": "12345", "role": "member" })),
+            422,
+            "validation_failed",
+        ),
         (c.get(app.at("/api/v1/users/not-a-uuid")), 404, "not_found"),
         (c.get(app.at("/api/v1/users/0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d")), 404, "not_found"),
         (c.get(app.at("/api/v1/journal?limit=abc")), 400, "invalid_query"),
@@ -49,7 +74,8 @@ async fn forged_and_unknown_cookies_are_refused() {
     let (id, _) = value.split_once('.').unwrap();
     let plain = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
     for cookie in [format!("{id}.forgedsecret"), "unknown.secret".into(), "garbage".into(), String::new()] {
-        let r = plain.get(app.at("/api/v1/me")).header("cookie", format!("valv_session={cookie}")).send().await.unwrap();
+        let r =
+            plain.get(app.at("/api/v1/me")).header("cookie", format!("valv_session={cookie}")).send().await.unwrap();
         assert_eq!(r.status(), 401, "cookie {cookie:?}");
     }
     let r = plain.get(app.at("/api/v1/me")).header("cookie", format!("valv_session={value}")).send().await.unwrap();
@@ -62,7 +88,8 @@ async fn sql_and_html_metacharacters_are_stored_verbatim_and_harmless() {
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
     let nasty = "Robert'); DROP TABLE users;-- <script>alert(1)</script> & \"quotes\"";
-    let body = json!({ "name": nasty, "email": "bobby+tables@acme.example", "phone": "+46701234501", "role": "member" });
+    let body =
+        json!({ "name": nasty, "email": "bobby+tables@acme.example", "phone": "+46701234501", "role": "member" });
     let r = t.owner.post(app.at("/api/v1/users")).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 201);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));

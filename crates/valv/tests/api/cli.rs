@@ -11,8 +11,17 @@ fn json(out: &std::process::Output) -> Value {
 async fn operators_manage_tenants_and_users_from_the_command_line() {
     let app = app();
     let created = json(&app.cli(&[
-        "tenant", "create", "--name", "Acme AB", "--contact-name", "Ada Lind",
-        "--contact-email", "ada@acme.example", "--contact-phone", "+46701234567", "--json",
+        "tenant",
+        "create",
+        "--name",
+        "Acme AB",
+        "--contact-name",
+        "Ada Lind",
+        "--contact-email",
+        "ada@acme.example",
+        "--contact-phone",
+        "+46701234567",
+        "--json",
     ]));
     let id = created["tenant"]["id"].as_str().unwrap().to_owned();
     assert_eq!(created["owner"]["role"], "owner");
@@ -22,14 +31,25 @@ async fn operators_manage_tenants_and_users_from_the_command_line() {
     assert_eq!(json(&app.cli(&["tenant", "unblock", &id, "--json"]))["status"], "active");
 
     let u = json(&app.cli(&[
-        "user", "create", "--tenant", &id, "--name", "Bo Ek", "--email", "bo@acme.example", "--phone", "+46701234568", "--json",
+        "user",
+        "create",
+        "--tenant",
+        &id,
+        "--name",
+        "Bo Ek",
+        "--email",
+        "bo@acme.example",
+        "--phone",
+        "+46701234568",
+        "--json",
     ]));
     let uid = u["id"].as_str().unwrap().to_owned();
     assert_eq!(json(&app.cli(&["user", "list", "--tenant", &id, "--json"])).as_array().unwrap().len(), 2);
     assert_eq!(json(&app.cli(&["user", "block", "--tenant", &id, &uid, "--json"]))["status"], "blocked");
     assert_eq!(json(&app.cli(&["user", "unblock", "--tenant", &id, &uid, "--json"]))["status"], "active");
 
-    let bad = app.cli(&["user", "create", "--tenant", &id, "--name", "X", "--email", "nope", "--phone", "+46701234568"]);
+    let bad =
+        app.cli(&["user", "create", "--tenant", &id, "--name", "X", "--email", "nope", "--phone", "+46701234568"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--email"), "the error names the flag");
     assert!(json(&app.cli(&["tenant", "terminate", &id, "--json"]))["terminated_at"].is_string());
@@ -43,9 +63,22 @@ async fn operators_manage_tenants_and_users_from_the_command_line() {
 fn every_command_has_help_with_an_example() {
     let bin = env!("CARGO_BIN_EXE_valv");
     let commands: &[&[&str]] = &[
-        &[], &["serve"], &["tenant"], &["tenant", "create"], &["tenant", "list"], &["tenant", "show"], &["tenant", "block"],
-        &["tenant", "unblock"], &["tenant", "terminate"], &["user"], &["user", "create"], &["user", "list"], &["user", "block"],
-        &["user", "unblock"], &["audit"], &["audit", "verify"],
+        &[],
+        &["serve"],
+        &["tenant"],
+        &["tenant", "create"],
+        &["tenant", "list"],
+        &["tenant", "show"],
+        &["tenant", "block"],
+        &["tenant", "unblock"],
+        &["tenant", "terminate"],
+        &["user"],
+        &["user", "create"],
+        &["user", "list"],
+        &["user", "block"],
+        &["user", "unblock"],
+        &["audit"],
+        &["audit", "verify"],
     ];
     for cmd in commands {
         let out = std::process::Command::new(bin).args(*cmd).arg("--help").output().unwrap();

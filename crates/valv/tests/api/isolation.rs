@@ -13,9 +13,26 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
     let a = app.tenant(&op, "tenant-a").await;
     let b = app.tenant(&op, "tenant-b").await;
     let (b_user, _) = app.member(&b, "bea@tenant-b.example", "member").await;
-    let tok: Value = b.owner.post(app.at("/api/v1/tokens")).json(&json!({ "name": "b-token" })).send().await.unwrap().json().await.unwrap();
+    let tok: Value = b
+        .owner
+        .post(app.at("/api/v1/tokens"))
+        .json(&json!({ "name": "b-token" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let b_token = tok["id"].as_str().unwrap().to_owned();
-    let b_secrets = [b.id.as_str(), b.owner_id.as_str(), b_user.as_str(), b_token.as_str(), "bea@tenant-b", "owner@tenant-b", "tenant-b"];
+    let b_secrets = [
+        b.id.as_str(),
+        b.owner_id.as_str(),
+        b_user.as_str(),
+        b_token.as_str(),
+        "bea@tenant-b",
+        "owner@tenant-b",
+        "tenant-b",
+    ];
 
     let doc: Value = a.owner.get(app.at("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     let mut checked = 0;
@@ -36,7 +53,9 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let mut req = a.owner.request(m.clone(), &url);
             if spec.get("requestBody").is_some() {
-                req = req.json(&json!({ "name": "Mallory", "role": "member", "email": "m@x.example", "phone": "+46701234500" }));
+                req = req.json(
+                    &json!({ "name": "Mallory", "role": "member", "email": "m@x.example", "phone": "+46701234500" }),
+                );
             }
             let r = req.send().await.unwrap();
             let status = r.status().as_u16();
@@ -58,10 +77,17 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
     // B is untouched: its owner still works, its member is active, its token lives.
     let me: Value = b.owner.get(app.at("/api/v1/me")).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["name"], "Ada Owner");
-    let bea: Value = b.owner.get(app.at(&format!("/api/v1/users/{b_user}"))).send().await.unwrap().json().await.unwrap();
+    let bea: Value =
+        b.owner.get(app.at(&format!("/api/v1/users/{b_user}"))).send().await.unwrap().json().await.unwrap();
     assert_eq!((bea["status"].as_str(), bea["name"].as_str()), (Some("active"), Some("Bo Member")));
     let secret = tok["secret"].as_str().unwrap();
-    assert_eq!(valv_testkit::client().get(app.at("/api/v1/me")).bearer_auth(secret).send().await.unwrap().status(), 200);
+    assert_eq!(
+        valv_testkit::client().get(app.at("/api/v1/me")).bearer_auth(secret).send().await.unwrap().status(),
+        200
+    );
     let b_journal = app.journal(&b.owner).await;
-    assert!(b_journal.iter().all(|e| !e["actor"].as_str().unwrap().contains(&a.owner_id)), "A wrote nothing into B's journal");
+    assert!(
+        b_journal.iter().all(|e| !e["actor"].as_str().unwrap().contains(&a.owner_id)),
+        "A wrote nothing into B's journal"
+    );
 }

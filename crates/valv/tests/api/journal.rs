@@ -12,18 +12,31 @@ async fn every_change_and_sign_in_is_journaled_and_filterable() {
     t.owner.post(app.at(&format!("/api/v1/users/{uid}/block"))).send().await.unwrap();
     let _ = app.sign_in("acme", "bo@acme.example", "wrong-wrong-wrong").await;
     t.owner.post(app.at("/api/v1/tokens")).json(&json!({ "name": "ci" })).send().await.unwrap();
-    let actions: Vec<String> = app.journal(&t.owner).await.iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
-    for a in ["user.invited", "user.activated", "auth.signed_in", "user.blocked", "auth.sign_in_failed", "token.created"] {
+    let actions: Vec<String> =
+        app.journal(&t.owner).await.iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
+    for a in
+        ["user.invited", "user.activated", "auth.signed_in", "user.blocked", "auth.sign_in_failed", "token.created"]
+    {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
-    let failed: Value = t.owner.get(app.at("/api/v1/journal?action=auth.sign_in_failed")).send().await.unwrap().json().await.unwrap();
+    let failed: Value =
+        t.owner.get(app.at("/api/v1/journal?action=auth.sign_in_failed")).send().await.unwrap().json().await.unwrap();
     let e = &failed["entries"][0];
     assert_eq!(e["actor"], "anonymous");
     assert_eq!(e["detail"]["reason"], "bad_credentials");
     let owner_actor = format!("user:{}", t.owner_id);
-    let mine: Value = t.owner.get(app.at(&format!("/api/v1/journal?actor={owner_actor}"))).send().await.unwrap().json().await.unwrap();
+    let mine: Value = t
+        .owner
+        .get(app.at(&format!("/api/v1/journal?actor={owner_actor}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(mine["entries"].as_array().unwrap().iter().all(|e| e["actor"] == owner_actor.as_str()));
-    let future: Value = t.owner.get(app.at("/api/v1/journal?from=2999-01-01T00:00:00Z")).send().await.unwrap().json().await.unwrap();
+    let future: Value =
+        t.owner.get(app.at("/api/v1/journal?from=2999-01-01T00:00:00Z")).send().await.unwrap().json().await.unwrap();
     assert!(future["entries"].as_array().unwrap().is_empty(), "time range filter");
     let all = app.journal(&t.owner).await;
     assert!(all.iter().all(|e| !e.to_string().contains("argon2")), "no password hash reaches the journal API");
@@ -37,13 +50,18 @@ async fn journal_pages_chain_and_only_owners_admins_and_auditors_read_it() {
     let (_, auditor) = app.member(&t, "audit@acme.example", "auditor").await;
     let (_, member) = app.member(&t, "m@acme.example", "member").await;
     assert_eq!(member.get(app.at("/api/v1/journal")).send().await.unwrap().status(), 403);
-    assert_eq!(auditor.get(app.at("/api/v1/users")).send().await.unwrap().status(), 403, "auditors read the log, nothing else");
+    assert_eq!(
+        auditor.get(app.at("/api/v1/users")).send().await.unwrap().status(),
+        403,
+        "auditors read the log, nothing else"
+    );
     let all = app.journal(&auditor).await;
     let mut paged = Vec::new();
     let mut before: Option<u64> = None;
     loop {
         let q = before.map_or(String::new(), |b| format!("&before={b}"));
-        let page: Value = auditor.get(app.at(&format!("/api/v1/journal?limit=3{q}"))).send().await.unwrap().json().await.unwrap();
+        let page: Value =
+            auditor.get(app.at(&format!("/api/v1/journal?limit=3{q}"))).send().await.unwrap().json().await.unwrap();
         paged.extend(page["entries"].as_array().unwrap().iter().cloned());
         match page["next_before"].as_u64() {
             Some(b) => before = Some(b),

@@ -5,11 +5,13 @@
 mod auth;
 mod bad_input;
 mod cli;
+mod fuzz;
 mod health;
 mod isolation;
 mod journal;
 mod secrets;
 mod setup;
+mod smtp;
 mod tenants;
 mod tokens;
 mod users;

@@ -26,7 +26,12 @@ async fn a_known_password_never_reaches_logs_answers_or_disk() {
     let body = json!({ "name": "Sam Secret", "email": "sam@acme.example", "phone": "+46701234502", "role": "member" });
     t.owner.post(app.at("/api/v1/users")).json(&body).send().await.unwrap();
     let invitation = app.invitation("sam@acme.example");
-    let r = client().post(app.at("/api/v1/auth/activate")).json(&json!({ "invitation": invitation, "password": KNOWN })).send().await.unwrap();
+    let r = client()
+        .post(app.at("/api/v1/auth/activate"))
+        .json(&json!({ "invitation": invitation, "password": KNOWN }))
+        .send()
+        .await
+        .unwrap();
     let mut answers = r.text().await.unwrap();
     for password in [KNOWN, "Glacier-Mosaic-8841-Tangerinf"] {
         let r = client()
@@ -37,7 +42,12 @@ async fn a_known_password_never_reaches_logs_answers_or_disk() {
             .unwrap();
         answers.push_str(&r.text().await.unwrap());
     }
-    let weak = client().post(app.at("/api/v1/auth/activate")).json(&json!({ "invitation": "x.y.z", "password": KNOWN })).send().await.unwrap();
+    let weak = client()
+        .post(app.at("/api/v1/auth/activate"))
+        .json(&json!({ "invitation": "x.y.z", "password": KNOWN }))
+        .send()
+        .await
+        .unwrap();
     answers.push_str(&weak.text().await.unwrap());
     assert!(!answers.contains(KNOWN), "answers never echo a password");
     assert!(!app.logs().contains(KNOWN), "logs never hold a password");

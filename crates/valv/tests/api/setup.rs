@@ -9,12 +9,18 @@ async fn the_setup_token_creates_the_first_operator_once() {
     let token = app.setup_token.clone().expect("first start prints a setup token");
     let c = client();
     let body = |t: &str| json!({ "setup_token": t, "name": "Olle Op", "email": "ops@x.example", "password": PASSWORD });
-    assert_eq!(code(c.post(app.at("/api/v1/setup")).json(&body("wrong")).send().await.unwrap()).await, (401, "setup_token_invalid".into()));
+    assert_eq!(
+        code(c.post(app.at("/api/v1/setup")).json(&body("wrong")).send().await.unwrap()).await,
+        (401, "setup_token_invalid".into())
+    );
     let weak = json!({ "setup_token": token, "name": "Olle Op", "email": "ops@x.example", "password": "password123" });
     let (s, _) = code(c.post(app.at("/api/v1/setup")).json(&weak).send().await.unwrap()).await;
     assert_eq!(s, 422, "a weak password is refused and does not burn the token");
     assert_eq!(c.post(app.at("/api/v1/setup")).json(&body(&token)).send().await.unwrap().status(), 201);
-    assert_eq!(code(c.post(app.at("/api/v1/setup")).json(&body(&token)).send().await.unwrap()).await, (401, "setup_token_invalid".into()));
+    assert_eq!(
+        code(c.post(app.at("/api/v1/setup")).json(&body(&token)).send().await.unwrap()).await,
+        (401, "setup_token_invalid".into())
+    );
 }
 
 #[tokio::test]
@@ -22,7 +28,12 @@ async fn there_is_no_default_password() {
     let app = app();
     let c = client();
     for (email, password) in [("admin@localhost", "admin"), ("admin", "password"), ("root@localhost", "changeme")] {
-        let r = c.post(app.at("/api/v1/operator/sign-in")).json(&json!({ "email": email, "password": password })).send().await.unwrap();
+        let r = c
+            .post(app.at("/api/v1/operator/sign-in"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401, "{email}/{password}");
     }
 }

@@ -26,7 +26,8 @@ async fn operators_create_list_show_block_unblock_and_terminate_tenants() {
     op.post(app.at(&format!("/api/v1/tenants/{}/unblock", t.id))).send().await.unwrap();
     assert_eq!(t.owner.get(app.at("/api/v1/me")).send().await.unwrap().status(), 200);
 
-    let r: Value = op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap().json().await.unwrap();
+    let r: Value =
+        op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap().json().await.unwrap();
     assert!(r["terminated_at"].is_string(), "the end date is recorded");
     let (s, c) = code(op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap()).await;
     assert_eq!((s, c.as_str()), (409, "already_terminated"));
@@ -41,7 +42,8 @@ async fn operators_cannot_read_tenant_data_and_users_cannot_manage_tenants() {
         assert_eq!(op.get(app.at(path)).send().await.unwrap().status(), 403, "operator on {path}");
     }
     assert_eq!(t.owner.get(app.at("/api/v1/tenants")).send().await.unwrap().status(), 403);
-    let body = json!({ "name": "X", "contact_name": "X Y", "contact_email": "x@y.se", "contact_phone": "+46701234567" });
+    let body =
+        json!({ "name": "X", "contact_name": "X Y", "contact_email": "x@y.se", "contact_phone": "+46701234567" });
     assert_eq!(t.owner.post(app.at("/api/v1/tenants")).json(&body).send().await.unwrap().status(), 403);
 }
 
@@ -52,12 +54,16 @@ async fn tenant_creation_validates_every_field_and_slugs_are_unique() {
     let bad = json!({ "name": "", "contact_name": "Ada", "contact_email": "nope", "contact_phone": "0701" });
     let v: Value = op.post(app.at("/api/v1/tenants")).json(&bad).send().await.unwrap().json().await.unwrap();
     assert_eq!(v["error"]["code"], "validation_failed");
-    let fields: Vec<&str> = v["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> =
+        v["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["name", "contact_email", "contact_phone"]);
     let good = json!({ "name": "Acme Bank AB", "contact_name": "Ada", "contact_email": "a@acme.se", "contact_phone": "+46701234567" });
     let v: Value = op.post(app.at("/api/v1/tenants")).json(&good).send().await.unwrap().json().await.unwrap();
     assert_eq!(v["tenant"]["slug"], "acme-bank-ab", "slug derived from the name");
     assert_eq!(v["owner"]["role"], "owner");
     assert_eq!(v["owner"]["activated"], false);
-    assert_eq!(code(op.post(app.at("/api/v1/tenants")).json(&good).send().await.unwrap()).await, (409, "slug_taken".into()));
+    assert_eq!(
+        code(op.post(app.at("/api/v1/tenants")).json(&good).send().await.unwrap()).await,
+        (409, "slug_taken".into())
+    );
 }

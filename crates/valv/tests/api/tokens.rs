@@ -4,7 +4,12 @@ use valv_testkit::client;
 use crate::{app, code};
 
 async fn bearer(app: &valv_testkit::TestApp, owner: &reqwest::Client, role: &str) -> (String, String) {
-    let r = owner.post(app.at("/api/v1/tokens")).json(&json!({ "name": "ci", "role": role, "expires_in_days": 7 })).send().await.unwrap();
+    let r = owner
+        .post(app.at("/api/v1/tokens"))
+        .json(&json!({ "name": "ci", "role": role, "expires_in_days": 7 }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let v: Value = r.json().await.unwrap();
     (v["id"].as_str().unwrap().to_owned(), v["secret"].as_str().unwrap().to_owned())
@@ -25,7 +30,10 @@ async fn api_tokens_are_scoped_to_a_role_and_revocable() {
     assert!(list[0].get("secret").is_none() && list[0].get("secret_digest").is_none(), "secrets are never listed");
     let r = t.owner.delete(app.at(&format!("/api/v1/tokens/{id}"))).send().await.unwrap();
     assert!(r.json::<Value>().await.unwrap()["revoked_at"].is_string());
-    assert_eq!(code(c.get(app.at("/api/v1/me")).bearer_auth(&secret).send().await.unwrap()).await, (401, "token_invalid".into()));
+    assert_eq!(
+        code(c.get(app.at("/api/v1/me")).bearer_auth(&secret).send().await.unwrap()).await,
+        (401, "token_invalid".into())
+    );
 }
 
 #[tokio::test]
@@ -45,7 +53,12 @@ async fn forged_and_malformed_tokens_are_refused() {
     let (_, admin) = app.member(&t, "adm@acme.example", "admin").await;
     let r = admin.post(app.at("/api/v1/tokens")).json(&json!({ "name": "x", "role": "owner" })).send().await.unwrap();
     assert_eq!(r.status(), 403, "no token above the creator's role");
-    let r = admin.post(app.at("/api/v1/tokens")).json(&json!({ "name": "x", "expires_in_days": 400 })).send().await.unwrap();
+    let r = admin
+        .post(app.at("/api/v1/tokens"))
+        .json(&json!({ "name": "x", "expires_in_days": 400 }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(code(r).await, (422, "validation_failed".into()));
 }
 
@@ -61,5 +74,9 @@ async fn blocking_a_user_revokes_their_tokens_at_once() {
     t.owner.post(app.at(&format!("/api/v1/users/{uid}/block"))).send().await.unwrap();
     assert_eq!(c.get(app.at("/api/v1/me")).bearer_auth(&secret).send().await.unwrap().status(), 401);
     t.owner.post(app.at(&format!("/api/v1/users/{uid}/unblock"))).send().await.unwrap();
-    assert_eq!(c.get(app.at("/api/v1/me")).bearer_auth(&secret).send().await.unwrap().status(), 401, "revoked for good");
+    assert_eq!(
+        c.get(app.at("/api/v1/me")).bearer_auth(&secret).send().await.unwrap().status(),
+        401,
+        "revoked for good"
+    );
 }

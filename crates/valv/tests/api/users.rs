@@ -10,7 +10,16 @@ async fn admins_create_edit_block_and_unblock_users() {
     let t = app.tenant(&op, "acme").await;
     let (id, member) = app.member(&t, "bo@acme.example", "member").await;
     let path = app.at(&format!("/api/v1/users/{id}"));
-    let v: Value = t.owner.patch(&path).json(&json!({ "name": "Bo Ek", "role": "viewer" })).send().await.unwrap().json().await.unwrap();
+    let v: Value = t
+        .owner
+        .patch(&path)
+        .json(&json!({ "name": "Bo Ek", "role": "viewer" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!((v["name"].as_str(), v["role"].as_str()), (Some("Bo Ek"), Some("viewer")));
     assert_eq!(member.get(app.at("/api/v1/me")).send().await.unwrap().json::<Value>().await.unwrap()["role"], "viewer");
 
@@ -36,13 +45,21 @@ async fn user_fields_are_validated_and_emails_unique_per_tenant() {
     let other = app.tenant(&op, "other").await;
     let bad = json!({ "name": "Bo", "email": "bo@", "phone": "+46 70", "role": "king" });
     let v: Value = t.owner.post(app.at("/api/v1/users")).json(&bad).send().await.unwrap().json().await.unwrap();
-    let codes: Vec<&str> = v["error"]["fields"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> =
+        v["error"]["fields"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["invalid_email", "invalid_phone", "invalid_role"]);
     let good = json!({ "name": "Bo", "email": "bo@x.example", "phone": "+46701234599", "role": "member" });
     assert_eq!(t.owner.post(app.at("/api/v1/users")).json(&good).send().await.unwrap().status(), 201);
     let shouting = json!({ "name": "Bo", "email": "BO@X.example", "phone": "+46701234599", "role": "member" });
-    assert_eq!(code(t.owner.post(app.at("/api/v1/users")).json(&shouting).send().await.unwrap()).await, (409, "email_taken".into()));
-    assert_eq!(other.owner.post(app.at("/api/v1/users")).json(&good).send().await.unwrap().status(), 201, "other tenant: fine");
+    assert_eq!(
+        code(t.owner.post(app.at("/api/v1/users")).json(&shouting).send().await.unwrap()).await,
+        (409, "email_taken".into())
+    );
+    assert_eq!(
+        other.owner.post(app.at("/api/v1/users")).json(&good).send().await.unwrap().status(),
+        201,
+        "other tenant: fine"
+    );
 }
 
 #[tokio::test]
@@ -54,10 +71,20 @@ async fn roles_limit_what_can_be_granted_and_an_owner_always_remains() {
     let (_, member) = app.member(&t, "m@acme.example", "member").await;
     let owner_body = json!({ "name": "Eve", "email": "eve@acme.example", "phone": "+46701234598", "role": "owner" });
     assert_eq!(admin.post(app.at("/api/v1/users")).json(&owner_body).send().await.unwrap().status(), 403);
-    assert_eq!(member.get(app.at("/api/v1/users")).send().await.unwrap().status(), 403, "members do not manage accounts");
+    assert_eq!(
+        member.get(app.at("/api/v1/users")).send().await.unwrap().status(),
+        403,
+        "members do not manage accounts"
+    );
     let me = app.at(&format!("/api/v1/users/{}", t.owner_id));
-    assert_eq!(code(t.owner.patch(&me).json(&json!({ "role": "admin" })).send().await.unwrap()).await, (422, "last_owner".into()));
-    assert_eq!(code(t.owner.post(format!("{me}/block")).send().await.unwrap()).await, (422, "cannot_block_self".into()));
+    assert_eq!(
+        code(t.owner.patch(&me).json(&json!({ "role": "admin" })).send().await.unwrap()).await,
+        (422, "last_owner".into())
+    );
+    assert_eq!(
+        code(t.owner.post(format!("{me}/block")).send().await.unwrap()).await,
+        (422, "cannot_block_self".into())
+    );
     assert_eq!(admin.post(format!("{me}/block")).send().await.unwrap().status(), 403, "admins cannot block owners");
 }
 
@@ -73,7 +100,15 @@ async fn invited_users_cannot_sign_in_until_they_set_a_password() {
     assert_eq!(status, 401);
     let invitation = app.invitation("cy@acme.example");
     let weak = json!({ "invitation": invitation, "password": "Cy-acme-2024" });
-    let v: Value = valv_testkit::client().post(app.at("/api/v1/auth/activate")).json(&weak).send().await.unwrap().json().await.unwrap();
+    let v: Value = valv_testkit::client()
+        .post(app.at("/api/v1/auth/activate"))
+        .json(&weak)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["error"]["code"], "password_contains_personal_data");
     assert!(v["error"]["feedback"]["score"].is_number(), "the strength meter's feedback comes along");
     app.activate("cy@acme.example").await;

@@ -30,7 +30,9 @@ pub(crate) fn routes() -> OpenApiRouter<Valv> {
 #[serde(deny_unknown_fields)]
 pub struct SetupRequest {
     pub setup_token: String,
+    #[schema(min_length = 1, max_length = 200, example = "Ada Lind")]
     pub name: String,
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     pub email: String,
     #[schema(value_type = String, format = Password)]
     pub password: SecretString,
@@ -109,14 +111,33 @@ async fn operator_sign_in(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendCodeRequest {
-    /// `email` or `sms`.
-    pub channel: String,
+    pub channel: Channel,
+}
+
+/// How a one-time code travels.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+/// Kinds of second factor.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// A code from an authenticator app.
+    Totp,
+    /// One of the codes handed out when the app was set up.
+    RecoveryCode,
+    /// A code sent by e-mail or text message.
+    Code,
 }
 
 fn session_cookie(headers: &HeaderMap) -> Result<String, WebError> {
-    cookie(headers, SESSION_COOKIE).map(str::to_owned).ok_or_else(|| {
-        WebError::new(StatusCode::UNAUTHORIZED, "session_invalid", "sign in with your password first")
-    })
+    cookie(headers, SESSION_COOKIE)
+        .map(str::to_owned)
+        .ok_or_else(|| WebError::new(StatusCode::UNAUTHORIZED, "session_invalid", "sign in with your password first"))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/send-code", tag = "auth", request_body = SendCodeRequest,
@@ -126,7 +147,11 @@ async fn send_code(
     headers: HeaderMap,
     ApiJson(req): ApiJson<SendCodeRequest>,
 ) -> Result<StatusCode, WebError> {
-    valv.send_code(&session_cookie(&headers)?, &req.channel).await?;
+    let channel = match req.channel {
+        Channel::Email => "email",
+        Channel::Sms => "sms",
+    };
+    valv.send_code(&session_cookie(&headers)?, channel).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -134,8 +159,7 @@ async fn send_code(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondFactorRequest {
-    /// `totp`, `recovery_code`, or `code` (sent by e-mail or text message).
-    pub method: String,
+    pub method: Method,
     pub code: String,
 }
 
@@ -147,17 +171,10 @@ async fn second_factor(
     headers: HeaderMap,
     ApiJson(req): ApiJson<SecondFactorRequest>,
 ) -> Result<Response, WebError> {
-    let factor = match req.method.as_str() {
-        "totp" => SecondFactor::Totp(req.code),
-        "recovery_code" => SecondFactor::RecoveryCode(req.code),
-        "code" => SecondFactor::SentCode(req.code),
-        _ => {
-            return Err(WebError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "method_invalid",
-                "method must be totp, recovery_code or code",
-            ));
-        }
+    let factor = match req.method {
+        Method::Totp => SecondFactor::Totp(req.code),
+        Method::RecoveryCode => SecondFactor::RecoveryCode(req.code),
+        Method::Code => SecondFactor::SentCode(req.code),
     };
     let s = valv.second_factor(&session_cookie(&headers)?, factor, peer.ip()).await?;
     Ok(signed_in(s, 43_200))
@@ -175,7 +192,10 @@ pub struct ActivateRequest {
 
 #[utoipa::path(post, path = "/api/v1/auth/activate", tag = "auth", request_body = ActivateRequest,
     responses((status = 200, body = UserView), ErrorResponses))]
-async fn activate(State(valv): State<Valv>, ApiJson(req): ApiJson<ActivateRequest>) -> Result<axum::Json<UserView>, WebError> {
+async fn activate(
+    State(valv): State<Valv>,
+    ApiJson(req): ApiJson<ActivateRequest>,
+) -> Result<axum::Json<UserView>, WebError> {
     Ok(axum::Json(valv.activate(&req.invitation, req.password).await?))
 }
 

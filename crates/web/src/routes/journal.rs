@@ -26,12 +26,16 @@ pub struct JournalParams {
     /// e.g. `auth.sign_in_failed`.
     action: Option<String>,
     /// RFC 3339 instant, inclusive.
+    #[param(format = DateTime)]
     from: Option<String>,
     /// RFC 3339 instant, inclusive.
+    #[param(format = DateTime)]
     to: Option<String>,
     /// Paging cursor: the `next_before` of the previous page.
-    before: Option<u64>,
+    #[param(minimum = 1)]
+    before: Option<i64>,
     /// 1 to 500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -81,10 +85,12 @@ fn view(e: JournalEntry) -> EntryView {
     }
 }
 
+fn bad_query(message: impl Into<String>) -> WebError {
+    WebError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_query", message)
+}
+
 fn time_param(name: &str, v: Option<String>) -> Result<Option<time::OffsetDateTime>, WebError> {
-    v.map(|s| parse_stamp(&s))
-        .transpose()
-        .map_err(|_| WebError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_query", format!("{name} must be an RFC 3339 instant")))
+    v.map(|s| parse_stamp(&s)).transpose().map_err(|_| bad_query(format!("{name} must be an RFC 3339 instant")))
 }
 
 #[utoipa::path(get, path = "/api/v1/journal", tag = "journal", params(JournalParams),
@@ -100,7 +106,10 @@ async fn journal(
         action: p.action,
         from: time_param("from", p.from)?,
         to: time_param("to", p.to)?,
-        before: p.before,
+        before: p
+            .before
+            .map(|b| u64::try_from(b).ok().filter(|b| *b >= 1).ok_or_else(|| bad_query("before must be at least 1")))
+            .transpose()?,
         limit,
     };
     let entries = valv.journal(&c, filter).await?;

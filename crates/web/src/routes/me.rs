@@ -96,7 +96,11 @@ async fn create_token(
 
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path)),
     responses((status = 200, body = TokenView), ErrorResponses))]
-async fn revoke_token(State(valv): State<Valv>, Member(c): Member, Path(id): Path<String>) -> Result<Json<TokenView>, WebError> {
+async fn revoke_token(
+    State(valv): State<Valv>,
+    Member(c): Member,
+    Path(id): Path<String>,
+) -> Result<Json<TokenView>, WebError> {
     Ok(Json(valv.revoke_token(&c, path_id(&id, TokenId::parse)?).await?))
 }
 

@@ -53,19 +53,31 @@ async fn create_tenant(
 
 #[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "operator", params(("id" = String, Path)),
     responses((status = 200, body = TenantView), ErrorResponses))]
-async fn get_tenant(State(valv): State<Valv>, Operator(c): Operator, Path(id): Path<String>) -> Result<Json<TenantView>, WebError> {
+async fn get_tenant(
+    State(valv): State<Valv>,
+    Operator(c): Operator,
+    Path(id): Path<String>,
+) -> Result<Json<TenantView>, WebError> {
     Ok(Json(valv.tenant(&c, path_id(&id, TenantId::parse)?).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{id}/block", tag = "operator", params(("id" = String, Path)),
     responses((status = 200, body = TenantView), ErrorResponses))]
-async fn block_tenant(State(valv): State<Valv>, Operator(c): Operator, Path(id): Path<String>) -> Result<Json<TenantView>, WebError> {
+async fn block_tenant(
+    State(valv): State<Valv>,
+    Operator(c): Operator,
+    Path(id): Path<String>,
+) -> Result<Json<TenantView>, WebError> {
     Ok(Json(valv.set_tenant_blocked(&c, path_id(&id, TenantId::parse)?, true).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{id}/unblock", tag = "operator", params(("id" = String, Path)),
     responses((status = 200, body = TenantView), ErrorResponses))]
-async fn unblock_tenant(State(valv): State<Valv>, Operator(c): Operator, Path(id): Path<String>) -> Result<Json<TenantView>, WebError> {
+async fn unblock_tenant(
+    State(valv): State<Valv>,
+    Operator(c): Operator,
+    Path(id): Path<String>,
+) -> Result<Json<TenantView>, WebError> {
     Ok(Json(valv.set_tenant_blocked(&c, path_id(&id, TenantId::parse)?, false).await?))
 }
 

@@ -37,7 +37,11 @@ async fn create_user(
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = UserView), ErrorResponses))]
-async fn get_user(State(valv): State<Valv>, Admin(c): Admin, Path(id): Path<String>) -> Result<Json<UserView>, WebError> {
+async fn get_user(
+    State(valv): State<Valv>,
+    Admin(c): Admin,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, WebError> {
     Ok(Json(valv.user(&c, path_id(&id, UserId::parse)?).await?))
 }
 
@@ -54,18 +58,30 @@ async fn update_user(
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/block", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = UserView, description = "Blocked; sessions and tokens revoked"), ErrorResponses))]
-async fn block_user(State(valv): State<Valv>, Admin(c): Admin, Path(id): Path<String>) -> Result<Json<UserView>, WebError> {
+async fn block_user(
+    State(valv): State<Valv>,
+    Admin(c): Admin,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, WebError> {
     Ok(Json(valv.set_user_blocked(&c, path_id(&id, UserId::parse)?, true).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/unblock", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = UserView), ErrorResponses))]
-async fn unblock_user(State(valv): State<Valv>, Admin(c): Admin, Path(id): Path<String>) -> Result<Json<UserView>, WebError> {
+async fn unblock_user(
+    State(valv): State<Valv>,
+    Admin(c): Admin,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, WebError> {
     Ok(Json(valv.set_user_blocked(&c, path_id(&id, UserId::parse)?, false).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/invite", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = UserView, description = "A new invitation was sent"), ErrorResponses))]
-async fn reinvite_user(State(valv): State<Valv>, Admin(c): Admin, Path(id): Path<String>) -> Result<Json<UserView>, WebError> {
+async fn reinvite_user(
+    State(valv): State<Valv>,
+    Admin(c): Admin,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, WebError> {
     Ok(Json(valv.reinvite(&c, path_id(&id, UserId::parse)?).await?))
 }

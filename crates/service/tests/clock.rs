@@ -1,0 +1,128 @@
+//! Time-dependent rules, tested by moving an injected clock instead of
+//! sleeping: locks, sessions, sent codes and tokens all expire.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+
+use secrecy::SecretString;
+use time::{Duration, macros::datetime};
+use valv_domain::ManualClock;
+use valv_service::{Caller, Message, NewTenant, NewToken, Sender, ServiceError, Settings, SignInStatus, Valv};
+use valv_store_sqlite::SqliteStore;
+
+const PASSWORD: &str = "violet-tundra-92-oboe-quill";
+const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+#[derive(Default)]
+struct Inbox(Mutex<Vec<Message>>);
+
+#[async_trait::async_trait]
+impl Sender for Inbox {
+    async fn send(&self, m: Message) -> Result<(), String> {
+        self.0.lock().unwrap().push(m);
+        Ok(())
+    }
+}
+
+impl Inbox {
+    fn last_body(&self) -> String {
+        self.0.lock().unwrap().last().unwrap().body.clone()
+    }
+}
+
+struct World {
+    valv: Valv,
+    clock: Arc<ManualClock>,
+    inbox: Arc<Inbox>,
+    _dir: tempfile::TempDir,
+}
+
+fn pw(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+/// A tenant `acme` whose owner `ada@acme.example` has set `PASSWORD`.
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("valv.db")).await.unwrap();
+    let clock = Arc::new(ManualClock::new(datetime!(2026-03-01 12:00 UTC)));
+    let inbox = Arc::new(Inbox::default());
+    let valv = Valv::new(Arc::new(store), clock.clone(), inbox.clone(), Settings::default());
+    let new = NewTenant {
+        name: "Acme".into(),
+        slug: Some("acme".into()),
+        contact_name: "Ada Owner".into(),
+        contact_email: "ada@acme.example".into(),
+        contact_phone: "+46701234567".into(),
+    };
+    valv.create_tenant(&Caller::Cli, new).await.unwrap();
+    let invitation = inbox.last_body().lines().last().unwrap().trim().to_owned();
+    valv.activate(&invitation, pw(PASSWORD)).await.unwrap();
+    World { valv, clock, inbox, _dir: dir }
+}
+
+async fn sign_in(w: &World, password: &str) -> Result<valv_service::SignIn, ServiceError> {
+    w.valv.sign_in("acme", "ada@acme.example", pw(password), CLIENT).await
+}
+
+#[tokio::test]
+async fn account_locks_double_and_expire_with_time() {
+    let w = world().await;
+    for _ in 0..6 {
+        assert!(matches!(sign_in(&w, "wrong-wrong-wrong").await, Err(ServiceError::BadCredentials)));
+    }
+    // Six failures: one past the five free ones, so a 2 s lock.
+    assert!(matches!(sign_in(&w, PASSWORD).await, Err(ServiceError::Locked { retry_after_secs: 2 })));
+    w.clock.advance(Duration::seconds(3));
+    assert!(matches!(sign_in(&w, "wrong-wrong-wrong").await, Err(ServiceError::BadCredentials)));
+    assert!(matches!(sign_in(&w, PASSWORD).await, Err(ServiceError::Locked { retry_after_secs: 4 })), "doubled");
+    w.clock.advance(Duration::seconds(5));
+    assert!(sign_in(&w, PASSWORD).await.is_ok(), "the lock expired and a success clears the count");
+    assert!(matches!(sign_in(&w, "wrong-wrong-wrong").await, Err(ServiceError::BadCredentials)));
+    assert!(sign_in(&w, PASSWORD).await.is_ok(), "one failure after a success does not lock");
+}
+
+#[tokio::test]
+async fn sessions_expire_after_their_lifetime() {
+    let w = world().await;
+    let s = sign_in(&w, PASSWORD).await.unwrap();
+    assert_eq!(s.status, SignInStatus::SignedIn);
+    assert!(w.valv.resolve_session(&s.cookie).await.is_ok());
+    w.clock.advance(Duration::hours(12) + Duration::seconds(1));
+    let e = w.valv.resolve_session(&s.cookie).await.unwrap_err();
+    assert_eq!(e.code(), "session_invalid");
+}
+
+#[tokio::test]
+async fn sent_codes_expire_after_ten_minutes() {
+    let w = world().await;
+    let owner = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    w.valv.set_require_second_factor(&owner, true).await.unwrap();
+    let pending = sign_in(&w, PASSWORD).await.unwrap();
+    assert_eq!(pending.status, SignInStatus::SecondFactorRequired);
+    w.valv.send_code(&pending.cookie, "email").await.unwrap();
+    let code: String = w.inbox.last_body().chars().filter(char::is_ascii_digit).take(6).collect();
+    w.clock.advance(Duration::minutes(9));
+    let fresh = sign_in(&w, PASSWORD).await.unwrap();
+    w.valv.send_code(&fresh.cookie, "sms").await.unwrap();
+    let code2: String = w.inbox.last_body().chars().filter(char::is_ascii_digit).take(6).collect();
+    w.clock.advance(Duration::minutes(2));
+    let late = w.valv.second_factor(&pending.cookie, valv_service::SecondFactor::SentCode(code), CLIENT).await;
+    assert_eq!(late.unwrap_err().code(), "session_invalid", "the pending sign-in itself expired");
+    let ok = w.valv.second_factor(&fresh.cookie, valv_service::SecondFactor::SentCode(code2), CLIENT).await;
+    assert_eq!(ok.unwrap().status, SignInStatus::SignedIn);
+}
+
+#[tokio::test]
+async fn api_tokens_expire() {
+    let w = world().await;
+    let owner = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    let t = w
+        .valv
+        .create_token(&owner, NewToken { name: "short".into(), role: None, expires_in_days: Some(1) })
+        .await
+        .unwrap();
+    assert!(w.valv.resolve_token(&t.secret).await.is_ok());
+    w.clock.advance(Duration::days(1) + Duration::seconds(1));
+    assert_eq!(w.valv.resolve_token(&t.secret).await.unwrap_err().code(), "token_invalid");
+}

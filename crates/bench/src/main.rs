@@ -23,7 +23,9 @@ use targets::Target;
 
 /// Benchmark valv's API against PocketBase.
 #[derive(Debug, Parser)]
-#[command(after_help = "Example:\n  valv-bench --valv target/release/valv --pocketbase target/test-tools/venv/bin/pocketbase")]
+#[command(
+    after_help = "Example:\n  valv-bench --valv target/release/valv --pocketbase target/test-tools/venv/bin/pocketbase"
+)]
 struct Args {
     /// The valv binary (a release build).
     #[arg(long, default_value = "target/release/valv")]
@@ -66,14 +68,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn run(t: &Target, scenario: &str, s: Stats) {
-    println!(
-        "| {} | {scenario} | {:.0} | {:.2} | {:.2} | {} |",
-        t.name,
-        s.rps(),
-        s.p50_ms,
-        s.p99_ms,
-        s.errors
-    );
+    println!("| {} | {scenario} | {:.0} | {:.2} | {:.2} | {} |", t.name, s.rps(), s.p50_ms, s.p99_ms, s.errors);
 }
 
 async fn scenario(

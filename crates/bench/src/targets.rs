@@ -78,7 +78,8 @@ pub async fn valv(bin: &Path, name: &str, args: &[&str]) -> anyhow::Result<Targe
     let app = valv_testkit::spawn_with(bin, args, &[]);
     let op = app.operator().await;
     let t = app.tenant(&op, "bench").await;
-    let tok: Value = t.owner.post(app.at("/api/v1/tokens")).json(&json!({ "name": "bench" })).send().await?.json().await?;
+    let tok: Value =
+        t.owner.post(app.at("/api/v1/tokens")).json(&json!({ "name": "bench" })).send().await?.json().await?;
     let token = tok["secret"].as_str().context("token secret")?.to_owned();
     Ok(Target {
         name: name.to_owned(),
@@ -140,10 +141,8 @@ pub async fn pocketbase(bin: &Path) -> anyhow::Result<Target> {
         .json()
         .await?;
     let user_id = user["id"].as_str().with_context(|| format!("user id in {user}"))?.to_owned();
-    let user_token = auth("users", &email).send().await?.json::<Value>().await?["token"]
-        .as_str()
-        .context("user token")?
-        .to_owned();
+    let user_token =
+        auth("users", &email).send().await?.json::<Value>().await?["token"].as_str().context("user token")?.to_owned();
     Ok(Target {
         name: "PocketBase (HTTP)".into(),
         client,

@@ -1,5 +1,6 @@
 //! Time-dependent rules, tested by moving an injected clock instead of
 //! sleeping: locks, sessions, sent codes and tokens all expire.
+#![allow(clippy::unwrap_used)]
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};

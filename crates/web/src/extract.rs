@@ -28,6 +28,14 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn caller(parts: &Parts, valv: &Valv) -> Result<Caller, WebError> {
+    let c = resolve(parts, valv).await?;
+    if let Caller::User { tenant, .. } = &c {
+        tracing::Span::current().record("tenant", tracing::field::display(tenant));
+    }
+    Ok(c)
+}
+
+async fn resolve(parts: &Parts, valv: &Valv) -> Result<Caller, WebError> {
     if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
         let bearer = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
         return Ok(valv.resolve_token(bearer.trim()).await?);

@@ -140,7 +140,13 @@ fn with_security_headers(router: Router) -> Router {
 async fn request_scope(req: Request, next: Next) -> Response {
     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let route = req.extensions().get::<MatchedPath>().map_or("(unmatched)", MatchedPath::as_str).to_owned();
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        route = %route,
+        tenant = tracing::field::Empty
+    );
     let started = Instant::now();
     let res = error::REQUEST_ID.scope(id, next.run(req)).instrument(span.clone()).await;
     let status = res.status().as_u16();

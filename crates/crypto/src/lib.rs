@@ -7,5 +7,6 @@
 pub mod chain;
 pub mod password;
 pub mod policy;
+pub mod seal;
 pub mod token;
 pub mod totp;

@@ -7,10 +7,16 @@ use serde_json::{Value, json};
 use crate::app;
 
 /// The folder with the Python test tools, installed by `scripts/test`.
+/// Where `scripts/test` puts them, unless `VALV_TEST_TOOLS` says otherwise.
 pub fn tools() -> std::path::PathBuf {
-    std::env::var_os("VALV_TEST_TOOLS")
-        .expect("VALV_TEST_TOOLS is unset: run the suite with scripts/test, which installs schemathesis and aiosmtpd")
-        .into()
+    let default = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tools/venv/bin");
+    let dir = std::env::var_os("VALV_TEST_TOOLS").map_or(default, std::path::PathBuf::from);
+    assert!(
+        dir.join("schemathesis").exists(),
+        "no test tools in {}: run scripts/test, which installs them",
+        dir.display()
+    );
+    dir
 }
 
 #[tokio::test]

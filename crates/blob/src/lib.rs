@@ -1,0 +1,1 @@
+//! Chunk store: see the crate description.

@@ -5,6 +5,7 @@
 //! argument, so callers pass the injected clock's reading.
 
 pub mod chain;
+pub mod keyring;
 pub mod password;
 pub mod policy;
 pub mod seal;

@@ -8,6 +8,7 @@ mod caller;
 mod error;
 mod form;
 mod journal;
+pub mod keyring;
 mod me;
 mod operators;
 pub mod sender;
@@ -47,6 +48,7 @@ pub struct Valv {
     clock: Arc<dyn Clock>,
     sender: Arc<dyn Sender>,
     settings: Arc<Settings>,
+    keyring: Arc<keyring::Keyring>,
     hashing: Arc<Semaphore>,
     /// A hash verified against for unknown accounts (timing equalisation).
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
@@ -60,9 +62,21 @@ impl std::fmt::Debug for Valv {
 
 impl Valv {
     #[must_use]
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, sender: Arc<dyn Sender>, settings: Settings) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keyring: Arc<keyring::Keyring>,
+        clock: Arc<dyn Clock>,
+        sender: Arc<dyn Sender>,
+        settings: Settings,
+    ) -> Self {
         let hashing = Arc::new(Semaphore::new(settings.hash_concurrency.max(1)));
-        Self { store, clock, sender, settings: Arc::new(settings), hashing, dummy_hash: Arc::default() }
+        Self { store, clock, sender, settings: Arc::new(settings), keyring, hashing, dummy_hash: Arc::default() }
+    }
+
+    /// The keyring (master key and tenant data keys).
+    #[must_use]
+    pub fn keyring(&self) -> &keyring::Keyring {
+        &self.keyring
     }
 
     fn now(&self) -> time::OffsetDateTime {

@@ -64,6 +64,8 @@ impl Valv {
             created_at: now,
             updated_at: now,
         };
+        // The data key exists before the tenant does: no tenant is ever without one.
+        self.keyring.create(tenant.id).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
         let views = (TenantView::from(&tenant), UserView::from(&owner));
         let created = Change::new(Chain::Provider, now, caller.actor(), "tenant.created")
             .about("tenant", tenant.id)

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use secrecy::SecretString;
 use time::{Duration, macros::datetime};
 use valv_domain::ManualClock;
+use valv_service::keyring::Keyring;
 use valv_service::{Caller, Message, NewTenant, NewToken, Sender, ServiceError, Settings, SignInStatus, Valv};
 use valv_store_sqlite::SqliteStore;
 
@@ -48,7 +49,9 @@ async fn world() -> World {
     let store = SqliteStore::open(&dir.path().join("valv.db")).await.unwrap();
     let clock = Arc::new(ManualClock::new(datetime!(2026-03-01 12:00 UTC)));
     let inbox = Arc::new(Inbox::default());
-    let valv = Valv::new(Arc::new(store), clock.clone(), inbox.clone(), Settings::default());
+    let keys = valv_store_sqlite::SqliteKeyStore::open(&dir.path().join("keyring.db")).unwrap();
+    let keyring = Keyring::open(Arc::new(keys), valv_crypto::seal::Key::generate()).await.unwrap();
+    let valv = Valv::new(Arc::new(store), Arc::new(keyring), clock.clone(), inbox.clone(), Settings::default());
     let new = NewTenant {
         name: "Acme".into(),
         slug: Some("acme".into()),

@@ -6,6 +6,7 @@ mod conn;
 mod entities;
 mod ephemeral;
 mod journal;
+mod keys;
 mod migrate;
 mod store;
 
@@ -14,6 +15,7 @@ use std::path::Path;
 use valv_store::{Change, JournalEntry, StoreError, StoreResult};
 
 pub use conn::SqliteStore;
+pub use keys::SqliteKeyStore;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path` and migrates it.

@@ -11,6 +11,7 @@ mod change;
 mod ephemeral;
 mod error;
 pub mod journal;
+mod keys;
 mod rows;
 
 #[cfg(feature = "contract")]
@@ -20,6 +21,7 @@ pub use change::{Actor, Chain, Change};
 pub use ephemeral::{Principal, SessionRow, Throttle};
 pub use error::{StoreError, StoreResult};
 pub use journal::{ChainHead, JournalEntry, JournalQuery};
+pub use keys::KeyStore;
 pub use rows::{Contact, OperatorRow, Row, TenantRow, TokenId, TokenRow, TotpState, UserRow};
 
 use valv_domain::{Email, OperatorId, Slug, TenantId, UserId};

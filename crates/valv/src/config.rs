@@ -49,6 +49,11 @@ pub struct Config {
     pub smtp_from: String,
     /// Log filter, e.g. `info` or `valv_web=debug,info`.
     pub log: String,
+    /// File holding the master key (base64, mode 0600) [default: <data_dir>/master.key].
+    pub master_key_file: Option<PathBuf>,
+    /// The master key itself (base64 of 32 bytes), instead of a file. Never logged.
+    #[serde(skip_serializing)]
+    pub master_key: Option<secrecy::SecretString>,
 }
 
 impl Default for Config {
@@ -70,6 +75,8 @@ impl Default for Config {
             smtp_url: None,
             smtp_from: "valv <valv@localhost>".into(),
             log: "info".into(),
+            master_key_file: None,
+            master_key: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod config;
+mod keys;
 mod serve;
 mod tls;
 mod wiring;
@@ -46,6 +47,9 @@ enum Command {
     /// Manage a tenant's user accounts.
     #[command(subcommand, after_help = "Example:\n  valv user list --tenant 0190c2a4-…")]
     User(cli::user::UserCommand),
+    /// Manage the master key and the tenant keys it wraps.
+    #[command(subcommand, after_help = "Example:\n  valv keys rotate")]
+    Keys(cli::keys::KeysCommand),
     /// Check the journal.
     #[command(subcommand, after_help = "Example:\n  valv audit verify")]
     Audit(cli::audit::AuditCommand),
@@ -76,6 +80,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve(s) => serve::run(args.config.as_deref(), s, overrides).await,
         Command::Tenant(c) => cli::tenant::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
         Command::User(c) => cli::user::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
+        Command::Keys(c) => cli::keys::run(&wiring::config(args.config.as_deref(), &overrides)?, c).await,
         Command::Audit(c) => cli::audit::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
     }
 }

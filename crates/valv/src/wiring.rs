@@ -1,16 +1,18 @@
-//! Builds the service layer from the configuration: the store, the clock and
-//! the message sender.
+//! Builds the service layer from the configuration: the store, the keyring,
+//! the clock and the message sender.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use valv_domain::SystemClock;
+use valv_service::keyring::Keyring;
 use valv_service::sender::{FileOutbox, SmtpSender};
 use valv_service::{Sender, Valv};
-use valv_store_sqlite::SqliteStore;
+use valv_store_sqlite::{SqliteKeyStore, SqliteStore};
 
 use crate::config::Config;
+use crate::keys;
 
 /// Creates the data dir readable by its owner only (it holds keys and data).
 pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
@@ -24,10 +26,48 @@ pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The keyring store of `config`'s data dir.
+pub fn key_store(config: &Config) -> anyhow::Result<Arc<SqliteKeyStore>> {
+    ensure_data_dir(&config.data_dir)?;
+    let path = config.data_dir.join("keyring.db");
+    Ok(Arc::new(SqliteKeyStore::open(&path).with_context(|| format!("cannot open the keyring {}", path.display()))?))
+}
+
+/// Opens the keyring. A fresh installation without a configured key gets a
+/// new key file; an existing keyring without its key is refused.
+pub async fn keyring(config: &Config) -> anyhow::Result<Keyring> {
+    let store = key_store(config)?;
+    let path = keys::key_file(config);
+    let master = match keys::configured(config)? {
+        Some(k) => k,
+        None if !Keyring::initialised(store.as_ref()).await? => {
+            let k = keys::write_new(&path)?;
+            tracing::warn!(file = %path.display(), "created a new master key; back it up apart from the data");
+            eprintln!("valv: created the master key {}; keep a copy apart from the data", path.display());
+            k
+        }
+        None => anyhow::bail!(
+            "the master key is missing: expected {} or VALV_MASTER_KEY; restore it from your copy",
+            path.display()
+        ),
+    };
+    match Keyring::open(store.clone(), master).await {
+        Err(valv_service::keyring::KeyringError::WrongMasterKey) if keys::pending_file(&path).exists() => {
+            // A rotation stopped after rewrapping and before renaming the new key file: finish it.
+            let pending = keys::read_file(&keys::pending_file(&path))?;
+            let ring = Keyring::open(store, pending).await?;
+            std::fs::rename(keys::pending_file(&path), &path).context("cannot finish the key rotation")?;
+            Ok(ring)
+        }
+        other => Ok(other?),
+    }
+}
+
 /// The service layer over the data dir of `config`.
 pub async fn build(config: &Config) -> anyhow::Result<Valv> {
     let settings = config.settings()?;
     ensure_data_dir(&config.data_dir)?;
+    let keyring = keyring(config).await?;
     let db = config.data_dir.join("valv.db");
     let store = SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
     let outbox = FileOutbox::new(config.data_dir.join("outbox"));
@@ -38,11 +78,15 @@ pub async fn build(config: &Config) -> anyhow::Result<Valv> {
         ),
         None => Arc::new(outbox),
     };
-    Ok(Valv::new(Arc::new(store), Arc::new(SystemClock), sender, settings))
+    Ok(Valv::new(Arc::new(store), Arc::new(keyring), Arc::new(SystemClock), sender, settings))
 }
 
-/// The service layer for a local command (no server needed).
+/// The configuration for a local command (no server needed).
+pub fn config(file: Option<&Path>, overrides: &serde_json::Value) -> anyhow::Result<Config> {
+    Ok(Config::load(file, overrides)?)
+}
+
+/// The service layer for a local command.
 pub async fn local(file: Option<&Path>, overrides: &serde_json::Value) -> anyhow::Result<Valv> {
-    let config = Config::load(file, overrides)?;
-    build(&config).await
+    build(&config(file, overrides)?).await
 }

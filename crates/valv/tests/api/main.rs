@@ -9,6 +9,7 @@ mod fuzz;
 mod health;
 mod isolation;
 mod journal;
+mod keys;
 mod secrets;
 mod setup;
 mod smtp;

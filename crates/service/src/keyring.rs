@@ -1,0 +1,140 @@
+//! The keyring in use: the master key and the tenants' data keys it wraps,
+//! unwrapped on first use and kept in memory after.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use valv_crypto::keyring::{check_value, matches, unwrap, wrap};
+use valv_crypto::seal::Key;
+use valv_domain::TenantId;
+use valv_store::KeyStore;
+
+/// Why the keyring cannot serve.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error(
+        "the master key does not match this installation's keyring: it is the wrong key or it was altered; \
+         give the master key this installation was created with"
+    )]
+    WrongMasterKey,
+    #[error("tenant {0} has no data key (it was destroyed or never created)")]
+    Missing(TenantId),
+    #[error("the wrapped data key of tenant {0} is damaged")]
+    Damaged(TenantId),
+    #[error("keyring store: {0}")]
+    Store(String),
+}
+
+impl From<valv_store::StoreError> for KeyringError {
+    fn from(e: valv_store::StoreError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+/// Master key plus wrapped tenant keys.
+pub struct Keyring {
+    store: Arc<dyn KeyStore>,
+    master: Key,
+    cache: RwLock<HashMap<TenantId, Key>>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keyring(redacted)")
+    }
+}
+
+impl Keyring {
+    /// Opens the keyring with `master`, initialising an empty one.
+    ///
+    /// # Errors
+    /// [`KeyringError::WrongMasterKey`] when `master` did not make this keyring.
+    pub async fn open(store: Arc<dyn KeyStore>, master: Key) -> Result<Self, KeyringError> {
+        match store.check().await? {
+            Some(check) if !matches(&master, &check) => return Err(KeyringError::WrongMasterKey),
+            Some(_) => {}
+            None => {
+                store.init(check_value(&master)).await?;
+            }
+        }
+        Ok(Self { store, master, cache: RwLock::default() })
+    }
+
+    /// Whether `store` was initialised already (a master key exists for it).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn initialised(store: &dyn KeyStore) -> Result<bool, KeyringError> {
+        Ok(store.check().await?.is_some())
+    }
+
+    /// Creates the data key of a new tenant.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn create(&self, tenant: TenantId) -> Result<Key, KeyringError> {
+        let key = Key::generate();
+        self.store.put_wrapped(&tenant.to_string(), wrap(&self.master, &tenant.to_string(), &key)).await?;
+        self.remember(tenant, &key);
+        Ok(key)
+    }
+
+    /// The data key of `tenant`.
+    ///
+    /// # Errors
+    /// When it was destroyed or is damaged.
+    pub async fn key(&self, tenant: TenantId) -> Result<Key, KeyringError> {
+        if let Some(k) = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&tenant) {
+            return Ok(k.clone());
+        }
+        let wrapped = self.store.wrapped(&tenant.to_string()).await?.ok_or(KeyringError::Missing(tenant))?;
+        let key = unwrap(&self.master, &tenant.to_string(), &wrapped).map_err(|_| KeyringError::Damaged(tenant))?;
+        self.remember(tenant, &key);
+        Ok(key)
+    }
+
+    fn remember(&self, tenant: TenantId, key: &Key) {
+        self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(tenant, key.clone());
+    }
+
+    /// Unwraps every tenant key; the number checked.
+    ///
+    /// # Errors
+    /// The first key that does not unwrap.
+    pub async fn verify_all(&self) -> Result<usize, KeyringError> {
+        let tenants = self.store.tenants().await?;
+        for t in &tenants {
+            let id = TenantId::parse(t).map_err(|_| KeyringError::Store(format!("unknown tenant id {t}")))?;
+            self.key(id).await?;
+        }
+        Ok(tenants.len())
+    }
+
+    /// Rewraps every tenant key under `new_master` in one transaction. Data is
+    /// not re-encrypted: the tenant keys stay the same.
+    ///
+    /// # Errors
+    /// When a key does not unwrap under the current master.
+    pub async fn rotate(&self, new_master: &Key) -> Result<usize, KeyringError> {
+        let mut rewrapped = Vec::new();
+        for t in self.store.tenants().await? {
+            let wrapped = self.store.wrapped(&t).await?.unwrap_or_default();
+            let id = TenantId::parse(&t).map_err(|_| KeyringError::Store(format!("unknown tenant id {t}")))?;
+            let key = unwrap(&self.master, &t, &wrapped).map_err(|_| KeyringError::Damaged(id))?;
+            rewrapped.push((t.clone(), wrap(new_master, &t, &key)));
+        }
+        let n = rewrapped.len();
+        self.store.replace_all(check_value(new_master), rewrapped).await?;
+        Ok(n)
+    }
+
+    /// Destroys a tenant's data key: every copy of its data becomes unreadable.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn destroy(&self, tenant: TenantId) -> Result<(), KeyringError> {
+        self.store.destroy(&tenant.to_string()).await?;
+        self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&tenant);
+        Ok(())
+    }
+}

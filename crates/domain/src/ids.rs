@@ -68,3 +68,11 @@ id_type!(
     /// An API token.
     TokenId
 );
+id_type!(
+    /// A collection (record type) of one tenant.
+    CollectionId
+);
+id_type!(
+    /// A record.
+    RecordId
+);

@@ -8,11 +8,12 @@ mod clock;
 mod ids;
 mod invalid;
 mod role;
+pub mod schema;
 mod stamp;
 mod text;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{OperatorId, TenantId, TokenId, UserId};
+pub use ids::{CollectionId, OperatorId, RecordId, TenantId, TokenId, UserId};
 pub use invalid::Invalid;
 pub use role::{Role, UserStatus};
 pub use stamp::{parse_stamp, stamp};

@@ -42,6 +42,12 @@ pub enum ServiceError {
     Conflict { code: &'static str, message: &'static str },
     #[error("{message}")]
     Unprocessable { code: &'static str, message: &'static str },
+    /// `If-Match` names a revision that is no longer current.
+    #[error("the record changed since you read it; read it again and retry")]
+    PreconditionFailed,
+    /// A limit of the tenant or installation was reached; the message names it.
+    #[error("{message}")]
+    Quota { code: &'static str, message: String },
     /// A dependency failed; the message is for the log, never for the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,6 +70,8 @@ impl ServiceError {
             Self::TenantBlocked => "tenant_blocked",
             Self::TenantTerminated => "tenant_terminated",
             Self::Locked { .. } => "sign_in_locked",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::Quota { code, .. } => code,
             Self::Internal(_) => "internal",
         }
     }

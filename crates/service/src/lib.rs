@@ -5,12 +5,16 @@
 
 mod auth;
 mod caller;
+mod collections;
 mod error;
 mod form;
 mod journal;
 pub mod keyring;
+mod list;
 mod me;
 mod operators;
+mod records;
+mod revisions;
 pub mod sender;
 mod settings;
 mod setup;
@@ -18,6 +22,7 @@ mod tenants;
 mod throttle;
 mod tokens;
 mod users;
+mod validate;
 mod views;
 
 use std::sync::Arc;
@@ -30,9 +35,13 @@ use valv_store::Store;
 
 pub use auth::{SecondFactor, SignIn, SignInStatus};
 pub use caller::{Caller, Via};
+pub use collections::{CollectionPatch, CollectionView, NewCollection};
 pub use error::{FieldError, ServiceError, ServiceResult};
 pub use journal::{ChainReport, JournalFilter};
+pub use list::RecordPage;
 pub use me::TotpEnrolment;
+pub use records::RecordView;
+pub use revisions::RevisionView;
 pub use sender::{Message, Recipient, Sender};
 pub use settings::{Settings, ThrottlePolicy};
 pub use tenants::NewTenant;

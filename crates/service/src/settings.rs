@@ -39,6 +39,8 @@ pub struct Settings {
     pub throttle: ThrottlePolicy,
     /// Password hashes computed at once; the rest wait.
     pub hash_concurrency: usize,
+    /// Live records one collection may hold.
+    pub max_records_per_collection: u64,
 }
 
 impl Default for Settings {
@@ -51,6 +53,7 @@ impl Default for Settings {
             issuer: "valv".into(),
             throttle: ThrottlePolicy::default(),
             hash_concurrency: 1,
+            max_records_per_collection: 1_000_000,
         }
     }
 }

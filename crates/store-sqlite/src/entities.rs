@@ -36,6 +36,24 @@ pub(crate) fn upsert(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
              WHERE tokens.tenant_id = excluded.tenant_id AND tokens.user_id = excluded.user_id",
             params![k.id.to_string(), k.tenant_id.to_string(), k.user_id.to_string(), json(k)?],
         ),
+        Row::Collection(c) => tx.execute(
+            "INSERT INTO collections (id, tenant_id, name, row_json) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, row_json = excluded.row_json
+             WHERE collections.tenant_id = excluded.tenant_id",
+            params![c.id.to_string(), c.tenant_id.to_string(), c.name, json(c)?],
+        ),
+        Row::Record(r) => tx.execute(
+            "INSERT INTO records (id, tenant_id, collection_id, deleted, row_json) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, row_json = excluded.row_json
+             WHERE records.tenant_id = excluded.tenant_id AND records.collection_id = excluded.collection_id",
+            params![
+                r.id.to_string(),
+                r.tenant_id.to_string(),
+                r.collection_id.to_string(),
+                r.deleted_at.is_some(),
+                json(r)?
+            ],
+        ),
     }
     .map_err(backend)?;
     if changed == 1 { Ok(()) } else { Err(StoreError::Conflict("row_owner_mismatch")) }

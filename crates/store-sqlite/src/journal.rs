@@ -106,3 +106,13 @@ pub(crate) fn keys(c: &Connection) -> StoreResult<Vec<String>> {
     let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }
+
+pub(crate) fn history(c: &Connection, chain: &str, entity: &str, id: &str) -> StoreResult<Vec<JournalEntry>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM journal WHERE chain = ?1 AND entity = ?2 AND entity_id = ?3 ORDER BY seq"
+        ))
+        .map_err(backend)?;
+    let rows = stmt.query_map([chain, entity, id], entry).map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+}

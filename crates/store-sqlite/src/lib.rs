@@ -8,6 +8,7 @@ mod ephemeral;
 mod journal;
 mod keys;
 mod migrate;
+mod records;
 mod store;
 
 use std::path::Path;
@@ -57,7 +58,8 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
 
 /// SQLite reports the columns of a failed UNIQUE constraint, not its name.
 fn constraint_name(msg: &str) -> &'static str {
-    const KNOWN: [(&str, &str); 4] = [
+    const KNOWN: [(&str, &str); 5] = [
+        ("collections.tenant_id, collections.name", "collections_tenant_name_key"),
         ("users.tenant_id, users.email_norm", "users_tenant_email_key"),
         ("tenants.slug", "tenants_slug_key"),
         ("operators.email_norm", "operators_email_key"),

@@ -6,7 +6,10 @@ use valv_store::StoreResult;
 
 use crate::backend;
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../migrations/0001_init.sql")),
+    ("0002_records", include_str!("../migrations/0002_records.sql")),
+];
 
 pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {
     c.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)").map_err(backend)?;

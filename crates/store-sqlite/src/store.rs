@@ -1,13 +1,13 @@
 //! `impl Store for SqliteStore`: each method runs one short piece of SQL.
 
-use valv_domain::{Email, OperatorId, Slug, TenantId, UserId};
+use valv_domain::{CollectionId, Email, OperatorId, RecordId, Slug, TenantId, UserId};
 use valv_store::{
-    Chain, ChainHead, Change, JournalEntry, JournalQuery, OperatorRow, Principal, SessionRow, Store, StoreResult,
-    TenantRow, Throttle, TokenId, TokenRow, UserRow,
+    Chain, ChainHead, Change, CollectionRow, JournalEntry, JournalQuery, OperatorRow, Principal, RecordQuery,
+    RecordRow, SessionRow, Store, StoreResult, TenantRow, Throttle, TokenId, TokenRow, UserRow,
 };
 
 use crate::entities::{many, one};
-use crate::{SqliteStore, backend, ephemeral, journal};
+use crate::{SqliteStore, backend, ephemeral, journal, records};
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
@@ -150,5 +150,69 @@ impl Store for SqliteStore {
 
     async fn chain_keys(&self) -> StoreResult<Vec<String>> {
         self.read(journal::keys).await
+    }
+
+    async fn history(&self, tenant: TenantId, entity: &str, entity_id: &str) -> StoreResult<Vec<JournalEntry>> {
+        let (entity, id) = (entity.to_owned(), entity_id.to_owned());
+        self.read(move |c| journal::history(c, &tenant.to_string(), &entity, &id)).await
+    }
+
+    async fn collection(&self, tenant: TenantId, id: CollectionId) -> StoreResult<Option<CollectionRow>> {
+        self.read(move |c| {
+            one(
+                c,
+                "SELECT row_json FROM collections WHERE tenant_id = ?1 AND id = ?2",
+                &[&tenant.to_string(), &id.to_string()],
+            )
+        })
+        .await
+    }
+
+    async fn collection_by_name(&self, tenant: TenantId, name: &str) -> StoreResult<Option<CollectionRow>> {
+        let name = name.to_owned();
+        self.read(move |c| {
+            one(c, "SELECT row_json FROM collections WHERE tenant_id = ?1 AND name = ?2", &[&tenant.to_string(), &name])
+        })
+        .await
+    }
+
+    async fn collections(&self, tenant: TenantId) -> StoreResult<Vec<CollectionRow>> {
+        self.read(move |c| {
+            many(c, "SELECT row_json FROM collections WHERE tenant_id = ?1 ORDER BY name", &[&tenant.to_string()])
+        })
+        .await
+    }
+
+    async fn record(&self, tenant: TenantId, id: RecordId) -> StoreResult<Option<RecordRow>> {
+        self.read(move |c| {
+            one(
+                c,
+                "SELECT row_json FROM records WHERE tenant_id = ?1 AND id = ?2",
+                &[&tenant.to_string(), &id.to_string()],
+            )
+        })
+        .await
+    }
+
+    async fn records(
+        &self,
+        tenant: TenantId,
+        collection: CollectionId,
+        query: &RecordQuery,
+    ) -> StoreResult<Vec<RecordRow>> {
+        let q = query.clone();
+        self.read(move |c| records::query(c, tenant, collection, &q)).await
+    }
+
+    async fn count_records(&self, tenant: TenantId, collection: CollectionId) -> StoreResult<u64> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM records WHERE tenant_id = ?1 AND collection_id = ?2 AND deleted = 0",
+                [tenant.to_string(), collection.to_string()],
+                |r| r.get(0),
+            )
+            .map_err(backend)
+        })
+        .await
     }
 }

@@ -12,6 +12,7 @@ mod ephemeral;
 mod error;
 pub mod journal;
 mod keys;
+mod records;
 mod rows;
 
 #[cfg(feature = "contract")]
@@ -22,9 +23,10 @@ pub use ephemeral::{Principal, SessionRow, Throttle};
 pub use error::{StoreError, StoreResult};
 pub use journal::{ChainHead, JournalEntry, JournalQuery};
 pub use keys::KeyStore;
+pub use records::{CollectionRow, Filter, Op, RecordQuery, RecordRow};
 pub use rows::{Contact, OperatorRow, Row, TenantRow, TokenId, TokenRow, TotpState, UserRow};
 
-use valv_domain::{Email, OperatorId, Slug, TenantId, UserId};
+use valv_domain::{CollectionId, Email, OperatorId, RecordId, Slug, TenantId, UserId};
 
 /// A storage backend. Implementations: `valv-store-sqlite` (embedded default).
 #[async_trait::async_trait]
@@ -79,4 +81,21 @@ pub trait Store: Send + Sync + 'static {
     async fn chain_entries(&self, key: &str) -> StoreResult<Vec<JournalEntry>>;
     /// Keys of chains that have entries (with or without a head).
     async fn chain_keys(&self) -> StoreResult<Vec<String>>;
+    /// Entries of `tenant`'s chain about one entity, oldest first (revision history).
+    async fn history(&self, tenant: TenantId, entity: &str, entity_id: &str) -> StoreResult<Vec<JournalEntry>>;
+
+    async fn collection(&self, tenant: TenantId, id: CollectionId) -> StoreResult<Option<CollectionRow>>;
+    async fn collection_by_name(&self, tenant: TenantId, name: &str) -> StoreResult<Option<CollectionRow>>;
+    async fn collections(&self, tenant: TenantId) -> StoreResult<Vec<CollectionRow>>;
+
+    async fn record(&self, tenant: TenantId, id: RecordId) -> StoreResult<Option<RecordRow>>;
+    /// Records of one collection matching `query`.
+    async fn records(
+        &self,
+        tenant: TenantId,
+        collection: CollectionId,
+        query: &RecordQuery,
+    ) -> StoreResult<Vec<RecordRow>>;
+    /// Live (not deleted) records of one collection.
+    async fn count_records(&self, tenant: TenantId, collection: CollectionId) -> StoreResult<u64>;
 }

@@ -98,11 +98,13 @@ pub struct TokenRow {
 }
 
 /// One row written by a change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "table", content = "row", rename_all = "snake_case")]
 pub enum Row {
     Tenant(TenantRow),
     User(UserRow),
     Operator(OperatorRow),
     Token(TokenRow),
+    Collection(crate::CollectionRow),
+    Record(crate::RecordRow),
 }

@@ -74,6 +74,8 @@ impl From<ServiceError> for WebError {
             ServiceError::Unauthenticated { .. } | ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
             ServiceError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+            ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ServiceError::Quota { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::Internal(cause) => {
                 tracing::error!(error = %cause, "request failed");
                 return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side");
@@ -137,6 +139,9 @@ pub enum ErrorResponses {
     /// Invalid fields or a refused password.
     #[response(status = 422)]
     Unprocessable(ErrorBody),
+    /// `If-Match` names a stale revision.
+    #[response(status = 412)]
+    PreconditionFailed(ErrorBody),
     /// Too many failed sign-ins; see `Retry-After`.
     #[response(status = 429)]
     TooMany(ErrorBody),

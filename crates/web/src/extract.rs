@@ -111,28 +111,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = WebError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, WebError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(WebError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as JSON with Content-Type: application/json",
-            )),
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(WebError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                format!("the body is not valid JSON: {}", e.body_text()),
-            )),
-            Err(JsonRejection::JsonDataError(e)) => {
-                Err(WebError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text()))
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                return Err(WebError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as JSON with Content-Type: application/json",
+                ));
             }
-            Err(JsonRejection::BytesRejection(_)) => Err(WebError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "the body is larger than this endpoint accepts",
-            )),
-            Err(other) => Err(WebError::new(StatusCode::BAD_REQUEST, "invalid_body", other.body_text())),
+            Err(JsonRejection::BytesRejection(_)) => {
+                return Err(WebError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the body is larger than this endpoint accepts",
+                ));
+            }
+            Err(e) => {
+                return Err(WebError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!("the body is not valid JSON: {}", e.body_text()),
+                ));
+            }
+        };
+        // Every body of this API is an object; serde would also read a struct from an array.
+        if !value.is_object() {
+            return Err(WebError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "the body must be a JSON object"));
         }
+        serde_json::from_value(value)
+            .map(Self)
+            .map_err(|e| WebError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.to_string()))
     }
 }
 

@@ -84,6 +84,7 @@ pub fn api() -> (Router<Valv>, utoipa::openapi::OpenApi) {
         .merge(routes::users::routes())
         .merge(routes::tenants::routes())
         .merge(routes::journal::routes())
+        .merge(routes::records::routes())
         .split_for_parts()
 }
 

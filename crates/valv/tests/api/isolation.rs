@@ -24,11 +24,20 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
         .await
         .unwrap();
     let b_token = tok["id"].as_str().unwrap().to_owned();
+    let notes = json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
+    for t in [&a, &b] {
+        assert_eq!(t.owner.post(app.at("/api/v1/collections")).json(&notes).send().await.unwrap().status(), 201);
+    }
+    let note = json!({ "text": "b-private-note" });
+    let r = b.owner.post(app.at("/api/v1/collections/notes/records")).json(&note).send().await.unwrap();
+    let b_record = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let b_secrets = [
         b.id.as_str(),
         b.owner_id.as_str(),
         b_user.as_str(),
         b_token.as_str(),
+        b_record.as_str(),
+        "b-private-note",
         "bea@tenant-b",
         "owner@tenant-b",
         "tenant-b",
@@ -42,14 +51,16 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
             if path.ends_with("/sign-out") {
                 continue; // would end A's own session; covered by the auth tests
             }
-            let id = if path.contains("/tokens/") {
+            let id = if path.contains("/records/") {
+                b_record.as_str()
+            } else if path.contains("/tokens/") {
                 b_token.as_str()
             } else if path.contains("/tenants/") {
                 b.id.as_str()
             } else {
                 b_user.as_str()
             };
-            let url = app.at(&path.replace("{id}", id));
+            let url = app.at(&path.replace("{id}", id).replace("{name}", "notes").replace("{rev}", "1"));
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let mut req = a.owner.request(m.clone(), &url);
             if spec.get("requestBody").is_some() {
@@ -63,7 +74,7 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
             for s in b_secrets {
                 assert!(!body.contains(s), "{method} {path} leaked {s}: {body}");
             }
-            if path.contains("{id}") {
+            if path.contains("{id}") && !path.ends_with("/collections/{name}") {
                 let want = if operator_only { 403 } else { 404 };
                 assert_eq!(status, want, "{method} {path} with tenant B's id answered {status}: {body}");
             } else if operator_only {
@@ -85,6 +96,16 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
         valv_testkit::client().get(app.at("/api/v1/me")).bearer_auth(secret).send().await.unwrap().status(),
         200
     );
+    let note: Value = b
+        .owner
+        .get(app.at(&format!("/api/v1/collections/notes/records/{b_record}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((note["revision"].as_u64(), note["data"]["text"].as_str()), (Some(1), Some("b-private-note")));
     let b_journal = app.journal(&b.owner).await;
     assert!(
         b_journal.iter().all(|e| !e["actor"].as_str().unwrap().contains(&a.owner_id)),

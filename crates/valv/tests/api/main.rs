@@ -10,6 +10,7 @@ mod health;
 mod isolation;
 mod journal;
 mod keys;
+mod records;
 mod secrets;
 mod setup;
 mod smtp;

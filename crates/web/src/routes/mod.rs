@@ -4,5 +4,6 @@ pub(crate) mod auth;
 pub(crate) mod health;
 pub(crate) mod journal;
 pub(crate) mod me;
+pub(crate) mod records;
 pub(crate) mod tenants;
 pub(crate) mod users;

@@ -1,0 +1,162 @@
+//! Collections: owners and admins define a tenant's record types, their fields
+//! and personal-data annotations. Schema changes are journaled like data.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use valv_domain::schema::{FieldDef, check_fields, parse_identifier};
+use valv_domain::{CollectionId, Role, TenantId};
+use valv_store::{Chain, Change, CollectionRow, Row};
+
+use crate::{Caller, ServiceError, ServiceResult, Valv};
+
+/// A collection as submitted.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCollection {
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$", example = "contacts")]
+    pub name: String,
+    /// `{"name", "type", "required"?, "personal"?, "values"? (enum), "collection"? (reference)}`;
+    /// types: text, number, bool, date, datetime, email, phone, enum, json, reference, file;
+    /// personal: identity, contact, financial, health, special_category, other.
+    #[schema(value_type = Vec<Object>)]
+    pub fields: Vec<FieldDef>,
+    /// Each record is about one data subject (GDPR requests search it).
+    #[serde(default)]
+    pub data_subject: bool,
+}
+
+/// New fields and annotations of a collection.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionPatch {
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub fields: Option<Vec<FieldDef>>,
+    pub data_subject: Option<bool>,
+}
+
+/// A collection.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CollectionView {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = Vec<Object>)]
+    pub fields: Vec<FieldDef>,
+    pub data_subject: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<&CollectionRow> for CollectionView {
+    fn from(c: &CollectionRow) -> Self {
+        Self {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            fields: c.fields.clone(),
+            data_subject: c.data_subject,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+fn check(fields: &[FieldDef]) -> ServiceResult<()> {
+    check_fields(fields).map_err(|e| ServiceError::field("fields", &format!("invalid_{}", e.kind), e.reason))
+}
+
+impl Valv {
+    /// Defines a collection.
+    ///
+    /// # Errors
+    /// `Forbidden` unless owner/admin; invalid names or fields; `collection_exists`.
+    pub async fn create_collection(&self, caller: &Caller, new: NewCollection) -> ServiceResult<CollectionView> {
+        let (tenant, _) = caller.admin()?;
+        let name = parse_identifier(&new.name).map_err(|e| ServiceError::field("name", "invalid_name", e.reason))?;
+        check(&new.fields)?;
+        let now = self.now();
+        let row = CollectionRow {
+            id: CollectionId::new(),
+            tenant_id: tenant,
+            name,
+            fields: new.fields,
+            data_subject: new.data_subject,
+            created_at: now,
+            updated_at: now,
+        };
+        self.commit_collection(caller, "collection.created", &row).await?;
+        Ok(CollectionView::from(&row))
+    }
+
+    /// Replaces a collection's fields or data-subject flag.
+    ///
+    /// # Errors
+    /// As [`Self::create_collection`]; `NotFound`.
+    pub async fn update_collection(
+        &self,
+        caller: &Caller,
+        name: &str,
+        patch: CollectionPatch,
+    ) -> ServiceResult<CollectionView> {
+        let (tenant, _) = caller.admin()?;
+        let mut row = self.collection_row(tenant, name).await?;
+        if let Some(fields) = patch.fields {
+            check(&fields)?;
+            row.fields = fields;
+        }
+        row.data_subject = patch.data_subject.unwrap_or(row.data_subject);
+        row.updated_at = self.now();
+        self.commit_collection(caller, "collection.updated", &row).await?;
+        Ok(CollectionView::from(&row))
+    }
+
+    /// The tenant's collections.
+    ///
+    /// # Errors
+    /// `Forbidden` for auditors and operators.
+    pub async fn collections(&self, caller: &Caller) -> ServiceResult<Vec<CollectionView>> {
+        let tenant = reader(caller)?;
+        Ok(self.store.collections(tenant).await?.iter().map(CollectionView::from).collect())
+    }
+
+    /// One collection by name.
+    ///
+    /// # Errors
+    /// `Forbidden` for auditors and operators; `NotFound`.
+    pub async fn collection(&self, caller: &Caller, name: &str) -> ServiceResult<CollectionView> {
+        Ok(CollectionView::from(&self.collection_row(reader(caller)?, name).await?))
+    }
+
+    pub(crate) async fn collection_row(&self, tenant: TenantId, name: &str) -> ServiceResult<CollectionRow> {
+        self.store.collection_by_name(tenant, name).await?.ok_or(ServiceError::NotFound)
+    }
+
+    async fn commit_collection(&self, caller: &Caller, action: &'static str, row: &CollectionRow) -> ServiceResult<()> {
+        let change = Change::new(Chain::Tenant(row.tenant_id), self.now(), caller.actor(), action)
+            .about("collection", row.id)
+            .row(Row::Collection(row.clone()));
+        match self.store.commit(change).await {
+            Err(valv_store::StoreError::Conflict("collections_tenant_name_key")) => {
+                Err(ServiceError::Conflict { code: "collection_exists", message: "a collection with this name exists" })
+            }
+            other => other.map(drop).map_err(Into::into),
+        }
+    }
+}
+
+/// Tenant users who read records: everyone but auditors.
+pub(crate) fn reader(caller: &Caller) -> ServiceResult<TenantId> {
+    match caller.member()? {
+        (_, _, Role::Auditor) => Err(ServiceError::Forbidden("auditors read the journal, not records")),
+        (t, _, _) => Ok(t),
+    }
+}
+
+/// Tenant users who change records: owners, admins and members.
+pub(crate) fn writer(caller: &Caller) -> ServiceResult<TenantId> {
+    match caller.member()? {
+        (t, _, Role::Owner | Role::Admin | Role::Member) => Ok(t),
+        _ => Err(ServiceError::Forbidden("this needs the owner, admin or member role")),
+    }
+}

@@ -1,0 +1,25 @@
+-- valv schema 0002: collections and records; journal lookup by entity
+-- (revision history).
+
+CREATE TABLE collections (
+    id        TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    row_json  TEXT NOT NULL,
+    CONSTRAINT collections_pkey PRIMARY KEY (id),
+    CONSTRAINT collections_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id),
+    CONSTRAINT collections_tenant_name_key UNIQUE (tenant_id, name)
+);
+
+CREATE TABLE records (
+    id            TEXT NOT NULL,
+    tenant_id     TEXT NOT NULL,
+    collection_id TEXT NOT NULL,
+    deleted       INTEGER NOT NULL,
+    row_json      TEXT NOT NULL,
+    CONSTRAINT records_pkey PRIMARY KEY (id),
+    CONSTRAINT records_collection_fkey FOREIGN KEY (collection_id) REFERENCES collections (id)
+);
+CREATE INDEX records_tenant_collection_idx ON records (tenant_id, collection_id, deleted, id);
+
+CREATE INDEX journal_entity_idx ON journal (chain, entity, entity_id, seq);

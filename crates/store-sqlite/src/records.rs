@@ -1,0 +1,75 @@
+//! Record queries: filters and sorting on JSON field values, keyset paging.
+//! Field names reach SQL only as bound JSON paths, never as SQL text.
+
+use rusqlite::{Connection, ToSql};
+use valv_domain::{CollectionId, TenantId};
+use valv_store::{RecordQuery, RecordRow, StoreResult};
+
+use crate::entities::many;
+
+fn path(field: &str) -> String {
+    format!("$.data.\"{field}\"")
+}
+
+/// Records of one collection matching `q`.
+pub(crate) fn query(
+    c: &Connection,
+    tenant: TenantId,
+    collection: CollectionId,
+    q: &RecordQuery,
+) -> StoreResult<Vec<RecordRow>> {
+    let mut sql = String::from("SELECT row_json FROM records WHERE tenant_id = ? AND collection_id = ?");
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(tenant.to_string()), Box::new(collection.to_string())];
+    if !q.include_deleted {
+        sql.push_str(" AND deleted = 0");
+    }
+    for f in &q.filters {
+        sql.push_str(&format!(" AND json_extract(row_json, ?) {} ?", f.op.sql()));
+        args.push(Box::new(path(&f.field)));
+        args.push(Box::new(sql_value(&f.value)));
+    }
+    let (key, desc) = match &q.sort {
+        Some((field, desc)) => (Some(path(field)), *desc),
+        None => (None, false),
+    };
+    let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
+    // The sort key: the field's value (missing values as '') or nothing; ties broken by id.
+    let key_sql = "IFNULL(json_extract(row_json, ?), '')";
+    if let Some((value, id)) = &q.after {
+        match &key {
+            Some(p) => {
+                sql.push_str(&format!(" AND ({key_sql} {cmp} ? OR ({key_sql} = ? AND id {cmp} ?))"));
+                args.extend([boxed(p), Box::new(sql_value(value)), boxed(p), Box::new(sql_value(value))]);
+            }
+            None => sql.push_str(&format!(" AND id {cmp} ?")),
+        }
+        args.push(Box::new(id.to_string()));
+    }
+    match &key {
+        Some(p) => {
+            sql.push_str(&format!(" ORDER BY {key_sql} {dir}, id {dir}"));
+            args.push(boxed(p));
+        }
+        None => sql.push_str(&format!(" ORDER BY id {dir}")),
+    }
+    sql.push_str(" LIMIT ?");
+    args.push(Box::new(q.limit));
+    let refs: Vec<&dyn ToSql> = args.iter().map(AsRef::as_ref).collect();
+    many(c, &sql, &refs)
+}
+
+fn boxed(p: &str) -> Box<dyn ToSql> {
+    Box::new(p.to_owned())
+}
+
+/// A JSON scalar as the value SQLite's `json_extract` yields for it.
+fn sql_value(v: &serde_json::Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match v {
+        serde_json::Value::Null => V::Null,
+        serde_json::Value::Bool(b) => V::Integer(i64::from(*b)),
+        serde_json::Value::Number(n) => n.as_i64().map_or_else(|| V::Real(n.as_f64().unwrap_or_default()), V::Integer),
+        serde_json::Value::String(s) => V::Text(s.clone()),
+        other => V::Text(other.to_string()),
+    }
+}

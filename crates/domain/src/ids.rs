@@ -76,3 +76,7 @@ id_type!(
     /// A record.
     RecordId
 );
+id_type!(
+    /// A file (all of its versions).
+    FileId
+);

@@ -5,6 +5,7 @@
 //! known to be well formed, so the layers above never check it again.
 
 mod clock;
+pub mod files;
 mod ids;
 mod invalid;
 mod role;
@@ -13,7 +14,7 @@ mod stamp;
 mod text;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{CollectionId, OperatorId, RecordId, TenantId, TokenId, UserId};
+pub use ids::{CollectionId, FileId, OperatorId, RecordId, TenantId, TokenId, UserId};
 pub use invalid::Invalid;
 pub use role::{Role, UserStatus};
 pub use stamp::{parse_stamp, stamp};

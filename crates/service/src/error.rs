@@ -48,6 +48,18 @@ pub enum ServiceError {
     /// A limit of the tenant or installation was reached; the message names it.
     #[error("{message}")]
     Quota { code: &'static str, message: String },
+    /// A body larger than a limit allows; the message names the limit.
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
+    /// The upload carries malware; nothing was stored.
+    #[error("the upload carries malware ({signature}); nothing was stored")]
+    Malware { signature: String },
+    /// A service valv depends on is unreachable.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: &'static str },
+    /// The requested byte range lies outside the content.
+    #[error("the range lies outside the content of {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
     /// A dependency failed; the message is for the log, never for the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -71,7 +83,9 @@ impl ServiceError {
             Self::TenantTerminated => "tenant_terminated",
             Self::Locked { .. } => "sign_in_locked",
             Self::PreconditionFailed => "precondition_failed",
-            Self::Quota { code, .. } => code,
+            Self::Quota { code, .. } | Self::TooLarge { code, .. } | Self::Unavailable { code, .. } => code,
+            Self::Malware { .. } => "malware_found",
+            Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::Internal(_) => "internal",
         }
     }

@@ -7,6 +7,7 @@ mod auth;
 mod caller;
 mod collections;
 mod error;
+mod files;
 mod form;
 mod journal;
 pub mod keyring;
@@ -15,12 +16,14 @@ mod me;
 mod operators;
 mod records;
 mod revisions;
+pub mod scan;
 pub mod sender;
 mod settings;
 mod setup;
 mod tenants;
 mod throttle;
 mod tokens;
+mod upload;
 mod users;
 mod validate;
 mod views;
@@ -37,6 +40,7 @@ pub use auth::{SecondFactor, SignIn, SignInStatus};
 pub use caller::{Caller, Via};
 pub use collections::{CollectionPatch, CollectionView, NewCollection};
 pub use error::{FieldError, ServiceError, ServiceResult};
+pub use files::{ByteRange, Download, FileView, VersionView};
 pub use journal::{ChainReport, JournalFilter};
 pub use list::RecordPage;
 pub use me::TotpEnrolment;
@@ -46,6 +50,7 @@ pub use sender::{Message, Recipient, Sender};
 pub use settings::{Settings, ThrottlePolicy};
 pub use tenants::NewTenant;
 pub use tokens::{NewToken, TokenCreated};
+pub use upload::UploadTarget;
 pub use users::{NewUser, UserPatch};
 pub use valv_store::{JournalEntry, StoreError};
 pub use views::{OperatorView, TenantView, TokenView, UserView};
@@ -58,6 +63,7 @@ pub struct Valv {
     sender: Arc<dyn Sender>,
     settings: Arc<Settings>,
     keyring: Arc<keyring::Keyring>,
+    blobs: Option<valv_blob::ChunkStore>,
     hashing: Arc<Semaphore>,
     /// A hash verified against for unknown accounts (timing equalisation).
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
@@ -79,7 +85,23 @@ impl Valv {
         settings: Settings,
     ) -> Self {
         let hashing = Arc::new(Semaphore::new(settings.hash_concurrency.max(1)));
-        Self { store, clock, sender, settings: Arc::new(settings), keyring, hashing, dummy_hash: Arc::default() }
+        Self {
+            store,
+            clock,
+            sender,
+            settings: Arc::new(settings),
+            keyring,
+            blobs: None,
+            hashing,
+            dummy_hash: Arc::default(),
+        }
+    }
+
+    /// Where file content goes.
+    #[must_use]
+    pub fn with_blobs(mut self, blobs: valv_blob::ChunkStore) -> Self {
+        self.blobs = Some(blobs);
+        self
     }
 
     /// The keyring (master key and tenant data keys).

@@ -41,6 +41,14 @@ pub struct Settings {
     pub hash_concurrency: usize,
     /// Live records one collection may hold.
     pub max_records_per_collection: u64,
+    /// Largest file (one version) in bytes.
+    pub max_file_bytes: u64,
+    /// Bytes of all versions of all files one tenant may hold.
+    pub max_tenant_bytes: u64,
+    /// clamd to scan uploads with; none: uploads are not scanned.
+    pub clamd: Option<crate::scan::Clamd>,
+    /// Accept uploads unscanned when clamd is unreachable (default: refuse them).
+    pub clamd_fail_open: bool,
 }
 
 impl Default for Settings {
@@ -54,6 +62,10 @@ impl Default for Settings {
             throttle: ThrottlePolicy::default(),
             hash_concurrency: 1,
             max_records_per_collection: 1_000_000,
+            max_file_bytes: 5 << 30,
+            max_tenant_bytes: 100 << 30,
+            clamd: None,
+            clamd_fail_open: false,
         }
     }
 }

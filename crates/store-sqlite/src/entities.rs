@@ -54,6 +54,25 @@ pub(crate) fn upsert(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
                 json(r)?
             ],
         ),
+        Row::File(f) => tx.execute(
+            "INSERT INTO files (id, tenant_id, folder, name, deleted, row_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET folder = excluded.folder, name = excluded.name,
+               deleted = excluded.deleted, row_json = excluded.row_json
+             WHERE files.tenant_id = excluded.tenant_id",
+            params![
+                f.id.to_string(),
+                f.tenant_id.to_string(),
+                f.folder.as_str(),
+                f.name.as_str(),
+                f.deleted_at.is_some(),
+                json(f)?
+            ],
+        ),
+        // Versions are immutable: a plain insert, so a second writer of the same number fails.
+        Row::FileVersion(v) => tx.execute(
+            "INSERT INTO file_versions (file_id, version, tenant_id, size, row_json) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![v.file_id.to_string(), v.version, v.tenant_id.to_string(), v.size, json(v)?],
+        ),
     }
     .map_err(backend)?;
     if changed == 1 { Ok(()) } else { Err(StoreError::Conflict("row_owner_mismatch")) }

@@ -58,7 +58,9 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
 
 /// SQLite reports the columns of a failed UNIQUE constraint, not its name.
 fn constraint_name(msg: &str) -> &'static str {
-    const KNOWN: [(&str, &str); 5] = [
+    const KNOWN: [(&str, &str); 7] = [
+        ("files.tenant_id, files.folder, files.name", "files_tenant_path_key"),
+        ("file_versions.file_id, file_versions.version", "file_versions_pkey"),
         ("collections.tenant_id, collections.name", "collections_tenant_name_key"),
         ("users.tenant_id, users.email_norm", "users_tenant_email_key"),
         ("tenants.slug", "tenants_slug_key"),

@@ -9,6 +9,7 @@ use crate::backend;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../migrations/0001_init.sql")),
     ("0002_records", include_str!("../migrations/0002_records.sql")),
+    ("0003_files", include_str!("../migrations/0003_files.sql")),
 ];
 
 pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {

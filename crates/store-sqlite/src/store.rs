@@ -1,9 +1,9 @@
 //! `impl Store for SqliteStore`: each method runs one short piece of SQL.
 
-use valv_domain::{CollectionId, Email, OperatorId, RecordId, Slug, TenantId, UserId};
+use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 use valv_store::{
-    Chain, ChainHead, Change, CollectionRow, JournalEntry, JournalQuery, OperatorRow, Principal, RecordQuery,
-    RecordRow, SessionRow, Store, StoreResult, TenantRow, Throttle, TokenId, TokenRow, UserRow,
+    Chain, ChainHead, Change, CollectionRow, FileRow, FileVersionRow, JournalEntry, JournalQuery, OperatorRow,
+    Principal, RecordQuery, RecordRow, SessionRow, Store, StoreResult, TenantRow, Throttle, TokenId, TokenRow, UserRow,
 };
 
 use crate::entities::{many, one};
@@ -212,6 +212,67 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )
             .map_err(backend)
+        })
+        .await
+    }
+
+    async fn file(&self, tenant: TenantId, id: FileId) -> StoreResult<Option<FileRow>> {
+        self.read(move |c| {
+            one(
+                c,
+                "SELECT row_json FROM files WHERE tenant_id = ?1 AND id = ?2",
+                &[&tenant.to_string(), &id.to_string()],
+            )
+        })
+        .await
+    }
+
+    async fn files(&self, tenant: TenantId, folder: Option<&str>) -> StoreResult<Vec<FileRow>> {
+        let folder = folder.map(str::to_owned);
+        self.read(move |c| {
+            many(
+                c,
+                "SELECT row_json FROM files WHERE tenant_id = ?1 AND deleted = 0 AND (?2 IS NULL OR folder = ?2)
+                 ORDER BY folder, name",
+                &[&tenant.to_string(), &folder],
+            )
+        })
+        .await
+    }
+
+    async fn file_versions(&self, tenant: TenantId, file: FileId) -> StoreResult<Vec<FileVersionRow>> {
+        self.read(move |c| {
+            many(
+                c,
+                "SELECT row_json FROM file_versions WHERE tenant_id = ?1 AND file_id = ?2 ORDER BY version",
+                &[&tenant.to_string(), &file.to_string()],
+            )
+        })
+        .await
+    }
+
+    async fn tenant_bytes(&self, tenant: TenantId) -> StoreResult<u64> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(size), 0) FROM file_versions WHERE tenant_id = ?1",
+                [tenant.to_string()],
+                |r| r.get(0),
+            )
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn referenced_chunks(&self, tenant: TenantId) -> StoreResult<Vec<String>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT DISTINCT json_extract(j.value, '$.id') FROM file_versions v,
+                       json_each(json_extract(v.row_json, '$.chunks')) j WHERE v.tenant_id = ?1",
+                )
+                .map_err(backend)?;
+            let rows = stmt.query_map([tenant.to_string()], |r| r.get(0)).map_err(backend)?;
+            rows.collect::<Result<Vec<String>, _>>().map_err(backend)
         })
         .await
     }

@@ -10,6 +10,7 @@
 mod change;
 mod ephemeral;
 mod error;
+mod files;
 pub mod journal;
 mod keys;
 mod records;
@@ -21,12 +22,13 @@ pub mod contract;
 pub use change::{Actor, Chain, Change};
 pub use ephemeral::{Principal, SessionRow, Throttle};
 pub use error::{StoreError, StoreResult};
+pub use files::{FileRow, FileVersionRow, StoredChunk};
 pub use journal::{ChainHead, JournalEntry, JournalQuery};
 pub use keys::KeyStore;
 pub use records::{CollectionRow, Filter, Op, RecordQuery, RecordRow};
 pub use rows::{Contact, OperatorRow, Row, TenantRow, TokenId, TokenRow, TotpState, UserRow};
 
-use valv_domain::{CollectionId, Email, OperatorId, RecordId, Slug, TenantId, UserId};
+use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 
 /// A storage backend. Implementations: `valv-store-sqlite` (embedded default).
 #[async_trait::async_trait]
@@ -98,4 +100,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<RecordRow>>;
     /// Live (not deleted) records of one collection.
     async fn count_records(&self, tenant: TenantId, collection: CollectionId) -> StoreResult<u64>;
+
+    async fn file(&self, tenant: TenantId, id: FileId) -> StoreResult<Option<FileRow>>;
+    /// Live files, in one folder or everywhere.
+    async fn files(&self, tenant: TenantId, folder: Option<&str>) -> StoreResult<Vec<FileRow>>;
+    /// Every version of a file, oldest first.
+    async fn file_versions(&self, tenant: TenantId, file: FileId) -> StoreResult<Vec<FileVersionRow>>;
+    /// Bytes of every version of every file of the tenant (the storage quota counts these).
+    async fn tenant_bytes(&self, tenant: TenantId) -> StoreResult<u64>;
+    /// Ids of every chunk any version of the tenant refers to.
+    async fn referenced_chunks(&self, tenant: TenantId) -> StoreResult<Vec<String>>;
 }

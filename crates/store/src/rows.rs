@@ -107,4 +107,6 @@ pub enum Row {
     Token(TokenRow),
     Collection(crate::CollectionRow),
     Record(crate::RecordRow),
+    File(crate::FileRow),
+    FileVersion(crate::FileVersionRow),
 }

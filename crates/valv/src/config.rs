@@ -49,6 +49,19 @@ pub struct Config {
     pub smtp_from: String,
     /// Log filter, e.g. `info` or `valv_web=debug,info`.
     pub log: String,
+    /// Where file content goes: a folder, `file:///path` or `s3://bucket?endpoint=…&region=…`
+    /// (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) [default: <data_dir>/blobs].
+    pub blobs: Option<String>,
+    /// clamd to scan uploads with: `host:port` or a unix socket path; none: no scanning.
+    pub clamd: Option<String>,
+    /// Accept uploads unscanned when clamd is unreachable (default: refuse them).
+    pub clamd_fail_open: bool,
+    /// Largest file (one version) in MiB.
+    pub max_file_mib: u64,
+    /// Storage per tenant (all versions of all files) in GiB.
+    pub max_tenant_gib: u64,
+    /// Live records per collection.
+    pub max_records_per_collection: u64,
     /// File holding the master key (base64, mode 0600) [default: <data_dir>/master.key].
     pub master_key_file: Option<PathBuf>,
     /// The master key itself (base64 of 32 bytes), instead of a file. Never logged.
@@ -77,6 +90,12 @@ impl Default for Config {
             log: "info".into(),
             master_key_file: None,
             master_key: None,
+            blobs: None,
+            clamd: None,
+            clamd_fail_open: false,
+            max_file_mib: 5 * 1024,
+            max_tenant_gib: 100,
+            max_records_per_collection: 1_000_000,
         }
     }
 }
@@ -148,6 +167,11 @@ impl Config {
             session_ttl: Duration::hours(i64::from(self.session_hours)),
             public_url: self.public_url.clone().unwrap_or_else(|| format!("{scheme}://{}", self.listen)),
             hash_concurrency: self.hash_concurrency.unwrap_or((cores / 2).max(1)),
+            max_file_bytes: self.max_file_mib.saturating_mul(1 << 20),
+            max_tenant_bytes: self.max_tenant_gib.saturating_mul(1 << 30),
+            max_records_per_collection: self.max_records_per_collection,
+            clamd: self.clamd.as_deref().map(valv_service::scan::Clamd::parse),
+            clamd_fail_open: self.clamd_fail_open,
             ..Settings::default()
         })
     }

@@ -78,7 +78,10 @@ pub async fn build(config: &Config) -> anyhow::Result<Valv> {
         ),
         None => Arc::new(outbox),
     };
-    Ok(Valv::new(Arc::new(store), Arc::new(keyring), Arc::new(SystemClock), sender, settings))
+    let blobs_url = config.blobs.clone().unwrap_or_else(|| config.data_dir.join("blobs").display().to_string());
+    let blobs = valv_blob::ChunkStore::open(&blobs_url)
+        .map_err(|e| anyhow::anyhow!("setting `blobs` (env VALV_BLOBS): {e}"))?;
+    Ok(Valv::new(Arc::new(store), Arc::new(keyring), Arc::new(SystemClock), sender, settings).with_blobs(blobs))
 }
 
 /// The configuration for a local command (no server needed).

@@ -75,7 +75,10 @@ impl From<ServiceError> for WebError {
             ServiceError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Conflict { .. } => StatusCode::CONFLICT,
             ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            ServiceError::Quota { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Quota { .. } | ServiceError::Malware { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ServiceError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ServiceError::Internal(cause) => {
                 tracing::error!(error = %cause, "request failed");
                 return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side");
@@ -145,6 +148,12 @@ pub enum ErrorResponses {
     /// Too many failed sign-ins; see `Retry-After`.
     #[response(status = 429)]
     TooMany(ErrorBody),
+    /// The requested range lies outside the content.
+    #[response(status = 416)]
+    RangeNotSatisfiable(ErrorBody),
     #[response(status = 500)]
     Internal(ErrorBody),
+    /// A service valv depends on (the malware scanner) is unreachable.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }

@@ -137,7 +137,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         };
         // Every body of this API is an object; serde would also read a struct from an array.
         if !value.is_object() {
-            return Err(WebError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "the body must be a JSON object"));
+            return Err(WebError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "the body must be a JSON object",
+            ));
         }
         serde_json::from_value(value)
             .map(Self)

@@ -85,6 +85,7 @@ pub fn api() -> (Router<Valv>, utoipa::openapi::OpenApi) {
         .merge(routes::tenants::routes())
         .merge(routes::journal::routes())
         .merge(routes::records::routes())
+        .merge(routes::files::routes())
         .split_for_parts()
 }
 

@@ -31,7 +31,12 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
     let note = json!({ "text": "b-private-note" });
     let r = b.owner.post(app.at("/api/v1/collections/notes/records")).json(&note).send().await.unwrap();
     let b_record = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = b.owner.post(app.at("/api/v1/files?name=b-secret-file.txt")).body("b-file-content").send().await.unwrap();
+    let b_file = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let b_secrets = [
+        b_file.as_str(),
+        "b-secret-file",
+        "b-file-content",
         b.id.as_str(),
         b.owner_id.as_str(),
         b_user.as_str(),
@@ -51,7 +56,9 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
             if path.ends_with("/sign-out") {
                 continue; // would end A's own session; covered by the auth tests
             }
-            let id = if path.contains("/records/") {
+            let id = if path.contains("/files/") {
+                b_file.as_str()
+            } else if path.contains("/records/") {
                 b_record.as_str()
             } else if path.contains("/tokens/") {
                 b_token.as_str()
@@ -60,7 +67,11 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
             } else {
                 b_user.as_str()
             };
-            let url = app.at(&path.replace("{id}", id).replace("{name}", "notes").replace("{rev}", "1"));
+            let url = app.at(&path
+                .replace("{id}", id)
+                .replace("{name}", "notes")
+                .replace("{rev}", "1")
+                .replace("{version}", "1"));
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let mut req = a.owner.request(m.clone(), &url);
             if spec.get("requestBody").is_some() {
@@ -96,6 +107,8 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
         valv_testkit::client().get(app.at("/api/v1/me")).bearer_auth(secret).send().await.unwrap().status(),
         200
     );
+    let file = b.owner.get(app.at(&format!("/api/v1/files/{b_file}/content"))).send().await.unwrap();
+    assert_eq!(file.text().await.unwrap(), "b-file-content", "B's file is intact");
     let note: Value = b
         .owner
         .get(app.at(&format!("/api/v1/collections/notes/records/{b_record}")))

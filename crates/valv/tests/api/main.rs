@@ -5,6 +5,7 @@
 mod auth;
 mod bad_input;
 mod cli;
+mod files;
 mod fuzz;
 mod health;
 mod isolation;

@@ -1,0 +1,276 @@
+//! Uploads: the body is streamed through the chunker, sealed and stored chunk
+//! by chunk (never held whole in memory), counted against the size limits and,
+//! when clamd is configured, scanned on the way. The version is committed
+//! (and visible) only after everything succeeded; a failed or refused upload
+//! leaves no version, and the chunks it stored are collected.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt as _};
+use valv_blob::{BlobError, Manifest, write_stream};
+use valv_domain::files::{FileName, Folder};
+use valv_domain::{FileId, TenantId};
+use valv_store::{Chain, Change, FileRow, FileVersionRow, Row, StoredChunk};
+
+use crate::collections::writer;
+use crate::files::{FileView, file_view};
+use crate::scan::{Session, Verdict};
+use crate::{Caller, ServiceError, ServiceResult, Valv};
+
+/// Where an upload goes.
+#[derive(Debug, Clone)]
+pub enum UploadTarget {
+    /// A new file at `folder`/`name`.
+    New { folder: String, name: String },
+    /// A new version of an existing file.
+    Version(FileId),
+}
+
+type Scan = Arc<tokio::sync::Mutex<Option<Session>>>;
+
+/// Failures noticed inside the stream, told apart after it ended.
+#[derive(Default)]
+struct Flags {
+    too_large: AtomicBool,
+    scanner_failed: AtomicBool,
+}
+
+impl Valv {
+    /// Stores `body` as a new file or a new version.
+    ///
+    /// # Errors
+    /// `Forbidden`; invalid names; `file_exists`; size limits (413); malware
+    /// (422); an unreachable scanner (503, unless configured to fail open);
+    /// an incomplete body (400).
+    pub async fn upload<S, E>(
+        &self,
+        caller: &Caller,
+        target: UploadTarget,
+        media_type: &str,
+        body: S,
+    ) -> ServiceResult<FileView>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let tenant = writer(caller)?;
+        let file = self.upload_target(caller, tenant, target).await?;
+        let limit = self.upload_limit(tenant).await?;
+        let scan: Scan = Arc::new(tokio::sync::Mutex::new(self.start_scan().await?));
+        let flags = Arc::new(Flags::default());
+        let counted = guard(body, limit, Arc::clone(&scan), Arc::clone(&flags));
+        let keys = self.tenant_keys(tenant).await?;
+        let written = write_stream(self.blobs()?, &keys, Box::pin(counted)).await;
+        let manifest = match written {
+            Ok((m, _)) => m,
+            Err(e) => return Err(self.upload_failed(&e, &flags, limit)),
+        };
+        let session = scan.lock().await.take();
+        let scanned = match session {
+            Some(s) => self.verdict(caller, tenant, &file, &manifest, s).await?,
+            None => "not scanned".to_owned(),
+        };
+        self.commit_version(caller, file, manifest, media_type, scanned).await
+    }
+
+    async fn upload_target(&self, caller: &Caller, tenant: TenantId, target: UploadTarget) -> ServiceResult<FileRow> {
+        match target {
+            UploadTarget::Version(id) => self.live_file(tenant, id).await,
+            UploadTarget::New { folder, name } => {
+                let folder =
+                    Folder::parse(&folder).map_err(|e| ServiceError::field("folder", "invalid_folder", e.reason))?;
+                let name =
+                    FileName::parse(&name).map_err(|e| ServiceError::field("name", "invalid_file_name", e.reason))?;
+                Ok(FileRow {
+                    id: FileId::new(),
+                    tenant_id: tenant,
+                    folder,
+                    name,
+                    current_version: 0,
+                    created_at: self.now(),
+                    created_by: caller.actor().to_string(),
+                    deleted_at: None,
+                })
+            }
+        }
+    }
+
+    /// Bytes this upload may hold: the per-file limit or what is left of the tenant's storage.
+    async fn upload_limit(&self, tenant: TenantId) -> ServiceResult<u64> {
+        let used = self.store.tenant_bytes(tenant).await?;
+        let left = self.settings.max_tenant_bytes.saturating_sub(used);
+        if left == 0 {
+            return Err(self.storage_full());
+        }
+        Ok(self.settings.max_file_bytes.min(left))
+    }
+
+    fn storage_full(&self) -> ServiceError {
+        let gib = self.settings.max_tenant_bytes as f64 / f64::from(1u32 << 30);
+        ServiceError::TooLarge {
+            code: "quota_storage",
+            message: format!("the organisation's storage of {gib:.1} GiB is full"),
+        }
+    }
+
+    async fn start_scan(&self) -> ServiceResult<Option<Session>> {
+        let Some(clamd) = &self.settings.clamd else { return Ok(None) };
+        match clamd.start().await {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if self.settings.clamd_fail_open => {
+                tracing::warn!(error = %e, "malware scanner unreachable; accepting the upload unscanned (fail open)");
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "malware scanner unreachable; refusing the upload");
+                Err(scanner_unavailable())
+            }
+        }
+    }
+
+    fn upload_failed(&self, e: &BlobError, flags: &Flags, limit: u64) -> ServiceError {
+        if flags.too_large.load(Ordering::Relaxed) {
+            if limit < self.settings.max_file_bytes {
+                return self.storage_full();
+            }
+            let mib = self.settings.max_file_bytes / (1 << 20);
+            return ServiceError::TooLarge {
+                code: "file_too_large",
+                message: format!("a file may hold at most {mib} MiB"),
+            };
+        }
+        if flags.scanner_failed.load(Ordering::Relaxed) {
+            return scanner_unavailable();
+        }
+        match e {
+            BlobError::Source(_) => ServiceError::Unprocessable {
+                code: "upload_incomplete",
+                message: "the upload ended before its body was complete; nothing was stored",
+            },
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+
+    async fn verdict(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        file: &FileRow,
+        m: &Manifest,
+        s: Session,
+    ) -> ServiceResult<String> {
+        match s.finish().await {
+            Ok(Verdict::Clean) => Ok("clean (clamd)".into()),
+            Err(e) if self.settings.clamd_fail_open => {
+                tracing::warn!(error = %e, "malware scan failed; accepting the upload (fail open)");
+                Ok(format!("not scanned: {e}"))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "malware scan failed; refusing the upload");
+                self.collect(tenant, m).await;
+                Err(scanner_unavailable())
+            }
+            Ok(Verdict::Infected(signature)) => {
+                self.collect(tenant, m).await;
+                let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "file.malware_refused")
+                    .about("file", file.id)
+                    .detail(serde_json::json!({ "signature": signature, "name": file.name.as_str(), "size": m.size }));
+                self.store.commit(change).await?;
+                Err(ServiceError::Malware { signature })
+            }
+        }
+    }
+
+    /// Deletes the chunks of a refused upload that no version refers to.
+    async fn collect(&self, tenant: TenantId, m: &Manifest) {
+        let Ok(blobs) = self.blobs() else { return };
+        let referenced = self.store.referenced_chunks(tenant).await.unwrap_or_default();
+        for c in &m.chunks {
+            if !referenced.iter().any(|r| r == c.id.as_str())
+                && let Err(e) = blobs.delete(&tenant.to_string(), &c.id).await
+            {
+                tracing::warn!(error = %e, "an unreferenced chunk stays for garbage collection");
+            }
+        }
+    }
+
+    async fn commit_version(
+        &self,
+        caller: &Caller,
+        mut f: FileRow,
+        m: Manifest,
+        media_type: &str,
+        scan: String,
+    ) -> ServiceResult<FileView> {
+        f.current_version += 1;
+        let v = FileVersionRow {
+            file_id: f.id,
+            tenant_id: f.tenant_id,
+            version: f.current_version,
+            size: m.size,
+            sha256: m.sha256,
+            media_type: media_type.to_owned(),
+            chunks: m.chunks.iter().map(|c| StoredChunk { id: c.id.as_str().to_owned(), len: c.len }).collect(),
+            uploaded_by: caller.actor().to_string(),
+            uploaded_at: self.now(),
+            scan,
+        };
+        let action = if f.current_version == 1 { "file.created" } else { "file.version_added" };
+        let change = Change::new(Chain::Tenant(f.tenant_id), self.now(), caller.actor(), action)
+            .about("file", f.id)
+            .row(Row::File(f.clone()))
+            .row(Row::FileVersion(v));
+        match self.store.commit(change).await {
+            Err(valv_store::StoreError::Conflict("files_tenant_path_key")) => {
+                return Err(ServiceError::Conflict {
+                    code: "file_exists",
+                    message: "a file with this name exists in this folder",
+                });
+            }
+            Err(valv_store::StoreError::Conflict("file_versions_pkey")) => {
+                return Err(ServiceError::Conflict {
+                    code: "version_conflict",
+                    message: "another upload to this file finished first; upload again",
+                });
+            }
+            other => other?,
+        };
+        let versions = self.store.file_versions(f.tenant_id, f.id).await?;
+        Ok(file_view(&f, &versions))
+    }
+}
+
+fn scanner_unavailable() -> ServiceError {
+    ServiceError::Unavailable {
+        code: "scanner_unavailable",
+        message: "the malware scanner is unreachable; try again later",
+    }
+}
+
+/// Counts bytes against `limit` and feeds the scanner, failing the stream when either objects.
+fn guard<S, E>(body: S, limit: u64, scan: Scan, flags: Arc<Flags>) -> impl Stream<Item = Result<Bytes, String>> + Send
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    let seen = Arc::new(AtomicU64::new(0));
+    body.then(move |item| {
+        let (scan, flags, seen) = (Arc::clone(&scan), Arc::clone(&flags), Arc::clone(&seen));
+        async move {
+            let data = item.map_err(|e| e.to_string())?;
+            if seen.fetch_add(data.len() as u64, Ordering::Relaxed) + data.len() as u64 > limit {
+                flags.too_large.store(true, Ordering::Relaxed);
+                return Err("over the size limit".to_owned());
+            }
+            if let Some(s) = scan.lock().await.as_mut()
+                && let Err(e) = s.feed(&data).await
+            {
+                flags.scanner_failed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            Ok(data)
+        }
+    })
+}

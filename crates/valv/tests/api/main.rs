@@ -13,6 +13,7 @@ mod journal;
 mod keys;
 mod records;
 mod secrets;
+mod services;
 mod setup;
 mod smtp;
 mod tenants;

@@ -12,7 +12,8 @@ use crate::{app_with, code};
 /// The EICAR anti-virus test file (68 bytes); harmless, detected by every scanner.
 const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
-pub struct Daemon(Child, tempfile::TempDir);
+/// A child process and the folder it works in, both gone on drop.
+pub struct Daemon(Child, #[allow(dead_code)] tempfile::TempDir);
 
 impl Drop for Daemon {
     fn drop(&mut self) {

@@ -94,6 +94,12 @@ impl TestApp {
         self.root.path().join("data")
     }
 
+    /// The server's process id.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the server logged so far.
     #[must_use]
     pub fn logs(&self) -> String {

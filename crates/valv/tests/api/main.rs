@@ -4,6 +4,7 @@
 
 mod auth;
 mod bad_input;
+mod bigfile;
 mod cli;
 mod files;
 mod fuzz;

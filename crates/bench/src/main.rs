@@ -1,14 +1,19 @@
-//! `valv-bench`: requests per second and latency of valv's API on its embedded
-//! default, side by side with PocketBase, in one run on one machine:
-//! `GET` of the signed-in user and creating users at N concurrent clients, and
-//! a password sign-in storm during which a simple authenticated `GET` is
-//! probed (password hashing must not stall the server).
+//! `valv-bench`: benchmarks against the tools a user would pick instead, side
+//! by side in one run on one machine.
 //!
-//! Example:
-//!   cargo run --release -p valv-bench -- --valv target/release/valv \
-//!     --pocketbase target/test-tools/venv/bin/pocketbase
+//! - `api`: requests per second and latency of valv's API on its embedded
+//!   default against PocketBase: `GET` of the signed-in user and creating users
+//!   at N concurrent clients, and a password sign-in storm during which a simple
+//!   authenticated `GET` is probed (hashing must not stall the server).
+//! - `files`: storing a dataset of documents through valv (blob layer and HTTP
+//!   API) against `restic backup`/`restore` and `tar`.
+//!
+//! Examples:
+//!   valv-bench api --valv target/release/valv --pocketbase target/test-tools/venv/bin/pocketbase
+//!   valv-bench files --valv target/release/valv --dataset /tmp/dataset
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
+mod files;
 mod load;
 mod targets;
 
@@ -21,11 +26,37 @@ use clap::Parser;
 use load::{Stats, closed_loop, probe_until};
 use targets::Target;
 
-/// Benchmark valv's API against PocketBase.
+/// Benchmarks of valv against the tools a user would pick instead.
 #[derive(Debug, Parser)]
-#[command(
-    after_help = "Example:\n  valv-bench --valv target/release/valv --pocketbase target/test-tools/venv/bin/pocketbase"
-)]
+enum Cli {
+    /// valv's API against PocketBase.
+    #[command(
+        after_help = "Example:\n  valv-bench api --valv target/release/valv --pocketbase target/test-tools/venv/bin/pocketbase"
+    )]
+    Api(Args),
+    /// Storing a dataset: valv's blob layer and HTTP API against restic and tar.
+    #[command(
+        after_help = "Example:\n  python3 gen_dataset.py /tmp/dataset\n  valv-bench files --valv target/release/valv --dataset /tmp/dataset"
+    )]
+    Files(FilesArgs),
+}
+
+/// Options of `valv-bench files`.
+#[derive(Debug, clap::Args)]
+struct FilesArgs {
+    /// The valv binary (a release build).
+    #[arg(long, default_value = "target/release/valv")]
+    valv: PathBuf,
+    /// The folder to store (e.g. made by gen_dataset.py).
+    #[arg(long)]
+    dataset: PathBuf,
+    /// Scratch folder on the same disk [default: a temporary folder].
+    #[arg(long)]
+    work: Option<PathBuf>,
+}
+
+/// Options of `valv-bench api`.
+#[derive(Debug, clap::Args)]
 struct Args {
     /// The valv binary (a release build).
     #[arg(long, default_value = "target/release/valv")]
@@ -43,7 +74,45 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    match Cli::parse() {
+        Cli::Api(a) => api(a).await,
+        Cli::Files(f) => files_bench(f).await,
+    }
+}
+
+async fn files_bench(a: FilesArgs) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir_in(a.work.clone().unwrap_or_else(std::env::temp_dir))?;
+    let work = tmp.path();
+    let total = files::du(&a.dataset);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    println!("valv-bench files: {} ({:.0} MiB), {cores} cores\n", a.dataset.display(), total as f64 / 1048576.0);
+    let mut steps = vec![files::tar(&a.dataset, work, total)?];
+    steps.extend(files::restic(&a.dataset, work, total)?);
+    steps.extend(files::blob_layer(&a.dataset, work, total).await?);
+    steps.extend(files::http_api(&a.valv, &a.dataset, total).await?);
+    let restic_ingest =
+        steps.iter().find(|s| s.tool == "restic" && s.what.starts_with("backup")).map_or(f64::NAN, |s| s.seconds);
+    let restic_stored =
+        steps.iter().find_map(|s| (s.tool == "restic").then_some(s.stored).flatten()).unwrap_or(1) as f64;
+    println!("| tool | step | seconds | MiB/s | × restic backup time | stored MiB | × restic size |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for s in &steps {
+        let mib = s.bytes as f64 / 1048576.0;
+        let stored = s.stored.map_or("".into(), |b| format!("{:.0}", b as f64 / 1048576.0));
+        let size_ratio = s.stored.map_or("".into(), |b| format!("{:.2}", b as f64 / restic_stored));
+        println!(
+            "| {} | {} | {:.2} | {:.0} | {:.2} | {stored} | {size_ratio} |",
+            s.tool,
+            s.what,
+            s.seconds,
+            mib / s.seconds,
+            s.seconds / restic_ingest
+        );
+    }
+    Ok(())
+}
+
+async fn api(args: Args) -> anyhow::Result<()> {
     let d = Duration::from_secs(args.seconds);
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     println!("valv-bench: {} clients, {}s per scenario, {cores} cores\n", args.clients, args.seconds);

@@ -65,9 +65,12 @@ proptest! {
             let changed = after.iter().filter(|(id, _)| !known.contains(id)).count();
             prop_assert!(changed >= 1, "the edit at {start} must show up somewhere");
             // Cut points depend only on the bytes since the last cut, so every
-            // chunk that ends before the edit is cut exactly as before.
-            let untouched = before.iter().scan(0, |end, (_, n)| { *end += n; Some(*end) })
-                .take_while(|&end| end <= start).count();
+            // chunk that ends before the edit is cut exactly as before - unless
+            // the end of the data is less than one maximum chunk away from the
+            // chunk's start, where FastCDC narrows its window to what is left.
+            let shortest = original.len().min(edited.len());
+            let untouched = before.iter().scan(0, |end, (_, n)| { let s = *end; *end += n; Some((s, *end)) })
+                .take_while(|&(s, end)| end <= start && s + 16384 < shortest).count();
             prop_assert_eq!(&after[..untouched], &before[..untouched], "chunks before the edit");
             total_changed += changed;
         }

@@ -124,6 +124,25 @@ impl ChunkStore {
     }
 }
 
+impl ChunkStore {
+    /// Every chunk id stored for the tenant with the Unix time it was last
+    /// written, for garbage collection with a grace period.
+    ///
+    /// # Errors
+    /// [`BlobError::InvalidTenant`] or [`BlobError::Store`].
+    pub async fn list_aged(&self, tenant: &str) -> Result<Vec<(ChunkId, i64)>, BlobError> {
+        let prefix = Path::from_iter(["chunks", valid_tenant(tenant)?]);
+        let metas: Vec<_> = self.inner.list(Some(&prefix)).try_collect().await?;
+        Ok(metas
+            .iter()
+            .filter_map(|m| {
+                let id = m.location.filename().and_then(|f| ChunkId::parse(f).ok())?;
+                Some((id, m.last_modified.timestamp()))
+            })
+            .collect())
+    }
+}
+
 fn s3_client(s3: S3Location) -> Result<object_store::aws::AmazonS3, BlobError> {
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(s3.bucket)

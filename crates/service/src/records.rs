@@ -11,6 +11,7 @@ use valv_domain::{RecordId, TenantId};
 use valv_store::{Chain, Change, CollectionRow, RecordRow, Row};
 
 use crate::collections::{reader, writer};
+use crate::validate::Reference;
 use crate::{Caller, FieldError, ServiceError, ServiceResult, Valv, validate};
 
 /// A record at one revision.
@@ -70,7 +71,7 @@ impl Valv {
         let tenant = writer(caller)?;
         let c = self.collection_row(tenant, collection).await?;
         self.check_data(tenant, &c, &data).await?;
-        let max = self.settings.max_records_per_collection;
+        let max = self.limits(tenant).await?.records;
         if self.store.count_records(tenant, c.id).await? >= max {
             return Err(ServiceError::Quota {
                 code: "quota_records",
@@ -189,18 +190,26 @@ impl Valv {
     pub(crate) async fn check_data(&self, tenant: TenantId, c: &CollectionRow, data: &Value) -> ServiceResult<()> {
         let refs = validate::record(&c.fields, data).map_err(ServiceError::Validation)?;
         let mut errors = Vec::new();
-        for (field, target, id) in refs {
-            let target = self.store.collection_by_name(tenant, &target).await?;
-            let found = match target {
-                Some(t) => self
-                    .store
-                    .record(tenant, id)
-                    .await?
-                    .is_some_and(|r| r.collection_id == t.id && r.deleted_at.is_none()),
-                None => false,
+        for r in refs {
+            let (field, found) = match r {
+                Reference::Record { field, collection, id } => {
+                    let target = self.store.collection_by_name(tenant, &collection).await?;
+                    let found = match target {
+                        Some(t) => self
+                            .store
+                            .record(tenant, id)
+                            .await?
+                            .is_some_and(|r| r.collection_id == t.id && r.deleted_at.is_none()),
+                        None => false,
+                    };
+                    (field, found)
+                }
+                Reference::File { field, id } => {
+                    (field, self.store.file(tenant, id).await?.is_some_and(|f| f.deleted_at.is_none()))
+                }
             };
             if !found {
-                let message = format!("{field} refers to no record of this organisation");
+                let message = format!("{field} refers to nothing of this organisation");
                 errors.push(FieldError { field, code: "reference_invalid".into(), message });
             }
         }

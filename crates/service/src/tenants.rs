@@ -5,10 +5,30 @@
 
 use serde::Deserialize;
 use valv_domain::{Email, PersonName, Phone, Role, Slug, TenantId, TenantName, UserId, UserStatus};
-use valv_store::{Chain, Change, Contact, Row, TenantRow, UserRow};
+use valv_store::{Chain, Change, Contact, Row, TenantLimits, TenantRow, UserRow};
 
 use crate::form::Form;
 use crate::{Caller, ServiceError, ServiceResult, TenantView, UserView, Valv};
+
+/// Limits an operator sets for one tenant; absent ones use the installation's.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsInput {
+    #[schema(minimum = 1)]
+    pub max_file_mib: Option<u64>,
+    #[schema(minimum = 1)]
+    pub max_storage_gib: Option<u64>,
+    #[schema(minimum = 1)]
+    pub max_records_per_collection: Option<u64>,
+}
+
+/// Limits in force for a tenant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub file_bytes: u64,
+    pub storage_bytes: u64,
+    pub records: u64,
+}
 
 /// A new tenant as submitted.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -44,6 +64,7 @@ impl Valv {
             contact: contact.clone(),
             status: UserStatus::Active,
             require_second_factor: false,
+            limits: TenantLimits::default(),
             terminated_at: None,
             created_at: now,
             updated_at: now,
@@ -129,6 +150,39 @@ impl Valv {
         }
         let now = self.now();
         self.update_tenant(caller, id, "tenant.terminated", |t| t.terminated_at = Some(now)).await
+    }
+
+    /// Sets a tenant's limits; an absent value falls back to the installation's.
+    ///
+    /// # Errors
+    /// `Forbidden` unless an operator; `NotFound`; zero limits.
+    pub async fn set_tenant_limits(
+        &self,
+        caller: &Caller,
+        id: TenantId,
+        limits: LimitsInput,
+    ) -> ServiceResult<TenantView> {
+        caller.operator()?;
+        let l = TenantLimits {
+            max_file_bytes: limits.max_file_mib.map(|m| m.saturating_mul(1 << 20)),
+            max_storage_bytes: limits.max_storage_gib.map(|g| g.saturating_mul(1 << 30)),
+            max_records_per_collection: limits.max_records_per_collection,
+        };
+        let values = [l.max_file_bytes, l.max_storage_bytes, l.max_records_per_collection];
+        if values.iter().flatten().any(|v| *v == 0) {
+            return Err(ServiceError::field("limits", "invalid_limit", "a limit must be at least 1"));
+        }
+        self.update_tenant(caller, id, "tenant.limits_changed", |t| t.limits = l).await
+    }
+
+    /// The limits in force for `tenant`.
+    pub(crate) async fn limits(&self, tenant: TenantId) -> ServiceResult<Limits> {
+        let l = self.tenant_row(tenant).await?.limits;
+        Ok(Limits {
+            file_bytes: l.max_file_bytes.unwrap_or(self.settings.max_file_bytes),
+            storage_bytes: l.max_storage_bytes.unwrap_or(self.settings.max_tenant_bytes),
+            records: l.max_records_per_collection.unwrap_or(self.settings.max_records_per_collection),
+        })
     }
 
     /// Owners and admins require (or stop requiring) a second factor for every user.

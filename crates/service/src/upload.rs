@@ -17,6 +17,7 @@ use valv_store::{Chain, Change, FileRow, FileVersionRow, Row, StoredChunk};
 use crate::collections::writer;
 use crate::files::{FileView, file_view};
 use crate::scan::{Session, Verdict};
+use crate::tenants::Limits;
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
 /// Where an upload goes.
@@ -57,7 +58,8 @@ impl Valv {
     {
         let tenant = writer(caller)?;
         let file = self.upload_target(caller, tenant, target).await?;
-        let limit = self.upload_limit(tenant).await?;
+        let limits = self.limits(tenant).await?;
+        let limit = self.upload_limit(tenant, limits).await?;
         let scan: Scan = Arc::new(tokio::sync::Mutex::new(self.start_scan().await?));
         let flags = Arc::new(Flags::default());
         let counted = guard(body, limit, Arc::clone(&scan), Arc::clone(&flags));
@@ -65,7 +67,7 @@ impl Valv {
         let written = write_stream(self.blobs()?, &keys, Box::pin(counted)).await;
         let manifest = match written {
             Ok((m, _)) => m,
-            Err(e) => return Err(self.upload_failed(&e, &flags, limit)),
+            Err(e) => return Err(upload_failed(&e, &flags, limit, limits)),
         };
         let session = scan.lock().await.take();
         let scanned = match session {
@@ -98,21 +100,13 @@ impl Valv {
     }
 
     /// Bytes this upload may hold: the per-file limit or what is left of the tenant's storage.
-    async fn upload_limit(&self, tenant: TenantId) -> ServiceResult<u64> {
+    async fn upload_limit(&self, tenant: TenantId, limits: Limits) -> ServiceResult<u64> {
         let used = self.store.tenant_bytes(tenant).await?;
-        let left = self.settings.max_tenant_bytes.saturating_sub(used);
+        let left = limits.storage_bytes.saturating_sub(used);
         if left == 0 {
-            return Err(self.storage_full());
+            return Err(storage_full(limits));
         }
-        Ok(self.settings.max_file_bytes.min(left))
-    }
-
-    fn storage_full(&self) -> ServiceError {
-        let gib = self.settings.max_tenant_bytes as f64 / f64::from(1u32 << 30);
-        ServiceError::TooLarge {
-            code: "quota_storage",
-            message: format!("the organisation's storage of {gib:.1} GiB is full"),
-        }
+        Ok(limits.file_bytes.min(left))
     }
 
     async fn start_scan(&self) -> ServiceResult<Option<Session>> {
@@ -127,29 +121,6 @@ impl Valv {
                 tracing::error!(error = %e, "malware scanner unreachable; refusing the upload");
                 Err(scanner_unavailable())
             }
-        }
-    }
-
-    fn upload_failed(&self, e: &BlobError, flags: &Flags, limit: u64) -> ServiceError {
-        if flags.too_large.load(Ordering::Relaxed) {
-            if limit < self.settings.max_file_bytes {
-                return self.storage_full();
-            }
-            let mib = self.settings.max_file_bytes / (1 << 20);
-            return ServiceError::TooLarge {
-                code: "file_too_large",
-                message: format!("a file may hold at most {mib} MiB"),
-            };
-        }
-        if flags.scanner_failed.load(Ordering::Relaxed) {
-            return scanner_unavailable();
-        }
-        match e {
-            BlobError::Source(_) => ServiceError::Unprocessable {
-                code: "upload_incomplete",
-                message: "the upload ended before its body was complete; nothing was stored",
-            },
-            other => ServiceError::Internal(other.to_string()),
         }
     }
 
@@ -239,6 +210,38 @@ impl Valv {
         };
         let versions = self.store.file_versions(f.tenant_id, f.id).await?;
         Ok(file_view(&f, &versions))
+    }
+}
+
+fn storage_full(limits: Limits) -> ServiceError {
+    let gib = limits.storage_bytes as f64 / f64::from(1u32 << 30);
+    ServiceError::TooLarge {
+        code: "quota_storage",
+        message: format!("the organisation's storage of {gib:.1} GiB is full"),
+    }
+}
+
+/// Tells why a stream failed: a limit, the scanner, the client, or the store.
+fn upload_failed(e: &BlobError, flags: &Flags, limit: u64, limits: Limits) -> ServiceError {
+    if flags.too_large.load(Ordering::Relaxed) {
+        if limit < limits.file_bytes {
+            return storage_full(limits);
+        }
+        let mib = limits.file_bytes / (1 << 20);
+        return ServiceError::TooLarge {
+            code: "file_too_large",
+            message: format!("a file may hold at most {mib} MiB"),
+        };
+    }
+    if flags.scanner_failed.load(Ordering::Relaxed) {
+        return scanner_unavailable();
+    }
+    match e {
+        BlobError::Source(_) => ServiceError::Unprocessable {
+            code: "upload_incomplete",
+            message: "the upload ended before its body was complete; nothing was stored",
+        },
+        other => ServiceError::Internal(other.to_string()),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 use valv_domain::schema::{FieldDef, FieldType};
-use valv_domain::{Email, Phone, RecordId};
+use valv_domain::{Email, FileId, Phone, RecordId};
 
 use crate::FieldError;
 
@@ -13,8 +13,14 @@ pub const MAX_DEPTH: usize = 32;
 /// Largest serialized record.
 pub const MAX_RECORD_BYTES: usize = 256 * 1024;
 
-/// A reference found in valid data: (field, target collection, record id).
-pub type Reference = (String, String, RecordId);
+/// A reference found in valid data, for the caller to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    /// `field` names record `id` of `collection`.
+    Record { field: String, collection: String, id: RecordId },
+    /// `field` names file `id`.
+    File { field: String, id: FileId },
+}
 
 fn err(field: &str, code: &str, message: impl Into<String>) -> FieldError {
     FieldError { field: field.to_owned(), code: code.to_owned(), message: message.into() }
@@ -89,10 +95,11 @@ fn value(f: &FieldDef, v: &Value) -> Result<Option<Reference>, FieldError> {
         FieldType::Json => {}
         FieldType::Reference { collection } => {
             let id = RecordId::parse(text()?).map_err(|_| wrong("a record id"))?;
-            return Ok(Some((name.to_owned(), collection.clone(), id)));
+            return Ok(Some(Reference::Record { field: name.to_owned(), collection: collection.clone(), id }));
         }
         FieldType::File => {
-            valv_domain::TenantId::parse(text()?).map_err(|_| wrong("a file id"))?;
+            let id = FileId::parse(text()?).map_err(|_| wrong("a file id"))?;
+            return Ok(Some(Reference::File { field: name.to_owned(), id }));
         }
     }
     Ok(None)
@@ -153,7 +160,7 @@ mod tests {
     fn valid_data_yields_its_references() {
         let id = RecordId::new();
         let refs = record(&fields(), &json!({ "name": "Ada", "age": 36, "boss": id.to_string() })).unwrap();
-        assert_eq!(refs, vec![("boss".to_owned(), "people".to_owned(), id)]);
+        assert_eq!(refs, vec![Reference::Record { field: "boss".to_owned(), collection: "people".to_owned(), id }]);
     }
 
     #[test]

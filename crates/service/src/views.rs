@@ -62,6 +62,10 @@ pub struct TenantView {
     #[schema(value_type = String, example = "active")]
     pub status: UserStatus,
     pub require_second_factor: bool,
+    /// Limits set for this tenant (bytes and counts); null: the installation's.
+    pub max_file_bytes: Option<u64>,
+    pub max_storage_bytes: Option<u64>,
+    pub max_records_per_collection: Option<u64>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub terminated_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
@@ -79,6 +83,9 @@ impl From<&TenantRow> for TenantView {
             contact_phone: t.contact.phone.to_string(),
             status: t.status,
             require_second_factor: t.require_second_factor,
+            max_file_bytes: t.limits.max_file_bytes,
+            max_storage_bytes: t.limits.max_storage_bytes,
+            max_records_per_collection: t.limits.max_records_per_collection,
             terminated_at: t.terminated_at,
             created_at: t.created_at,
         }

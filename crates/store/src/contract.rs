@@ -37,6 +37,7 @@ pub fn tenant(slug: &str) -> TenantRow {
         },
         status: UserStatus::Active,
         require_second_factor: false,
+        limits: crate::TenantLimits::default(),
         terminated_at: None,
         created_at: T0,
         updated_at: T0,

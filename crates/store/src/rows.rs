@@ -25,12 +25,23 @@ pub struct TenantRow {
     pub status: UserStatus,
     /// Every user must complete a second factor at sign-in.
     pub require_second_factor: bool,
+    /// Limits set for this tenant; unset ones fall back to the installation's.
+    #[serde(default)]
+    pub limits: TenantLimits,
     #[serde(with = "time::serde::rfc3339::option")]
     pub terminated_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// Per-tenant limits, each overriding the installation's setting when set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantLimits {
+    pub max_file_bytes: Option<u64>,
+    pub max_storage_bytes: Option<u64>,
+    pub max_records_per_collection: Option<u64>,
 }
 
 /// TOTP enrolment of a user (RFC 6238).

@@ -50,6 +50,15 @@ enum Command {
     /// Manage the master key and the tenant keys it wraps.
     #[command(subcommand, after_help = "Example:\n  valv keys rotate")]
     Keys(cli::keys::KeysCommand),
+    /// Delete stored chunks no file version refers to (left by failed uploads).
+    #[command(after_help = "Example:\n  valv gc --grace-hours 24")]
+    Gc {
+        /// Keep chunks written within this many hours (uploads still under way).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the journal.
     #[command(subcommand, after_help = "Example:\n  valv audit verify")]
     Audit(cli::audit::AuditCommand),
@@ -81,6 +90,17 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Tenant(c) => cli::tenant::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
         Command::User(c) => cli::user::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
         Command::Keys(c) => cli::keys::run(&wiring::config(args.config.as_deref(), &overrides)?, c).await,
+        Command::Gc { grace_hours, json } => {
+            let valv = wiring::local(args.config.as_deref(), &overrides).await?;
+            let r = valv
+                .collect_garbage(&valv_service::Caller::Cli, time::Duration::hours(grace_hours))
+                .await
+                .map_err(cli::explain)?;
+            cli::print(json, &r, || {
+                format!("examined {} chunks in {} tenants, deleted {}", r.chunks_examined, r.tenants, r.chunks_deleted)
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit(c) => cli::audit::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
     }
 }

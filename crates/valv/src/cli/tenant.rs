@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use valv_domain::TenantId;
-use valv_service::{Caller, NewTenant, TenantView, Valv};
+use valv_service::{Caller, LimitsInput, NewTenant, TenantView, Valv};
 
 use super::{explain, print};
 
@@ -57,6 +57,21 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set a tenant's limits; a limit not given falls back to the installation's.
+    #[command(
+        after_help = "Example:\n  valv tenant limits 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --max-file-mib 512 --max-storage-gib 50"
+    )]
+    Limits {
+        id: String,
+        #[arg(long)]
+        max_file_mib: Option<u64>,
+        #[arg(long)]
+        max_storage_gib: Option<u64>,
+        #[arg(long)]
+        max_records_per_collection: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Record the end of a tenant's agreement (data stays for the export window).
     #[command(after_help = "Example:\n  valv tenant terminate 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d")]
     Terminate {
@@ -101,6 +116,11 @@ pub async fn run(valv: &Valv, cmd: TenantCommand) -> anyhow::Result<ExitCode> {
         TenantCommand::Unblock { id: raw, json } => {
             let t = valv.set_tenant_blocked(&c, id(&raw)?, false).await.map_err(explain)?;
             print(json, &t, || format!("unblocked {}", line(&t)))?;
+        }
+        TenantCommand::Limits { id: raw, max_file_mib, max_storage_gib, max_records_per_collection, json } => {
+            let input = LimitsInput { max_file_mib, max_storage_gib, max_records_per_collection };
+            let t = valv.set_tenant_limits(&c, id(&raw)?, input).await.map_err(explain)?;
+            print(json, &t, || format!("limits set for {}", line(&t)))?;
         }
         TenantCommand::Terminate { id: raw, json } => {
             let t = valv.terminate_tenant(&c, id(&raw)?).await.map_err(explain)?;

@@ -72,6 +72,7 @@ fn every_command_has_help_with_an_example() {
         &["tenant", "block"],
         &["tenant", "unblock"],
         &["tenant", "terminate"],
+        &["tenant", "limits"],
         &["user"],
         &["user", "create"],
         &["user", "list"],
@@ -79,6 +80,11 @@ fn every_command_has_help_with_an_example() {
         &["user", "unblock"],
         &["audit"],
         &["audit", "verify"],
+        &["keys"],
+        &["keys", "init"],
+        &["keys", "rotate"],
+        &["keys", "verify"],
+        &["gc"],
     ];
     for cmd in commands {
         let out = std::process::Command::new(bin).args(*cmd).arg("--help").output().unwrap();

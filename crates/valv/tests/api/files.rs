@@ -179,3 +179,137 @@ async fn an_upload_cut_short_leaves_no_version() {
     let list: Value = t.owner.get(app.at("/api/v1/files")).send().await.unwrap().json().await.unwrap();
     assert!(list.as_array().unwrap().is_empty(), "no version appears");
 }
+
+#[tokio::test]
+async fn chunks_of_a_broken_upload_are_collected_and_referenced_ones_kept() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = app_with(&["--insecure-http"], &[]);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let kept = content(5 << 20, 11);
+    let f: Value = t
+        .owner
+        .post(app.at("/api/v1/files?name=kept.bin"))
+        .body(kept.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let referenced = blob_files(&app).len();
+    let tok: Value = t
+        .owner
+        .post(app.at("/api/v1/tokens"))
+        .json(&serde_json::json!({ "name": "raw" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/files?name=cut.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+        tok["secret"].as_str().unwrap(),
+        40 << 20
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&content(16 << 20, 12)).await.unwrap();
+    drop(s);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(blob_files(&app).len() > referenced, "the broken upload left chunks behind");
+    let young = app.cli(&["gc", "--json"]);
+    let v: Value = serde_json::from_slice(&young.stdout).unwrap();
+    assert_eq!(v["chunks_deleted"], 0, "chunks younger than the grace period stay");
+    let gc = app.cli(&["gc", "--grace-hours", "0", "--json"]);
+    let v: Value = serde_json::from_slice(&gc.stdout).unwrap();
+    assert!(v["chunks_deleted"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(blob_files(&app).len(), referenced, "only referenced chunks remain");
+    let back =
+        t.owner.get(app.at(&format!("/api/v1/files/{}/content", f["id"].as_str().unwrap()))).send().await.unwrap();
+    assert_eq!(back.bytes().await.unwrap().as_ref(), &kept[..], "referenced content is intact");
+}
+
+#[tokio::test]
+async fn operators_set_per_tenant_limits() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let url = app.at(&format!("/api/v1/tenants/{}/limits", t.id));
+    let r = op
+        .patch(&url)
+        .json(&serde_json::json!({ "max_file_mib": 1, "max_records_per_collection": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["max_file_bytes"], 1 << 20);
+    assert_eq!(t.owner.patch(&url).json(&serde_json::json!({ "max_file_mib": 9 })).send().await.unwrap().status(), 403);
+    let r = t.owner.post(app.at("/api/v1/files?name=big.bin")).body(content(3 << 20, 3)).send().await.unwrap();
+    assert_eq!(code(r).await, (413, "file_too_large".into()));
+    let col = serde_json::json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
+    t.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap();
+    let add =
+        || t.owner.post(app.at("/api/v1/collections/notes/records")).json(&serde_json::json!({ "text": "x" })).send();
+    assert_eq!(add().await.unwrap().status(), 201);
+    let (status, c) = code(add().await.unwrap()).await;
+    assert_eq!((status, c.as_str()), (422, "quota_records"), "the limit is named");
+    let r = op.patch(&url).json(&serde_json::json!({ "max_storage_gib": 0 })).send().await.unwrap();
+    assert_eq!(r.status(), 422, "zero limits are refused");
+}
+
+#[tokio::test]
+async fn concurrent_uploads_to_one_file_never_overwrite_a_version() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let f: Value =
+        t.owner.post(app.at("/api/v1/files?name=shared.txt")).body("v1").send().await.unwrap().json().await.unwrap();
+    let url = app.at(&format!("/api/v1/files/{}/content", f["id"].as_str().unwrap()));
+    let puts = (0..6).map(|i| t.owner.put(&url).body(format!("writer {i}")).send());
+    let results = futures::future::join_all(puts).await;
+    let mut ok = 0;
+    for r in results {
+        let r = r.unwrap();
+        match r.status().as_u16() {
+            200 => ok += 1,
+            409 => assert_eq!(code(r).await.1, "version_conflict"),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let file: Value = t
+        .owner
+        .get(app.at(&format!("/api/v1/files/{}", f["id"].as_str().unwrap())))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let versions = file["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 1 + ok, "every acknowledged upload is a version of its own");
+    let numbers: Vec<u64> = versions.iter().map(|v| v["version"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (1..=versions.len() as u64).collect::<Vec<_>>(), "numbered without gaps or repeats");
+}
+
+#[tokio::test]
+async fn file_fields_refer_to_files_of_the_same_tenant_only_and_huge_records_are_refused() {
+    let app = app();
+    let op = app.operator().await;
+    let a = app.tenant(&op, "acme").await;
+    let b = app.tenant(&op, "beta").await;
+    let theirs: Value =
+        b.owner.post(app.at("/api/v1/files?name=b.txt")).body("b").send().await.unwrap().json().await.unwrap();
+    let ours: Value =
+        a.owner.post(app.at("/api/v1/files?name=a.txt")).body("a").send().await.unwrap().json().await.unwrap();
+    let col = serde_json::json!({ "name": "docs", "fields": [{ "name": "attachment", "type": "file" }, { "name": "body", "type": "text" }] });
+    a.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap();
+    let post = |v: Value| a.owner.post(app.at("/api/v1/collections/docs/records")).json(&v).send();
+    let v: Value = post(serde_json::json!({ "attachment": theirs["id"] })).await.unwrap().json().await.unwrap();
+    assert_eq!(v["error"]["fields"][0]["code"], "reference_invalid");
+    assert_eq!(post(serde_json::json!({ "attachment": ours["id"] })).await.unwrap().status(), 201);
+    let huge = "x".repeat(300 * 1024);
+    let v: Value = post(serde_json::json!({ "body": huge })).await.unwrap().json().await.unwrap();
+    assert_eq!(v["error"]["fields"][0]["code"], "too_large");
+}

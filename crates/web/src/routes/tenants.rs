@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use valv_domain::TenantId;
-use valv_service::{NewTenant, OperatorView, TenantView, UserView, Valv};
+use valv_service::{LimitsInput, NewTenant, OperatorView, TenantView, UserView, Valv};
 
 use crate::error::{ErrorResponses, WebError};
 use crate::extract::{ApiJson, Operator, path_id};
@@ -21,6 +21,7 @@ pub(crate) fn routes() -> OpenApiRouter<Valv> {
         .routes(routes!(block_tenant))
         .routes(routes!(unblock_tenant))
         .routes(routes!(terminate_tenant))
+        .routes(routes!(set_limits))
 }
 
 #[utoipa::path(get, path = "/api/v1/operator/me", tag = "operator", responses((status = 200, body = OperatorView), ErrorResponses))]
@@ -89,4 +90,15 @@ async fn terminate_tenant(
     Path(id): Path<String>,
 ) -> Result<Json<TenantView>, WebError> {
     Ok(Json(valv.terminate_tenant(&c, path_id(&id, TenantId::parse)?).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/tenants/{id}/limits", tag = "operator", params(("id" = String, Path)),
+    request_body = LimitsInput, responses((status = 200, body = TenantView), ErrorResponses))]
+async fn set_limits(
+    State(valv): State<Valv>,
+    Operator(c): Operator,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<LimitsInput>,
+) -> Result<Json<TenantView>, WebError> {
+    Ok(Json(valv.set_tenant_limits(&c, path_id(&id, TenantId::parse)?, req).await?))
 }

@@ -121,3 +121,40 @@ fn rotation_rewraps_tenant_keys_and_retires_the_old_master_key() {
     let stale = valv(dir.path(), &["keys", "verify"]);
     assert!(!stale.status.success() && text(&stale).contains("does not match"), "{}", text(&stale));
 }
+
+#[test]
+fn the_master_key_can_come_from_the_environment_and_a_wrong_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |key: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_valv"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env("VALV_MASTER_KEY", key)
+            .output()
+            .unwrap()
+    };
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let created = with(
+        key,
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Acme",
+            "--contact-name",
+            "Ada Lind",
+            "--contact-email",
+            "ada@acme.example",
+            "--contact-phone",
+            "+46701234567",
+        ],
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(!dir.path().join("master.key").exists(), "no key file when the key comes from the environment");
+    assert!(with(key, &["keys", "verify"]).status.success());
+    let wrong = with("HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=", &["keys", "verify"]);
+    assert!(!wrong.status.success() && text(&wrong).contains("does not match"), "{}", text(&wrong));
+    let garbage = with("not-base64!", &["keys", "verify"]);
+    assert!(text(&garbage).contains("VALV_MASTER_KEY"), "the error names the setting: {}", text(&garbage));
+}

@@ -5,6 +5,7 @@
 //! known to be well formed, so the layers above never check it again.
 
 mod clock;
+pub mod deadline;
 pub mod files;
 mod ids;
 mod invalid;
@@ -14,6 +15,7 @@ mod stamp;
 mod text;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use deadline::{DeadlineError, DeadlineStatus, RequestDeadline, add_months};
 pub use ids::{CollectionId, FileId, OperatorId, RecordId, TenantId, TokenId, UserId};
 pub use invalid::Invalid;
 pub use role::{Role, UserStatus};

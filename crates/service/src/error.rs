@@ -60,6 +60,9 @@ pub enum ServiceError {
     /// The requested byte range lies outside the content.
     #[error("the range lies outside the content of {size} bytes")]
     RangeNotSatisfiable { size: u64 },
+    /// Input that cannot be used as a whole (an archive, a document); the message says why.
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
     /// A dependency failed; the message is for the log, never for the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -85,6 +88,7 @@ impl ServiceError {
             Self::PreconditionFailed => "precondition_failed",
             Self::Quota { code, .. } | Self::TooLarge { code, .. } | Self::Unavailable { code, .. } => code,
             Self::Malware { .. } => "malware_found",
+            Self::Invalid { code, .. } => code,
             Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::Internal(_) => "internal",
         }

@@ -7,6 +7,7 @@ mod auth;
 mod caller;
 mod collections;
 mod error;
+pub mod export;
 mod files;
 mod form;
 mod gc;
@@ -66,6 +67,7 @@ pub struct Valv {
     settings: Arc<Settings>,
     keyring: Arc<keyring::Keyring>,
     blobs: Option<valv_blob::ChunkStore>,
+    exports: Arc<export::Running>,
     hashing: Arc<Semaphore>,
     /// A hash verified against for unknown accounts (timing equalisation).
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
@@ -94,6 +96,7 @@ impl Valv {
             settings: Arc::new(settings),
             keyring,
             blobs: None,
+            exports: Arc::default(),
             hashing,
             dummy_hash: Arc::default(),
         }

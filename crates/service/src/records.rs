@@ -72,7 +72,7 @@ impl Valv {
         let c = self.collection_row(tenant, collection).await?;
         self.check_data(tenant, &c, &data).await?;
         let max = self.limits(tenant).await?.records;
-        if self.store.count_records(tenant, c.id).await? >= max {
+        if self.store.count_records(tenant, c.id, false).await? >= max {
             return Err(ServiceError::Quota {
                 code: "quota_records",
                 message: format!("a collection holds at most {max} records"),

@@ -50,6 +50,16 @@ fn changed(before: Option<&RecordRow>, after: &RecordRow) -> Vec<String> {
 }
 
 impl Valv {
+    /// Every revision's row image of a record, oldest first.
+    pub(crate) async fn record_images(
+        &self,
+        tenant: valv_domain::TenantId,
+        id: RecordId,
+    ) -> ServiceResult<Vec<RecordRow>> {
+        let entries = self.store.history(tenant, "record", &id.to_string()).await?;
+        Ok(entries.iter().filter_map(|e| image(e, id)).collect())
+    }
+
     async fn images(
         &self,
         caller: &Caller,

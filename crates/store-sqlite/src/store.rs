@@ -204,11 +204,11 @@ impl Store for SqliteStore {
         self.read(move |c| records::query(c, tenant, collection, &q)).await
     }
 
-    async fn count_records(&self, tenant: TenantId, collection: CollectionId) -> StoreResult<u64> {
+    async fn count_records(&self, tenant: TenantId, collection: CollectionId, include_deleted: bool) -> StoreResult<u64> {
         self.read(move |c| {
             c.query_row(
-                "SELECT COUNT(*) FROM records WHERE tenant_id = ?1 AND collection_id = ?2 AND deleted = 0",
-                [tenant.to_string(), collection.to_string()],
+                "SELECT COUNT(*) FROM records WHERE tenant_id = ?1 AND collection_id = ?2 AND (?3 OR deleted = 0)",
+                rusqlite::params![tenant.to_string(), collection.to_string(), include_deleted],
                 |r| r.get(0),
             )
             .map_err(backend)

@@ -98,8 +98,8 @@ pub trait Store: Send + Sync + 'static {
         collection: CollectionId,
         query: &RecordQuery,
     ) -> StoreResult<Vec<RecordRow>>;
-    /// Live (not deleted) records of one collection.
-    async fn count_records(&self, tenant: TenantId, collection: CollectionId) -> StoreResult<u64>;
+    /// Records of one collection: live ones, or all with `include_deleted`.
+    async fn count_records(&self, tenant: TenantId, collection: CollectionId, include_deleted: bool) -> StoreResult<u64>;
 
     async fn file(&self, tenant: TenantId, id: FileId) -> StoreResult<Option<FileRow>>;
     /// Live files, in one folder or everywhere.

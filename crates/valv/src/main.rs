@@ -50,6 +50,23 @@ enum Command {
     /// Manage the master key and the tenant keys it wraps.
     #[command(subcommand, after_help = "Example:\n  valv keys rotate")]
     Keys(cli::keys::KeysCommand),
+    /// Export all data of a terminated tenant as one archive (export.json, files, manifest).
+    #[command(after_help = "Example:\n  valv export --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --out acme.tar")]
+    Export {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import an export archive as a new tenant (same ids; users are invited to set passwords).
+    #[command(after_help = "Example:\n  valv import acme.tar")]
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete stored chunks no file version refers to (left by failed uploads).
     #[command(after_help = "Example:\n  valv gc --grace-hours 24")]
     Gc {
@@ -90,6 +107,12 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Tenant(c) => cli::tenant::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
         Command::User(c) => cli::user::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
         Command::Keys(c) => cli::keys::run(&wiring::config(args.config.as_deref(), &overrides)?, c).await,
+        Command::Export { tenant, out, json } => {
+            cli::export::export(&wiring::local(args.config.as_deref(), &overrides).await?, &tenant, out, json).await
+        }
+        Command::Import { file, json } => {
+            cli::export::import(&wiring::local(args.config.as_deref(), &overrides).await?, file, json).await
+        }
         Command::Gc { grace_hours, json } => {
             let valv = wiring::local(args.config.as_deref(), &overrides).await?;
             let r = valv

@@ -75,7 +75,9 @@ impl From<ServiceError> for WebError {
             ServiceError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Conflict { .. } => StatusCode::CONFLICT,
             ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            ServiceError::Quota { .. } | ServiceError::Malware { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Quota { .. } | ServiceError::Malware { .. } | ServiceError::Invalid { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ServiceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ServiceError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,

@@ -85,6 +85,8 @@ fn every_command_has_help_with_an_example() {
         &["keys", "rotate"],
         &["keys", "verify"],
         &["gc"],
+        &["export"],
+        &["import"],
     ];
     for cmd in commands {
         let out = std::process::Command::new(bin).args(*cmd).arg("--help").output().unwrap();

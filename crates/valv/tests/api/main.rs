@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod bigfile;
 mod cli;
+mod export;
 mod files;
 mod fuzz;
 mod health;

@@ -1,0 +1,75 @@
+//! Writes a POSIX (ustar) tar stream asynchronously, hashing every part for
+//! the manifest. Entries carry fixed modes and times, so the same content
+//! gives the same archive. (The `tar` crate builds the headers; its writer is
+//! synchronous, hence this small async one.)
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt as _};
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
+
+use super::format::{ExportManifest, FORMAT, VERSION};
+
+const BLOCK: usize = 512;
+
+/// A tar archive being written.
+pub struct TarOut<W> {
+    w: W,
+    manifest: ExportManifest,
+}
+
+impl<W: AsyncWrite + Unpin> TarOut<W> {
+    pub fn new(w: W) -> Self {
+        Self { w, manifest: ExportManifest { format: FORMAT.into(), version: VERSION, parts: Default::default() } }
+    }
+
+    async fn header(&mut self, path: &str, size: u64) -> std::io::Result<()> {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(path)?;
+        h.set_size(size);
+        h.set_mode(0o600);
+        h.set_mtime(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        self.w.write_all(h.as_bytes()).await
+    }
+
+    async fn pad(&mut self, size: u64) -> std::io::Result<()> {
+        let rest = (BLOCK - (size % BLOCK as u64) as usize) % BLOCK;
+        self.w.write_all(&[0u8; BLOCK][..rest]).await
+    }
+
+    /// Writes a part of `size` bytes from `body`; errors if the body disagrees with `size`.
+    pub async fn part<S, E>(&mut self, path: &str, size: u64, mut body: S) -> std::io::Result<u64>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.header(path, size).await?;
+        let mut sha = Sha256::new();
+        let mut written = 0u64;
+        while let Some(b) = body.next().await {
+            let b = b.map_err(|e| std::io::Error::other(e.to_string()))?;
+            sha.update(&b);
+            written += b.len() as u64;
+            self.w.write_all(&b).await?;
+        }
+        if written != size {
+            return Err(std::io::Error::other(format!("{path}: {written} bytes, expected {size}")));
+        }
+        self.pad(size).await?;
+        self.manifest.parts.insert(path.to_owned(), hex::encode(sha.finalize()));
+        Ok(written)
+    }
+
+    /// Writes `manifest.json` and the end-of-archive blocks.
+    pub async fn finish(mut self) -> std::io::Result<W> {
+        let m = serde_json::to_vec_pretty(&self.manifest).map_err(std::io::Error::other)?;
+        self.header("manifest.json", m.len() as u64).await?;
+        self.w.write_all(&m).await?;
+        self.pad(m.len() as u64).await?;
+        self.w.write_all(&[0u8; 2 * BLOCK]).await?;
+        self.w.flush().await?;
+        Ok(self.w)
+    }
+}

@@ -1,0 +1,163 @@
+//! Export and import: a round trip through a fresh installation gives the
+//! same content; damaged, truncated and unknown archives are refused whole.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::app;
+
+/// path -> bytes of every part of a tar archive.
+fn parts(archive: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut a = tar::Archive::new(std::fs::File::open(archive).unwrap());
+    let mut out = BTreeMap::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut b = Vec::new();
+        e.read_to_end(&mut b).unwrap();
+        out.insert(name, b);
+    }
+    out
+}
+
+fn valv(data: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_valv")).arg("--data-dir").arg(data).args(args).output().unwrap()
+}
+
+fn ok(o: &std::process::Output) -> Value {
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+}
+
+/// `export.json` without what an import regenerates (documented in docs/export.md).
+fn comparable(doc: &[u8]) -> Value {
+    let mut v: Value = serde_json::from_slice(doc).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("exported_at");
+    o.remove("journal");
+    let t = o.get_mut("tenant").unwrap().as_object_mut().unwrap();
+    t.remove("status");
+    t.remove("terminated_at");
+    v
+}
+
+#[tokio::test]
+async fn an_export_imported_elsewhere_exports_the_same_content() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    app.member(&t, "bo@acme.example", "member").await;
+    let col = json!({ "name": "contacts", "data_subject": true, "fields": [
+        { "name": "name", "type": "text", "personal": "identity" }, { "name": "age", "type": "number" }]});
+    t.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap();
+    let mut ids = Vec::new();
+    for n in ["Ada", "Bea", "Cy"] {
+        let r: Value = t
+            .owner
+            .post(app.at("/api/v1/collections/contacts/records"))
+            .json(&json!({ "name": n, "age": 30 }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(r["id"].as_str().unwrap().to_owned());
+    }
+    let rec = |id: &str| app.at(&format!("/api/v1/collections/contacts/records/{id}"));
+    t.owner.patch(rec(&ids[0])).json(&json!({ "age": 31 })).send().await.unwrap();
+    t.owner.delete(rec(&ids[1])).send().await.unwrap();
+    let f: Value = t
+        .owner
+        .post(app.at("/api/v1/files?folder=/docs&name=a.bin"))
+        .body(vec![1u8; 300_000])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t.owner
+        .put(app.at(&format!("/api/v1/files/{}/content", f["id"].as_str().unwrap())))
+        .body(vec![2u8; 100])
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
+    let early = app.cli(&["export", "--tenant", &t.id, "--out", a.to_str().unwrap()]);
+    assert!(
+        !early.status.success() && String::from_utf8_lossy(&early.stderr).contains("agreement ended"),
+        "operators wait for the end"
+    );
+    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap();
+    let done = ok(&app.cli(&["export", "--tenant", &t.id, "--out", a.to_str().unwrap(), "--json"]));
+    assert_eq!(done["progress"]["items_done"], done["progress"]["items_total"], "progress reaches the total");
+
+    let second = dir.path().join("second");
+    let imported = ok(&valv(&second, &["import", a.to_str().unwrap(), "--json"]));
+    assert_eq!((imported["records"].as_u64(), imported["file_versions"].as_u64()), (Some(3), Some(2)));
+    ok(&valv(&second, &["tenant", "terminate", &t.id, "--json"]));
+    ok(&valv(&second, &["export", "--tenant", &t.id, "--out", b.to_str().unwrap(), "--json"]));
+
+    let (pa, pb) = (parts(&a), parts(&b));
+    assert_eq!(comparable(&pa["export.json"]), comparable(&pb["export.json"]), "same content after the round trip");
+    assert_eq!(pa.keys().collect::<Vec<_>>(), pb.keys().collect::<Vec<_>>());
+    assert_eq!(pa.get(&format!("files/{}/1", f["id"].as_str().unwrap())).unwrap(), &vec![1u8; 300_000]);
+    let doc: Value = serde_json::from_slice(&pa["export.json"]).unwrap();
+    assert_eq!(doc["records"][0]["revisions"].as_array().unwrap().len(), 2, "every revision travels");
+    let text = String::from_utf8_lossy(&pa["export.json"]);
+    for secret in ["argon2", "password_hash", "totp", "secret_digest"] {
+        assert!(!text.contains(secret), "no secrets in an export ({secret})");
+    }
+}
+
+#[tokio::test]
+async fn damaged_truncated_and_unknown_archives_are_refused_whole() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    t.owner.post(app.at("/api/v1/files?name=x.bin")).body(vec![7u8; 50_000]).send().await.unwrap();
+    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.tar");
+    ok(&app.cli(&["export", "--tenant", &t.id, "--out", good.to_str().unwrap()]));
+    let bytes = std::fs::read(&good).unwrap();
+    let target = dir.path().join("target");
+
+    let mut tampered = bytes.clone();
+    let at = tampered.windows(4).position(|w| w == [7, 7, 7, 7]).unwrap() + 100;
+    tampered[at] ^= 1;
+    let truncated = bytes[..bytes.len() / 2].to_vec();
+    for (name, archive, code) in [("tampered", tampered, "import_damaged"), ("truncated", truncated, "import_damaged")]
+    {
+        let p = dir.path().join(format!("{name}.tar"));
+        std::fs::write(&p, archive).unwrap();
+        let o = valv(&target, &["import", p.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(code), "{name}: {err}");
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    let manifest = br#"{"format":"valv-export","version":99,"parts":{}}"#;
+    let mut h = tar::Header::new_ustar();
+    h.set_size(manifest.len() as u64);
+    h.set_cksum();
+    b.append_data(&mut h, "manifest.json", &manifest[..]).unwrap();
+    let future = dir.path().join("future.tar");
+    std::fs::write(&future, b.into_inner().unwrap()).unwrap();
+    let o = valv(&target, &["import", future.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("import_format_unknown"), "unknown versions are named");
+    let list = ok(&valv(&target, &["tenant", "list", "--json"]));
+    assert!(list.as_array().unwrap().is_empty(), "nothing was half-imported");
+    ok(&valv(&target, &["import", good.to_str().unwrap()]));
+    let again = valv(&target, &["import", good.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("import_conflict"),
+        "an existing tenant is not overwritten"
+    );
+}

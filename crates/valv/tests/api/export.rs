@@ -111,6 +111,12 @@ async fn an_export_imported_elsewhere_exports_the_same_content() {
     assert_eq!(pa.get(&format!("files/{}/1", f["id"].as_str().unwrap())).unwrap(), &vec![1u8; 300_000]);
     let doc: Value = serde_json::from_slice(&pa["export.json"]).unwrap();
     assert_eq!(doc["records"][0]["revisions"].as_array().unwrap().len(), 2, "every revision travels");
+    let doc_path = dir.path().join("export.json");
+    std::fs::write(&doc_path, &pa["export.json"]).unwrap();
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/export.schema.json");
+    let check = "import json, sys, jsonschema_rs; jsonschema_rs.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))";
+    let valid = Command::new(crate::fuzz::tools().join("python")).args(["-c", check]).arg(&schema).arg(&doc_path).output().unwrap();
+    assert!(valid.status.success(), "export.json follows docs/export.schema.json: {}", String::from_utf8_lossy(&valid.stderr));
     let text = String::from_utf8_lossy(&pa["export.json"]);
     for secret in ["argon2", "password_hash", "totp", "secret_digest"] {
         assert!(!text.contains(secret), "no secrets in an export ({secret})");

@@ -68,6 +68,7 @@ pub struct Valv {
     keyring: Arc<keyring::Keyring>,
     blobs: Option<valv_blob::ChunkStore>,
     exports: Arc<export::Running>,
+    jobs: Arc<export::Jobs>,
     hashing: Arc<Semaphore>,
     /// A hash verified against for unknown accounts (timing equalisation).
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
@@ -97,6 +98,7 @@ impl Valv {
             keyring,
             blobs: None,
             exports: Arc::default(),
+            jobs: Arc::default(),
             hashing,
             dummy_hash: Arc::default(),
         }

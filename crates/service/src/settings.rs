@@ -49,6 +49,8 @@ pub struct Settings {
     pub clamd: Option<crate::scan::Clamd>,
     /// Accept uploads unscanned when clamd is unreachable (default: refuse them).
     pub clamd_fail_open: bool,
+    /// Where export archives made through the API are written.
+    pub export_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -66,6 +68,7 @@ impl Default for Settings {
             max_tenant_bytes: 100 << 30,
             clamd: None,
             clamd_fail_open: false,
+            export_dir: None,
         }
     }
 }

@@ -204,7 +204,12 @@ impl Store for SqliteStore {
         self.read(move |c| records::query(c, tenant, collection, &q)).await
     }
 
-    async fn count_records(&self, tenant: TenantId, collection: CollectionId, include_deleted: bool) -> StoreResult<u64> {
+    async fn count_records(
+        &self,
+        tenant: TenantId,
+        collection: CollectionId,
+        include_deleted: bool,
+    ) -> StoreResult<u64> {
         self.read(move |c| {
             c.query_row(
                 "SELECT COUNT(*) FROM records WHERE tenant_id = ?1 AND collection_id = ?2 AND (?3 OR deleted = 0)",

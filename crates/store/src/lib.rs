@@ -99,7 +99,12 @@ pub trait Store: Send + Sync + 'static {
         query: &RecordQuery,
     ) -> StoreResult<Vec<RecordRow>>;
     /// Records of one collection: live ones, or all with `include_deleted`.
-    async fn count_records(&self, tenant: TenantId, collection: CollectionId, include_deleted: bool) -> StoreResult<u64>;
+    async fn count_records(
+        &self,
+        tenant: TenantId,
+        collection: CollectionId,
+        include_deleted: bool,
+    ) -> StoreResult<u64>;
 
     async fn file(&self, tenant: TenantId, id: FileId) -> StoreResult<Option<FileRow>>;
     /// Live files, in one folder or everywhere.

@@ -172,6 +172,7 @@ impl Config {
             max_records_per_collection: self.max_records_per_collection,
             clamd: self.clamd.as_deref().map(valv_service::scan::Clamd::parse),
             clamd_fail_open: self.clamd_fail_open,
+            export_dir: Some(self.data_dir.join("exports")),
             ..Settings::default()
         })
     }

@@ -86,6 +86,7 @@ pub fn api() -> (Router<Valv>, utoipa::openapi::OpenApi) {
         .merge(routes::journal::routes())
         .merge(routes::records::routes())
         .merge(routes::files::routes())
+        .merge(routes::exports::routes())
         .split_for_parts()
 }
 

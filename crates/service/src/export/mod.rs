@@ -6,6 +6,7 @@
 
 pub mod format;
 mod import;
+mod jobs;
 mod tarout;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,7 @@ use self::tarout::TarOut;
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
 pub use import::ImportReport;
+pub use jobs::{JobState, JobView, Jobs};
 
 /// Tenants with an export under way: one at a time per tenant.
 #[derive(Debug, Default)]
@@ -326,9 +328,7 @@ impl Valv {
 }
 
 /// A file as a stream of pieces.
-pub(crate) fn file_stream(
-    f: tokio::fs::File,
-) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin + Send {
+pub fn file_stream(f: tokio::fs::File) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin + Send {
     Box::pin(futures::stream::try_unfold(f, |mut f| async move {
         use tokio::io::AsyncReadExt as _;
         let mut buf = vec![0u8; 256 * 1024];

@@ -115,8 +115,17 @@ async fn an_export_imported_elsewhere_exports_the_same_content() {
     std::fs::write(&doc_path, &pa["export.json"]).unwrap();
     let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/export.schema.json");
     let check = "import json, sys, jsonschema_rs; jsonschema_rs.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))";
-    let valid = Command::new(crate::fuzz::tools().join("python")).args(["-c", check]).arg(&schema).arg(&doc_path).output().unwrap();
-    assert!(valid.status.success(), "export.json follows docs/export.schema.json: {}", String::from_utf8_lossy(&valid.stderr));
+    let valid = Command::new(crate::fuzz::tools().join("python"))
+        .args(["-c", check])
+        .arg(&schema)
+        .arg(&doc_path)
+        .output()
+        .unwrap();
+    assert!(
+        valid.status.success(),
+        "export.json follows docs/export.schema.json: {}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
     let text = String::from_utf8_lossy(&pa["export.json"]);
     for secret in ["argon2", "password_hash", "totp", "secret_digest"] {
         assert!(!text.contains(secret), "no secrets in an export ({secret})");
@@ -166,4 +175,37 @@ async fn damaged_truncated_and_unknown_archives_are_refused_whole() {
         String::from_utf8_lossy(&again.stderr).contains("import_conflict"),
         "an existing tenant is not overwritten"
     );
+}
+
+#[tokio::test]
+async fn administrators_export_through_the_api_with_progress() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let (_, member) = app.member(&t, "m@acme.example", "member").await;
+    t.owner.post(app.at("/api/v1/files?name=a.bin")).body(vec![3u8; 200_000]).send().await.unwrap();
+    assert_eq!(member.post(app.at("/api/v1/exports")).send().await.unwrap().status(), 403, "members do not export");
+    let r = t.owner.post(app.at("/api/v1/exports")).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let job: Value = r.json().await.unwrap();
+    let url = app.at(&format!("/api/v1/exports/{}", job["id"].as_str().unwrap()));
+    let mut state = job;
+    for _ in 0..100 {
+        if state["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        state = t.owner.get(&url).send().await.unwrap().json().await.unwrap();
+    }
+    assert_eq!(state["state"], "done", "{state}");
+    assert_eq!(state["progress"]["bytes_done"], 200_000);
+    let archive = t.owner.get(format!("{url}/archive")).send().await.unwrap();
+    assert_eq!(archive.headers()["content-type"], "application/x-tar");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("api.tar");
+    std::fs::write(&path, archive.bytes().await.unwrap()).unwrap();
+    let p = parts(&path);
+    assert!(p.contains_key("manifest.json") && p.contains_key("export.json"));
+    let journal = app.journal(&t.owner).await;
+    assert!(journal.iter().any(|e| e["action"] == "tenant.exported"), "the export is journaled");
 }

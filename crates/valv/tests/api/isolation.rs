@@ -33,7 +33,10 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
     let b_record = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let r = b.owner.post(app.at("/api/v1/files?name=b-secret-file.txt")).body("b-file-content").send().await.unwrap();
     let b_file = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let job: Value = b.owner.post(app.at("/api/v1/exports")).send().await.unwrap().json().await.unwrap();
+    let b_job = job["id"].as_str().unwrap().to_owned();
     let b_secrets = [
+        b_job.as_str(),
         b_file.as_str(),
         "b-secret-file",
         "b-file-content",
@@ -56,7 +59,9 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
             if path.ends_with("/sign-out") {
                 continue; // would end A's own session; covered by the auth tests
             }
-            let id = if path.contains("/files/") {
+            let id = if path.contains("/exports/") {
+                b_job.as_str()
+            } else if path.contains("/files/") {
                 b_file.as_str()
             } else if path.contains("/records/") {
                 b_record.as_str()

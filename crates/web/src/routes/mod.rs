@@ -1,6 +1,7 @@
 //! The API's routes, grouped by who uses them.
 
 pub(crate) mod auth;
+pub(crate) mod exports;
 pub(crate) mod files;
 pub(crate) mod health;
 pub(crate) mod journal;

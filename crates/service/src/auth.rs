@@ -82,7 +82,7 @@ impl Valv {
             self.fail_sign_in(&keys, t.as_ref(), email, client, "bad_credentials").await?;
             return Err(ServiceError::BadCredentials);
         };
-        if let Err(e) = admit(&t, &u) {
+        if let Err(e) = self.admit(&t, &u) {
             self.fail_sign_in(&keys, Some(&t), email, client, e.code()).await?;
             return Err(e);
         }
@@ -219,7 +219,7 @@ impl Valv {
         }
         let t = self.tenant_row(tenant).await.map_err(|_| session_invalid())?;
         let u = self.store.user(tenant, user).await?.ok_or_else(session_invalid)?;
-        admit(&t, &u)?;
+        self.admit(&t, &u)?;
         Ok((s, t, u))
     }
 
@@ -279,19 +279,24 @@ impl Valv {
     }
 }
 
-/// Blocked and terminated accounts and tenants are refused (after the password
-/// was verified, so the answer reveals nothing to someone without it).
-pub(crate) fn admit(t: &TenantRow, u: &UserRow) -> ServiceResult<()> {
-    if t.status == UserStatus::Blocked {
-        return Err(ServiceError::TenantBlocked);
+impl Valv {
+    /// Blocked accounts and tenants are refused (after the password was
+    /// verified, so the answer reveals nothing to someone without it). After the
+    /// agreement ended, owners and admins are admitted to export only, until the
+    /// export window closes. Returns whether the admission is export-only.
+    pub(crate) fn admit(&self, t: &TenantRow, u: &UserRow) -> ServiceResult<bool> {
+        if t.status == UserStatus::Blocked {
+            return Err(ServiceError::TenantBlocked);
+        }
+        if u.status == UserStatus::Blocked {
+            return Err(ServiceError::AccountBlocked);
+        }
+        match t.terminated_at {
+            None => Ok(false),
+            Some(end) if u.role.manages_accounts() && self.now() < end + self.settings.export_window => Ok(true),
+            Some(_) => Err(ServiceError::TenantTerminated),
+        }
     }
-    if t.terminated_at.is_some() {
-        return Err(ServiceError::TenantTerminated);
-    }
-    if u.status == UserStatus::Blocked {
-        return Err(ServiceError::AccountBlocked);
-    }
-    Ok(())
 }
 
 /// The second factors this user must choose from; empty when none is owed.

@@ -22,6 +22,8 @@ pub enum Caller {
         user: UserId,
         role: Role,
         via: Via,
+        /// The tenant's agreement ended: this owner or admin may only export.
+        export_only: bool,
     },
     Operator {
         id: OperatorId,
@@ -32,6 +34,8 @@ pub enum Caller {
     /// The command line managing one tenant's accounts, with an owner's rights
     /// over accounts (never over records or files).
     CliForTenant(TenantId),
+    /// valv's own scheduled jobs (purging tenants after the export window).
+    System,
 }
 
 impl Caller {
@@ -43,6 +47,7 @@ impl Caller {
             Self::User { user, .. } => Actor::User(*user),
             Self::Operator { id, .. } => Actor::Operator(*id),
             Self::Cli | Self::CliForTenant(_) => Actor::Cli,
+            Self::System => Actor::System,
         }
     }
 
@@ -52,6 +57,7 @@ impl Caller {
     /// `Forbidden` for operators and the CLI.
     pub fn member(&self) -> ServiceResult<(TenantId, UserId, Role)> {
         match self {
+            Self::User { export_only: true, .. } => Err(ServiceError::TenantTerminated),
             Self::User { tenant, user, role, .. } => Ok((*tenant, *user, *role)),
             _ => Err(ServiceError::Forbidden("this needs a tenant user")),
         }
@@ -71,13 +77,25 @@ impl Caller {
         }
     }
 
+    /// An owner or admin who may export, also during the export window after
+    /// the tenant's agreement ended.
+    ///
+    /// # Errors
+    /// `Forbidden` otherwise.
+    pub fn export_admin(&self) -> ServiceResult<(TenantId, Role)> {
+        match self {
+            Self::User { tenant, role, .. } if role.manages_accounts() => Ok((*tenant, *role)),
+            _ => Err(ServiceError::Forbidden("this needs the owner or admin role")),
+        }
+    }
+
     /// A provider operator or the local CLI.
     ///
     /// # Errors
     /// `Forbidden` for tenant users.
     pub fn operator(&self) -> ServiceResult<()> {
         match self {
-            Self::Operator { .. } | Self::Cli => Ok(()),
+            Self::Operator { .. } | Self::Cli | Self::System => Ok(()),
             Self::User { .. } | Self::CliForTenant(_) => Err(ServiceError::Forbidden("this needs a provider operator")),
         }
     }

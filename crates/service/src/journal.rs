@@ -41,7 +41,7 @@ impl Valv {
                 return Err(ServiceError::Forbidden("this needs the owner, admin or auditor role"));
             }
             Caller::CliForTenant(t) => Chain::Tenant(*t),
-            Caller::Operator { .. } | Caller::Cli => Chain::Provider,
+            Caller::Operator { .. } | Caller::Cli | Caller::System => Chain::Provider,
         };
         let limit = f.limit.unwrap_or(100);
         if !(1..=500).contains(&limit) {

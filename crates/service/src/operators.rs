@@ -8,7 +8,7 @@ use valv_crypto::password::Verdict;
 use valv_domain::{Email, UserStatus};
 use valv_store::{Actor, Chain, Change, Principal};
 
-use crate::auth::{admit, session_invalid};
+use crate::auth::session_invalid;
 use crate::throttle::Keys;
 use crate::{Caller, OperatorView, ServiceError, ServiceResult, SignIn, SignInStatus, Valv, Via};
 
@@ -60,8 +60,8 @@ impl Valv {
             Principal::User { tenant, user } => {
                 let t = self.tenant_row(tenant).await.map_err(|_| session_invalid())?;
                 let u = self.store.user(tenant, user).await?.ok_or_else(session_invalid)?;
-                admit(&t, &u)?;
-                Ok(Caller::User { tenant, user, role: u.role, via: Via::Session(s.id) })
+                let export_only = self.admit(&t, &u)?;
+                Ok(Caller::User { tenant, user, role: u.role, via: Via::Session(s.id), export_only })
             }
             Principal::Operator(id) => {
                 let op = self.store.operator(id).await?.ok_or_else(session_invalid)?;

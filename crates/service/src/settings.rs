@@ -49,6 +49,8 @@ pub struct Settings {
     pub clamd: Option<crate::scan::Clamd>,
     /// Accept uploads unscanned when clamd is unreachable (default: refuse them).
     pub clamd_fail_open: bool,
+    /// How long after the end of its agreement a tenant's admins may still export.
+    pub export_window: Duration,
     /// Where export archives made through the API are written.
     pub export_dir: Option<std::path::PathBuf>,
 }
@@ -69,6 +71,7 @@ impl Default for Settings {
             clamd: None,
             clamd_fail_open: false,
             export_dir: None,
+            export_window: Duration::days(30),
         }
     }
 }

@@ -66,6 +66,7 @@ impl Valv {
             require_second_factor: false,
             limits: TenantLimits::default(),
             terminated_at: None,
+            purged_at: None,
             created_at: now,
             updated_at: now,
         };

@@ -125,12 +125,18 @@ impl Valv {
         }
         let tenant = self.tenant_row(row.tenant_id).await?;
         let user = self.user_row(row.tenant_id, row.user_id).await?;
-        crate::auth::admit(&tenant, &user)?;
+        let export_only = self.admit(&tenant, &user)?;
         // A token never outranks its owner, even after the owner's role was lowered.
         if user.status != UserStatus::Active || !user.role.may_grant(row.role) {
             return Err(invalid());
         }
-        Ok(Caller::User { tenant: row.tenant_id, user: row.user_id, role: row.role, via: crate::Via::Token(id) })
+        Ok(Caller::User {
+            tenant: row.tenant_id,
+            user: row.user_id,
+            role: row.role,
+            via: crate::Via::Token(id),
+            export_only,
+        })
     }
 }
 

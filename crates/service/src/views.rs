@@ -68,6 +68,9 @@ pub struct TenantView {
     pub max_records_per_collection: Option<u64>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub terminated_at: Option<OffsetDateTime>,
+    /// When its data was deleted and its key destroyed.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub purged_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -87,6 +90,7 @@ impl From<&TenantRow> for TenantView {
             max_storage_bytes: t.limits.max_storage_bytes,
             max_records_per_collection: t.limits.max_records_per_collection,
             terminated_at: t.terminated_at,
+            purged_at: t.purged_at,
             created_at: t.created_at,
         }
     }

@@ -130,3 +130,31 @@ async fn api_tokens_expire() {
     w.clock.advance(Duration::days(1) + Duration::seconds(1));
     assert_eq!(w.valv.resolve_token(&t.secret).await.unwrap_err().code(), "token_invalid");
 }
+
+#[tokio::test]
+async fn after_termination_admins_may_only_export_until_the_window_closes_then_everything_goes() {
+    let w = world().await;
+    let owner = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    let (tenant, _, _) = owner.member().unwrap();
+    w.valv.terminate_tenant(&Caller::Cli, tenant).await.unwrap();
+
+    w.clock.advance(Duration::days(29));
+    let late = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    assert_eq!(w.valv.me(&late).await.unwrap_err().code(), "tenant_terminated", "only exports are left");
+    let progress = valv_service::export::Progress::default();
+    let archive = w.valv.export(&late, tenant, Vec::new(), &progress).await.unwrap();
+    assert!(!archive.is_empty(), "but exporting works in the window");
+    assert!(w.valv.purge_expired(&Caller::Cli).await.unwrap().is_empty(), "nothing is purged inside the window");
+
+    w.clock.advance(Duration::days(2));
+    assert_eq!(sign_in(&w, PASSWORD).await.err().map(|e| e.code()), Some("tenant_terminated"), "the window closed");
+    let receipts = w.valv.purge_expired(&Caller::System).await.unwrap();
+    assert_eq!(receipts.len(), 1);
+    assert!(receipts[0].key_destroyed);
+    assert_eq!(receipts[0].deleted.get("users"), Some(&1));
+    assert!(w.valv.keyring().key(tenant).await.is_err(), "the data key is gone: every copy is unreadable");
+    assert!(w.valv.purge_expired(&Caller::System).await.unwrap().is_empty(), "a purge happens once");
+    let chains = w.valv.verify_journal(&Caller::Cli, None).await.unwrap();
+    assert!(chains.iter().all(|c| c.outcome.is_ok()), "the journal still verifies: {chains:?}");
+    let _ = &w.inbox;
+}

@@ -281,4 +281,24 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn purge_tenant(&self, tenant: TenantId, change: Change) -> StoreResult<Vec<(String, u64)>> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+            let t = tenant.to_string();
+            let mut counts = Vec::new();
+            for table in ["sessions", "tokens", "file_versions", "files", "records", "collections", "users"] {
+                let n = tx.execute(&format!("DELETE FROM {table} WHERE tenant_id = ?1"), [&t]).map_err(backend)?;
+                counts.push((table.to_owned(), n as u64));
+            }
+            tx.execute("UPDATE journal SET payload = NULL WHERE chain = ?1", [&t]).map_err(backend)?;
+            for row in &change.rows {
+                crate::entities::upsert(&tx, row)?;
+            }
+            journal::append(&tx, &change)?;
+            tx.commit().map_err(backend)?;
+            Ok(counts)
+        })
+        .await
+    }
 }

@@ -39,6 +39,7 @@ pub fn tenant(slug: &str) -> TenantRow {
         require_second_factor: false,
         limits: crate::TenantLimits::default(),
         terminated_at: None,
+        purged_at: None,
         created_at: T0,
         updated_at: T0,
     }

@@ -106,6 +106,12 @@ pub trait Store: Send + Sync + 'static {
         include_deleted: bool,
     ) -> StoreResult<u64>;
 
+    /// Deletes every row of `tenant` (accounts, tokens, sessions, collections,
+    /// records, files), blanks the payloads of its journal chain (the chain
+    /// still verifies on payload hashes) and commits `change`, in one
+    /// transaction. Returns how many rows went, by table.
+    async fn purge_tenant(&self, tenant: TenantId, change: Change) -> StoreResult<Vec<(String, u64)>>;
+
     async fn file(&self, tenant: TenantId, id: FileId) -> StoreResult<Option<FileRow>>;
     /// Live files, in one folder or everywhere.
     async fn files(&self, tenant: TenantId, folder: Option<&str>) -> StoreResult<Vec<FileRow>>;

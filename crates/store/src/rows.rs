@@ -30,6 +30,9 @@ pub struct TenantRow {
     pub limits: TenantLimits,
     #[serde(with = "time::serde::rfc3339::option")]
     pub terminated_at: Option<OffsetDateTime>,
+    /// When the tenant's data was deleted and its key destroyed.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub purged_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]

@@ -62,6 +62,8 @@ pub struct Config {
     pub max_tenant_gib: u64,
     /// Live records per collection.
     pub max_records_per_collection: u64,
+    /// Days after the end of its agreement that a tenant's admins may still export; then its data is deleted.
+    pub export_window_days: u32,
     /// File holding the master key (base64, mode 0600) [default: <data_dir>/master.key].
     pub master_key_file: Option<PathBuf>,
     /// The master key itself (base64 of 32 bytes), instead of a file. Never logged.
@@ -96,6 +98,7 @@ impl Default for Config {
             max_file_mib: 5 * 1024,
             max_tenant_gib: 100,
             max_records_per_collection: 1_000_000,
+            export_window_days: 30,
         }
     }
 }
@@ -173,6 +176,7 @@ impl Config {
             clamd: self.clamd.as_deref().map(valv_service::scan::Clamd::parse),
             clamd_fail_open: self.clamd_fail_open,
             export_dir: Some(self.data_dir.join("exports")),
+            export_window: Duration::days(i64::from(self.export_window_days)),
             ..Settings::default()
         })
     }

@@ -54,6 +54,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value
     let local = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
+    tokio::spawn(purge_hourly(valv.clone()));
     let scheme = if config.insecure_http { "http" } else { "https" };
     let tls = if config.insecure_http {
         tracing::warn!("serving plain HTTP (--insecure-http): only safe behind a proxy that terminates TLS");
@@ -96,6 +97,19 @@ fn init_logging(filter: &str) -> anyhow::Result<()> {
         .with_target(false)
         .init();
     Ok(())
+}
+
+/// Deletes tenants whose export window closed, once an hour.
+async fn purge_hourly(valv: valv_service::Valv) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match valv.purge_expired(&valv_service::Caller::System).await {
+            Ok(r) if !r.is_empty() => tracing::info!(tenants = r.len(), "purged tenants after their export window"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "purging tenants failed; retrying in an hour"),
+        }
+    }
 }
 
 async fn shutdown_on_signal(handle: axum_server::Handle) {

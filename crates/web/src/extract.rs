@@ -80,6 +80,11 @@ role_extractor!(
     |c| c.admin().map(drop)
 );
 role_extractor!(
+    /// An owner or admin who may export, also in the export window after the agreement ended.
+    Exporter,
+    |c| c.export_admin().map(drop)
+);
+role_extractor!(
     /// A reader of the journal: tenant owner, admin or auditor, or an operator.
     Auditor,
     |c| match c {

@@ -174,6 +174,7 @@ impl Valv {
             require_second_factor: t.require_second_factor,
             limits: TenantLimits::default(),
             terminated_at: None,
+            purged_at: None,
             created_at: instant(&t.created_at)?,
             updated_at: self.now(),
         })

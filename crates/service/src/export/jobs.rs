@@ -64,7 +64,7 @@ impl Valv {
     /// # Errors
     /// `Forbidden` unless owner/admin; `export_running`.
     pub async fn start_export(&self, caller: &Caller) -> ServiceResult<JobView> {
-        let (tenant, _) = caller.admin()?;
+        let (tenant, _) = caller.export_admin()?;
         self.export_allowed(caller, tenant).await?;
         let id = valv_crypto::token::random(16);
         let path = self.archive_path(&id)?;
@@ -104,7 +104,7 @@ impl Valv {
     /// # Errors
     /// `NotFound` for unknown ids and other tenants' jobs.
     pub fn export_job(&self, caller: &Caller, id: &str) -> ServiceResult<JobView> {
-        let (tenant, _) = caller.admin()?;
+        let (tenant, _) = caller.export_admin()?;
         let jobs = self.jobs.0.lock().unwrap_or_else(PoisonError::into_inner);
         let j = jobs.get(id).filter(|j| j.tenant == tenant).ok_or(ServiceError::NotFound)?;
         Ok(JobView { id: id.to_owned(), state: j.state, progress: j.progress.view(), error: j.error.clone() })

@@ -99,12 +99,12 @@ impl Valv {
     pub async fn export_allowed(&self, caller: &Caller, tenant: TenantId) -> ServiceResult<()> {
         match caller {
             Caller::User { .. } => {
-                let (t, _) = caller.admin()?;
+                let (t, _) = caller.export_admin()?;
                 if t != tenant {
                     return Err(ServiceError::NotFound);
                 }
             }
-            Caller::Operator { .. } | Caller::Cli => {
+            Caller::Operator { .. } | Caller::Cli | Caller::System => {
                 if self.tenant_row(tenant).await?.terminated_at.is_none() {
                     return Err(ServiceError::Forbidden(
                         "operators export a tenant only after its agreement ended; its administrators export it before",

@@ -72,6 +72,12 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete the data of tenants whose export window has closed and destroy their keys.
+    #[command(after_help = "Example:\n  valv tenant purge-expired --json")]
+    PurgeExpired {
+        #[arg(long)]
+        json: bool,
+    },
     /// Record the end of a tenant's agreement (data stays for the export window).
     #[command(after_help = "Example:\n  valv tenant terminate 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d")]
     Terminate {
@@ -121,6 +127,22 @@ pub async fn run(valv: &Valv, cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             let input = LimitsInput { max_file_mib, max_storage_gib, max_records_per_collection };
             let t = valv.set_tenant_limits(&c, id(&raw)?, input).await.map_err(explain)?;
             print(json, &t, || format!("limits set for {}", line(&t)))?;
+        }
+        TenantCommand::PurgeExpired { json } => {
+            let receipts = valv.purge_expired(&c).await.map_err(explain)?;
+            print(json, &receipts, || {
+                let mut lines: Vec<String> = receipts
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "purged {} ({}): key destroyed, {} chunks deleted",
+                            r.tenant_id, r.slug, r.chunks_deleted
+                        )
+                    })
+                    .collect();
+                lines.push(format!("{} tenants purged", receipts.len()));
+                lines.join("\n")
+            })?;
         }
         TenantCommand::Terminate { id: raw, json } => {
             let t = valv.terminate_tenant(&c, id(&raw)?).await.map_err(explain)?;

@@ -73,6 +73,7 @@ fn every_command_has_help_with_an_example() {
         &["tenant", "unblock"],
         &["tenant", "terminate"],
         &["tenant", "limits"],
+        &["tenant", "purge-expired"],
         &["user"],
         &["user", "create"],
         &["user", "list"],

@@ -11,7 +11,7 @@ use valv_service::Valv;
 use valv_service::export::JobView;
 
 use crate::error::{ErrorResponses, WebError};
-use crate::extract::Admin;
+use crate::extract::Exporter;
 
 pub(crate) fn routes() -> OpenApiRouter<Valv> {
     OpenApiRouter::new().routes(routes!(start_export)).routes(routes!(export_job)).routes(routes!(export_archive))
@@ -19,19 +19,27 @@ pub(crate) fn routes() -> OpenApiRouter<Valv> {
 
 #[utoipa::path(post, path = "/api/v1/exports", tag = "export",
     responses((status = 202, body = JobView, description = "Started; poll it for progress"), ErrorResponses))]
-async fn start_export(State(v): State<Valv>, Admin(c): Admin) -> Result<(StatusCode, Json<JobView>), WebError> {
+async fn start_export(State(v): State<Valv>, Exporter(c): Exporter) -> Result<(StatusCode, Json<JobView>), WebError> {
     Ok((StatusCode::ACCEPTED, Json(v.start_export(&c).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/exports/{id}", tag = "export", params(("id" = String, Path)),
     responses((status = 200, body = JobView), ErrorResponses))]
-async fn export_job(State(v): State<Valv>, Admin(c): Admin, Path(id): Path<String>) -> Result<Json<JobView>, WebError> {
+async fn export_job(
+    State(v): State<Valv>,
+    Exporter(c): Exporter,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, WebError> {
     Ok(Json(v.export_job(&c, &id)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/exports/{id}/archive", tag = "export", params(("id" = String, Path)),
     responses((status = 200, description = "The archive (application/x-tar)"), ErrorResponses))]
-async fn export_archive(State(v): State<Valv>, Admin(c): Admin, Path(id): Path<String>) -> Result<Response, WebError> {
+async fn export_archive(
+    State(v): State<Valv>,
+    Exporter(c): Exporter,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
     let (file, len) = v.export_archive(&c, &id).await?;
     let mut res = Body::from_stream(tokio_util_stream(file)).into_response();
     let h = res.headers_mut();

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use valv_domain::schema::{FieldDef, check_fields, parse_identifier};
 use valv_domain::{CollectionId, Role, TenantId};
-use valv_store::{Chain, Change, CollectionRow, Row};
+use valv_store::{Chain, Change, CollectionRow, Processing, Row};
 
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
@@ -24,6 +24,9 @@ pub struct NewCollection {
     /// Each record is about one data subject (GDPR requests search it).
     #[serde(default)]
     pub data_subject: bool,
+    /// Purpose, legal basis, retention, recipients and source (GDPR Art. 15, 30).
+    #[serde(default)]
+    pub processing: Processing,
 }
 
 /// New fields and annotations of a collection.
@@ -33,6 +36,7 @@ pub struct CollectionPatch {
     #[schema(value_type = Option<Vec<Object>>)]
     pub fields: Option<Vec<FieldDef>>,
     pub data_subject: Option<bool>,
+    pub processing: Option<Processing>,
 }
 
 /// A collection.
@@ -43,6 +47,7 @@ pub struct CollectionView {
     #[schema(value_type = Vec<Object>)]
     pub fields: Vec<FieldDef>,
     pub data_subject: bool,
+    pub processing: Processing,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -56,6 +61,7 @@ impl From<&CollectionRow> for CollectionView {
             name: c.name.clone(),
             fields: c.fields.clone(),
             data_subject: c.data_subject,
+            processing: c.processing.clone(),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -82,6 +88,7 @@ impl Valv {
             name,
             fields: new.fields,
             data_subject: new.data_subject,
+            processing: new.processing,
             created_at: now,
             updated_at: now,
         };
@@ -106,6 +113,7 @@ impl Valv {
             row.fields = fields;
         }
         row.data_subject = patch.data_subject.unwrap_or(row.data_subject);
+        row.processing = patch.processing.unwrap_or(row.processing);
         row.updated_at = self.now();
         self.commit_collection(caller, "collection.updated", &row).await?;
         Ok(CollectionView::from(&row))

@@ -3,6 +3,7 @@
 //! and never the store (DESIGN.md). Authorization is decided here, from the
 //! [`Caller`] the web layer resolved.
 
+mod access;
 mod auth;
 mod caller;
 mod collections;
@@ -23,6 +24,7 @@ pub mod scan;
 pub mod sender;
 mod settings;
 mod setup;
+mod subjects;
 mod tenants;
 mod throttle;
 mod tokens;
@@ -39,6 +41,7 @@ use valv_crypto::password::Verdict;
 use valv_domain::Clock;
 use valv_store::Store;
 
+pub use access::{AccessReport, render_html};
 pub use auth::{SecondFactor, SignIn, SignInStatus};
 pub use caller::{Caller, Via};
 pub use collections::{CollectionPatch, CollectionView, NewCollection};
@@ -53,6 +56,7 @@ pub use records::RecordView;
 pub use revisions::RevisionView;
 pub use sender::{Message, Recipient, Sender};
 pub use settings::{Settings, ThrottlePolicy};
+pub use subjects::{SubjectMatch, SubjectQuery, SubjectSearch};
 pub use tenants::{LimitsInput, NewTenant};
 pub use tokens::{NewToken, TokenCreated};
 pub use upload::UploadTarget;

@@ -24,7 +24,13 @@ pub(crate) fn query(
         sql.push_str(" AND deleted = 0");
     }
     for f in &q.filters {
-        sql.push_str(&format!(" AND json_extract(row_json, ?) {} ?", f.op.sql()));
+        // `= LOWER` compares the lower-cased value to the lower-cased argument.
+        let lhs = if f.op == valv_store::Op::EqNoCase {
+            "LOWER(json_extract(row_json, ?))"
+        } else {
+            "json_extract(row_json, ?)"
+        };
+        sql.push_str(&format!(" AND {lhs} {} (?)", f.op.sql()));
         args.push(Box::new(path(&f.field)));
         args.push(Box::new(sql_value(&f.value)));
     }

@@ -25,7 +25,7 @@ pub use error::{StoreError, StoreResult};
 pub use files::{FileRow, FileVersionRow, StoredChunk};
 pub use journal::{ChainHead, JournalEntry, JournalQuery};
 pub use keys::KeyStore;
-pub use records::{CollectionRow, Filter, Op, RecordQuery, RecordRow};
+pub use records::{CollectionRow, Filter, Op, Processing, RecordQuery, RecordRow};
 pub use rows::{Contact, OperatorRow, Row, TenantLimits, TenantRow, TokenId, TokenRow, TotpState, UserRow};
 
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};

@@ -14,10 +14,34 @@ pub struct CollectionRow {
     pub fields: Vec<FieldDef>,
     /// Each record is about one data subject (e.g. `contacts`).
     pub data_subject: bool,
+    /// What GDPR Art. 13-15 and Art. 30 ask about this store of data.
+    #[serde(default)]
+    pub processing: Processing,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// The processing of a collection's data (GDPR Art. 30(1) register entries;
+/// Art. 15(1)(a)-(g) information for a data subject).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Processing {
+    #[serde(default)]
+    pub purpose: String,
+    /// Art. 6(1) basis, e.g. `contract`, `consent`, `legal obligation`.
+    #[serde(default)]
+    pub legal_basis: String,
+    /// How long the data is kept, in words (retention is enforced elsewhere).
+    #[serde(default)]
+    pub retention: String,
+    /// Who receives the data (processors, authorities).
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// Where the data comes from when not from the subject (Art. 14, 15(1)(g)).
+    #[serde(default)]
+    pub source: String,
 }
 
 /// One record at its current revision. Earlier revisions are its journal entries.
@@ -49,6 +73,8 @@ pub enum Op {
     Lte,
     Gt,
     Gte,
+    /// Equal, ignoring ASCII case (e-mail addresses).
+    EqNoCase,
 }
 
 impl Op {
@@ -62,6 +88,7 @@ impl Op {
             Self::Lte => "<=",
             Self::Gt => ">",
             Self::Gte => ">=",
+            Self::EqNoCase => "= LOWER",
         }
     }
 }

@@ -87,6 +87,7 @@ pub fn api() -> (Router<Valv>, utoipa::openapi::OpenApi) {
         .merge(routes::records::routes())
         .merge(routes::files::routes())
         .merge(routes::exports::routes())
+        .merge(routes::subjects::routes())
         .split_for_parts()
 }
 

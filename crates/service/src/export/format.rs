@@ -42,6 +42,8 @@ pub struct ExportCollection {
     pub name: String,
     pub fields: Vec<FieldDef>,
     pub data_subject: bool,
+    #[serde(default)]
+    pub processing: valv_store::Processing,
     pub created_at: String,
 }
 

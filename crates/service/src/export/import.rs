@@ -231,6 +231,7 @@ impl Valv {
                 name: valv_domain::schema::parse_identifier(&c.name).map_err(|_| bad("collection name"))?,
                 fields: c.fields.clone(),
                 data_subject: c.data_subject,
+                processing: c.processing.clone(),
                 created_at: instant(&c.created_at)?,
                 updated_at: self.now(),
             };

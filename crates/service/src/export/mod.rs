@@ -206,6 +206,7 @@ impl Valv {
                 name: c.name.clone(),
                 fields: c.fields.clone(),
                 data_subject: c.data_subject,
+                processing: c.processing.clone(),
                 created_at: stamp(c.created_at),
             };
             json.item(&e).await?;

@@ -18,6 +18,7 @@ mod secrets;
 mod services;
 mod setup;
 mod smtp;
+mod subjects;
 mod tenants;
 mod tokens;
 mod users;

@@ -7,5 +7,6 @@ pub(crate) mod health;
 pub(crate) mod journal;
 pub(crate) mod me;
 pub(crate) mod records;
+pub(crate) mod subjects;
 pub(crate) mod tenants;
 pub(crate) mod users;

@@ -1,0 +1,145 @@
+//! Finding a data subject and the register extract (GDPR Art. 15/20).
+
+use serde_json::{Value, json};
+
+use crate::app;
+
+async fn setup(app: &valv_testkit::TestApp, c: &reqwest::Client) -> (String, String) {
+    let contacts = json!({ "name": "contacts", "data_subject": true,
+        "processing": { "purpose": "customer service", "legal_basis": "contract", "retention": "2 years after the last order",
+            "recipients": ["mail provider"], "source": "the customer" },
+        "fields": [
+            { "name": "name", "type": "text", "personal": "identity" },
+            { "name": "email", "type": "email", "personal": "contact" },
+            { "name": "phone", "type": "phone", "personal": "contact" }]});
+    let orders = json!({ "name": "orders", "fields": [
+        { "name": "customer", "type": "reference", "collection": "contacts" }, { "name": "total", "type": "number" }]});
+    let tickets = json!({ "name": "tickets", "fields": [
+        { "name": "reporter", "type": "email", "personal": "contact" }, { "name": "text", "type": "text" }]});
+    for col in [contacts, orders, tickets] {
+        assert_eq!(c.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap().status(), 201);
+    }
+    let add = |col: &str, v: Value| c.post(app.at(&format!("/api/v1/collections/{col}/records"))).json(&v).send();
+    let ada: Value =
+        add("contacts", json!({ "name": "Ada <b>Lind</b>", "email": "ada@x.example", "phone": "+46701111111" }))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let other: Value =
+        add("contacts", json!({ "name": "Ada <b>Lind</b>", "email": "other@x.example", "phone": "+46702222222" }))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    add("orders", json!({ "customer": ada["id"], "total": 99 })).await.unwrap();
+    add("orders", json!({ "customer": other["id"], "total": 5 })).await.unwrap();
+    add("tickets", json!({ "reporter": "ADA@x.example", "text": "my parcel" })).await.unwrap();
+    (ada["id"].as_str().unwrap().to_owned(), other["id"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_subject_is_found_by_identifiers_never_by_name() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let (ada, other) = setup(&app, &t.owner).await;
+    let s: Value = t
+        .owner
+        .post(app.at("/api/v1/subjects/search"))
+        .json(&json!({ "email": "Ada@X.example" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = s["matches"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [ada.as_str()], "the namesake is not merged in");
+    assert_eq!(s["related_records"], 2, "her order and her ticket");
+    assert_eq!(s["ambiguous"], false);
+    let both: Value = t
+        .owner
+        .post(app.at("/api/v1/subjects/search"))
+        .json(&json!({ "email": "ada@x.example", "phone": "+46702222222" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(both["ambiguous"], true, "identifiers pointing at two people are flagged");
+    assert!(both["matches"].as_array().unwrap().iter().any(|m| m["id"] == other.as_str()));
+    let none: Value =
+        t.owner.post(app.at("/api/v1/subjects/search")).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(none["error"]["code"], "validation_failed");
+}
+
+#[tokio::test]
+async fn the_register_extract_holds_everything_and_what_art_15_requires() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let (ada, _) = setup(&app, &t.owner).await;
+    t.owner
+        .patch(app.at(&format!("/api/v1/collections/contacts/records/{ada}")))
+        .json(&json!({ "phone": "+46703333333" }))
+        .send()
+        .await
+        .unwrap();
+    let r: Value = t
+        .owner
+        .post(app.at("/api/v1/subjects/access"))
+        .json(&json!({ "email": "ada@x.example" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let recs = r["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 3);
+    let subject = recs.iter().find(|x| x["relation"] == "subject").unwrap();
+    assert_eq!(subject["revisions"].as_array().unwrap().len(), 2, "every revision, including the old phone number");
+    assert_eq!(subject["revisions"][0]["data"]["phone"], "+46701111111");
+    let p = &r["processing"].as_array().unwrap().iter().find(|p| p["collection"] == "contacts").unwrap().clone();
+    assert_eq!(p["purpose"], "customer service");
+    assert_eq!(p["categories"], json!(["contact", "identity"]));
+    assert_eq!(p["recipients"], json!(["mail provider"]));
+    assert!(!r["journal"].as_array().unwrap().is_empty(), "journal entries about her");
+
+    let html = t
+        .owner
+        .post(app.at("/api/v1/subjects/access?format=html"))
+        .json(&json!({ "email": "ada@x.example" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(html.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = html.text().await.unwrap();
+    assert!(page.contains("Register extract") && page.contains("customer service"));
+    assert!(page.contains("&lt;b&gt;Lind") && !page.contains("<b>Lind"), "values are escaped");
+
+    let unknown: Value = t
+        .owner
+        .post(app.at("/api/v1/subjects/access"))
+        .json(&json!({ "email": "nobody@x.example" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        unknown["records"].as_array().unwrap().is_empty() && unknown["generated_at"].is_string(),
+        "no data held is still an answer"
+    );
+    let journal = app.journal(&t.owner).await;
+    assert_eq!(
+        journal.iter().filter(|e| e["action"] == "subject.access_report").count(),
+        3,
+        "each extract is journaled"
+    );
+}

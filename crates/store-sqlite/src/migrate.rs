@@ -10,6 +10,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../migrations/0001_init.sql")),
     ("0002_records", include_str!("../migrations/0002_records.sql")),
     ("0003_files", include_str!("../migrations/0003_files.sql")),
+    ("0004_erasure", include_str!("../migrations/0004_erasure.sql")),
 ];
 
 pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {

@@ -301,4 +301,38 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn erase(
+        &self,
+        tenant: TenantId,
+        erasure_id: &str,
+        entity_ids: Vec<String>,
+        ledger: serde_json::Value,
+        change: Change,
+    ) -> StoreResult<JournalEntry> {
+        let erasure_id = erasure_id.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+            let t = tenant.to_string();
+            for id in &entity_ids {
+                tx.execute(
+                    "UPDATE journal SET payload = NULL, erased_by = ?1 WHERE chain = ?2 AND entity_id = ?3",
+                    rusqlite::params![erasure_id, t, id],
+                )
+                .map_err(backend)?;
+            }
+            for row in &change.rows {
+                crate::entities::upsert(&tx, row)?;
+            }
+            let entry = journal::append(&tx, &change)?;
+            tx.execute(
+                "INSERT INTO erasure_ledger (id, tenant_id, at, row_json) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![erasure_id, t, entry.at, ledger.to_string()],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(entry)
+        })
+        .await
+    }
 }

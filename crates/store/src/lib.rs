@@ -112,6 +112,19 @@ pub trait Store: Send + Sync + 'static {
     /// transaction. Returns how many rows went, by table.
     async fn purge_tenant(&self, tenant: TenantId, change: Change) -> StoreResult<Vec<(String, u64)>>;
 
+    /// Applies an erasure in one transaction: writes the redacted rows of
+    /// `change` and its journal entry, blanks the journal payloads of the
+    /// entities in `entity_ids` (marking them with `erasure_id`), and adds
+    /// `ledger` (JSON) to the erasure ledger.
+    async fn erase(
+        &self,
+        tenant: TenantId,
+        erasure_id: &str,
+        entity_ids: Vec<String>,
+        ledger: serde_json::Value,
+        change: Change,
+    ) -> StoreResult<JournalEntry>;
+
     async fn file(&self, tenant: TenantId, id: FileId) -> StoreResult<Option<FileRow>>;
     /// Live files, in one folder or everywhere.
     async fn files(&self, tenant: TenantId, folder: Option<&str>) -> StoreResult<Vec<FileRow>>;

@@ -42,6 +42,10 @@ pub struct Processing {
     /// Where the data comes from when not from the subject (Art. 14, 15(1)(g)).
     #[serde(default)]
     pub source: String,
+    /// Why records are kept even when their subject asks for erasure (Art. 17(3)),
+    /// e.g. "bookkeeping, 7 years (Bokföringslagen 7:2)"; empty: no hold.
+    #[serde(default)]
+    pub legal_hold: String,
 }
 
 /// One record at its current revision. Earlier revisions are its journal entries.

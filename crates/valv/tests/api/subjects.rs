@@ -143,3 +143,84 @@ async fn the_register_extract_holds_everything_and_what_art_15_requires() {
         "each extract is journaled"
     );
 }
+
+#[tokio::test]
+async fn erasure_removes_the_subject_everywhere_keeps_held_records_and_the_journal_verifies() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let (ada, other) = setup(&app, &t.owner).await;
+    let hold = json!({ "processing": { "legal_hold": "bookkeeping, 7 years (Bokföringslagen 7:2)" } });
+    t.owner.patch(app.at("/api/v1/collections/orders")).json(&hold).send().await.unwrap();
+    let url = app.at(&format!("/api/v1/collections/contacts/records/{ada}"));
+    t.owner.patch(&url).json(&json!({ "phone": "+46703333333" })).send().await.unwrap();
+
+    let ambiguous = t
+        .owner
+        .post(app.at("/api/v1/subjects/erase"))
+        .json(&json!({ "email": "ada@x.example", "phone": "+46702222222" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crate::code(ambiguous).await, (409, "subject_ambiguous".into()), "never erase two people at once");
+    let owner =
+        t.owner.post(app.at("/api/v1/subjects/erase")).json(&json!({ "email": t.owner_email })).send().await.unwrap();
+    assert_eq!(crate::code(owner).await, (422, "last_owner".into()));
+
+    let r: Value = t
+        .owner
+        .post(app.at("/api/v1/subjects/erase"))
+        .json(&json!({ "email": "ada@x.example" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let erased: Vec<&str> = r["erased"].as_array().unwrap().iter().map(|e| e["collection"].as_str().unwrap()).collect();
+    assert_eq!(erased, ["contacts", "tickets"], "{r}");
+    assert_eq!(r["kept"][0]["collection"], "orders");
+    assert!(r["kept"][0]["reason"].as_str().unwrap().contains("bookkeeping"));
+
+    assert_eq!(t.owner.get(&url).send().await.unwrap().status(), 404, "the subject record is gone");
+    let revs: Value = t.owner.get(format!("{url}/revisions")).send().await.unwrap().json().await.unwrap();
+    let old = revs.as_array().unwrap().iter().any(|v| v.to_string().contains("+46701111111"));
+    assert!(!old, "no revision keeps the old data: {revs}");
+    let again: Value = t
+        .owner
+        .post(app.at("/api/v1/subjects/search"))
+        .json(&json!({ "email": "ada@x.example" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        again["matches"].as_array().unwrap().is_empty() && again["related_records"] == 0,
+        "nothing left to find: {again}"
+    );
+    let namesake = app.at(&format!("/api/v1/collections/contacts/records/{other}"));
+    assert_eq!(t.owner.get(&namesake).send().await.unwrap().status(), 200, "the namesake is untouched");
+
+    let verify = app.cli(&["audit", "verify", "--json"]);
+    assert!(verify.status.success(), "the journal still verifies: {}", String::from_utf8_lossy(&verify.stdout));
+    let db = rusqlite::Connection::open(app.data_dir().join("valv.db")).unwrap();
+    let marked: i64 = db
+        .query_row("SELECT COUNT(*) FROM journal WHERE erased_by = ?1", [r["id"].as_str().unwrap()], |x| x.get(0))
+        .unwrap();
+    assert!(marked >= 2, "blanked payloads name the erasure");
+    let ledger: i64 = db.query_row("SELECT COUNT(*) FROM erasure_ledger", [], |x| x.get(0)).unwrap();
+    assert_eq!(ledger, 1, "the erasure is in the ledger");
+    let dump: String = db
+        .prepare("SELECT COALESCE(CAST(payload AS TEXT), '') FROM journal")
+        .unwrap()
+        .query_map([], |x| x.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        !dump.contains("ada@x.example") && !dump.to_lowercase().contains("ada@x.example"),
+        "no journal payload holds her e-mail"
+    );
+}

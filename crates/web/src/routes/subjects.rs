@@ -7,13 +7,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use valv_service::{AccessReport, SubjectQuery, SubjectSearch, Valv, render_html};
+use valv_service::{AccessReport, ErasureReceipt, SubjectQuery, SubjectSearch, Valv, render_html};
 
 use crate::error::{ErrorResponses, WebError};
 use crate::extract::{Admin, ApiJson, ApiQuery};
 
 pub(crate) fn routes() -> OpenApiRouter<Valv> {
-    OpenApiRouter::new().routes(routes!(search)).routes(routes!(access))
+    OpenApiRouter::new().routes(routes!(search)).routes(routes!(access)).routes(routes!(erase))
 }
 
 #[utoipa::path(post, path = "/api/v1/subjects/search", tag = "subjects", request_body = SubjectQuery,
@@ -50,4 +50,14 @@ async fn access(
         return Ok(res);
     }
     Ok(Json(report).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/subjects/erase", tag = "subjects", request_body = SubjectQuery,
+    responses((status = 200, body = ErasureReceipt, description = "What was erased, and what was kept and why"), ErrorResponses))]
+async fn erase(
+    State(v): State<Valv>,
+    Admin(c): Admin,
+    ApiJson(q): ApiJson<SubjectQuery>,
+) -> Result<Json<ErasureReceipt>, WebError> {
+    Ok(Json(v.erase_subject(&c, &q).await?))
 }

@@ -1,0 +1,169 @@
+//! Erasure (GDPR Art. 17): the subject's personal data is removed from live
+//! records and their accounts, and every journal payload about them — which
+//! holds the earlier revisions — is blanked and marked with the erasure, so
+//! no revision keeps it; the hash chain still verifies (it covers payload
+//! hashes, DESIGN.md). Records under a legal hold (Art. 17(3)(b), e.g.
+//! bookkeeping kept by law) are kept with their stated reason. Each erasure
+//! is written to the erasure ledger (ids only) that restores re-apply, and
+//! yields a receipt of what was erased and what was kept and why.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+use valv_domain::{Email, PersonName, Phone, Role, UserStatus, stamp};
+use valv_store::{Chain, Change, CollectionRow, Principal, RecordRow, Row, UserRow};
+
+use crate::subjects::{Found, SubjectQuery};
+use crate::{Caller, ServiceError, ServiceResult, Valv};
+
+/// One erased item.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Erased {
+    /// `user` or `record`.
+    pub kind: String,
+    pub id: String,
+    pub collection: Option<String>,
+    /// Fields whose values were removed.
+    pub fields: Vec<String>,
+}
+
+/// One item kept, and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Kept {
+    pub collection: String,
+    pub id: String,
+    pub reason: String,
+}
+
+/// The receipt of an erasure.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErasureReceipt {
+    pub id: String,
+    pub at: String,
+    pub erased: Vec<Erased>,
+    pub kept: Vec<Kept>,
+}
+
+/// Removes personal-data fields of `r` (all of them, or only those holding `idents`).
+fn redact(c: &CollectionRow, r: &RecordRow, idents: &[String]) -> Vec<String> {
+    let Some(obj) = r.data.as_object() else { return Vec::new() };
+    c.fields
+        .iter()
+        .filter(|f| f.personal.is_some())
+        .filter(|f| {
+            obj.get(&f.name)
+                .is_some_and(|v| idents.is_empty() || v.as_str().is_some_and(|s| idents.contains(&s.to_lowercase())))
+        })
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+impl Valv {
+    /// Erases a data subject.
+    ///
+    /// # Errors
+    /// `Forbidden` unless owner/admin; `subject_ambiguous` when the identifiers
+    /// lead to more than one person; `last_owner` for the tenant's last owner.
+    pub async fn erase_subject(&self, caller: &Caller, q: &SubjectQuery) -> ServiceResult<ErasureReceipt> {
+        let (tenant, _) = caller.admin()?;
+        let found = self.find_subject(tenant, q).await?;
+        if found.subjects.len() > 1 {
+            return Err(ServiceError::Conflict {
+                code: "subject_ambiguous",
+                message: "the identifiers lead to more than one person; erase by the record id of the one meant",
+            });
+        }
+        self.refuse_last_owner(&found).await?;
+        let id = valv_crypto::token::random(12);
+        let now = self.now();
+        let idents: Vec<String> =
+            [q.email.clone(), q.phone.clone()].into_iter().flatten().map(|s| s.to_lowercase()).collect();
+        let (mut rows, mut erased, mut kept, mut entities) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let records =
+            found.subjects.iter().map(|(c, r, _)| (c, r, true)).chain(found.related.iter().map(|(c, r)| (c, r, false)));
+        for (c, r, is_subject) in records {
+            if !c.processing.legal_hold.is_empty() {
+                kept.push(Kept {
+                    collection: c.name.clone(),
+                    id: r.id.to_string(),
+                    reason: c.processing.legal_hold.clone(),
+                });
+                continue;
+            }
+            let fields = redact(c, r, if is_subject { &[] } else { &idents });
+            if fields.is_empty() && !is_subject {
+                continue;
+            }
+            let mut new = r.clone();
+            if let Some(obj) = new.data.as_object_mut() {
+                fields.iter().for_each(|f| drop(obj.remove(f)));
+            }
+            if is_subject {
+                new.deleted_at = Some(now);
+            }
+            new.revision += 1;
+            new.updated_at = now;
+            new.updated_by = caller.actor().to_string();
+            entities.push(r.id.to_string());
+            erased.push(Erased {
+                kind: "record".into(),
+                id: r.id.to_string(),
+                collection: Some(c.name.clone()),
+                fields,
+            });
+            rows.push(Row::Record(new));
+        }
+        for (u, _) in &found.users {
+            entities.push(u.id.to_string());
+            erased.push(Erased {
+                kind: "user".into(),
+                id: u.id.to_string(),
+                collection: None,
+                fields: vec!["name".into(), "email".into(), "phone".into()],
+            });
+            rows.push(Row::User(anonymised(u, now)?));
+        }
+        let ledger = serde_json::json!({ "id": id, "tenant": tenant.to_string(), "at": stamp(now), "entities": entities, "kept": kept.iter().map(|k| &k.id).collect::<Vec<_>>() });
+        let mut change = Change::new(Chain::Tenant(tenant), now, caller.actor(), "subject.erased")
+            .about("erasure", &id)
+            .detail(serde_json::json!({ "erased": erased.len(), "kept": kept.len() }));
+        change.rows = rows;
+        let entry = self.store.erase(tenant, &id, entities, ledger, change).await?;
+        for (u, _) in &found.users {
+            self.store.delete_sessions(Principal::User { tenant, user: u.id }, None).await?;
+        }
+        Ok(ErasureReceipt { id, at: entry.at, erased, kept })
+    }
+
+    async fn refuse_last_owner(&self, found: &Found) -> ServiceResult<()> {
+        for (u, _) in found.users.iter().filter(|(u, _)| u.role == Role::Owner && u.status == UserStatus::Active) {
+            let owners = self.store.users(u.tenant_id).await?;
+            let others = owners
+                .iter()
+                .filter(|o| o.id != u.id && o.role == Role::Owner && o.status == UserStatus::Active)
+                .count();
+            if others == 0 {
+                return Err(ServiceError::Unprocessable {
+                    code: "last_owner",
+                    message: "this person is the organisation's last owner; make someone else owner first",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A user account with its personal data replaced; it can no longer sign in.
+fn anonymised(u: &UserRow, now: time::OffsetDateTime) -> ServiceResult<UserRow> {
+    let internal = |e: valv_domain::Invalid| ServiceError::Internal(e.to_string());
+    let mut a = u.clone();
+    a.name = PersonName::parse("Erased user").map_err(internal)?;
+    a.email = Email::parse(&format!("erased-{}@erased.invalid", u.id)).map_err(internal)?;
+    a.phone = Phone::parse("+10000000000").map_err(internal)?;
+    a.status = UserStatus::Blocked;
+    a.password_hash = None;
+    a.invitation_digest = None;
+    a.totp = None;
+    a.recovery_codes = Vec::new();
+    a.updated_at = now;
+    Ok(a)
+}

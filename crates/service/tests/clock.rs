@@ -158,3 +158,36 @@ async fn after_termination_admins_may_only_export_until_the_window_closes_then_e
     assert!(chains.iter().all(|c| c.outcome.is_ok()), "the journal still verifies: {chains:?}");
     let _ = &w.inbox;
 }
+
+#[tokio::test]
+async fn requests_come_due_then_overdue_and_extensions_close_after_the_first_month() {
+    let w = world().await;
+    let owner = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    let new = || valv_service::NewRequest { kind: "access".into(), email: "eve@x.example".into(), message: None };
+    let id = w.valv.file_request("acme", new()).await.unwrap();
+    let ids = |v: Vec<valv_service::RequestView>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(w.valv.requests(&owner, Some("open")).await.unwrap()), vec![id.clone()]);
+    w.clock.advance(Duration::days(25));
+    assert_eq!(
+        ids(w.valv.requests(&owner, Some("due_soon")).await.unwrap()),
+        vec![id.clone()],
+        "one week before the month ends"
+    );
+    let second = w.valv.file_request("acme", new()).await.unwrap();
+    // Received 1 March 12:00 UTC: due 1 April 12:00 UTC, overdue after it.
+    w.clock.advance(Duration::days(6));
+    assert!(
+        w.valv.requests(&owner, Some("overdue")).await.unwrap().is_empty(),
+        "due at this very instant, not yet overdue"
+    );
+    w.clock.advance(Duration::seconds(1));
+    assert_eq!(
+        ids(w.valv.requests(&owner, Some("overdue")).await.unwrap()),
+        vec![id.clone()],
+        "a month after receipt it is overdue"
+    );
+    let late = w.valv.extend_request(&owner, &id, 1, "busy").await.unwrap_err();
+    assert_eq!(late.code(), "extension_refused", "Art. 12(3): extend only within the first month");
+    let ok = w.valv.extend_request(&owner, &second, 2, "many systems").await.unwrap();
+    assert_eq!((ok.extended_by_months, ok.deadline.as_str()), (2, "open"));
+}

@@ -12,3 +12,13 @@ CREATE TABLE erasure_ledger (
     CONSTRAINT erasure_ledger_pkey PRIMARY KEY (id)
 );
 CREATE INDEX erasure_ledger_tenant_idx ON erasure_ledger (tenant_id, at);
+
+-- Data-subject requests and their deadlines (Art. 12(3)).
+CREATE TABLE requests (
+    id        TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    row_json  TEXT NOT NULL,
+    CONSTRAINT requests_pkey PRIMARY KEY (id),
+    CONSTRAINT requests_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id)
+);
+CREATE INDEX requests_tenant_idx ON requests (tenant_id, id);

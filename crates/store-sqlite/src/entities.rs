@@ -68,6 +68,11 @@ pub(crate) fn upsert(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
                 json(f)?
             ],
         ),
+        Row::Request(q) => tx.execute(
+            "INSERT INTO requests (id, tenant_id, row_json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET row_json = excluded.row_json WHERE requests.tenant_id = excluded.tenant_id",
+            params![q.id, q.tenant_id.to_string(), json(q)?],
+        ),
         // Versions are immutable: a plain insert, so a second writer of the same number fails.
         Row::FileVersion(v) => tx.execute(
             "INSERT INTO file_versions (file_id, version, tenant_id, size, row_json) VALUES (?1, ?2, ?3, ?4, ?5)",

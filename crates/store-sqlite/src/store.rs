@@ -3,7 +3,8 @@
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 use valv_store::{
     Chain, ChainHead, Change, CollectionRow, FileRow, FileVersionRow, JournalEntry, JournalQuery, OperatorRow,
-    Principal, RecordQuery, RecordRow, SessionRow, Store, StoreResult, TenantRow, Throttle, TokenId, TokenRow, UserRow,
+    Principal, RecordQuery, RecordRow, RequestRow, SessionRow, Store, StoreResult, TenantRow, Throttle, TokenId,
+    TokenRow, UserRow,
 };
 
 use crate::entities::{many, one};
@@ -332,6 +333,21 @@ impl Store for SqliteStore {
             .map_err(backend)?;
             tx.commit().map_err(backend)?;
             Ok(entry)
+        })
+        .await
+    }
+
+    async fn request(&self, tenant: TenantId, id: &str) -> StoreResult<Option<RequestRow>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            one(c, "SELECT row_json FROM requests WHERE tenant_id = ?1 AND id = ?2", &[&tenant.to_string(), &id])
+        })
+        .await
+    }
+
+    async fn requests(&self, tenant: TenantId) -> StoreResult<Vec<RequestRow>> {
+        self.read(move |c| {
+            many(c, "SELECT row_json FROM requests WHERE tenant_id = ?1 ORDER BY id", &[&tenant.to_string()])
         })
         .await
     }

@@ -14,6 +14,7 @@ mod files;
 pub mod journal;
 mod keys;
 mod records;
+mod requests;
 mod rows;
 
 #[cfg(feature = "contract")]
@@ -26,6 +27,7 @@ pub use files::{FileRow, FileVersionRow, StoredChunk};
 pub use journal::{ChainHead, JournalEntry, JournalQuery};
 pub use keys::KeyStore;
 pub use records::{CollectionRow, Filter, Op, Processing, RecordQuery, RecordRow};
+pub use requests::RequestRow;
 pub use rows::{Contact, OperatorRow, Row, TenantLimits, TenantRow, TokenId, TokenRow, TotpState, UserRow};
 
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
@@ -124,6 +126,10 @@ pub trait Store: Send + Sync + 'static {
         ledger: serde_json::Value,
         change: Change,
     ) -> StoreResult<JournalEntry>;
+
+    async fn request(&self, tenant: TenantId, id: &str) -> StoreResult<Option<RequestRow>>;
+    /// Every request of the tenant, oldest first.
+    async fn requests(&self, tenant: TenantId) -> StoreResult<Vec<RequestRow>>;
 
     async fn file(&self, tenant: TenantId, id: FileId) -> StoreResult<Option<FileRow>>;
     /// Live files, in one folder or everywhere.

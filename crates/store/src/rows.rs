@@ -123,4 +123,5 @@ pub enum Row {
     Record(crate::RecordRow),
     File(crate::FileRow),
     FileVersion(crate::FileVersionRow),
+    Request(crate::RequestRow),
 }

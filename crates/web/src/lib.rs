@@ -46,7 +46,8 @@ struct ApiDoc;
 struct Security;
 
 /// Operations anyone may call; every other one needs a token or a session.
-const PUBLIC: [&str; 6] = ["healthz", "readyz", "setup", "sign_in", "operator_sign_in", "activate"];
+const PUBLIC: [&str; 8] =
+    ["healthz", "readyz", "setup", "sign_in", "operator_sign_in", "activate", "file_request", "verify_request"];
 /// Operations that take the session of a sign-in still owing its second factor.
 const PENDING_SESSION: [&str; 2] = ["send_code", "second_factor"];
 
@@ -88,6 +89,7 @@ pub fn api() -> (Router<Valv>, utoipa::openapi::OpenApi) {
         .merge(routes::files::routes())
         .merge(routes::exports::routes())
         .merge(routes::subjects::routes())
+        .merge(routes::requests::routes())
         .split_for_parts()
 }
 

@@ -35,7 +35,11 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
     let b_file = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let job: Value = b.owner.post(app.at("/api/v1/exports")).send().await.unwrap().json().await.unwrap();
     let b_job = job["id"].as_str().unwrap().to_owned();
+    let filed = json!({ "kind": "access", "email": "subject@tenant-b.example" });
+    let r = valv_testkit::client().post(app.at("/api/v1/public/tenant-b/requests")).json(&filed).send().await.unwrap();
+    let b_request = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let b_secrets = [
+        b_request.as_str(),
         b_job.as_str(),
         b_file.as_str(),
         "b-secret-file",
@@ -59,7 +63,9 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
             if path.ends_with("/sign-out") {
                 continue; // would end A's own session; covered by the auth tests
             }
-            let id = if path.contains("/exports/") {
+            let id = if path.contains("/requests/") {
+                b_request.as_str()
+            } else if path.contains("/exports/") {
                 b_job.as_str()
             } else if path.contains("/files/") {
                 b_file.as_str()
@@ -76,13 +82,20 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
                 .replace("{id}", id)
                 .replace("{name}", "notes")
                 .replace("{rev}", "1")
-                .replace("{version}", "1"));
+                .replace("{version}", "1")
+                .replace("{slug}", "tenant-a"));
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let mut req = a.owner.request(m.clone(), &url);
             if spec.get("requestBody").is_some() {
-                req = req.json(
-                    &json!({ "name": "Mallory", "role": "member", "email": "m@x.example", "phone": "+46701234500" }),
-                );
+                // A valid body for the route, so that only the foreign id can refuse it.
+                let body = if path.ends_with("/extend") {
+                    json!({ "months": 1, "reason": "mallory" })
+                } else if path.contains("/records") {
+                    json!({ "text": "mallory" })
+                } else {
+                    json!({ "name": "Mallory", "role": "member", "email": "m@x.example", "phone": "+46701234500" })
+                };
+                req = req.json(&body);
             }
             let r = req.send().await.unwrap();
             let status = r.status().as_u16();

@@ -14,6 +14,7 @@ mod isolation;
 mod journal;
 mod keys;
 mod records;
+mod requests;
 mod secrets;
 mod services;
 mod setup;

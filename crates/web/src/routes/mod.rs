@@ -7,6 +7,7 @@ pub(crate) mod health;
 pub(crate) mod journal;
 pub(crate) mod me;
 pub(crate) mod records;
+pub(crate) mod requests;
 pub(crate) mod subjects;
 pub(crate) mod tenants;
 pub(crate) mod users;

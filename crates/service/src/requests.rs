@@ -1,0 +1,229 @@
+//! The data-subject request workflow (GDPR Art. 12): a subject files a
+//! request through a public endpoint and proves their address by a link sent
+//! to it; the answer is due one calendar month after receipt (computed in UTC,
+//! `valv_domain::deadline`), extendable by up to two months with a recorded
+//! reason, only before the first month ends (Art. 12(3)). Overdue and
+//! nearly-due requests are listed. Every step is a journal entry.
+
+use serde::{Deserialize, Serialize};
+use time::Duration;
+use utoipa::ToSchema;
+use valv_crypto::token;
+use valv_domain::{DeadlineStatus, Email, RequestDeadline, Slug, TenantId, stamp};
+use valv_store::{Actor, Chain, Change, RequestRow, Row};
+
+use crate::subjects::SubjectQuery;
+use crate::{Caller, Message, Recipient, ServiceError, ServiceResult, Valv};
+
+/// Requests due within this are listed as due soon.
+const WARN_BEFORE: Duration = Duration::days(7);
+
+/// A request as a data subject files it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    /// `access` (Art. 15), `portability` (Art. 20) or `erasure` (Art. 17).
+    #[schema(pattern = "^(access|portability|erasure)$")]
+    pub kind: String,
+    #[schema(format = Email)]
+    pub email: String,
+    #[schema(max_length = 2000)]
+    pub message: Option<String>,
+}
+
+/// A request as the organisation sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RequestView {
+    pub id: String,
+    pub kind: String,
+    pub email: String,
+    pub message: String,
+    pub status: String,
+    pub verified: bool,
+    pub received_at: String,
+    pub due: String,
+    pub first_month_ends: String,
+    pub extended_by_months: u8,
+    pub extension_reason: Option<String>,
+    /// `open`, `due_soon` or `overdue` (answered requests: `open`).
+    pub deadline: String,
+    pub answered_at: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub response: Option<serde_json::Value>,
+}
+
+impl Valv {
+    fn request_view(&self, r: &RequestRow) -> RequestView {
+        let state = match (r.answered_at, r.deadline.status(self.now(), WARN_BEFORE)) {
+            (Some(_), _) | (None, DeadlineStatus::Open) => "open",
+            (None, DeadlineStatus::DueSoon) => "due_soon",
+            (None, DeadlineStatus::Overdue) => "overdue",
+        };
+        RequestView {
+            id: r.id.clone(),
+            kind: r.kind.clone(),
+            email: r.email.clone(),
+            message: r.message.clone(),
+            status: r.status.clone(),
+            verified: r.verified_at.is_some(),
+            received_at: stamp(r.deadline.received_at),
+            due: stamp(r.deadline.due()),
+            first_month_ends: stamp(r.deadline.first_month_ends()),
+            extended_by_months: r.deadline.extended_by,
+            extension_reason: r.extension_reason.clone(),
+            deadline: state.into(),
+            answered_at: r.answered_at.map(stamp),
+            response: r.response.clone(),
+        }
+    }
+
+    async fn save_request(&self, actor: Actor, action: &'static str, r: &RequestRow) -> ServiceResult<()> {
+        let change = Change::new(Chain::Tenant(r.tenant_id), self.now(), actor, action)
+            .about("request", &r.id)
+            .row(Row::Request(r.clone()));
+        self.store.commit(change).await?;
+        Ok(())
+    }
+
+    /// Files a request for the organisation `slug` and mails a verification link.
+    ///
+    /// # Errors
+    /// `NotFound` for unknown organisations; invalid kind or e-mail address.
+    pub async fn file_request(&self, slug: &str, new: NewRequest) -> ServiceResult<String> {
+        let t = match Slug::parse(slug) {
+            Ok(s) => {
+                self.store.tenant_by_slug(&s).await?.filter(|t| t.purged_at.is_none()).ok_or(ServiceError::NotFound)?
+            }
+            Err(_) => return Err(ServiceError::NotFound),
+        };
+        if !["access", "portability", "erasure"].contains(&new.kind.as_str()) {
+            return Err(ServiceError::field("kind", "invalid_kind", "kind must be access, portability or erasure"));
+        }
+        let email = Email::parse(&new.email).map_err(|e| ServiceError::field("email", "invalid_email", e.reason))?;
+        let message: String = new.message.unwrap_or_default().chars().take(2000).collect();
+        let secret = token::random(32);
+        let r = RequestRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: t.id,
+            kind: new.kind,
+            email: email.to_string(),
+            message,
+            deadline: RequestDeadline::new(self.now()),
+            extension_reason: None,
+            verification_digest: Some(token::digest(&secret)),
+            verified_at: None,
+            status: "awaiting_verification".into(),
+            answered_at: None,
+            response: None,
+        };
+        self.save_request(Actor::Anonymous, "request.received", &r).await?;
+        let code = format!("{}.{}.{secret}", t.id, r.id);
+        let base = self.settings.public_url.trim_end_matches('/');
+        let body = format!(
+            "We received your {} request to {}. Confirm that this address is yours:\n{base}/api/v1/public/requests/verify (send this code)\n{code}\n",
+            r.kind, t.name
+        );
+        let msg = Message { to: Recipient::Email(email), subject: format!("Confirm your request to {}", t.name), body };
+        if let Err(e) = self.sender.send(msg).await {
+            tracing::warn!(request = %r.id, error = %e, "verification message not delivered");
+        }
+        Ok(r.id)
+    }
+
+    /// Confirms the subject's address with the code sent to it.
+    ///
+    /// # Errors
+    /// `verification_invalid` for unknown or used codes.
+    pub async fn verify_request(&self, code: &str) -> ServiceResult<()> {
+        let invalid = || ServiceError::Unauthenticated {
+            code: "verification_invalid",
+            message: "the code is unknown or was already used",
+        };
+        let mut parts = code.trim().splitn(3, '.');
+        let (Some(t), Some(id), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(invalid());
+        };
+        let tenant = TenantId::parse(t).map_err(|_| invalid())?;
+        let mut r = self.store.request(tenant, id).await?.ok_or_else(invalid)?;
+        let ok = r.verification_digest.as_deref().is_some_and(|d| token::digest_eq(d, &token::digest(secret)));
+        if !ok {
+            return Err(invalid());
+        }
+        r.verification_digest = None;
+        r.verified_at = Some(self.now());
+        r.status = "open".into();
+        self.save_request(Actor::Anonymous, "request.verified", &r).await
+    }
+
+    /// The tenant's requests; `deadline` filters on `open`, `due_soon` or `overdue`.
+    ///
+    /// # Errors
+    /// `Forbidden` unless owner/admin.
+    pub async fn requests(&self, caller: &Caller, deadline: Option<&str>) -> ServiceResult<Vec<RequestView>> {
+        let (tenant, _) = caller.admin()?;
+        let all = self.store.requests(tenant).await?;
+        Ok(all
+            .iter()
+            .map(|r| self.request_view(r))
+            .filter(|v| deadline.is_none_or(|d| v.deadline == d && v.answered_at.is_none()))
+            .collect())
+    }
+
+    /// Extends a request's deadline (Art. 12(3)), with the reason told to the subject.
+    ///
+    /// # Errors
+    /// `extension_refused` after the first month or beyond two months in total.
+    pub async fn extend_request(
+        &self,
+        caller: &Caller,
+        id: &str,
+        months: u8,
+        reason: &str,
+    ) -> ServiceResult<RequestView> {
+        let (tenant, _) = caller.admin()?;
+        let mut r = self.store.request(tenant, id).await?.ok_or(ServiceError::NotFound)?;
+        if reason.trim().is_empty() {
+            return Err(ServiceError::field(
+                "reason",
+                "reason_required",
+                "an extension needs the reason the subject is told",
+            ));
+        }
+        r.deadline = r
+            .deadline
+            .extend(months, self.now())
+            .map_err(|e| ServiceError::Invalid { code: "extension_refused", message: e.to_string() })?;
+        r.extension_reason = Some(reason.trim().chars().take(2000).collect());
+        self.save_request(caller.actor(), "request.extended", &r).await?;
+        Ok(self.request_view(&r))
+    }
+
+    /// Answers a verified request: the register extract, or the erasure and its receipt.
+    ///
+    /// # Errors
+    /// `not_verified`; `already_answered`; what the access report or erasure refuse.
+    pub async fn answer_request(&self, caller: &Caller, id: &str) -> ServiceResult<RequestView> {
+        let (tenant, _) = caller.admin()?;
+        let mut r = self.store.request(tenant, id).await?.ok_or(ServiceError::NotFound)?;
+        if r.verified_at.is_none() {
+            return Err(ServiceError::Conflict {
+                code: "not_verified",
+                message: "the subject has not confirmed their address yet",
+            });
+        }
+        if r.answered_at.is_some() {
+            return Err(ServiceError::Conflict { code: "already_answered", message: "this request was answered" });
+        }
+        let q = SubjectQuery { email: Some(r.email.clone()), ..SubjectQuery::default() };
+        let response = if r.kind == "erasure" {
+            serde_json::to_value(self.erase_subject(caller, &q).await?)
+        } else {
+            serde_json::to_value(self.access_report(caller, &q).await?)
+        };
+        r.response = Some(response.map_err(|e| ServiceError::Internal(e.to_string()))?);
+        r.answered_at = Some(self.now());
+        r.status = "answered".into();
+        self.save_request(caller.actor(), "request.answered", &r).await?;
+        Ok(self.request_view(&r))
+    }
+}

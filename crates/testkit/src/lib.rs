@@ -207,6 +207,24 @@ impl TestApp {
         (id, c)
     }
 
+    /// A new API token of the user signed in on `client`, with their role.
+    pub async fn token(&self, client: &reqwest::Client) -> String {
+        let r = client.post(self.at("/api/v1/tokens")).json(&json!({ "name": "test" })).send().await.unwrap();
+        assert_eq!(r.status(), 201, "create token");
+        r.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// The head of a raw HTTP/1.1 upload of a new file announcing `length`
+    /// bytes (plain HTTP servers only), for tests that control the body.
+    #[must_use]
+    pub fn raw_upload_head(&self, token: &str, name: &str, length: u64) -> (String, String) {
+        let addr = self.url.trim_start_matches("http://").to_owned();
+        let head = format!(
+            "POST /api/v1/files?name={name} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+        );
+        (addr, head)
+    }
+
     /// Journal entries of the tenant `reader` belongs to, newest first.
     pub async fn journal(&self, reader: &reqwest::Client) -> Vec<Value> {
         let r = reader.get(self.at("/api/v1/journal?limit=500")).send().await.unwrap();

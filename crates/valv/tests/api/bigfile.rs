@@ -20,23 +20,8 @@ async fn a_file_far_larger_than_memory_streams_in_and_out_with_flat_memory() {
     let app = app_with(&["--insecure-http"], &[]);
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
-    let tok: Value = t
-        .owner
-        .post(app.at("/api/v1/tokens"))
-        .json(&serde_json::json!({ "name": "big" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tok["secret"].as_str().unwrap().to_owned();
-    let addr = app.url.trim_start_matches("http://").to_owned();
-
+    let (addr, head) = app.raw_upload_head(&app.token(&t.owner).await, "big.bin", total);
     let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /api/v1/files?name=big.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
-    );
     s.write_all(head.as_bytes()).await.unwrap();
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut buf = vec![0u8; 1 << 20];

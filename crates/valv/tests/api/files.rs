@@ -5,18 +5,7 @@ use serde_json::Value;
 
 use crate::{app, app_with, code};
 
-fn content(n: usize, seed: u64) -> Vec<u8> {
-    // xorshift: incompressible, distinct per seed, cheap.
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use crate::noise as content;
 
 fn blob_files(app: &valv_testkit::TestApp) -> Vec<std::path::PathBuf> {
     fn walk(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
@@ -156,22 +145,8 @@ async fn an_upload_cut_short_leaves_no_version() {
     let app = app_with(&["--insecure-http"], &[]);
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
-    let tok: Value = t
-        .owner
-        .post(app.at("/api/v1/tokens"))
-        .json(&serde_json::json!({ "name": "raw" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let addr = app.url.trim_start_matches("http://").to_owned();
+    let (addr, head) = app.raw_upload_head(&app.token(&t.owner).await, "cut.bin", 100_000);
     let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /api/v1/files?name=cut.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Length: 100000\r\n\r\n",
-        tok["secret"].as_str().unwrap()
-    );
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(&[7u8; 1000]).await.unwrap();
     drop(s); // the client goes away mid-upload
@@ -198,23 +173,8 @@ async fn chunks_of_a_broken_upload_are_collected_and_referenced_ones_kept() {
         .await
         .unwrap();
     let referenced = blob_files(&app).len();
-    let tok: Value = t
-        .owner
-        .post(app.at("/api/v1/tokens"))
-        .json(&serde_json::json!({ "name": "raw" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let addr = app.url.trim_start_matches("http://").to_owned();
+    let (addr, head) = app.raw_upload_head(&app.token(&t.owner).await, "cut.bin", 40 << 20);
     let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /api/v1/files?name=cut.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
-        tok["secret"].as_str().unwrap(),
-        40 << 20
-    );
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(&content(16 << 20, 12)).await.unwrap();
     drop(s);

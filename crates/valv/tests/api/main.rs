@@ -41,3 +41,16 @@ pub async fn code(r: reqwest::Response) -> (u16, String) {
     let v: Value = r.json().await.unwrap_or(Value::Null);
     (status, v["error"]["code"].as_str().unwrap_or_default().to_owned())
 }
+
+/// `n` incompressible bytes, distinct per seed (xorshift), cheap to make.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}

@@ -41,14 +41,10 @@ async fn export_archive(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let (file, len) = v.export_archive(&c, &id).await?;
-    let mut res = Body::from_stream(tokio_util_stream(file)).into_response();
+    let mut res = Body::from_stream(valv_service::export::file_stream(file)).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"export.tar\""));
     Ok(res)
-}
-
-fn tokio_util_stream(f: tokio::fs::File) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
-    valv_service::export::file_stream(f)
 }

@@ -8,9 +8,11 @@
 //! yields a receipt of what was erased and what was kept and why.
 
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
-use valv_domain::{Email, PersonName, Phone, Role, UserStatus, stamp};
-use valv_store::{Chain, Change, CollectionRow, Principal, RecordRow, Row, UserRow};
+use valv_domain::schema::FieldType;
+use valv_domain::{Email, FileId, PersonName, Phone, RecordId, Role, TenantId, UserStatus, stamp};
+use valv_store::{Chain, Change, CollectionRow, FileRow, Filter, Op, Principal, RecordQuery, RecordRow, Row, UserRow};
 
 use crate::subjects::{Found, SubjectQuery};
 use crate::{Caller, ServiceError, ServiceResult, Valv};
@@ -112,6 +114,28 @@ impl Valv {
             });
             rows.push(Row::Record(new));
         }
+        let subject_ids: Vec<RecordId> = found
+            .subjects
+            .iter()
+            .filter(|(c, _, _)| c.processing.legal_hold.is_empty())
+            .map(|(_, r, _)| r.id)
+            .collect();
+        let files = self.files_only_theirs(tenant, &found, &subject_ids).await?;
+        let mut chunks = Vec::new();
+        for f in &files {
+            chunks
+                .extend(self.store.file_versions(tenant, f.id).await?.into_iter().flat_map(|v| v.chunks).map(|c| c.id));
+            let mut gone = f.clone();
+            gone.deleted_at = Some(now);
+            entities.push(f.id.to_string());
+            erased.push(Erased {
+                kind: "file".into(),
+                id: f.id.to_string(),
+                collection: None,
+                fields: vec!["every version".into()],
+            });
+            rows.push(Row::File(gone));
+        }
         for (u, _) in &found.users {
             entities.push(u.id.to_string());
             erased.push(Erased {
@@ -127,11 +151,67 @@ impl Valv {
             .about("erasure", &id)
             .detail(serde_json::json!({ "erased": erased.len(), "kept": kept.len() }));
         change.rows = rows;
-        let entry = self.store.erase(tenant, &id, entities, ledger, change).await?;
+        let file_ids = files.iter().map(|f| f.id).collect();
+        let entry = self.store.erase(tenant, &id, entities, file_ids, ledger, change).await?;
+        self.drop_chunks(tenant, chunks).await?;
         for (u, _) in &found.users {
             self.store.delete_sessions(Principal::User { tenant, user: u.id }, None).await?;
         }
         Ok(ErasureReceipt { id, at: entry.at, erased, kept })
+    }
+
+    /// Files named by the subject's own records and by no other record.
+    async fn files_only_theirs(
+        &self,
+        tenant: TenantId,
+        found: &Found,
+        subjects: &[RecordId],
+    ) -> ServiceResult<Vec<FileRow>> {
+        let mut named: Vec<FileId> = Vec::new();
+        for (c, r, _) in found.subjects.iter().filter(|(_, r, _)| subjects.contains(&r.id)) {
+            for f in c.fields.iter().filter(|f| f.kind == FieldType::File) {
+                if let Some(id) = r.data.get(&f.name).and_then(|v| v.as_str()).and_then(|s| FileId::parse(s).ok())
+                    && !named.contains(&id)
+                {
+                    named.push(id);
+                }
+            }
+        }
+        let collections = self.store.collections(tenant).await?;
+        let mut out = Vec::new();
+        'files: for id in named {
+            for c in &collections {
+                for f in c.fields.iter().filter(|f| f.kind == FieldType::File) {
+                    let filter = Filter { field: f.name.clone(), op: Op::Eq, value: Value::from(id.to_string()) };
+                    let q = RecordQuery {
+                        filters: vec![filter],
+                        limit: 10_000,
+                        include_deleted: true,
+                        ..RecordQuery::default()
+                    };
+                    if self.store.records(tenant, c.id, &q).await?.iter().any(|r| !subjects.contains(&r.id)) {
+                        continue 'files;
+                    }
+                }
+            }
+            out.extend(self.store.file(tenant, id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes the chunks of erased versions that no remaining version uses.
+    async fn drop_chunks(&self, tenant: TenantId, chunks: Vec<String>) -> ServiceResult<()> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        let referenced = self.store.referenced_chunks(tenant).await?;
+        let blobs = self.blobs()?;
+        for c in chunks.iter().filter(|c| !referenced.contains(c)) {
+            if let Ok(id) = valv_blob::ChunkId::parse(c) {
+                let _ = blobs.delete(&tenant.to_string(), &id).await;
+            }
+        }
+        Ok(())
     }
 
     async fn refuse_last_owner(&self, found: &Found) -> ServiceResult<()> {

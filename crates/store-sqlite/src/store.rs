@@ -308,6 +308,7 @@ impl Store for SqliteStore {
         tenant: TenantId,
         erasure_id: &str,
         entity_ids: Vec<String>,
+        files: Vec<FileId>,
         ledger: serde_json::Value,
         change: Change,
     ) -> StoreResult<JournalEntry> {
@@ -321,6 +322,10 @@ impl Store for SqliteStore {
                     rusqlite::params![erasure_id, t, id],
                 )
                 .map_err(backend)?;
+            }
+            for f in &files {
+                tx.execute("DELETE FROM file_versions WHERE tenant_id = ?1 AND file_id = ?2", [&t, &f.to_string()])
+                    .map_err(backend)?;
             }
             for row in &change.rows {
                 crate::entities::upsert(&tx, row)?;

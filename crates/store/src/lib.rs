@@ -115,14 +115,15 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_tenant(&self, tenant: TenantId, change: Change) -> StoreResult<Vec<(String, u64)>>;
 
     /// Applies an erasure in one transaction: writes the redacted rows of
-    /// `change` and its journal entry, blanks the journal payloads of the
-    /// entities in `entity_ids` (marking them with `erasure_id`), and adds
-    /// `ledger` (JSON) to the erasure ledger.
+    /// `change` and its journal entry, deletes the versions of `files`, blanks
+    /// the journal payloads of the entities in `entity_ids` (marking them with
+    /// `erasure_id`), and adds `ledger` (JSON) to the erasure ledger.
     async fn erase(
         &self,
         tenant: TenantId,
         erasure_id: &str,
         entity_ids: Vec<String>,
+        files: Vec<FileId>,
         ledger: serde_json::Value,
         change: Change,
     ) -> StoreResult<JournalEntry>;

@@ -11,7 +11,9 @@ async fn setup(app: &valv_testkit::TestApp, c: &reqwest::Client) -> (String, Str
         "fields": [
             { "name": "name", "type": "text", "personal": "identity" },
             { "name": "email", "type": "email", "personal": "contact" },
-            { "name": "phone", "type": "phone", "personal": "contact" }]});
+            { "name": "phone", "type": "phone", "personal": "contact" },
+            { "name": "photo", "type": "file" },
+            { "name": "document", "type": "file" }]});
     let orders = json!({ "name": "orders", "fields": [
         { "name": "customer", "type": "reference", "collection": "contacts" }, { "name": "total", "type": "number" }]});
     let tickets = json!({ "name": "tickets", "fields": [
@@ -153,7 +155,14 @@ async fn erasure_removes_the_subject_everywhere_keeps_held_records_and_the_journ
     let hold = json!({ "processing": { "legal_hold": "bookkeeping, 7 years (Bokföringslagen 7:2)" } });
     t.owner.patch(app.at("/api/v1/collections/orders")).json(&hold).send().await.unwrap();
     let url = app.at(&format!("/api/v1/collections/contacts/records/{ada}"));
-    t.owner.patch(&url).json(&json!({ "phone": "+46703333333" })).send().await.unwrap();
+    let up =
+        |name: &str, body: &'static str| t.owner.post(app.at(&format!("/api/v1/files?name={name}"))).body(body).send();
+    let hers: Value = up("ada.jpg", "ada's face").await.unwrap().json().await.unwrap();
+    let shared: Value = up("logo.png", "company logo").await.unwrap().json().await.unwrap();
+    let patch = json!({ "phone": "+46703333333", "photo": hers["id"], "document": shared["id"] });
+    assert_eq!(t.owner.patch(&url).json(&patch).send().await.unwrap().status(), 200);
+    let namesake_url = app.at(&format!("/api/v1/collections/contacts/records/{other}"));
+    t.owner.patch(&namesake_url).json(&json!({ "document": shared["id"] })).send().await.unwrap();
 
     let ambiguous = t
         .owner
@@ -177,8 +186,16 @@ async fn erasure_removes_the_subject_everywhere_keeps_held_records_and_the_journ
         .json()
         .await
         .unwrap();
-    let erased: Vec<&str> = r["erased"].as_array().unwrap().iter().map(|e| e["collection"].as_str().unwrap()).collect();
-    assert_eq!(erased, ["contacts", "tickets"], "{r}");
+    let erased: Vec<&str> =
+        r["erased"].as_array().unwrap().iter().map(|e| e["collection"].as_str().unwrap_or("(file)")).collect();
+    assert_eq!(erased, ["contacts", "tickets", "(file)"], "{r}");
+    let file = |f: &Value| app.at(&format!("/api/v1/files/{}", f["id"].as_str().unwrap()));
+    assert_eq!(t.owner.get(file(&hers)).send().await.unwrap().status(), 404, "a file only she was linked to is erased");
+    assert_eq!(
+        t.owner.get(file(&shared)).send().await.unwrap().status(),
+        200,
+        "a file another person's record names stays"
+    );
     assert_eq!(r["kept"][0]["collection"], "orders");
     assert!(r["kept"][0]["reason"].as_str().unwrap().contains("bookkeeping"));
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
-use valv_domain::schema::{FieldDef, check_fields, parse_identifier};
+use valv_domain::schema::{FieldDef, FieldType, check_fields, parse_identifier};
 use valv_domain::{CollectionId, Role, TenantId};
 use valv_store::{Chain, Change, CollectionRow, Processing, Row};
 
@@ -140,6 +140,22 @@ impl Valv {
         self.store.collection_by_name(tenant, name).await?.ok_or(ServiceError::NotFound)
     }
 
+    /// Indexes the fields people are looked up by (identifiers and references).
+    pub(crate) async fn index_collection(&self, c: &CollectionRow) -> ServiceResult<()> {
+        let fields = c
+            .fields
+            .iter()
+            .filter_map(|f| match f.kind {
+                FieldType::Email => Some((f.name.clone(), true)),
+                FieldType::Text if f.personal.is_some() => Some((f.name.clone(), true)),
+                FieldType::Phone | FieldType::Reference { .. } | FieldType::File => Some((f.name.clone(), false)),
+                _ => None,
+            })
+            .collect();
+        self.store.index_fields(c.id, fields).await?;
+        Ok(())
+    }
+
     async fn commit_collection(&self, caller: &Caller, action: &'static str, row: &CollectionRow) -> ServiceResult<()> {
         let change = Change::new(Chain::Tenant(row.tenant_id), self.now(), caller.actor(), action)
             .about("collection", row.id)
@@ -148,7 +164,10 @@ impl Valv {
             Err(valv_store::StoreError::Conflict("collections_tenant_name_key")) => {
                 Err(ServiceError::Conflict { code: "collection_exists", message: "a collection with this name exists" })
             }
-            other => other.map(drop).map_err(Into::into),
+            other => {
+                other?;
+                self.index_collection(row).await
+            }
         }
     }
 }

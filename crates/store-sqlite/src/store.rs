@@ -356,4 +356,8 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn index_fields(&self, collection: CollectionId, fields: Vec<(String, bool)>) -> StoreResult<()> {
+        self.write(move |c| records::index(c, collection, &fields)).await
+    }
 }

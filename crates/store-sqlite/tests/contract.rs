@@ -26,3 +26,31 @@ async fn reopening_keeps_data_and_skips_applied_migrations() {
     let s = valv_store_sqlite::SqliteStore::open(&path).await.expect("reopen");
     assert_eq!(valv_store::Store::tenant(&s, t.id).await.expect("read"), Some(t));
 }
+
+#[tokio::test]
+async fn lookups_by_identifier_use_the_expression_indexes() {
+    use valv_store::Store as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("valv.db");
+    let s = valv_store_sqlite::SqliteStore::open(&path).await.expect("open");
+    let collection = valv_domain::CollectionId::new();
+    s.index_fields(collection, vec![("email".into(), true), ("customer".into(), false)]).await.expect("index");
+    let c = rusqlite::Connection::open(&path).expect("db");
+    let plan = |sql: &str| -> String {
+        let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("plan");
+        st.query_map([], |r| r.get::<_, String>(3))
+            .expect("rows")
+            .map(|r| r.expect("row"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let id = collection.to_string();
+    let ci = plan(&format!(
+        "SELECT row_json FROM records WHERE tenant_id = 't' AND collection_id = '{id}' AND LOWER(json_extract(row_json, '$.data.\"email\"')) = LOWER ('a@b.se')"
+    ));
+    assert!(ci.contains("_email_ci"), "e-mail lookups use their index: {ci}");
+    let reference = plan(&format!(
+        "SELECT row_json FROM records WHERE tenant_id = 't' AND collection_id = '{id}' AND json_extract(row_json, '$.data.\"customer\"') = ('x')"
+    ));
+    assert!(reference.contains("_customer"), "reference lookups use their index: {reference}");
+}

@@ -91,6 +91,9 @@ pub trait Store: Send + Sync + 'static {
     async fn collection(&self, tenant: TenantId, id: CollectionId) -> StoreResult<Option<CollectionRow>>;
     async fn collection_by_name(&self, tenant: TenantId, name: &str) -> StoreResult<Option<CollectionRow>>;
     async fn collections(&self, tenant: TenantId) -> StoreResult<Vec<CollectionRow>>;
+    /// Indexes fields of a collection that records are looked up by; `true`
+    /// indexes the lower-cased value (e-mail addresses).
+    async fn index_fields(&self, collection: CollectionId, fields: Vec<(String, bool)>) -> StoreResult<()>;
 
     async fn record(&self, tenant: TenantId, id: RecordId) -> StoreResult<Option<RecordRow>>;
     /// Records of one collection matching `query`.

@@ -141,6 +141,9 @@ impl Valv {
             valv_store::StoreError::Conflict(_) => conflict(),
             other => other.into(),
         })?;
+        for c in self.store.collections(tenant.id).await? {
+            self.index_collection(&c).await?;
+        }
         for u in &users {
             self.reinvite_imported(&tenant, u).await;
         }

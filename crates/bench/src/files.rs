@@ -22,7 +22,7 @@ pub struct Step {
     pub stored: Option<u64>,
 }
 
-fn files_of(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn files_of(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {

@@ -15,6 +15,7 @@
 
 mod files;
 mod load;
+mod subjects;
 mod targets;
 
 use std::path::PathBuf;
@@ -39,6 +40,17 @@ enum Cli {
         after_help = "Example:\n  python3 gen_dataset.py /tmp/dataset\n  valv-bench files --valv target/release/valv --dataset /tmp/dataset"
     )]
     Files(FilesArgs),
+    /// A tenant with the dataset and a million records: export vs tar, access request, erasure.
+    #[command(
+        after_help = "Example:\n  valv-bench subjects --valv target/release/valv --dataset /tmp/dataset --records 1000000"
+    )]
+    Subjects {
+        #[command(flatten)]
+        files: FilesArgs,
+        /// Records in the data-subject collection.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+    },
 }
 
 /// Options of `valv-bench files`.
@@ -77,6 +89,10 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse() {
         Cli::Api(a) => api(a).await,
         Cli::Files(f) => files_bench(f).await,
+        Cli::Subjects { files, records } => {
+            let tmp = tempfile::tempdir_in(files.work.clone().unwrap_or_else(std::env::temp_dir))?;
+            subjects::run(&files.valv, &files.dataset, tmp.path(), records).await
+        }
     }
 }
 

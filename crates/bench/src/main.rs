@@ -50,6 +50,9 @@ enum Cli {
         /// Records in the data-subject collection.
         #[arg(long, default_value_t = 1_000_000)]
         records: u64,
+        /// Skip the export (it takes minutes at a million records).
+        #[arg(long)]
+        no_export: bool,
     },
 }
 
@@ -89,9 +92,9 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse() {
         Cli::Api(a) => api(a).await,
         Cli::Files(f) => files_bench(f).await,
-        Cli::Subjects { files, records } => {
+        Cli::Subjects { files, records, no_export } => {
             let tmp = tempfile::tempdir_in(files.work.clone().unwrap_or_else(std::env::temp_dir))?;
-            subjects::run(&files.valv, &files.dataset, tmp.path(), records).await
+            subjects::run(&files.valv, &files.dataset, tmp.path(), records, !no_export).await
         }
     }
 }

@@ -85,7 +85,7 @@ async fn seed(
     Ok(n)
 }
 
-pub async fn run(valv_bin: &Path, dataset: &Path, work: &Path, records: u64) -> anyhow::Result<()> {
+pub async fn run(valv_bin: &Path, dataset: &Path, work: &Path, records: u64, export: bool) -> anyhow::Result<()> {
     let data = work.join("data");
     let (valv, store) = open(&data).await?;
     let new = NewTenant {
@@ -171,6 +171,16 @@ pub async fn run(valv_bin: &Path, dataset: &Path, work: &Path, records: u64) -> 
     valv.terminate_tenant(&Caller::Cli, tenant_id).await?;
     drop(valv);
     drop(store);
+    println!("| measure | valv | reference | ratio / target |");
+    println!("|---|---:|---:|---|");
+    println!(
+        "| access request among {records} records (p50 / p90 of 21) | {:.1} / {:.1} ms | | target p50 < 50 ms |",
+        lat[10], lat[18]
+    );
+    println!("| erasure of a subject with 1,000 related records | {erase_s:.2} s | | target < 1 s |");
+    if !export {
+        return Ok(());
+    }
 
     let size = crate::files::du(&data);
     let tar_s = timed(Command::new("tar").arg("-cf").arg(work.join("data.tar")).arg("-C").arg(&data).arg("."))?.0;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use valv_domain::schema::FieldType;
 use valv_domain::{FileId, TenantId, stamp};
-use valv_store::{Chain, Change, CollectionRow, RecordRow};
+use valv_store::{Chain, Change, CollectionRow, JournalQuery, RecordRow};
 
 use crate::subjects::{Found, SubjectQuery};
 use crate::{Caller, ServiceResult, UserView, Valv};
@@ -144,14 +144,22 @@ impl Valv {
         Ok(out)
     }
 
+    /// Entries about the subject's account and records, and entries their account made,
+    /// read through indexes (never the whole chain).
     async fn report_journal(&self, tenant: TenantId, found: &Found) -> ServiceResult<Vec<serde_json::Value>> {
-        let mut ids: Vec<String> = found.users.iter().map(|(u, _)| u.id.to_string()).collect();
-        ids.extend(found.subjects.iter().map(|(_, r, _)| r.id.to_string()));
-        let actors: Vec<String> = found.users.iter().map(|(u, _)| format!("user:{}", u.id)).collect();
-        let entries = self.store.chain_entries(&tenant.to_string()).await?;
+        let mut entries = Vec::new();
+        for (u, _) in &found.users {
+            entries.extend(self.store.history(tenant, "user", &u.id.to_string()).await?);
+            let q = JournalQuery { actor: Some(format!("user:{}", u.id)), limit: 10_000, ..JournalQuery::default() };
+            entries.extend(self.store.journal(Chain::Tenant(tenant), &q).await?);
+        }
+        for (_, r, _) in &found.subjects {
+            entries.extend(self.store.history(tenant, "record", &r.id.to_string()).await?);
+        }
+        entries.sort_by_key(|e| e.seq);
+        entries.dedup_by_key(|e| e.seq);
         Ok(entries
             .into_iter()
-            .filter(|e| ids.contains(&e.entity_id) || actors.contains(&e.actor))
             .map(|e| serde_json::json!({ "at": e.at, "actor": e.actor, "action": e.action, "entity": e.entity, "entity_id": e.entity_id }))
             .collect())
     }

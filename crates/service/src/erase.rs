@@ -105,7 +105,7 @@ impl Valv {
             new.revision += 1;
             new.updated_at = now;
             new.updated_by = caller.actor().to_string();
-            entities.push(r.id.to_string());
+            entities.push(("record".to_owned(), r.id.to_string()));
             erased.push(Erased {
                 kind: "record".into(),
                 id: r.id.to_string(),
@@ -127,7 +127,7 @@ impl Valv {
                 .extend(self.store.file_versions(tenant, f.id).await?.into_iter().flat_map(|v| v.chunks).map(|c| c.id));
             let mut gone = f.clone();
             gone.deleted_at = Some(now);
-            entities.push(f.id.to_string());
+            entities.push(("file".to_owned(), f.id.to_string()));
             erased.push(Erased {
                 kind: "file".into(),
                 id: f.id.to_string(),
@@ -137,7 +137,7 @@ impl Valv {
             rows.push(Row::File(gone));
         }
         for (u, _) in &found.users {
-            entities.push(u.id.to_string());
+            entities.push(("user".to_owned(), u.id.to_string()));
             erased.push(Erased {
                 kind: "user".into(),
                 id: u.id.to_string(),

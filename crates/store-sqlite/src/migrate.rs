@@ -11,6 +11,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_records", include_str!("../migrations/0002_records.sql")),
     ("0003_files", include_str!("../migrations/0003_files.sql")),
     ("0004_erasure", include_str!("../migrations/0004_erasure.sql")),
+    ("0005_journal_actor", include_str!("../migrations/0005_journal_actor.sql")),
 ];
 
 pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {

@@ -307,7 +307,7 @@ impl Store for SqliteStore {
         &self,
         tenant: TenantId,
         erasure_id: &str,
-        entity_ids: Vec<String>,
+        entity_ids: Vec<(String, String)>,
         files: Vec<FileId>,
         ledger: serde_json::Value,
         change: Change,
@@ -316,10 +316,11 @@ impl Store for SqliteStore {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
             let t = tenant.to_string();
-            for id in &entity_ids {
+            // (chain, entity, entity_id) is the journal's entity index: each update is a lookup.
+            for (entity, id) in &entity_ids {
                 tx.execute(
-                    "UPDATE journal SET payload = NULL, erased_by = ?1 WHERE chain = ?2 AND entity_id = ?3",
-                    rusqlite::params![erasure_id, t, id],
+                    "UPDATE journal SET payload = NULL, erased_by = ?1 WHERE chain = ?2 AND entity = ?3 AND entity_id = ?4",
+                    rusqlite::params![erasure_id, t, entity, id],
                 )
                 .map_err(backend)?;
             }

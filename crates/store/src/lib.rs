@@ -119,13 +119,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies an erasure in one transaction: writes the redacted rows of
     /// `change` and its journal entry, deletes the versions of `files`, blanks
-    /// the journal payloads of the entities in `entity_ids` (marking them with
-    /// `erasure_id`), and adds `ledger` (JSON) to the erasure ledger.
+    /// the journal payloads of the `(entity, id)` pairs in `entity_ids`
+    /// (marking them with `erasure_id`), and adds `ledger` (JSON) to the erasure ledger.
     async fn erase(
         &self,
         tenant: TenantId,
         erasure_id: &str,
-        entity_ids: Vec<String>,
+        entity_ids: Vec<(String, String)>,
         files: Vec<FileId>,
         ledger: serde_json::Value,
         change: Change,

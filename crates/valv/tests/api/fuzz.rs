@@ -2,8 +2,6 @@
 //! against a running server with a signed-in owner's token: no 5xx answer, and
 //! no answer that contradicts the document.
 
-use serde_json::{Value, json};
-
 use crate::app;
 
 /// The folder with the Python test tools, installed by `scripts/test`.
@@ -25,17 +23,7 @@ async fn schemathesis_finds_no_server_error_and_no_contradiction_of_the_openapi_
     let app = app();
     let op = app.operator().await;
     let t = app.tenant(&op, "fuzz").await;
-    let tok: Value = t
-        .owner
-        .post(app.at("/api/v1/tokens"))
-        .json(&json!({ "name": "fuzz" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tok["secret"].as_str().unwrap();
+    let token = app.token(&t.owner).await;
     let report = app.root.path().join("schemathesis");
     let out = tokio::process::Command::new(bin)
         .arg("run")

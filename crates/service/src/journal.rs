@@ -4,8 +4,11 @@
 
 use time::OffsetDateTime;
 use valv_domain::{Role, TenantId};
-use valv_store::journal::{Broken, verify};
-use valv_store::{Chain, JournalEntry, JournalQuery};
+use valv_store::journal::{Broken, Verifier};
+use valv_store::{Chain, ChainHead, JournalEntry, JournalQuery};
+
+/// Entries read at once when walking a whole chain.
+pub(crate) const PAGE: u32 = 2_000;
 
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
@@ -67,10 +70,27 @@ impl Valv {
         }
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            let entries = self.store.chain_entries(&key).await?;
             let head = heads.iter().find(|(k, _)| *k == key).map(|(_, h)| h);
-            out.push(ChainReport { outcome: verify(&key, &entries, head), chain: key });
+            out.push(ChainReport { outcome: self.verify_chain(&key, head).await?, chain: key });
         }
         Ok(out)
+    }
+
+    /// Verifies one chain, reading it page by page.
+    async fn verify_chain(&self, key: &str, head: Option<&ChainHead>) -> ServiceResult<Result<u64, Broken>> {
+        let mut v = Verifier::new(key);
+        let mut after = 0;
+        loop {
+            let page = self.store.chain_page(key, after, PAGE).await?;
+            for e in &page {
+                if let Err(b) = v.push(e) {
+                    return Ok(Err(b));
+                }
+            }
+            match page.last() {
+                Some(e) if page.len() == PAGE as usize => after = e.chain_seq,
+                _ => return Ok(v.finish(head)),
+            }
+        }
     }
 }

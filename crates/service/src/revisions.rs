@@ -24,7 +24,7 @@ pub struct RevisionView {
 }
 
 /// The record image an entry carries, if its payload still exists.
-fn image(e: &JournalEntry, id: RecordId) -> Option<RecordRow> {
+pub(crate) fn image(e: &JournalEntry, id: RecordId) -> Option<RecordRow> {
     #[derive(serde::Deserialize)]
     struct Payload {
         rows: Vec<Row>,

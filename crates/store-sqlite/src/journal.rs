@@ -83,10 +83,13 @@ pub(crate) fn query(c: &Connection, key: &str, q: &JournalQuery) -> StoreResult<
     rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }
 
-pub(crate) fn chain_entries(c: &Connection, key: &str) -> StoreResult<Vec<JournalEntry>> {
-    let mut stmt =
-        c.prepare_cached(&format!("SELECT {COLUMNS} FROM journal WHERE chain = ?1 ORDER BY seq")).map_err(backend)?;
-    let rows = stmt.query_map([key], entry).map_err(backend)?;
+pub(crate) fn chain_page(c: &Connection, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM journal WHERE chain = ?1 AND chain_seq > ?2 ORDER BY chain_seq LIMIT ?3"
+        ))
+        .map_err(backend)?;
+    let rows = stmt.query_map(params![key, after, limit], entry).map_err(backend)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }
 
@@ -115,4 +118,16 @@ pub(crate) fn history(c: &Connection, chain: &str, entity: &str, id: &str) -> St
         .map_err(backend)?;
     let rows = stmt.query_map([chain, entity, id], entry).map_err(backend)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+}
+
+/// Histories of many entities: one indexed lookup per id on one statement.
+pub(crate) fn histories(c: &Connection, chain: &str, entity: &str, ids: &[String]) -> StoreResult<Vec<JournalEntry>> {
+    let mut sorted: Vec<&String> = ids.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut out = Vec::new();
+    for id in sorted {
+        out.extend(history(c, chain, entity, id)?);
+    }
+    Ok(out)
 }

@@ -144,9 +144,9 @@ impl Store for SqliteStore {
         self.read(journal::heads).await
     }
 
-    async fn chain_entries(&self, key: &str) -> StoreResult<Vec<JournalEntry>> {
+    async fn chain_page(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
         let key = key.to_owned();
-        self.read(move |c| journal::chain_entries(c, &key)).await
+        self.read(move |c| journal::chain_page(c, &key, after, limit)).await
     }
 
     async fn chain_keys(&self) -> StoreResult<Vec<String>> {
@@ -156,6 +156,11 @@ impl Store for SqliteStore {
     async fn history(&self, tenant: TenantId, entity: &str, entity_id: &str) -> StoreResult<Vec<JournalEntry>> {
         let (entity, id) = (entity.to_owned(), entity_id.to_owned());
         self.read(move |c| journal::history(c, &tenant.to_string(), &entity, &id)).await
+    }
+
+    async fn histories(&self, tenant: TenantId, entity: &str, ids: Vec<String>) -> StoreResult<Vec<JournalEntry>> {
+        let entity = entity.to_owned();
+        self.read(move |c| journal::histories(c, &tenant.to_string(), &entity, &ids)).await
     }
 
     async fn collection(&self, tenant: TenantId, id: CollectionId) -> StoreResult<Option<CollectionRow>> {
@@ -242,6 +247,13 @@ impl Store for SqliteStore {
                  ORDER BY folder, name",
                 &[&tenant.to_string(), &folder],
             )
+        })
+        .await
+    }
+
+    async fn all_files(&self, tenant: TenantId) -> StoreResult<Vec<FileRow>> {
+        self.read(move |c| {
+            many(c, "SELECT row_json FROM files WHERE tenant_id = ?1 ORDER BY id", &[&tenant.to_string()])
         })
         .await
     }

@@ -22,6 +22,7 @@ pub async fn run_all(store: &dyn Store) {
     sessions_are_kept_and_ended(store).await;
     setup_token_is_taken_once(store).await;
     journal_filters_and_pages(store).await;
+    chains_read_in_pages_and_histories_in_bulk(store).await;
 }
 
 #[must_use]
@@ -77,7 +78,7 @@ async fn changes_write_rows_and_a_verifiable_journal(s: &dyn Store) {
     assert_eq!(s.user(t.id, u.id).await.expect("read"), Some(u.clone()));
     assert_eq!(s.tenant_by_slug(&t.slug).await.expect("read"), Some(t.clone()));
     for (key, head) in s.chain_heads().await.expect("heads") {
-        let entries = s.chain_entries(&key).await.expect("entries");
+        let entries = s.chain_page(&key, 0, u32::MAX).await.expect("entries");
         assert!(verify(&key, &entries, Some(&head)).is_ok(), "chain {key} verifies");
     }
 }
@@ -87,13 +88,13 @@ async fn refused_change_writes_nothing(s: &dyn Store) {
     s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
     let first = user(t.id, "dup@example.se");
     s.commit(put(Chain::Tenant(t.id), "user.created", Row::User(first))).await.expect("first");
-    let before = s.chain_entries(&t.id.to_string()).await.expect("entries").len();
+    let before = s.chain_page(&t.id.to_string(), 0, u32::MAX).await.expect("entries").len();
     let mut dup = user(t.id, "DUP@example.se");
     dup.name = PersonName::parse("Other").expect("name");
     let err = s.commit(put(Chain::Tenant(t.id), "user.created", Row::User(dup.clone()))).await;
     assert!(matches!(err, Err(StoreError::Conflict("users_tenant_email_key"))), "{err:?}");
     assert_eq!(s.user(t.id, dup.id).await.expect("read"), None, "refused row is absent");
-    assert_eq!(s.chain_entries(&t.id.to_string()).await.expect("entries").len(), before, "no journal entry");
+    assert_eq!(s.chain_page(&t.id.to_string(), 0, u32::MAX).await.expect("entries").len(), before, "no journal entry");
 }
 
 async fn tenants_never_see_each_others_users(s: &dyn Store) {
@@ -172,4 +173,36 @@ async fn journal_filters_and_pages(s: &dyn Store) {
     assert_eq!(page.iter().map(|e| e.chain_seq).collect::<Vec<_>>(), vec![2]);
     let late = s.journal(chain, &q(|q| q.from = Some(T0 + time::Duration::minutes(3)))).await.expect("q");
     assert_eq!(late.len(), 2);
+}
+
+async fn chains_read_in_pages_and_histories_in_bulk(s: &dyn Store) {
+    let t = tenant("contract-pages");
+    s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+    let users: Vec<UserRow> = (0..4).map(|i| user(t.id, &format!("p{i}@example.se"))).collect();
+    for u in &users {
+        let c = Change::new(Chain::Tenant(t.id), T0, Actor::Cli, "user.created")
+            .about("user", u.id)
+            .row(Row::User(u.clone()));
+        s.commit(c).await.expect("user");
+    }
+    let c = Change::new(Chain::Tenant(t.id), T0, Actor::Cli, "user.updated").about("user", users[0].id);
+    s.commit(c.row(Row::User(users[0].clone()))).await.expect("update");
+    let key = t.id.to_string();
+    let page: Vec<u64> = s.chain_page(&key, 2, 2).await.expect("page").iter().map(|e| e.chain_seq).collect();
+    assert_eq!(page, vec![3, 4], "a page starts after the cursor and holds at most the limit");
+    assert!(s.chain_page(&key, 5, 10).await.expect("page").is_empty(), "nothing after the last entry");
+
+    let ids = vec![users[2].id.to_string(), users[0].id.to_string()];
+    let got: Vec<(String, u64)> = s
+        .histories(t.id, "user", ids.clone())
+        .await
+        .expect("histories")
+        .into_iter()
+        .map(|e| (e.entity_id, e.chain_seq))
+        .collect();
+    let mut want = vec![(users[0].id.to_string(), 1), (users[0].id.to_string(), 5), (users[2].id.to_string(), 3)];
+    want.sort();
+    assert_eq!(got, want, "grouped by entity id, oldest first, only the ids asked for");
+    let other = tenant("contract-pages-other");
+    assert!(s.histories(other.id, "user", ids).await.expect("histories").is_empty(), "scoped to the tenant");
 }

@@ -100,32 +100,38 @@ pub struct Broken {
     pub reason: &'static str,
 }
 
-/// Verifies one chain given in `chain_seq` order against its recorded head.
-/// Returns the number of entries.
-///
-/// # Errors
-/// The first broken entry.
-pub fn verify<'a>(
-    chain: &str,
-    entries: impl IntoIterator<Item = &'a JournalEntry>,
-    head: Option<&ChainHead>,
-) -> Result<u64, Broken> {
-    let mut prev = GENESIS.to_owned();
-    let mut count = 0u64;
-    let mut last_seq = 0u64;
-    for e in entries {
-        let broken = |reason| Broken { chain: chain.to_owned(), chain_seq: e.chain_seq, seq: e.seq, reason };
-        count += 1;
-        if e.chain != chain {
+/// Verifies one chain entry by entry, in `chain_seq` order, so a chain of any
+/// length is checked with flat memory (read it page by page).
+#[derive(Debug)]
+pub struct Verifier {
+    chain: String,
+    prev: String,
+    count: u64,
+    last_seq: u64,
+}
+
+impl Verifier {
+    #[must_use]
+    pub fn new(chain: &str) -> Self {
+        Self { chain: chain.to_owned(), prev: GENESIS.to_owned(), count: 0, last_seq: 0 }
+    }
+
+    /// Checks the next entry.
+    ///
+    /// # Errors
+    /// The entry, if it is broken.
+    pub fn push(&mut self, e: &JournalEntry) -> Result<(), Broken> {
+        let broken = |reason| Broken { chain: self.chain.clone(), chain_seq: e.chain_seq, seq: e.seq, reason };
+        if e.chain != self.chain {
             return Err(broken("belongs to another chain"));
         }
-        if e.chain_seq != count {
+        if e.chain_seq != self.count + 1 {
             return Err(broken("is out of sequence: an entry before it is missing or moved"));
         }
-        if e.seq <= last_seq {
+        if e.seq <= self.last_seq {
             return Err(broken("is out of commit order"));
         }
-        if e.prev_hash != prev {
+        if e.prev_hash != self.prev {
             return Err(broken("does not link to the entry before it"));
         }
         if e.payload.as_ref().is_some_and(|p| payload_hash(p) != e.payload_hash) {
@@ -134,24 +140,46 @@ pub fn verify<'a>(
         if link_hash(&link(e)) != e.hash {
             return Err(broken("has been altered: its hash does not match its fields"));
         }
-        prev.clone_from(&e.hash);
-        last_seq = e.seq;
+        self.count += 1;
+        self.prev.clone_from(&e.hash);
+        self.last_seq = e.seq;
+        Ok(())
     }
-    match head {
-        Some(h) if h.chain_seq != count || h.hash != prev => Err(Broken {
-            chain: chain.to_owned(),
-            chain_seq: count + 1,
-            seq: last_seq,
-            reason: "is missing: the chain ends before its recorded head",
-        }),
-        None if count > 0 => Err(Broken {
-            chain: chain.to_owned(),
-            chain_seq: count,
-            seq: last_seq,
-            reason: "has no recorded chain head",
-        }),
-        _ => Ok(count),
+
+    /// Checks the end of the chain against its recorded head; returns the number of entries.
+    ///
+    /// # Errors
+    /// A missing tail or head.
+    pub fn finish(self, head: Option<&ChainHead>) -> Result<u64, Broken> {
+        let (chain, count, seq) = (self.chain, self.count, self.last_seq);
+        match head {
+            Some(h) if h.chain_seq != count || h.hash != self.prev => Err(Broken {
+                chain,
+                chain_seq: count + 1,
+                seq,
+                reason: "is missing: the chain ends before its recorded head",
+            }),
+            None if count > 0 => Err(Broken { chain, chain_seq: count, seq, reason: "has no recorded chain head" }),
+            _ => Ok(count),
+        }
     }
+}
+
+/// Verifies one whole chain given in `chain_seq` order against its recorded
+/// head. Returns the number of entries.
+///
+/// # Errors
+/// The first broken entry.
+pub fn verify<'a>(
+    chain: &str,
+    entries: impl IntoIterator<Item = &'a JournalEntry>,
+    head: Option<&ChainHead>,
+) -> Result<u64, Broken> {
+    let mut v = Verifier::new(chain);
+    for e in entries {
+        v.push(e)?;
+    }
+    v.finish(head)
 }
 
 #[cfg(test)]

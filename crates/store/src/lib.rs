@@ -81,12 +81,16 @@ pub trait Store: Send + Sync + 'static {
     async fn journal(&self, chain: Chain, query: &JournalQuery) -> StoreResult<Vec<JournalEntry>>;
     /// Every chain key with its recorded head.
     async fn chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>>;
-    /// All entries of the chain `key` in chain order, for verification.
-    async fn chain_entries(&self, key: &str) -> StoreResult<Vec<JournalEntry>>;
+    /// Up to `limit` entries of the chain `key` after `after` (a `chain_seq`),
+    /// in chain order: verification and export read a chain page by page.
+    async fn chain_page(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>>;
     /// Keys of chains that have entries (with or without a head).
     async fn chain_keys(&self) -> StoreResult<Vec<String>>;
     /// Entries of `tenant`'s chain about one entity, oldest first (revision history).
     async fn history(&self, tenant: TenantId, entity: &str, entity_id: &str) -> StoreResult<Vec<JournalEntry>>;
+    /// [`Store::history`] of many entities of one kind in one read, ordered by
+    /// entity id, then oldest first (the export reads a page of records at once).
+    async fn histories(&self, tenant: TenantId, entity: &str, ids: Vec<String>) -> StoreResult<Vec<JournalEntry>>;
 
     async fn collection(&self, tenant: TenantId, id: CollectionId) -> StoreResult<Option<CollectionRow>>;
     async fn collection_by_name(&self, tenant: TenantId, name: &str) -> StoreResult<Option<CollectionRow>>;
@@ -138,6 +142,8 @@ pub trait Store: Send + Sync + 'static {
     async fn file(&self, tenant: TenantId, id: FileId) -> StoreResult<Option<FileRow>>;
     /// Live files, in one folder or everywhere.
     async fn files(&self, tenant: TenantId, folder: Option<&str>) -> StoreResult<Vec<FileRow>>;
+    /// Every file, deleted ones included (their versions are kept), by id.
+    async fn all_files(&self, tenant: TenantId) -> StoreResult<Vec<FileRow>>;
     /// Every version of a file, oldest first.
     async fn file_versions(&self, tenant: TenantId, file: FileId) -> StoreResult<Vec<FileVersionRow>>;
     /// Bytes of every version of every file of the tenant (the storage quota counts these).

@@ -73,6 +73,9 @@ pub struct ExportFile {
     pub name: String,
     pub created_at: String,
     pub created_by: String,
+    /// Deleted files are exported too: their versions are kept.
+    #[serde(default)]
+    pub deleted_at: Option<String>,
     pub versions: Vec<ExportVersion>,
 }
 
@@ -100,6 +103,22 @@ pub struct ExportEntry {
     pub payload_hash: String,
     pub prev_hash: String,
     pub hash: String,
+}
+
+impl From<&valv_store::JournalEntry> for ExportEntry {
+    fn from(e: &valv_store::JournalEntry) -> Self {
+        Self {
+            chain_seq: e.chain_seq,
+            at: e.at.clone(),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            entity: e.entity.clone(),
+            entity_id: e.entity_id.clone(),
+            payload_hash: e.payload_hash.clone(),
+            prev_hash: e.prev_hash.clone(),
+            hash: e.hash.clone(),
+        }
+    }
 }
 
 /// The whole of `export.json`.

@@ -291,7 +291,7 @@ impl Valv {
                 current_version: 0,
                 created_at: instant(&f.created_at)?,
                 created_by: f.created_by.clone(),
-                deleted_at: None,
+                deleted_at: f.deleted_at.as_deref().map(instant).transpose()?,
             };
             let mut version_rows = Vec::new();
             for v in &f.versions {

@@ -7,20 +7,23 @@
 pub mod format;
 mod import;
 mod jobs;
+mod spool;
 mod tarout;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt as _;
 use serde::Serialize;
-use tokio::io::{AsyncWrite, AsyncWriteExt as _};
-use valv_domain::{TenantId, stamp};
-use valv_store::{Chain, Change, RecordQuery, RecordRow};
+use tokio::io::AsyncWrite;
+use valv_domain::{RecordId, TenantId, stamp};
+use valv_store::{Chain, Change, CollectionRow, RecordQuery};
 
 use self::format::{
     ExportCollection, ExportEntry, ExportFile, ExportRecord, ExportRevision, ExportTenant, ExportUser, ExportVersion,
     FORMAT, VERSION,
 };
+use self::spool::Spool;
 use self::tarout::TarOut;
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
@@ -129,11 +132,9 @@ impl Valv {
     ) -> ServiceResult<W> {
         self.export_allowed(caller, tenant).await?;
         let _running = self.exports.start(tenant)?;
-        let doc = self.export_json(tenant, progress).await?;
+        let (len, doc) = self.export_json(tenant, progress).await?.finish().await.map_err(io)?;
         let mut tar = TarOut::new(out);
-        let len = tokio::fs::metadata(doc.path()).await.map_err(io)?.len();
-        let file = tokio::fs::File::open(doc.path()).await.map_err(io)?;
-        tar.part("export.json", len, file_stream(file)).await.map_err(io)?;
+        tar.part("export.json", len, doc).await.map_err(io)?;
         self.export_file_bytes(tenant, &mut tar, progress).await?;
         let out = tar.finish().await.map_err(io)?;
         let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "tenant.exported")
@@ -143,15 +144,13 @@ impl Valv {
         Ok(out)
     }
 
-    /// Writes `export.json` to a private temporary file (its size must be
-    /// known before it enters the archive).
-    async fn export_json(&self, tenant: TenantId, progress: &Progress) -> ServiceResult<tempfile::NamedTempFile> {
-        let tmp = tempfile::NamedTempFile::new().map_err(io)?;
-        let mut w = tokio::io::BufWriter::new(tokio::fs::File::create(tmp.path()).await.map_err(io)?);
+    /// Writes `export.json` to a sealed spool (its size must be known before
+    /// it enters the archive).
+    async fn export_json(&self, tenant: TenantId, progress: &Progress) -> ServiceResult<Spool> {
         let t = self.tenant_row(tenant).await?;
         let users = self.store.users(tenant).await?;
         let collections = self.store.collections(tenant).await?;
-        let files = self.store.files(tenant, None).await?;
+        let files = self.store.all_files(tenant).await?;
         let mut versions = Vec::new();
         for f in &files {
             versions.push(self.store.file_versions(tenant, f.id).await?);
@@ -178,7 +177,7 @@ impl Valv {
             terminated_at: t.terminated_at.map(stamp),
             created_at: stamp(t.created_at),
         };
-        let mut json = JsonOut::new(&mut w);
+        let mut json = JsonOut::new(Spool::new().map_err(io)?);
         json.raw(&format!(
             "{{\"format\":\"{FORMAT}\",\"version\":{VERSION},\"exported_at\":\"{}\",\"tenant\":",
             stamp(self.now())
@@ -214,7 +213,7 @@ impl Valv {
         }
         json.open_list("records").await?;
         for c in &collections {
-            self.export_records(tenant, c.id, &c.name, &mut json, progress).await?;
+            self.export_records(tenant, c, &mut json, progress).await?;
         }
         json.open_list("files").await?;
         for (f, vs) in files.iter().zip(&versions) {
@@ -224,6 +223,7 @@ impl Valv {
                 name: f.name.to_string(),
                 created_at: stamp(f.created_at),
                 created_by: f.created_by.clone(),
+                deleted_at: f.deleted_at.map(stamp),
                 versions: vs
                     .iter()
                     .map(|v| ExportVersion {
@@ -240,39 +240,63 @@ impl Valv {
             json.item(&e).await?;
         }
         json.open_list("journal").await?;
-        for e in self.store.chain_entries(&tenant.to_string()).await? {
-            let x = ExportEntry {
-                chain_seq: e.chain_seq,
-                at: e.at,
-                actor: e.actor,
-                action: e.action,
-                entity: e.entity,
-                entity_id: e.entity_id,
-                payload_hash: e.payload_hash,
-                prev_hash: e.prev_hash,
-                hash: e.hash,
-            };
-            json.item(&x).await?;
-        }
+        self.export_journal(tenant, &mut json).await?;
         json.raw("]}").await?;
-        w.flush().await.map_err(io)?;
-        Ok(tmp)
+        Ok(json.into_inner())
     }
 
-    async fn export_records<W: AsyncWrite + Unpin>(
+    /// The tenant's chain, page by page.
+    async fn export_journal(&self, tenant: TenantId, json: &mut JsonOut) -> ServiceResult<()> {
+        let key = tenant.to_string();
+        let mut after = 0;
+        loop {
+            let page = self.store.chain_page(&key, after, crate::journal::PAGE).await?;
+            for e in &page {
+                json.item(&ExportEntry::from(e)).await?;
+            }
+            match page.last() {
+                Some(e) if page.len() == crate::journal::PAGE as usize => after = e.chain_seq,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Records of one collection with every revision: a page of records, then
+    /// the journal history of the whole page in one read.
+    async fn export_records(
         &self,
         tenant: TenantId,
-        collection: valv_domain::CollectionId,
-        name: &str,
-        json: &mut JsonOut<'_, W>,
+        collection: &CollectionRow,
+        json: &mut JsonOut,
         progress: &Progress,
     ) -> ServiceResult<()> {
         let mut after = None;
         loop {
             let q = RecordQuery { after: after.clone(), limit: 500, include_deleted: true, ..RecordQuery::default() };
-            let page = self.store.records(tenant, collection, &q).await?;
+            let page = self.store.records(tenant, collection.id, &q).await?;
+            let ids = page.iter().map(|r| r.id.to_string()).collect();
+            let mut history: HashMap<String, Vec<ExportRevision>> = HashMap::new();
+            for e in self.store.histories(tenant, "record", ids).await? {
+                let image = RecordId::parse(&e.entity_id).ok().and_then(|id| crate::revisions::image(&e, id));
+                if let Some(img) = image {
+                    history.entry(e.entity_id).or_default().push(ExportRevision {
+                        revision: img.revision,
+                        at: stamp(img.updated_at),
+                        by: img.updated_by,
+                        data: img.data,
+                        deleted: img.deleted_at.is_some(),
+                    });
+                }
+            }
             for r in &page {
-                json.item(&self.export_record(tenant, r, name).await?).await?;
+                let rec = ExportRecord {
+                    id: r.id.to_string(),
+                    collection: collection.name.clone(),
+                    created_at: stamp(r.created_at),
+                    created_by: r.created_by.clone(),
+                    revisions: history.remove(&r.id.to_string()).unwrap_or_default(),
+                };
+                json.item(&rec).await?;
                 progress.item();
             }
             match page.last() {
@@ -282,28 +306,6 @@ impl Valv {
         }
     }
 
-    async fn export_record(&self, tenant: TenantId, r: &RecordRow, collection: &str) -> ServiceResult<ExportRecord> {
-        let revisions = self
-            .record_images(tenant, r.id)
-            .await?
-            .into_iter()
-            .map(|img| ExportRevision {
-                revision: img.revision,
-                at: stamp(img.updated_at),
-                by: img.updated_by,
-                data: img.data,
-                deleted: img.deleted_at.is_some(),
-            })
-            .collect();
-        Ok(ExportRecord {
-            id: r.id.to_string(),
-            collection: collection.to_owned(),
-            created_at: stamp(r.created_at),
-            created_by: r.created_by.clone(),
-            revisions,
-        })
-    }
-
     async fn export_file_bytes<W: AsyncWrite + Unpin>(
         &self,
         tenant: TenantId,
@@ -311,7 +313,7 @@ impl Valv {
         progress: &Progress,
     ) -> ServiceResult<()> {
         let keys = self.tenant_keys(tenant).await?;
-        for f in self.store.files(tenant, None).await? {
+        for f in self.store.all_files(tenant).await? {
             for v in self.store.file_versions(tenant, f.id).await? {
                 let manifest = crate::files::manifest(&v)?;
                 let body = valv_blob::read_range(self.blobs()?.clone(), keys.clone(), manifest, 0..v.size);
@@ -342,24 +344,30 @@ pub fn file_stream(f: tokio::fs::File) -> impl futures::Stream<Item = std::io::R
     }))
 }
 
-/// Writes one JSON document piece by piece: keys with lists, items one at a time.
-struct JsonOut<'a, W> {
-    w: &'a mut W,
+/// Writes one JSON document piece by piece into a spool: keys with lists, items one at a time.
+struct JsonOut {
+    spool: Spool,
     first: bool,
+    buf: Vec<u8>,
 }
 
-impl<'a, W: AsyncWrite + Unpin> JsonOut<'a, W> {
-    fn new(w: &'a mut W) -> Self {
-        Self { w, first: true }
+impl JsonOut {
+    fn new(spool: Spool) -> Self {
+        Self { spool, first: true, buf: Vec::new() }
+    }
+
+    fn into_inner(self) -> Spool {
+        self.spool
     }
 
     async fn raw(&mut self, s: &str) -> ServiceResult<()> {
-        self.w.write_all(s.as_bytes()).await.map_err(io)
+        self.spool.write(s.as_bytes()).await.map_err(io)
     }
 
     async fn value<T: Serialize>(&mut self, v: &T) -> ServiceResult<()> {
-        let bytes = serde_json::to_vec(v).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        self.w.write_all(&bytes).await.map_err(io)
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, v).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.spool.write(&self.buf).await.map_err(io)
     }
 
     /// Closes the previous list (if any) and opens list `key`.

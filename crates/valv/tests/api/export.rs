@@ -87,6 +87,18 @@ async fn an_export_imported_elsewhere_exports_the_same_content() {
         .send()
         .await
         .unwrap();
+    let gone: Value = t
+        .owner
+        .post(app.at("/api/v1/files?name=gone.bin"))
+        .body(vec![4u8; 10])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gone = gone["id"].as_str().unwrap().to_owned();
+    assert_eq!(t.owner.delete(app.at(&format!("/api/v1/files/{gone}"))).send().await.unwrap().status(), 204);
 
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
@@ -101,7 +113,7 @@ async fn an_export_imported_elsewhere_exports_the_same_content() {
 
     let second = dir.path().join("second");
     let imported = ok(&valv(&second, &["import", a.to_str().unwrap(), "--json"]));
-    assert_eq!((imported["records"].as_u64(), imported["file_versions"].as_u64()), (Some(3), Some(2)));
+    assert_eq!((imported["records"].as_u64(), imported["file_versions"].as_u64()), (Some(3), Some(3)));
     ok(&valv(&second, &["tenant", "terminate", &t.id, "--json"]));
     ok(&valv(&second, &["export", "--tenant", &t.id, "--out", b.to_str().unwrap(), "--json"]));
 
@@ -111,6 +123,9 @@ async fn an_export_imported_elsewhere_exports_the_same_content() {
     assert_eq!(pa.get(&format!("files/{}/1", f["id"].as_str().unwrap())).unwrap(), &vec![1u8; 300_000]);
     let doc: Value = serde_json::from_slice(&pa["export.json"]).unwrap();
     assert_eq!(doc["records"][0]["revisions"].as_array().unwrap().len(), 2, "every revision travels");
+    let files = doc["files"].as_array().unwrap();
+    let deleted = files.iter().find(|f| f["id"] == gone.as_str()).expect("a deleted file is exported");
+    assert!(deleted["deleted_at"].is_string() && pa.contains_key(&format!("files/{gone}/1")), "with its bytes");
     let doc_path = dir.path().join("export.json");
     std::fs::write(&doc_path, &pa["export.json"]).unwrap();
     let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/export.schema.json");

@@ -9,7 +9,7 @@ use valv_store::{ChainHead, Change, JournalEntry, JournalQuery, StoreResult};
 
 use crate::backend;
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "seq, chain, chain_seq, at, actor, action, entity, entity_id, payload, payload_hash, prev_hash, hash";
 
 pub(crate) fn append(tx: &Transaction<'_>, change: &Change) -> StoreResult<JournalEntry> {
@@ -18,6 +18,12 @@ pub(crate) fn append(tx: &Transaction<'_>, change: &Change) -> StoreResult<Journ
     let next_seq: u64 =
         tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM journal", [], |r| r.get(0)).map_err(backend)?;
     let e = next_entry(change, head.as_ref(), next_seq);
+    insert(tx, &e)?;
+    Ok(e)
+}
+
+/// Writes an entry as it is and moves its chain's head to it.
+pub(crate) fn insert(tx: &Transaction<'_>, e: &JournalEntry) -> StoreResult<()> {
     tx.execute(
         &format!("INSERT INTO journal ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
         params![
@@ -41,7 +47,7 @@ pub(crate) fn append(tx: &Transaction<'_>, change: &Change) -> StoreResult<Journ
         params![e.chain, e.chain_seq, e.hash],
     )
     .map_err(backend)?;
-    Ok(e)
+    Ok(())
 }
 
 fn head(c: &Connection, key: &str) -> StoreResult<Option<ChainHead>> {
@@ -52,7 +58,7 @@ fn head(c: &Connection, key: &str) -> StoreResult<Option<ChainHead>> {
     .map_err(backend)
 }
 
-fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
+pub(crate) fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
     Ok(JournalEntry {
         seq: r.get(0)?,
         chain: r.get(1)?,

@@ -2,6 +2,7 @@
 //! readers, each call run on tokio's blocking pool so the async executor never
 //! waits on disk. All SQL of this backend lives in this crate.
 
+mod backup;
 mod conn;
 mod entities;
 mod ephemeral;

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_files", include_str!("../migrations/0003_files.sql")),
     ("0004_erasure", include_str!("../migrations/0004_erasure.sql")),
     ("0005_journal_actor", include_str!("../migrations/0005_journal_actor.sql")),
+    ("0006_backup", include_str!("../migrations/0006_backup.sql")),
 ];
 
 pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {

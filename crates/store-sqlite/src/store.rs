@@ -2,13 +2,13 @@
 
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 use valv_store::{
-    Chain, ChainHead, Change, CollectionRow, FileRow, FileVersionRow, JournalEntry, JournalQuery, OperatorRow,
-    Principal, RecordQuery, RecordRow, RequestRow, SessionRow, Store, StoreResult, TenantRow, Throttle, TokenId,
-    TokenRow, UserRow,
+    BackupRun, Chain, ChainHead, Change, CollectionRow, DumpItem, DumpSink, FileRow, FileVersionRow, JournalEntry,
+    JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordQuery, RecordRow, RequestRow, SessionRow, Store,
+    StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
 };
 
 use crate::entities::{many, one};
-use crate::{SqliteStore, backend, ephemeral, journal, records};
+use crate::{SqliteStore, backend, backup, ephemeral, journal, records};
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
@@ -298,13 +298,7 @@ impl Store for SqliteStore {
     async fn purge_tenant(&self, tenant: TenantId, change: Change) -> StoreResult<Vec<(String, u64)>> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
-            let t = tenant.to_string();
-            let mut counts = Vec::new();
-            for table in ["sessions", "tokens", "file_versions", "files", "records", "collections", "users"] {
-                let n = tx.execute(&format!("DELETE FROM {table} WHERE tenant_id = ?1"), [&t]).map_err(backend)?;
-                counts.push((table.to_owned(), n as u64));
-            }
-            tx.execute("UPDATE journal SET payload = NULL WHERE chain = ?1", [&t]).map_err(backend)?;
+            let counts = crate::backup::purge_rows(&tx, &tenant.to_string())?;
             for row in &change.rows {
                 crate::entities::upsert(&tx, row)?;
             }
@@ -345,7 +339,7 @@ impl Store for SqliteStore {
             }
             let entry = journal::append(&tx, &change)?;
             tx.execute(
-                "INSERT INTO erasure_ledger (id, tenant_id, at, row_json) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO erasure_ledger (id, tenant_id, at, row_json) VALUES (?1, ?2, ?3, ?4)",
                 rusqlite::params![erasure_id, t, entry.at, ledger.to_string()],
             )
             .map_err(backend)?;
@@ -372,5 +366,64 @@ impl Store for SqliteStore {
 
     async fn index_fields(&self, collection: CollectionId, fields: Vec<(String, bool)>) -> StoreResult<()> {
         self.write(move |c| records::index(c, collection, &fields)).await
+    }
+
+    async fn journal_after(&self, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        self.read(move |c| backup::journal_after(c, seq, limit)).await
+    }
+
+    async fn dump(&self, mut sink: DumpSink) -> StoreResult<Position> {
+        self.read(move |c| backup::walk(c, &mut *sink)).await
+    }
+
+    async fn state_digest(&self) -> StoreResult<Position> {
+        self.read(|c| backup::walk(c, &mut |_| Ok(()))).await
+    }
+
+    async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+            backup::load(&tx, &items)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn replay(&self, entries: Vec<JournalEntry>) -> StoreResult<()> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+            backup::replay(&tx, &entries)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn erasure_ledger(&self) -> StoreResult<Vec<LedgerRow>> {
+        self.read(backup::ledger).await
+    }
+
+    async fn put_ledger(&self, rows: Vec<LedgerRow>) -> StoreResult<()> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+            rows.iter().try_for_each(|l| backup::put_ledger(&tx, l))?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn backup_targets(&self) -> StoreResult<Vec<TargetState>> {
+        self.read(backup::targets).await
+    }
+
+    async fn put_backup_target(&self, state: TargetState) -> StoreResult<()> {
+        self.write(move |c| backup::put_target(c, &state)).await
+    }
+
+    async fn backup_runs(&self, limit: u32) -> StoreResult<Vec<BackupRun>> {
+        self.read(move |c| backup::runs(c, limit)).await
+    }
+
+    async fn add_backup_run(&self, run: BackupRun) -> StoreResult<()> {
+        self.write(move |c| backup::add_run(c, &run)).await
     }
 }

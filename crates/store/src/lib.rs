@@ -7,6 +7,7 @@
 //! lookups (`session`, `token`), which run before the tenant is known and whose
 //! results the service checks against the tenant they name.
 
+pub mod backup;
 mod change;
 mod ephemeral;
 mod error;
@@ -20,6 +21,7 @@ mod rows;
 #[cfg(feature = "contract")]
 pub mod contract;
 
+pub use backup::{BackupRun, DumpItem, DumpSink, EntryImage, LedgerRow, Position, TargetState};
 pub use change::{Actor, Chain, Change};
 pub use ephemeral::{Principal, SessionRow, Throttle};
 pub use error::{StoreError, StoreResult};
@@ -150,4 +152,28 @@ pub trait Store: Send + Sync + 'static {
     async fn tenant_bytes(&self, tenant: TenantId) -> StoreResult<u64>;
     /// Ids of every chunk any version of the tenant refers to.
     async fn referenced_chunks(&self, tenant: TenantId) -> StoreResult<Vec<String>>;
+
+    /// Entries of every chain after `seq`, in commit order (backup shipping).
+    async fn journal_after(&self, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>>;
+    /// Streams all journaled state (rows, journal with payloads, chain heads,
+    /// erasure ledger) to `sink` from one consistent read, and returns the
+    /// position and digest of that state.
+    async fn dump(&self, sink: DumpSink) -> StoreResult<Position>;
+    /// Position and digest of the current state, read consistently.
+    async fn state_digest(&self) -> StoreResult<Position>;
+    /// Writes dump items into a store (a restore into an empty one), in one transaction.
+    async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()>;
+    /// Replays shipped entries after the current position: applies their row
+    /// images (and a tenant purge) and appends them as they were, in one transaction.
+    async fn replay(&self, entries: Vec<JournalEntry>) -> StoreResult<()>;
+    /// The erasure ledger, oldest first.
+    async fn erasure_ledger(&self) -> StoreResult<Vec<LedgerRow>>;
+    /// Adds ledger rows that are not there yet (a restore brings back the newest ledger).
+    async fn put_ledger(&self, rows: Vec<LedgerRow>) -> StoreResult<()>;
+
+    async fn backup_targets(&self) -> StoreResult<Vec<TargetState>>;
+    async fn put_backup_target(&self, state: TargetState) -> StoreResult<()>;
+    /// The newest backup and drill runs, newest first.
+    async fn backup_runs(&self, limit: u32) -> StoreResult<Vec<BackupRun>>;
+    async fn add_backup_run(&self, run: BackupRun) -> StoreResult<()>;
 }

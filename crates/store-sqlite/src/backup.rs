@@ -1,0 +1,200 @@
+//! The SQL behind backups: one consistent walk over every journaled table
+//! (for dumps and digests alike, so a digest always describes exactly what a
+//! dump holds), loading a dump, replaying shipped entries, the erasure ledger
+//! and the bookkeeping of targets and runs.
+
+use rusqlite::{Connection, Transaction, params};
+use sha2::{Digest as _, Sha256};
+use valv_store::{BackupRun, DumpItem, JournalEntry, LedgerRow, Position, Row, StoreResult, TargetState};
+
+use crate::{backend, corrupt, entities, journal};
+
+/// Tables of journaled rows, in dump order, with their key order.
+const TABLES: [(&str, &str); 9] = [
+    ("tenants", "id"),
+    ("operators", "id"),
+    ("users", "id"),
+    ("tokens", "id"),
+    ("collections", "id"),
+    ("records", "id"),
+    ("files", "id"),
+    ("file_versions", "file_id, version"),
+    ("requests", "id"),
+];
+
+/// Rows of one tenant, deleted when it is purged (the tenant row itself stays, marked purged).
+const TENANT_TABLES: [&str; 7] = ["sessions", "tokens", "file_versions", "files", "records", "collections", "users"];
+
+fn row_of(table: &str, json: &str) -> StoreResult<Row> {
+    let parsed = match table {
+        "tenants" => serde_json::from_str(json).map(Row::Tenant),
+        "operators" => serde_json::from_str(json).map(Row::Operator),
+        "users" => serde_json::from_str(json).map(Row::User),
+        "tokens" => serde_json::from_str(json).map(Row::Token),
+        "collections" => serde_json::from_str(json).map(Row::Collection),
+        "records" => serde_json::from_str(json).map(Row::Record),
+        "files" => serde_json::from_str(json).map(Row::File),
+        "file_versions" => serde_json::from_str(json).map(Row::FileVersion),
+        _ => serde_json::from_str(json).map(Row::Request),
+    };
+    parsed.map_err(corrupt)
+}
+
+/// Visits every journaled item in a fixed order inside one read transaction
+/// and returns the position and SHA-256 digest of what it visited.
+pub(crate) fn walk(c: &Connection, visit: &mut dyn FnMut(DumpItem) -> StoreResult<()>) -> StoreResult<Position> {
+    let tx = c.unchecked_transaction().map_err(backend)?;
+    let mut sha = Sha256::new();
+    let mut emit = |item: DumpItem| -> StoreResult<()> {
+        sha.update(serde_json::to_vec(&item).map_err(corrupt)?);
+        sha.update(b"\n");
+        visit(item)
+    };
+    for (table, order) in TABLES {
+        let mut stmt = tx.prepare(&format!("SELECT row_json FROM {table} ORDER BY {order}")).map_err(backend)?;
+        let mut rows = stmt.query([]).map_err(backend)?;
+        while let Some(r) = rows.next().map_err(backend)? {
+            let json: String = r.get(0).map_err(backend)?;
+            emit(DumpItem::Row(row_of(table, &json)?))?;
+        }
+    }
+    let (mut seq, mut at) = (0u64, String::new());
+    {
+        let mut stmt =
+            tx.prepare(&format!("SELECT {} FROM journal ORDER BY seq", journal::COLUMNS)).map_err(backend)?;
+        let mut rows = stmt.query([]).map_err(backend)?;
+        while let Some(r) = rows.next().map_err(backend)? {
+            let e = journal::entry(r).map_err(backend)?;
+            (seq, at) = (e.seq, e.at.clone());
+            emit(DumpItem::Entry(e.into()))?;
+        }
+    }
+    for (chain, h) in journal::heads(&tx)? {
+        emit(DumpItem::head(chain, h))?;
+    }
+    for l in ledger(&tx)? {
+        emit(DumpItem::Ledger(l))?;
+    }
+    tx.commit().map_err(backend)?;
+    Ok(Position { seq, at, digest: hex::encode(sha.finalize()) })
+}
+
+pub(crate) fn journal_after(c: &Connection, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+    let mut stmt = c
+        .prepare_cached(&format!("SELECT {} FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2", journal::COLUMNS))
+        .map_err(backend)?;
+    let rows = stmt.query_map(params![seq, limit], journal::entry).map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+}
+
+pub(crate) fn load(tx: &Transaction<'_>, items: &[DumpItem]) -> StoreResult<()> {
+    for item in items {
+        match item {
+            DumpItem::Row(row) => entities::upsert(tx, row)?,
+            DumpItem::Entry(e) => journal::insert(tx, &JournalEntry::from(e.clone()))?,
+            DumpItem::Head { chain, chain_seq, hash } => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO journal_heads (chain, chain_seq, hash) VALUES (?1, ?2, ?3)",
+                    params![chain, chain_seq, hash],
+                )
+                .map_err(backend)?;
+            }
+            DumpItem::Ledger(l) => put_ledger(tx, l)?,
+        }
+    }
+    Ok(())
+}
+
+/// Replays entries in commit order; entries the store already holds are skipped,
+/// so overlapping segments replay safely.
+pub(crate) fn replay(tx: &Transaction<'_>, entries: &[JournalEntry]) -> StoreResult<()> {
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        #[serde(default)]
+        rows: Vec<Row>,
+    }
+    let mut last: u64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0)).map_err(backend)?;
+    for e in entries {
+        if e.seq <= last {
+            continue;
+        }
+        if e.action == "tenant.purged" && e.entity == "tenant" {
+            purge_rows(tx, &e.entity_id)?;
+        }
+        if let Some(p) = &e.payload {
+            let p: Payload = serde_json::from_slice(p).map_err(corrupt)?;
+            for row in &p.rows {
+                entities::upsert(tx, row)?;
+            }
+        }
+        journal::insert(tx, e)?;
+        last = e.seq;
+    }
+    Ok(())
+}
+
+/// Deletes the rows of a tenant and blanks its chain's payloads.
+pub(crate) fn purge_rows(tx: &Transaction<'_>, tenant: &str) -> StoreResult<Vec<(String, u64)>> {
+    let mut counts = Vec::new();
+    for table in TENANT_TABLES {
+        let n = tx.execute(&format!("DELETE FROM {table} WHERE tenant_id = ?1"), [tenant]).map_err(backend)?;
+        counts.push((table.to_owned(), n as u64));
+    }
+    tx.execute("UPDATE journal SET payload = NULL WHERE chain = ?1", [tenant]).map_err(backend)?;
+    Ok(counts)
+}
+
+pub(crate) fn ledger(c: &Connection) -> StoreResult<Vec<LedgerRow>> {
+    let mut stmt =
+        c.prepare_cached("SELECT id, tenant_id, at, row_json FROM erasure_ledger ORDER BY at, id").map_err(backend)?;
+    let rows =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?))).map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, tenant_id, at, json) = row.map_err(backend)?;
+        out.push(LedgerRow { id, tenant_id, at, detail: serde_json::from_str(&json).map_err(corrupt)? });
+    }
+    Ok(out)
+}
+
+pub(crate) fn put_ledger(tx: &Connection, l: &LedgerRow) -> StoreResult<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO erasure_ledger (id, tenant_id, at, row_json) VALUES (?1, ?2, ?3, ?4)",
+        params![l.id, l.tenant_id, l.at, l.detail.to_string()],
+    )
+    .map_err(backend)
+    .map(drop)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(corrupt)
+}
+
+pub(crate) fn targets(c: &Connection) -> StoreResult<Vec<TargetState>> {
+    let mut stmt = c.prepare_cached("SELECT row_json FROM backup_targets ORDER BY name").map_err(backend)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
+    rows.map(|r| serde_json::from_str(&r.map_err(backend)?).map_err(corrupt)).collect()
+}
+
+pub(crate) fn put_target(c: &Connection, s: &TargetState) -> StoreResult<()> {
+    c.execute("INSERT OR REPLACE INTO backup_targets (name, row_json) VALUES (?1, ?2)", params![s.name, json(s)?])
+        .map_err(backend)
+        .map(drop)
+}
+
+pub(crate) fn runs(c: &Connection, limit: u32) -> StoreResult<Vec<BackupRun>> {
+    let mut stmt = c
+        .prepare_cached("SELECT row_json FROM backup_runs ORDER BY started_at DESC, id DESC LIMIT ?1")
+        .map_err(backend)?;
+    let rows = stmt.query_map([limit], |r| r.get::<_, String>(0)).map_err(backend)?;
+    rows.map(|r| serde_json::from_str(&r.map_err(backend)?).map_err(corrupt)).collect()
+}
+
+pub(crate) fn add_run(c: &Connection, r: &BackupRun) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO backup_runs (id, started_at, row_json) VALUES (?1, ?2, ?3)",
+        params![r.id, r.started_at, json(r)?],
+    )
+    .map_err(backend)
+    .map(drop)
+}

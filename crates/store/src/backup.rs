@@ -1,0 +1,149 @@
+//! What backups read from and write to a store: a consistent dump of every
+//! journaled piece of state at one journal position, journal entries as
+//! shipped (payload included), the state digest a restore is checked
+//! against, the erasure ledger, and the bookkeeping of targets and drills
+//! (operational state, not journaled).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ChainHead, JournalEntry, Row};
+
+/// A journal entry with its payload, as written to a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryImage {
+    pub seq: u64,
+    pub chain: String,
+    pub chain_seq: u64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    /// The payload (JSON text), `None` once erased.
+    pub payload: Option<String>,
+    pub payload_hash: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<JournalEntry> for EntryImage {
+    fn from(e: JournalEntry) -> Self {
+        Self {
+            seq: e.seq,
+            chain: e.chain,
+            chain_seq: e.chain_seq,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            entity: e.entity,
+            entity_id: e.entity_id,
+            payload: e.payload.map(|p| String::from_utf8_lossy(&p).into_owned()),
+            payload_hash: e.payload_hash,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
+}
+
+impl From<EntryImage> for JournalEntry {
+    fn from(e: EntryImage) -> Self {
+        Self {
+            seq: e.seq,
+            chain: e.chain,
+            chain_seq: e.chain_seq,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            entity: e.entity,
+            entity_id: e.entity_id,
+            payload: e.payload.map(String::into_bytes),
+            payload_hash: e.payload_hash,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
+}
+
+/// One erasure as the ledger keeps it (ids and field names only, never data).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub at: String,
+    pub detail: serde_json::Value,
+}
+
+/// One piece of a dump.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "item", rename_all = "snake_case")]
+pub enum DumpItem {
+    Row(Row),
+    Entry(EntryImage),
+    Head { chain: String, chain_seq: u64, hash: String },
+    Ledger(LedgerRow),
+}
+
+/// The chain key of the provider (tenants, operators).
+pub const PROVIDER: &str = "provider";
+
+impl DumpItem {
+    /// Which chain's key seals this item in a backup: the tenant's, or the provider's.
+    #[must_use]
+    pub fn chain(&self) -> String {
+        match self {
+            Self::Row(Row::Tenant(_) | Row::Operator(_)) => PROVIDER.to_owned(),
+            Self::Row(Row::User(r)) => r.tenant_id.to_string(),
+            Self::Row(Row::Token(r)) => r.tenant_id.to_string(),
+            Self::Row(Row::Collection(r)) => r.tenant_id.to_string(),
+            Self::Row(Row::Record(r)) => r.tenant_id.to_string(),
+            Self::Row(Row::File(r)) => r.tenant_id.to_string(),
+            Self::Row(Row::FileVersion(r)) => r.tenant_id.to_string(),
+            Self::Row(Row::Request(r)) => r.tenant_id.to_string(),
+            Self::Entry(e) => e.chain.clone(),
+            Self::Head { chain, .. } => chain.clone(),
+            Self::Ledger(l) => l.tenant_id.clone(),
+        }
+    }
+
+    #[must_use]
+    pub fn head(chain: String, h: ChainHead) -> Self {
+        Self::Head { chain, chain_seq: h.chain_seq, hash: h.hash }
+    }
+}
+
+/// Where a dump or a digest stands: the last journal entry it includes and
+/// the SHA-256 of the state there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub seq: u64,
+    /// Instant of entry `seq` (empty for an empty journal).
+    pub at: String,
+    pub digest: String,
+}
+
+/// Receives dump items, in the dump's read transaction.
+pub type DumpSink = Box<dyn FnMut(DumpItem) -> crate::StoreResult<()> + Send>;
+
+/// How far one backup target is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TargetState {
+    pub name: String,
+    /// Last journal entry the target holds.
+    pub shipped_seq: u64,
+    pub last_success: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// One backup or drill run, as `valv backup list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRun {
+    pub id: String,
+    /// `full` or `verify`.
+    pub kind: String,
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// `ok` or `failed`.
+    pub outcome: String,
+    /// What was written or checked (targets, position, digests, chunks read), or the error.
+    pub detail: serde_json::Value,
+}

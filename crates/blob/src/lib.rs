@@ -19,5 +19,5 @@ pub use chunker::{AVG_CHUNK, Chunker, MAX_CHUNK, MIN_CHUNK};
 pub use error::BlobError;
 pub use id::ChunkId;
 pub use keys::TenantKeys;
-pub use store::ChunkStore;
+pub use store::{ChunkStore, object_store_at};
 pub use stream::{ChunkRef, Manifest, WriteStats, read_range, write_stream};

@@ -40,18 +40,8 @@ impl ChunkStore {
     /// [`BlobError::Store`] if the folder cannot be created or the S3 client
     /// cannot be configured.
     pub fn open(url: &str) -> Result<Self, BlobError> {
-        match location::parse(url, |name| std::env::var(name).ok())? {
-            Location::Local(dir) => {
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| BlobError::Store(format!("cannot create the chunk folder {}: {e}", dir.display())))?;
-                let fs = LocalFileSystem::new_with_prefix(&dir)?;
-                Ok(Self { inner: Arc::new(fs), description: format!("local folder {}", dir.display()).into() })
-            }
-            Location::S3(s3) => {
-                let description = format!("s3 bucket {}", s3.bucket).into();
-                Ok(Self { inner: Arc::new(s3_client(s3)?), description })
-            }
-        }
+        let (inner, description) = object_store_at(url)?;
+        Ok(Self { inner, description: description.into() })
     }
 
     /// Stores a sealed chunk. Idempotent: a chunk that is already there is
@@ -140,6 +130,31 @@ impl ChunkStore {
                 Some((id, m.last_modified.timestamp()))
             })
             .collect())
+    }
+}
+
+/// The object store at `url` (a folder path, `file:///abs/path` or
+/// `s3://bucket?...`, as for [`ChunkStore::open`]; a missing folder is
+/// created) and a description of it for logs and errors: the folder or
+/// bucket, never credentials. Shared with the backup targets so every place
+/// valv writes objects understands the same URLs.
+///
+/// # Errors
+/// [`BlobError::InvalidUrl`] for an unknown scheme or malformed URL,
+/// [`BlobError::Store`] if the folder cannot be created or the S3 client
+/// cannot be configured.
+pub fn object_store_at(url: &str) -> Result<(Arc<dyn ObjectStore>, String), BlobError> {
+    match location::parse(url, |name| std::env::var(name).ok())? {
+        Location::Local(dir) => {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| BlobError::Store(format!("cannot create the folder {}: {e}", dir.display())))?;
+            let fs = LocalFileSystem::new_with_prefix(&dir)?;
+            Ok((Arc::new(fs), format!("local folder {}", dir.display())))
+        }
+        Location::S3(s3) => {
+            let description = format!("s3 bucket {}", s3.bucket);
+            Ok((Arc::new(s3_client(s3)?), description))
+        }
     }
 }
 

@@ -38,6 +38,8 @@ pub enum ServiceError {
     TenantTerminated,
     #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
     Locked { retry_after_secs: u64 },
+    #[error("too many requests from here; try again in {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
     #[error("{message}")]
     Conflict { code: &'static str, message: &'static str },
     #[error("{message}")]
@@ -85,6 +87,7 @@ impl ServiceError {
             Self::TenantBlocked => "tenant_blocked",
             Self::TenantTerminated => "tenant_terminated",
             Self::Locked { .. } => "sign_in_locked",
+            Self::RateLimited { .. } => "rate_limited",
             Self::PreconditionFailed => "precondition_failed",
             Self::Quota { code, .. } | Self::TooLarge { code, .. } | Self::Unavailable { code, .. } => code,
             Self::Malware { .. } => "malware_found",

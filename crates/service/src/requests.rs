@@ -5,6 +5,8 @@
 //! reason, only before the first month ends (Art. 12(3)). Overdue and
 //! nearly-due requests are listed. Every step is a journal entry.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 use time::Duration;
 use utoipa::ToSchema;
@@ -88,8 +90,10 @@ impl Valv {
     /// Files a request for the organisation `slug` and mails a verification link.
     ///
     /// # Errors
-    /// `NotFound` for unknown organisations; invalid kind or e-mail address.
-    pub async fn file_request(&self, slug: &str, new: NewRequest) -> ServiceResult<String> {
+    /// `NotFound` for unknown organisations; invalid kind or e-mail address;
+    /// `rate_limited` past 10 filings an hour from one address, or 3 a day
+    /// to one e-mail address (the form must not become a way to flood a mailbox).
+    pub async fn file_request(&self, slug: &str, new: NewRequest, client: IpAddr) -> ServiceResult<String> {
         let t = match Slug::parse(slug) {
             Ok(s) => {
                 self.store.tenant_by_slug(&s).await?.filter(|t| t.purged_at.is_none()).ok_or(ServiceError::NotFound)?
@@ -100,6 +104,8 @@ impl Valv {
             return Err(ServiceError::field("kind", "invalid_kind", "kind must be access, portability or erasure"));
         }
         let email = Email::parse(&new.email).map_err(|e| ServiceError::field("email", "invalid_email", e.reason))?;
+        self.rate_limit(&format!("requests:address:{client}"), 10, Duration::HOUR).await?;
+        self.rate_limit(&format!("requests:email:{}", email.normalized()), 3, Duration::DAY).await?;
         let message: String = new.message.unwrap_or_default().chars().take(2000).collect();
         let secret = token::random(32);
         let r = RequestRow {

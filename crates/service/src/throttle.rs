@@ -60,4 +60,22 @@ impl Valv {
         self.store.clear_throttle(&keys.account).await?;
         Ok(())
     }
+
+    /// A fixed-window rate limit: at most `limit` calls per `window` for
+    /// `key`, counted in the throttle table.
+    pub(crate) async fn rate_limit(&self, key: &str, limit: u32, window: Duration) -> ServiceResult<()> {
+        let now = self.now();
+        let t = match self.store.throttle(key).await? {
+            Some(Throttle { failures, locked_until: Some(end) }) if end > now => {
+                if failures >= limit {
+                    let secs = (end - now).whole_seconds().max(1).unsigned_abs();
+                    return Err(ServiceError::RateLimited { retry_after_secs: secs });
+                }
+                Throttle { failures: failures + 1, locked_until: Some(end) }
+            }
+            _ => Throttle { failures: 1, locked_until: Some(now + window) },
+        };
+        self.store.put_throttle(key, t).await?;
+        Ok(())
+    }
 }

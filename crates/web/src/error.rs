@@ -72,7 +72,7 @@ impl From<ServiceError> for WebError {
             | ServiceError::TenantBlocked
             | ServiceError::TenantTerminated => StatusCode::FORBIDDEN,
             ServiceError::Unauthenticated { .. } | ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
-            ServiceError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::Locked { .. } | ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Conflict { .. } => StatusCode::CONFLICT,
             ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ServiceError::Quota { .. } | ServiceError::Malware { .. } | ServiceError::Invalid { .. } => {
@@ -90,7 +90,9 @@ impl From<ServiceError> for WebError {
         match e {
             ServiceError::Validation(fields) => w.fields = fields,
             ServiceError::PasswordRefused { feedback, .. } => w.feedback = serde_json::to_value(feedback).ok(),
-            ServiceError::Locked { retry_after_secs } => w.retry_after = Some(retry_after_secs),
+            ServiceError::Locked { retry_after_secs } | ServiceError::RateLimited { retry_after_secs } => {
+                w.retry_after = Some(retry_after_secs);
+            }
             _ => {}
         }
         w
@@ -147,7 +149,7 @@ pub enum ErrorResponses {
     /// `If-Match` names a stale revision.
     #[response(status = 412)]
     PreconditionFailed(ErrorBody),
-    /// Too many failed sign-ins; see `Retry-After`.
+    /// Too many failed sign-ins, or too many requests filed; see `Retry-After`.
     #[response(status = 429)]
     TooMany(ErrorBody),
     /// The requested range lies outside the content.

@@ -224,3 +224,21 @@ async fn administrators_export_through_the_api_with_progress() {
     let journal = app.journal(&t.owner).await;
     assert!(journal.iter().any(|e| e["action"] == "tenant.exported"), "the export is journaled");
 }
+
+#[tokio::test]
+async fn a_blocked_tenant_is_not_exported_by_anyone() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    op.post(app.at(&format!("/api/v1/tenants/{}/block", t.id))).send().await.unwrap();
+    let r = t.owner.post(app.at("/api/v1/exports")).send().await.unwrap();
+    assert_eq!(crate::code(r).await, (403, "tenant_blocked".into()), "its administrators are shut out");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("blocked.tar");
+    let o = app.cli(&["export", "--tenant", &t.id, "--out", out.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("agreement ended"),
+        "operators export a tenant only after its agreement ended"
+    );
+    assert!(!out.exists(), "no archive was started");
+}

@@ -2,7 +2,9 @@
 //! organisation's list, extension and answer.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -33,10 +35,11 @@ pub struct Filed {
     request_body = NewRequest, responses((status = 202, body = Filed), ErrorResponses))]
 async fn file_request(
     State(v): State<Valv>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(slug): Path<String>,
     ApiJson(req): ApiJson<NewRequest>,
 ) -> Result<(StatusCode, Json<Filed>), WebError> {
-    let id = v.file_request(&slug, req).await?;
+    let id = v.file_request(&slug, req, peer.ip()).await?;
     Ok((StatusCode::ACCEPTED, Json(Filed { id, status: "awaiting_verification".into() })))
 }
 

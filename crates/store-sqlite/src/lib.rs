@@ -51,14 +51,15 @@ impl SqliteStore {
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
         && f.code == rusqlite::ErrorCode::ConstraintViolation
+        && let Some(name) = constraint_name(msg)
     {
-        return StoreError::Conflict(constraint_name(msg));
+        return StoreError::Conflict(name);
     }
     StoreError::Backend(e.to_string())
 }
 
 /// SQLite reports the columns of a failed UNIQUE constraint, not its name.
-fn constraint_name(msg: &str) -> &'static str {
+fn constraint_name(msg: &str) -> Option<&'static str> {
     const KNOWN: [(&str, &str); 7] = [
         ("files.tenant_id, files.folder, files.name", "files_tenant_path_key"),
         ("file_versions.file_id, file_versions.version", "file_versions_pkey"),
@@ -68,7 +69,7 @@ fn constraint_name(msg: &str) -> &'static str {
         ("operators.email_norm", "operators_email_key"),
         ("journal.chain, journal.chain_seq", "journal_chain_seq_key"),
     ];
-    KNOWN.iter().find(|(cols, _)| msg.contains(cols)).map_or("unknown_constraint", |(_, n)| n)
+    KNOWN.iter().find(|(cols, _)| msg.contains(cols)).map(|(_, n)| *n)
 }
 
 pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {

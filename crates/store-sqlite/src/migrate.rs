@@ -13,6 +13,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_erasure", include_str!("../migrations/0004_erasure.sql")),
     ("0005_journal_actor", include_str!("../migrations/0005_journal_actor.sql")),
     ("0006_backup", include_str!("../migrations/0006_backup.sql")),
+    ("0007_records_paging", include_str!("../migrations/0007_records_paging.sql")),
 ];
 
 pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {

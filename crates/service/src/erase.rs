@@ -18,7 +18,7 @@ use crate::subjects::{Found, SubjectQuery};
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
 /// One erased item.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 pub struct Erased {
     /// `user` or `record`.
     pub kind: String,
@@ -80,6 +80,7 @@ impl Valv {
         let idents: Vec<String> =
             [q.email.clone(), q.phone.clone()].into_iter().flatten().map(|s| s.to_lowercase()).collect();
         let (mut rows, mut erased, mut kept, mut entities) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut subjects = Vec::new();
         let records =
             found.subjects.iter().map(|(c, r, _)| (c, r, true)).chain(found.related.iter().map(|(c, r)| (c, r, false)));
         for (c, r, is_subject) in records {
@@ -101,6 +102,7 @@ impl Valv {
             }
             if is_subject {
                 new.deleted_at = Some(now);
+                subjects.push(r.id.to_string());
             }
             new.revision += 1;
             new.updated_at = now;
@@ -146,7 +148,9 @@ impl Valv {
             });
             rows.push(Row::User(anonymised(u, now)?));
         }
-        let ledger = serde_json::json!({ "id": id, "tenant": tenant.to_string(), "at": stamp(now), "entities": entities, "kept": kept.iter().map(|k| &k.id).collect::<Vec<_>>() });
+        // Ids and field names only: enough for every restore to erase again (reapply.rs), no data.
+        let ledger = serde_json::json!({ "id": id, "tenant": tenant.to_string(), "at": stamp(now), "entities": entities,
+            "erased": erased, "subjects": subjects, "kept": kept.iter().map(|k| &k.id).collect::<Vec<_>>() });
         let mut change = Change::new(Chain::Tenant(tenant), now, caller.actor(), "subject.erased")
             .about("erasure", &id)
             .detail(serde_json::json!({ "erased": erased.len(), "kept": kept.len() }));
@@ -233,7 +237,7 @@ impl Valv {
 }
 
 /// A user account with its personal data replaced; it can no longer sign in.
-fn anonymised(u: &UserRow, now: time::OffsetDateTime) -> ServiceResult<UserRow> {
+pub(crate) fn anonymised(u: &UserRow, now: time::OffsetDateTime) -> ServiceResult<UserRow> {
     let internal = |e: valv_domain::Invalid| ServiceError::Internal(e.to_string());
     let mut a = u.clone();
     a.name = PersonName::parse("Erased user").map_err(internal)?;

@@ -71,26 +71,44 @@ impl Valv {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let head = heads.iter().find(|(k, _)| *k == key).map(|(_, h)| h);
-            out.push(ChainReport { outcome: self.verify_chain(&key, head).await?, chain: key });
+            out.push(ChainReport { outcome: verify_chain(self.store.as_ref(), &key, head).await?, chain: key });
         }
         Ok(out)
     }
+}
 
-    /// Verifies one chain, reading it page by page.
-    async fn verify_chain(&self, key: &str, head: Option<&ChainHead>) -> ServiceResult<Result<u64, Broken>> {
-        let mut v = Verifier::new(key);
-        let mut after = 0;
-        loop {
-            let page = self.store.chain_page(key, after, PAGE).await?;
-            for e in &page {
-                if let Err(b) = v.push(e) {
-                    return Ok(Err(b));
-                }
+/// Verifies every chain of `store` (a restored scratch store, too).
+///
+/// # Errors
+/// Store failures.
+pub(crate) async fn verify_all(store: &dyn valv_store::Store) -> ServiceResult<Vec<ChainReport>> {
+    let heads = store.chain_heads().await?;
+    let mut out = Vec::new();
+    for key in store.chain_keys().await? {
+        let head = heads.iter().find(|(k, _)| *k == key).map(|(_, h)| h);
+        out.push(ChainReport { outcome: verify_chain(store, &key, head).await?, chain: key });
+    }
+    Ok(out)
+}
+
+/// Verifies one chain, reading it page by page.
+async fn verify_chain(
+    store: &dyn valv_store::Store,
+    key: &str,
+    head: Option<&ChainHead>,
+) -> ServiceResult<Result<u64, Broken>> {
+    let mut v = Verifier::new(key);
+    let mut after = 0;
+    loop {
+        let page = store.chain_page(key, after, PAGE).await?;
+        for e in &page {
+            if let Err(b) = v.push(e) {
+                return Ok(Err(b));
             }
-            match page.last() {
-                Some(e) if page.len() == PAGE as usize => after = e.chain_seq,
-                _ => return Ok(v.finish(head)),
-            }
+        }
+        match page.last() {
+            Some(e) if page.len() == PAGE as usize => after = e.chain_seq,
+            _ => return Ok(v.finish(head)),
         }
     }
 }

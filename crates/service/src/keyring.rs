@@ -103,7 +103,7 @@ impl Keyring {
     /// The first key that does not unwrap.
     pub async fn verify_all(&self) -> Result<usize, KeyringError> {
         let tenants = self.store.tenants().await?;
-        for t in &tenants {
+        for t in tenants.iter().filter(|t| *t != BACKUP) {
             let id = TenantId::parse(t).map_err(|_| KeyringError::Store(format!("unknown tenant id {t}")))?;
             self.key(id).await?;
         }
@@ -119,8 +119,10 @@ impl Keyring {
         let mut rewrapped = Vec::new();
         for t in self.store.tenants().await? {
             let wrapped = self.store.wrapped(&t).await?.unwrap_or_default();
-            let id = TenantId::parse(&t).map_err(|_| KeyringError::Store(format!("unknown tenant id {t}")))?;
-            let key = unwrap(&self.master, &t, &wrapped).map_err(|_| KeyringError::Damaged(id))?;
+            let key = unwrap(&self.master, &t, &wrapped).map_err(|_| match TenantId::parse(&t) {
+                Ok(id) => KeyringError::Damaged(id),
+                Err(_) => KeyringError::Store(format!("the key '{t}' does not unwrap")),
+            })?;
             rewrapped.push((t.clone(), wrap(new_master, &t, &key)));
         }
         let n = rewrapped.len();
@@ -137,4 +139,55 @@ impl Keyring {
         self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&tenant);
         Ok(())
     }
+
+    /// The backup key: made once, wrapped like a tenant key, so rotating the
+    /// master key rewraps it and older backups stay readable.
+    ///
+    /// # Errors
+    /// When the store fails or the key is damaged.
+    pub async fn backup_key(&self) -> Result<Key, KeyringError> {
+        if let Some(wrapped) = self.store.wrapped(BACKUP).await? {
+            return unwrap(&self.master, BACKUP, &wrapped)
+                .map_err(|_| KeyringError::Store("the backup key does not unwrap".into()));
+        }
+        let key = Key::generate();
+        self.store.put_wrapped(BACKUP, wrap(&self.master, BACKUP, &key)).await?;
+        Ok(key)
+    }
+
+    /// The whole keyring (check value and wrapped keys) sealed under a key
+    /// derived from the master key: the one object a backup target keeps
+    /// that is rewritten in place, never versioned (DESIGN.md).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn sealed_copy(&self) -> Result<Vec<u8>, KeyringError> {
+        let check = self.store.check().await?.unwrap_or_default();
+        let mut keys = Vec::new();
+        for t in self.store.tenants().await? {
+            keys.push((t.clone(), self.store.wrapped(&t).await?.unwrap_or_default()));
+        }
+        let plain = serde_json::to_vec(&(check, keys)).map_err(|e| KeyringError::Store(e.to_string()))?;
+        Ok(copy_key(&self.master).seal(&plain, b"valv keyring copy"))
+    }
+
+    /// Writes a [`Self::sealed_copy`] into an empty key store (a restore).
+    ///
+    /// # Errors
+    /// `WrongMasterKey` when `master` did not seal it; store failures.
+    pub async fn restore_copy(store: &dyn KeyStore, master: &Key, sealed: &[u8]) -> Result<(), KeyringError> {
+        let plain = copy_key(master).open(sealed, b"valv keyring copy").map_err(|_| KeyringError::WrongMasterKey)?;
+        let (check, keys): (Vec<u8>, Vec<(String, Vec<u8>)>) =
+            serde_json::from_slice(&plain).map_err(|e| KeyringError::Store(e.to_string()))?;
+        store.init(check.clone()).await?;
+        store.replace_all(check, keys).await?;
+        Ok(())
+    }
+}
+
+/// Name of the backup key in the key store (never a tenant id).
+const BACKUP: &str = "backup";
+
+fn copy_key(master: &Key) -> Key {
+    master.derive(b"valv keyring copy v1")
 }

@@ -5,6 +5,7 @@
 
 mod access;
 mod auth;
+pub mod backup;
 mod caller;
 mod collections;
 mod erase;
@@ -19,6 +20,7 @@ mod list;
 mod me;
 mod operators;
 mod purge;
+mod reapply;
 mod records;
 mod requests;
 mod revisions;
@@ -79,6 +81,8 @@ pub struct Valv {
     blobs: Option<valv_blob::ChunkStore>,
     exports: Arc<export::Running>,
     jobs: Arc<export::Jobs>,
+    targets: Arc<Vec<valv_backup::Target>>,
+    scratch: Option<backup::ScratchStore>,
     hashing: Arc<Semaphore>,
     /// A hash verified against for unknown accounts (timing equalisation).
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
@@ -109,6 +113,8 @@ impl Valv {
             blobs: None,
             exports: Arc::default(),
             jobs: Arc::default(),
+            targets: Arc::default(),
+            scratch: None,
             hashing,
             dummy_hash: Arc::default(),
         }

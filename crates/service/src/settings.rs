@@ -53,6 +53,8 @@ pub struct Settings {
     pub export_window: Duration,
     /// Where export archives made through the API are written.
     pub export_dir: Option<std::path::PathBuf>,
+    /// Replication lag above which shipping logs a warning.
+    pub backup_lag_warning: Duration,
 }
 
 impl Default for Settings {
@@ -71,6 +73,7 @@ impl Default for Settings {
             clamd: None,
             clamd_fail_open: false,
             export_dir: None,
+            backup_lag_warning: Duration::seconds(5),
             export_window: Duration::days(30),
         }
     }

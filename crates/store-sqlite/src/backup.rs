@@ -88,6 +88,9 @@ pub(crate) fn journal_after(c: &Connection, seq: u64, limit: u32) -> StoreResult
 }
 
 pub(crate) fn load(tx: &Transaction<'_>, items: &[DumpItem]) -> StoreResult<()> {
+    // A piece holds each chain's items together (each sealed with its own key),
+    // so a user may come before its tenant: foreign keys are checked at commit.
+    tx.execute_batch("PRAGMA defer_foreign_keys = ON").map_err(backend)?;
     for item in items {
         match item {
             DumpItem::Row(row) => entities::upsert(tx, row)?,

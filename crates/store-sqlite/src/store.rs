@@ -368,6 +368,10 @@ impl Store for SqliteStore {
         self.write(move |c| records::index(c, collection, &fields)).await
     }
 
+    async fn journal_seq(&self) -> StoreResult<u64> {
+        self.read(|c| c.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0)).map_err(backend)).await
+    }
+
     async fn journal_after(&self, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
         self.read(move |c| backup::journal_after(c, seq, limit)).await
     }

@@ -153,6 +153,8 @@ pub trait Store: Send + Sync + 'static {
     /// Ids of every chunk any version of the tenant refers to.
     async fn referenced_chunks(&self, tenant: TenantId) -> StoreResult<Vec<String>>;
 
+    /// The newest journal position (0 for an empty journal).
+    async fn journal_seq(&self) -> StoreResult<u64>;
     /// Entries of every chain after `seq`, in commit order (backup shipping).
     async fn journal_after(&self, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>>;
     /// Streams all journaled state (rows, journal with payloads, chain heads,

@@ -48,8 +48,13 @@ pub fn spawn_app(bin: &Path) -> TestApp {
 
 /// [`spawn_app`] with extra flags and environment variables.
 pub fn spawn_with(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> TestApp {
-    let root = tempfile::tempdir().unwrap();
-    let log = std::fs::File::create(root.path().join("server.log")).unwrap();
+    spawn_at(bin, tempfile::tempdir().unwrap(), args, env)
+}
+
+/// Starts `valv serve` on the data dir `root/data`, which may hold an
+/// installation already (a restart after a crash, a restored copy).
+pub fn spawn_at(bin: &Path, root: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> TestApp {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(root.path().join("server.log")).unwrap();
     let mut child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(root.path().join("data"))
@@ -92,6 +97,15 @@ impl TestApp {
     #[must_use]
     pub fn data_dir(&self) -> PathBuf {
         self.root.path().join("data")
+    }
+
+    /// Kills the server with SIGKILL (no shutdown at all) and hands back its
+    /// folder, for a restart on the same data.
+    #[must_use]
+    pub fn crash(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.root, tempfile::tempdir().unwrap())
     }
 
     /// The server's process id.

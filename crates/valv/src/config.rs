@@ -69,6 +69,12 @@ pub struct Config {
     /// The master key itself (base64 of 32 bytes), instead of a file. Never logged.
     #[serde(skip_serializing)]
     pub master_key: Option<secrecy::SecretString>,
+    /// Backup targets, each `name=location` (a folder or `s3://bucket?endpoint=...`); three in different places.
+    pub backup_targets: Vec<String>,
+    /// When the daily full backup runs, cron syntax in UTC.
+    pub backup_schedule: String,
+    /// Replication lag in seconds above which shipping logs a warning.
+    pub backup_lag_warning_secs: u32,
 }
 
 impl Default for Config {
@@ -99,6 +105,9 @@ impl Default for Config {
             max_tenant_gib: 100,
             max_records_per_collection: 1_000_000,
             export_window_days: 30,
+            backup_targets: Vec::new(),
+            backup_schedule: valv_backup::schedule::DEFAULT.into(),
+            backup_lag_warning_secs: 5,
         }
     }
 }
@@ -148,6 +157,36 @@ impl Config {
     ///
     /// # Errors
     /// Weak or unknown KDF settings; a session lifetime of zero.
+    /// The backup targets, opened (nothing is written yet).
+    ///
+    /// # Errors
+    /// A target that is not `name=location`, a repeated name, or a location that cannot be used.
+    pub fn targets(&self) -> Result<Vec<valv_backup::Target>, ConfigError> {
+        let mut out: Vec<valv_backup::Target> = Vec::new();
+        for (i, t) in self.backup_targets.iter().enumerate() {
+            let (name, url) =
+                t.split_once('=').filter(|(n, _)| !n.contains('/') && !n.contains(':')).ok_or_else(|| {
+                    refuse(
+                        "backup_targets",
+                        format!("entry {} must be name=location, as in offsite=s3://bucket?endpoint=...", i + 1),
+                    )
+                })?;
+            if out.iter().any(|o| o.name() == name) {
+                return Err(refuse("backup_targets", format!("the name '{name}' is given twice")));
+            }
+            out.push(valv_backup::Target::open(name, url).map_err(|e| refuse("backup_targets", e.to_string()))?);
+        }
+        Ok(out)
+    }
+
+    /// The full-backup schedule.
+    ///
+    /// # Errors
+    /// An expression that is not cron syntax.
+    pub fn schedule(&self) -> Result<valv_backup::Schedule, ConfigError> {
+        valv_backup::Schedule::parse(&self.backup_schedule).map_err(|e| refuse("backup_schedule", e.to_string()))
+    }
+
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let kdf = match self.password_kdf.as_str() {
             "argon2id" => {
@@ -177,6 +216,7 @@ impl Config {
             clamd_fail_open: self.clamd_fail_open,
             export_dir: Some(self.data_dir.join("exports")),
             export_window: Duration::days(i64::from(self.export_window_days)),
+            backup_lag_warning: Duration::seconds(i64::from(self.backup_lag_warning_secs)),
             ..Settings::default()
         })
     }

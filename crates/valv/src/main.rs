@@ -79,6 +79,24 @@ enum Command {
     /// Check the journal.
     #[command(subcommand, after_help = "Example:\n  valv audit verify")]
     Audit(cli::audit::AuditCommand),
+    /// Backups: status of the targets, a full backup now, past runs, restore drills.
+    #[command(subcommand, after_help = "Example:\n  valv backup status")]
+    Backup(cli::backup::BackupCommand),
+    /// Rebuild the whole installation as it was at an instant, from a backup target, into a new data dir.
+    #[command(after_help = "Example:\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to ./valv-restored")]
+    Restore {
+        /// The instant (RFC 3339, UTC offset allowed).
+        #[arg(long)]
+        at: String,
+        /// A configured target's name, or a location (folder or s3:// URL).
+        #[arg(long)]
+        from: String,
+        /// A new, empty data dir.
+        #[arg(long)]
+        to: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -125,6 +143,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(c) => cli::audit::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
+        Command::Backup(c) => cli::backup::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
+        Command::Restore { at, from, to, json } => {
+            cli::backup::restore_cmd(&wiring::config(args.config.as_deref(), &overrides)?, &at, &from, &to, json).await
+        }
     }
 }
 

@@ -55,6 +55,8 @@ pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
     tokio::spawn(purge_hourly(valv.clone()));
+    valv.ship_forever();
+    tokio::spawn(full_backup_on_schedule(valv.clone(), config.schedule()?));
     let scheme = if config.insecure_http { "http" } else { "https" };
     let tls = if config.insecure_http {
         tracing::warn!("serving plain HTTP (--insecure-http): only safe behind a proxy that terminates TLS");
@@ -108,6 +110,39 @@ async fn purge_hourly(valv: valv_service::Valv) {
             Ok(r) if !r.is_empty() => tracing::info!(tenants = r.len(), "purged tenants after their export window"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "purging tenants failed; retrying in an hour"),
+        }
+    }
+}
+
+/// The daily full backup (default 15:00 UTC), each followed by a restore drill.
+async fn full_backup_on_schedule(valv: valv_service::Valv, schedule: valv_backup::Schedule) {
+    use valv_domain::Clock as _;
+    if valv.targets().is_empty() {
+        return;
+    }
+    loop {
+        let now = valv_domain::SystemClock.now();
+        let Some(next) = schedule.next_after(now) else { return };
+        let wait = (next - now).max(time::Duration::ZERO);
+        tokio::time::sleep(wait.try_into().unwrap_or_default()).await;
+        let system = valv_service::Caller::System;
+        match valv.backup_now(&system, &|_| {}).await {
+            Ok(r) => {
+                tracing::info!(id = %r.id, seq = r.seq, written = ?r.targets_written, failed = ?r.targets_failed, "full backup done")
+            }
+            Err(e) => tracing::error!(error = %e, "full backup failed"),
+        }
+        match valv.verify_backups(&system, false).await {
+            Ok(reports) => {
+                for r in reports {
+                    if r.ok {
+                        tracing::info!(target = %r.target, seq = r.snapshot_seq, "restore drill passed");
+                    } else {
+                        tracing::error!(target = %r.target, error = ?r.error, "restore drill FAILED");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "restore drill could not run"),
         }
     }
 }

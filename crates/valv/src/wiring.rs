@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use valv_domain::SystemClock;
+use valv_service::backup::ScratchStore;
 use valv_service::keyring::Keyring;
 use valv_service::sender::{FileOutbox, SmtpSender};
 use valv_service::{Sender, Valv};
@@ -81,7 +82,23 @@ pub async fn build(config: &Config) -> anyhow::Result<Valv> {
     let blobs_url = config.blobs.clone().unwrap_or_else(|| config.data_dir.join("blobs").display().to_string());
     let blobs = valv_blob::ChunkStore::open(&blobs_url)
         .map_err(|e| anyhow::anyhow!("setting `blobs` (env VALV_BLOBS): {e}"))?;
-    Ok(Valv::new(Arc::new(store), Arc::new(keyring), Arc::new(SystemClock), sender, settings).with_blobs(blobs))
+    let targets = config.targets()?;
+    config.schedule()?;
+    Ok(Valv::new(Arc::new(store), Arc::new(keyring), Arc::new(SystemClock), sender, settings)
+        .with_blobs(blobs)
+        .with_targets(targets, Some(scratch())))
+}
+
+/// Scratch stores for restore drills: an embedded database in a temporary folder.
+fn scratch() -> ScratchStore {
+    Arc::new(|dir: std::path::PathBuf| {
+        Box::pin(async move {
+            let s = SqliteStore::open(&dir.join("scratch.db"))
+                .await
+                .map_err(|e| valv_service::ServiceError::Internal(e.to_string()))?;
+            Ok(Arc::new(s) as Arc<dyn valv_store::Store>)
+        })
+    })
 }
 
 /// The configuration for a local command (no server needed).

@@ -46,8 +46,17 @@ struct ApiDoc;
 struct Security;
 
 /// Operations anyone may call; every other one needs a token or a session.
-const PUBLIC: [&str; 8] =
-    ["healthz", "readyz", "setup", "sign_in", "operator_sign_in", "activate", "file_request", "verify_request"];
+const PUBLIC: [&str; 9] = [
+    "healthz",
+    "readyz",
+    "metrics",
+    "setup",
+    "sign_in",
+    "operator_sign_in",
+    "activate",
+    "file_request",
+    "verify_request",
+];
 /// Operations that take the session of a sign-in still owing its second factor.
 const PENDING_SESSION: [&str; 2] = ["send_code", "second_factor"];
 

@@ -1,6 +1,7 @@
 //! Operator commands that work on the installation's data directly.
 
 pub mod audit;
+pub mod backup;
 pub mod export;
 pub mod keys;
 pub mod tenant;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 mod auth;
+mod backup;
 mod bad_input;
 mod bigfile;
 mod cli;

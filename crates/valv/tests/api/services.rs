@@ -13,7 +13,7 @@ use crate::{app_with, code};
 const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 /// A child process and the folder it works in, both gone on drop.
-pub struct Daemon(Child, #[allow(dead_code)] tempfile::TempDir);
+pub struct Daemon(pub Child, #[allow(dead_code)] pub tempfile::TempDir);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
@@ -22,11 +22,11 @@ impl Drop for Daemon {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn wait_for(port: u16, what: &str) {
+pub(crate) async fn wait_for(port: u16, what: &str) {
     for _ in 0..200 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             return;

@@ -9,7 +9,7 @@ use valv_service::Valv;
 use crate::error::{ErrorResponses, WebError};
 
 pub(crate) fn routes() -> OpenApiRouter<Valv> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
 }
 
 /// A health answer.
@@ -29,4 +29,40 @@ async fn healthz() -> axum::Json<Health> {
 async fn readyz(State(valv): State<Valv>) -> Result<axum::Json<Health>, WebError> {
     valv.ready().await?;
     Ok(axum::Json(Health { status: "ready" }))
+}
+
+/// Prometheus text format: journal position and, per backup target, the
+/// position shipped, the replication lag and the last success. Names of
+/// targets only; never their locations.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String), ErrorResponses))]
+async fn metrics(State(valv): State<Valv>) -> Result<([(axum::http::HeaderName, &'static str); 1], String), WebError> {
+    use std::fmt::Write as _;
+    let s = valv.backup_status(&valv_service::Caller::System).await?;
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP valv_journal_seq Newest journal position.\n# TYPE valv_journal_seq gauge");
+    let _ = writeln!(out, "valv_journal_seq {}", s.journal_seq);
+    let _ = writeln!(
+        out,
+        "# HELP valv_backup_shipped_seq Journal position each backup target holds.\n# TYPE valv_backup_shipped_seq gauge"
+    );
+    for t in &s.targets {
+        let _ = writeln!(out, "valv_backup_shipped_seq{{target=\"{}\"}} {}", t.name, t.shipped_seq);
+    }
+    let _ = writeln!(
+        out,
+        "# HELP valv_backup_lag_seconds Age of the oldest entry a target lacks.\n# TYPE valv_backup_lag_seconds gauge"
+    );
+    for t in &s.targets {
+        let _ = writeln!(out, "valv_backup_lag_seconds{{target=\"{}\"}} {:.3}", t.name, t.lag_seconds);
+    }
+    let _ = writeln!(
+        out,
+        "# HELP valv_backup_target_failing 1 while a target's last attempt failed.\n# TYPE valv_backup_target_failing gauge"
+    );
+    for t in &s.targets {
+        let _ =
+            writeln!(out, "valv_backup_target_failing{{target=\"{}\"}} {}", t.name, u8::from(t.last_error.is_some()));
+    }
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

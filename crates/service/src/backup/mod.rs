@@ -1,0 +1,149 @@
+//! Backups (DESIGN.md, The journal; Keys and erasure): journal entries are
+//! shipped to every target as sealed segments within about a second, after
+//! the chunks they reference (`ship.rs`); a full backup writes a consistent
+//! snapshot of all state to every target (`snapshot.rs`); a drill restores
+//! it into a scratch store and compares digests (`drill.rs`); a restore
+//! rebuilds an installation as it was at any instant (`restore.rs`).
+//!
+//! Objects on a target: `keyring`, `ledger`, `chunks/…`, `segments/…`,
+//! `snapshots/{seq}/…` (see `valv-backup`). Tenant data is sealed with the
+//! tenant's key, everything with the backup key, so a target alone reveals
+//! only sizes, and destroying a tenant key shreds its data in every backup.
+
+mod drill;
+mod objects;
+mod restore;
+mod ship;
+mod snapshot;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use valv_backup::Target;
+use valv_crypto::seal::Key;
+use valv_domain::{TenantId, parse_stamp};
+use valv_store::{Store, TargetState};
+
+use crate::{Caller, ServiceError, ServiceResult, Valv};
+
+pub use drill::DrillReport;
+pub use restore::{RestoreReport, RestoreRequest, restore};
+pub use snapshot::SnapshotReport;
+
+/// Makes an empty scratch store in a folder (drills restore into one).
+pub type ScratchStore =
+    Arc<dyn Fn(std::path::PathBuf) -> futures::future::BoxFuture<'static, ServiceResult<Arc<dyn Store>>> + Send + Sync>;
+
+/// How far one target is, as `valv backup status` and `/metrics` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetStatus {
+    pub name: String,
+    pub location: String,
+    pub shipped_seq: u64,
+    /// Seconds the oldest entry not yet on this target has waited (0 when caught up).
+    pub lag_seconds: f64,
+    pub last_success: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// The journal's position and every target's.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupStatus {
+    pub journal_seq: u64,
+    pub targets: Vec<TargetStatus>,
+}
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(e.to_string())
+}
+
+impl Valv {
+    /// The configured backup targets.
+    #[must_use]
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// Backup targets to ship to and snapshot into.
+    #[must_use]
+    pub fn with_targets(mut self, targets: Vec<Target>, scratch: Option<ScratchStore>) -> Self {
+        self.targets = Arc::new(targets);
+        self.scratch = scratch;
+        self
+    }
+
+    /// Where every target stands.
+    ///
+    /// # Errors
+    /// `Forbidden` unless operator or CLI; store failures.
+    pub async fn backup_status(&self, caller: &Caller) -> ServiceResult<BackupStatus> {
+        caller.operator()?;
+        let states: HashMap<String, TargetState> =
+            self.store.backup_targets().await?.into_iter().map(|s| (s.name.clone(), s)).collect();
+        let journal_seq = self.store.journal_seq().await?;
+        let mut targets = Vec::new();
+        for t in self.targets.iter() {
+            let s = states.get(t.name()).cloned().unwrap_or_default();
+            targets.push(TargetStatus {
+                name: t.name().to_owned(),
+                location: t.description().to_owned(),
+                shipped_seq: s.shipped_seq,
+                lag_seconds: self.lag(s.shipped_seq).await?,
+                last_success: s.last_success,
+                last_error: s.last_error,
+            });
+        }
+        Ok(BackupStatus { journal_seq, targets })
+    }
+
+    /// The digest of all journaled state now (what a restore to this instant must reproduce).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn store_digest(&self) -> ServiceResult<String> {
+        Ok(self.store.state_digest().await?.digest)
+    }
+
+    /// The newest full backups and drills.
+    ///
+    /// # Errors
+    /// `Forbidden` unless operator or CLI; store failures.
+    pub async fn backup_runs(&self, caller: &Caller, limit: u32) -> ServiceResult<Vec<valv_store::BackupRun>> {
+        caller.operator()?;
+        Ok(self.store.backup_runs(limit.clamp(1, 500)).await?)
+    }
+
+    /// Age of the oldest entry after `shipped`.
+    async fn lag(&self, shipped: u64) -> ServiceResult<f64> {
+        let next = self.store.journal_after(shipped, 1).await?;
+        Ok(next
+            .first()
+            .and_then(|e| parse_stamp(&e.at).ok())
+            .map_or(0.0, |at| (self.now() - at).as_seconds_f64().max(0.0)))
+    }
+
+    /// The key of each chain (`provider` or a tenant id) for sealing; a
+    /// tenant whose key was destroyed gets none.
+    async fn chain_key(&self, chain: &str, backup: &Key) -> Option<Key> {
+        if chain == valv_store::backup::PROVIDER {
+            return Some(backup.clone());
+        }
+        let id = TenantId::parse(chain).ok()?;
+        self.keyring.key(id).await.ok()
+    }
+
+    /// Keys for every chain in `chains`; chains of purged tenants (key
+    /// destroyed) are sealed with the backup key: what is left of them holds
+    /// no payloads (DESIGN.md: a destroyed key is gone from every backup).
+    async fn chain_keys(&self, chains: impl Iterator<Item = &String>, backup: &Key) -> HashMap<String, Key> {
+        let mut keys = HashMap::new();
+        for c in chains {
+            if !keys.contains_key(c) {
+                let k = self.chain_key(c, backup).await.unwrap_or_else(|| backup.clone());
+                keys.insert(c.clone(), k);
+            }
+        }
+        keys
+    }
+}

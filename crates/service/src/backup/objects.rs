@@ -1,0 +1,137 @@
+//! Names of backup objects and how their parts are laid out: JSON lines per
+//! chain, so each chain's part can be sealed with that chain's key.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use valv_backup::{Part, Target};
+use valv_crypto::seal::Key;
+
+use super::internal;
+use crate::ServiceResult;
+
+pub(crate) const KEYRING: &str = "keyring";
+pub(crate) const LEDGER: &str = "ledger";
+
+pub(crate) fn segment(first: u64, last: u64) -> String {
+    format!("segments/{first:020}-{last:020}")
+}
+
+/// `(first_seq, last_seq)` of a segment's path.
+pub(crate) fn parse_segment(path: &str) -> Option<(u64, u64)> {
+    let (a, b) = path.strip_prefix("segments/")?.split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// Snapshots are named by a time-ordered id; the manifest holds their position.
+pub(crate) fn piece(id: &str, n: usize) -> String {
+    format!("snapshots/{id}/piece-{n:06}")
+}
+
+pub(crate) fn manifest(id: &str) -> String {
+    format!("snapshots/{id}/manifest")
+}
+
+/// The snapshot id of a manifest's path.
+pub(crate) fn parse_manifest(path: &str) -> Option<&str> {
+    path.strip_prefix("snapshots/")?.strip_suffix("/manifest")
+}
+
+/// Where a chunk lives on a target: the same path as in the live chunk store.
+pub(crate) fn chunk(tenant: &str, id: &str) -> String {
+    format!("chunks/{tenant}/{}/{id}", id.get(..2).unwrap_or("00"))
+}
+
+/// Items grouped into one JSON-lines part per chain.
+#[derive(Default)]
+pub(crate) struct Parts {
+    by_chain: BTreeMap<String, Vec<u8>>,
+    pub(crate) bytes: usize,
+}
+
+impl Parts {
+    pub(crate) fn push<T: Serialize>(&mut self, chain: String, item: &T) -> ServiceResult<()> {
+        let buf = self.by_chain.entry(chain).or_default();
+        let before = buf.len();
+        serde_json::to_writer(&mut *buf, item).map_err(internal)?;
+        buf.push(b'\n');
+        self.bytes += buf.len() - before;
+        Ok(())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_chain.is_empty()
+    }
+
+    pub(crate) fn chains(&self) -> impl Iterator<Item = &String> {
+        self.by_chain.keys()
+    }
+
+    /// Seals the parts as object `name`.
+    pub(crate) fn seal(self, name: &str, keys: &HashMap<String, Key>, backup: &Key) -> ServiceResult<Vec<u8>> {
+        let parts: Vec<Part> = self.by_chain.into_iter().map(|(chain, plain)| Part { chain, plain }).collect();
+        valv_backup::seal(name, &parts, |c| keys.get(c).cloned(), backup).map_err(internal)
+    }
+}
+
+/// The keys that open parts: the backup key for the provider's, the
+/// tenant's key (from `keyring`, when given) for a tenant's.
+pub(crate) struct Keys<'a> {
+    pub(crate) keyring: Option<&'a crate::keyring::Keyring>,
+    pub(crate) backup: Key,
+}
+
+impl Keys<'_> {
+    pub(crate) async fn of(&self, chain: &str) -> Option<Key> {
+        if chain == valv_store::backup::PROVIDER {
+            return Some(self.backup.clone());
+        }
+        let tenant = valv_domain::TenantId::parse(chain).ok()?;
+        self.keyring?.key(tenant).await.ok()
+    }
+}
+
+/// Opens object `name` and parses each readable part's lines; parts whose
+/// key is gone (a purged tenant) are skipped and counted.
+pub(crate) async fn open_lines<T: DeserializeOwned>(
+    bytes: &[u8],
+    name: &str,
+    backup: &Key,
+    keys: &Keys<'_>,
+) -> ServiceResult<(Vec<T>, usize)> {
+    let parts = valv_backup::open(name, bytes, backup).map_err(internal)?;
+    let (mut out, mut skipped) = (Vec::new(), 0);
+    for p in parts {
+        let plain = match keys.of(&p.chain).await.map(|k| p.open(name, &k)) {
+            Some(Ok(plain)) => plain,
+            // Purged tenants' remnants were sealed with the backup key.
+            _ => match p.open(name, backup) {
+                Ok(plain) => plain,
+                Err(_) => {
+                    skipped += 1;
+                    continue;
+                }
+            },
+        };
+        for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            out.push(serde_json::from_slice(line).map_err(internal)?);
+        }
+    }
+    Ok((out, skipped))
+}
+
+/// Reads an object from the first target that has a good copy.
+pub(crate) async fn fetch(targets: &[&Target], path: &str, backup: &Key) -> ServiceResult<bytes::Bytes> {
+    let mut why = format!("{path} is on no target");
+    for t in targets {
+        match t.get(path).await {
+            Ok(Some(b)) if valv_backup::open(path, &b, backup).is_ok() => return Ok(b),
+            Ok(Some(_)) => why = format!("{path} on target '{}' is damaged", t.name()),
+            Ok(None) => {}
+            Err(e) => why = e.to_string(),
+        }
+        tracing::warn!(target = t.name(), object = path, "{why}; trying the next target");
+    }
+    Err(internal(why))
+}

@@ -1,0 +1,239 @@
+//! Point-in-time restore of a whole installation into an empty store: the
+//! keyring copy first (without it nothing opens), then the newest snapshot
+//! taken at or before the instant, then every shipped entry up to the
+//! instant, then the newest erasure ledger, then the chunks the restored file
+//! versions use. Objects that are damaged on one target are read from the
+//! next. Parts sealed with a destroyed tenant key are skipped: that tenant's
+//! data is gone from every backup, as promised (crypto-shredding).
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use valv_backup::Target;
+use valv_blob::{ChunkId, ChunkStore};
+use valv_crypto::seal::Key;
+use valv_domain::parse_stamp;
+use valv_store::{DumpItem, EntryImage, JournalEntry, KeyStore, LedgerRow, Store};
+
+use super::objects::Keys;
+use super::snapshot::Manifest;
+use super::{internal, objects};
+use crate::keyring::Keyring;
+use crate::{ServiceError, ServiceResult};
+
+/// What to restore, from where.
+pub struct RestoreRequest {
+    pub at: OffsetDateTime,
+    /// The target to read; the others are read when an object is missing or damaged there.
+    pub targets: Vec<Target>,
+    pub master: Key,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, serde::Serialize, Default)]
+pub struct RestoreReport {
+    pub snapshot: Option<String>,
+    pub snapshot_seq: u64,
+    pub replayed: u64,
+    /// Journal position and instant of the restored state.
+    pub seq: u64,
+    pub at: String,
+    pub chunks: u64,
+    /// Parts whose tenant key was destroyed (shredded data).
+    pub skipped_parts: usize,
+    pub erasures: usize,
+}
+
+/// Restores into `store`, `keys` and `blobs` (all empty). `progress` gets a
+/// phase name, done and total.
+///
+/// # Errors
+/// `restore_no_keyring`, `restore_wrong_key`, damaged objects on every target, store failures.
+pub async fn restore(
+    store: &dyn Store,
+    keys: Arc<dyn KeyStore>,
+    blobs: &ChunkStore,
+    req: &RestoreRequest,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> ServiceResult<RestoreReport> {
+    let targets: Vec<&Target> = req.targets.iter().collect();
+    let keyring = keyring(&targets, keys, &req.master).await?;
+    let backup = keyring.backup_key().await.map_err(internal)?;
+    let keys = Keys { keyring: Some(&keyring), backup: backup.clone() };
+    let mut report = RestoreReport::default();
+    if let Some(m) = base_snapshot(&targets, req.at, &backup).await? {
+        report.skipped_parts += load_snapshot(store, &targets, &m, &keys, progress).await?;
+        (report.snapshot, report.snapshot_seq) = (Some(m.id), m.position.seq);
+        (report.seq, report.at) = (m.position.seq, m.position.at);
+    }
+    replay(store, &targets, req.at, &keys, &mut report, progress).await?;
+    let ledger = match objects::fetch(&targets, objects::LEDGER, &backup).await {
+        Ok(bytes) => objects::open_lines::<LedgerRow>(&bytes, objects::LEDGER, &backup, &keys).await?.0,
+        // No erasure was ever shipped: the ledger object is written with the first segment.
+        Err(_) if !any_has(&targets, objects::LEDGER).await => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    report.erasures = ledger.len();
+    store.put_ledger(ledger).await?;
+    report.chunks = copy_chunks(store, &targets, blobs, progress).await?;
+    Ok(report)
+}
+
+async fn any_has(targets: &[&Target], path: &str) -> bool {
+    for t in targets {
+        if t.exists(path).await.unwrap_or(false) {
+            return true;
+        }
+    }
+    false
+}
+
+async fn keyring(targets: &[&Target], keys: Arc<dyn KeyStore>, master: &Key) -> ServiceResult<Keyring> {
+    let mut sealed = None;
+    for t in targets {
+        if let Ok(Some(b)) = t.get(objects::KEYRING).await {
+            sealed = Some(b);
+            break;
+        }
+    }
+    let sealed = sealed.ok_or(ServiceError::Invalid {
+        code: "restore_no_keyring",
+        message: "no target holds a keyring copy; it is written with the first shipped segment".into(),
+    })?;
+    Keyring::restore_copy(keys.as_ref(), master, &sealed).await.map_err(|_| ServiceError::Invalid {
+        code: "restore_wrong_key",
+        message: "the master key does not open this backup's keyring; give the installation's master key".into(),
+    })?;
+    Keyring::open(keys, master.clone()).await.map_err(internal)
+}
+
+/// Loads a snapshot's pieces; returns the parts skipped (destroyed keys).
+pub(crate) async fn load_snapshot(
+    store: &dyn Store,
+    targets: &[&Target],
+    m: &Manifest,
+    keys: &Keys<'_>,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> ServiceResult<usize> {
+    let mut skipped_parts = 0;
+    for n in 0..m.pieces {
+        let name = objects::piece(&m.id, n);
+        let bytes = objects::fetch(targets, &name, &keys.backup).await?;
+        let (items, skipped) = objects::open_lines::<DumpItem>(&bytes, &name, &keys.backup, keys).await?;
+        skipped_parts += skipped;
+        store.load(items).await?;
+        progress("snapshot", n as u64 + 1, m.pieces as u64);
+    }
+    Ok(skipped_parts)
+}
+
+/// Every complete snapshot on the targets, oldest first.
+pub(crate) async fn manifests(targets: &[&Target], backup: &Key) -> ServiceResult<Vec<Manifest>> {
+    let mut ids = std::collections::BTreeSet::new();
+    for t in targets {
+        if let Ok(list) = t.list("snapshots/").await {
+            ids.extend(list.iter().filter_map(|(p, _)| objects::parse_manifest(p).map(str::to_owned)));
+        }
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        let name = objects::manifest(&id);
+        let bytes = objects::fetch(targets, &name, backup).await?;
+        let (mut m, _) =
+            objects::open_lines::<Manifest>(&bytes, &name, backup, &Keys { keyring: None, backup: backup.clone() })
+                .await?;
+        out.append(&mut m);
+    }
+    Ok(out)
+}
+
+/// The newest snapshot whose position lies at or before `at`.
+async fn base_snapshot(targets: &[&Target], at: OffsetDateTime, backup: &Key) -> ServiceResult<Option<Manifest>> {
+    let all = manifests(targets, backup).await?;
+    Ok(all
+        .into_iter()
+        .filter(|m| m.position.at.is_empty() || parse_stamp(&m.position.at).is_ok_and(|t| t <= at))
+        .max_by_key(|m| m.position.seq))
+}
+
+/// Replays shipped entries after the restored position up to `at`.
+pub(crate) async fn replay(
+    store: &dyn Store,
+    targets: &[&Target],
+    at: OffsetDateTime,
+    keys: &Keys<'_>,
+    report: &mut RestoreReport,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> ServiceResult<()> {
+    let mut names = std::collections::BTreeSet::new();
+    for t in targets {
+        if let Ok(list) = t.list("segments/").await {
+            names.extend(list.into_iter().filter_map(|(p, _)| objects::parse_segment(&p).map(|r| (r, p))));
+        }
+    }
+    let todo: Vec<_> = names.into_iter().filter(|((_, last), _)| *last > report.seq).collect();
+    for (i, ((first, _), name)) in todo.iter().enumerate() {
+        if *first > report.seq + 1 && report.seq > 0 {
+            tracing::warn!(segment = %name, after = report.seq, "entries missing before this segment");
+        }
+        let bytes = objects::fetch(targets, name, &keys.backup).await?;
+        let (mut entries, skipped) = objects::open_lines::<EntryImage>(&bytes, name, &keys.backup, keys).await?;
+        report.skipped_parts += skipped;
+        entries.sort_by_key(|e| e.seq);
+        let fresh: Vec<EntryImage> = entries.into_iter().filter(|e| e.seq > report.seq).collect();
+        let n_fresh = fresh.len();
+        let due: Vec<JournalEntry> = fresh
+            .into_iter()
+            .take_while(|e| parse_stamp(&e.at).is_ok_and(|t| t <= at))
+            .map(JournalEntry::from)
+            .collect();
+        let reached = due.len() < n_fresh;
+        if let Some(last) = due.last() {
+            (report.seq, report.at) = (last.seq, last.at.clone());
+            report.replayed += due.len() as u64;
+            store.replay(due).await?;
+        }
+        if reached {
+            break;
+        }
+        progress("journal", i as u64 + 1, todo.len() as u64);
+    }
+    Ok(())
+}
+
+/// Copies the chunks of every restored file version into the new chunk store.
+async fn copy_chunks(
+    store: &dyn Store,
+    targets: &[&Target],
+    blobs: &ChunkStore,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> ServiceResult<u64> {
+    let mut wanted = Vec::new();
+    for t in store.tenants().await?.into_iter().filter(|t| t.purged_at.is_none()) {
+        for f in store.all_files(t.id).await? {
+            for v in store.file_versions(t.id, f.id).await? {
+                wanted.extend(v.chunks.into_iter().map(|c| (t.id.to_string(), c.id)));
+            }
+        }
+    }
+    wanted.sort();
+    wanted.dedup();
+    let total = wanted.len() as u64;
+    for (n, (tenant, id)) in wanted.iter().enumerate() {
+        let chunk = ChunkId::parse(id).map_err(internal)?;
+        if !blobs.has(tenant, &chunk).await.map_err(internal)? {
+            let path = objects::chunk(tenant, id);
+            let mut got = None;
+            for t in targets {
+                if let Ok(Some(b)) = t.get(&path).await {
+                    got = Some(b);
+                    break;
+                }
+            }
+            let bytes = got.ok_or_else(|| internal(format!("chunk {path} is on no target")))?;
+            blobs.put(tenant, &chunk, bytes).await.map_err(internal)?;
+        }
+        progress("chunks", n as u64 + 1, total);
+    }
+    Ok(total)
+}

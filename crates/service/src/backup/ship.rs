@@ -1,0 +1,161 @@
+//! Shipping: each target has its own loop that sends new journal entries as
+//! a sealed segment, after copying the chunks those entries reference, so a
+//! segment never points at a chunk its target lacks. A target that fails
+//! keeps its position and retries with a growing pause; it stops neither the
+//! service nor the other targets, and catches up when it is back.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+use valv_backup::Target;
+use valv_crypto::seal::Key;
+use valv_domain::stamp;
+use valv_store::{EntryImage, JournalEntry, LedgerRow, Row, TargetState};
+
+use super::{internal, objects};
+use crate::{ServiceResult, Valv};
+
+/// Entries per segment at most.
+const BATCH: u32 = 5_000;
+
+/// Actions after which the keyring and the ledger objects are rewritten.
+const KEY_EVENTS: [&str; 3] = ["tenant.created", "tenant.purged", "subject.erased"];
+
+impl Valv {
+    /// Ships to every target until the process ends: one task per target.
+    pub fn ship_forever(&self) {
+        for target in self.targets.iter().cloned() {
+            let valv = self.clone();
+            tokio::spawn(async move { valv.ship_loop(target).await });
+        }
+    }
+
+    async fn ship_loop(&self, target: Target) {
+        let mut pause = Duration::from_millis(100);
+        let mut synced = false;
+        loop {
+            match self.ship_once(&target, !synced).await {
+                Ok(0) => {
+                    synced = true;
+                    pause = Duration::from_millis(100);
+                    tokio::time::sleep(pause).await;
+                }
+                Ok(_) => synced = true,
+                Err(e) => {
+                    tracing::warn!(target = target.name(), error = %e, "backup target failed; retrying");
+                    let _ = self.record_target(&target, None, Some(e.to_string())).await;
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+
+    /// Ships what `target` lacks; returns the number of entries sent.
+    ///
+    /// # Errors
+    /// The target or the store failed; nothing is marked shipped then.
+    pub async fn ship_once(&self, target: &Target, sync_keys: bool) -> ServiceResult<usize> {
+        let state = self.target_state(target.name()).await?;
+        let entries = self.store.journal_after(state.shipped_seq, BATCH).await?;
+        let backup = self.keyring.backup_key().await.map_err(internal)?;
+        let key_event = entries.iter().any(|e| KEY_EVENTS.contains(&e.action.as_str()));
+        if sync_keys || key_event {
+            self.put_keyring(target).await?;
+            self.put_ledger(target, &backup).await?;
+        }
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return Ok(0);
+        };
+        let (first, last_seq) = (first.seq, last.seq);
+        self.copy_chunks(target, &entries).await?;
+        let name = objects::segment(first, last_seq);
+        let mut parts = objects::Parts::default();
+        for e in &entries {
+            parts.push(e.chain.clone(), &EntryImage::from(e.clone()))?;
+        }
+        let keys = self.chain_keys(parts.chains(), &backup).await;
+        target.put(&name, Bytes::from(parts.seal(&name, &keys, &backup)?)).await.map_err(internal)?;
+        self.record_target(target, Some(last_seq), None).await?;
+        let lag = self.lag(last_seq).await?;
+        if lag > self.settings.backup_lag_warning.as_seconds_f64() {
+            tracing::warn!(target = target.name(), lag_seconds = lag, "backup target lags behind the journal");
+        }
+        Ok(entries.len())
+    }
+
+    pub(crate) async fn target_state(&self, name: &str) -> ServiceResult<TargetState> {
+        let states = self.store.backup_targets().await?;
+        Ok(states
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| TargetState { name: name.to_owned(), ..TargetState::default() }))
+    }
+
+    async fn record_target(&self, t: &Target, shipped: Option<u64>, error: Option<String>) -> ServiceResult<()> {
+        let mut s = self.target_state(t.name()).await?;
+        if let Some(seq) = shipped {
+            s.shipped_seq = seq;
+            s.last_success = Some(stamp(self.now()));
+        }
+        s.last_error = error;
+        Ok(self.store.put_backup_target(s).await?)
+    }
+
+    /// Copies the chunks of every file version the entries carry.
+    async fn copy_chunks(&self, target: &Target, entries: &[JournalEntry]) -> ServiceResult<()> {
+        #[derive(serde::Deserialize)]
+        struct Payload {
+            #[serde(default)]
+            rows: Vec<Row>,
+        }
+        let mut chunks = BTreeSet::new();
+        for e in entries {
+            let Some(p) = &e.payload else { continue };
+            let Ok(p) = serde_json::from_slice::<Payload>(p) else { continue };
+            for row in p.rows {
+                if let Row::FileVersion(v) = row {
+                    chunks.extend(v.chunks.into_iter().map(|c| (v.tenant_id.to_string(), c.id)));
+                }
+            }
+        }
+        self.copy_chunk_set(target, chunks).await
+    }
+
+    pub(crate) async fn copy_chunk_set(
+        &self,
+        target: &Target,
+        chunks: BTreeSet<(String, String)>,
+    ) -> ServiceResult<()> {
+        let blobs = self.blobs()?;
+        for (tenant, id) in chunks {
+            let path = objects::chunk(&tenant, &id);
+            if target.exists(&path).await.map_err(internal)? {
+                continue;
+            }
+            let chunk_id = valv_blob::ChunkId::parse(&id).map_err(internal)?;
+            // A chunk erased since (GDPR Art. 17) or of a purged tenant is gone: nothing to copy.
+            let Ok(bytes) = blobs.get(&tenant, &chunk_id).await else { continue };
+            target.put_if_absent(&path, bytes).await.map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn put_keyring(&self, target: &Target) -> ServiceResult<()> {
+        let sealed = self.keyring.sealed_copy().await.map_err(internal)?;
+        target.put(objects::KEYRING, Bytes::from(sealed)).await.map_err(internal)
+    }
+
+    /// Rewrites the erasure ledger object: every restore re-applies it.
+    pub(crate) async fn put_ledger(&self, target: &Target, backup: &Key) -> ServiceResult<()> {
+        let mut parts = objects::Parts::default();
+        let rows: Vec<LedgerRow> = self.store.erasure_ledger().await?;
+        for l in &rows {
+            parts.push(l.tenant_id.clone(), l)?;
+        }
+        let keys = self.chain_keys(parts.chains(), backup).await;
+        let sealed = parts.seal(objects::LEDGER, &keys, backup)?;
+        target.put(objects::LEDGER, Bytes::from(sealed)).await.map_err(internal)
+    }
+}

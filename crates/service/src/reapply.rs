@@ -1,0 +1,92 @@
+//! After a restore, before the data is used: every erasure in the ledger is
+//! applied again (GDPR Art. 17 — an erased person must not come back from a
+//! backup), and the lookup indexes of every collection are created. Each
+//! re-applied erasure is a journal entry of its own.
+
+use serde::Deserialize;
+use valv_domain::{FileId, RecordId, TenantId, UserId, parse_stamp};
+use valv_store::{Actor, Chain, Change, Row};
+
+use crate::erase::{Erased, anonymised};
+use crate::{ServiceError, ServiceResult, Valv};
+
+#[derive(Deserialize)]
+struct Ledger {
+    id: String,
+    at: String,
+    #[serde(default)]
+    entities: Vec<(String, String)>,
+    #[serde(default)]
+    erased: Vec<Erased>,
+    #[serde(default)]
+    subjects: Vec<String>,
+}
+
+impl Valv {
+    /// Prepares a restored installation: indexes, then the erasure ledger.
+    /// Returns the number of erasures re-applied.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn after_restore(&self) -> ServiceResult<usize> {
+        for t in self.store.tenants().await? {
+            for c in self.store.collections(t.id).await? {
+                self.index_collection(&c).await?;
+            }
+        }
+        let mut n = 0;
+        for row in self.store.erasure_ledger().await? {
+            let Ok(tenant) = TenantId::parse(&row.tenant_id) else { continue };
+            if self.store.tenant(tenant).await?.is_none_or(|t| t.purged_at.is_some()) {
+                continue;
+            }
+            let l: Ledger =
+                serde_json::from_value(row.detail.clone()).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            self.reapply(tenant, &l, row.detail).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn reapply(&self, tenant: TenantId, l: &Ledger, detail: serde_json::Value) -> ServiceResult<()> {
+        let now = self.now();
+        let at = parse_stamp(&l.at).unwrap_or(now);
+        let (mut rows, mut files) = (Vec::new(), Vec::new());
+        for e in &l.erased {
+            match e.kind.as_str() {
+                "record" => {
+                    let Ok(id) = RecordId::parse(&e.id) else { continue };
+                    let Some(mut r) = self.store.record(tenant, id).await? else { continue };
+                    if let Some(obj) = r.data.as_object_mut() {
+                        e.fields.iter().for_each(|f| drop(obj.remove(f)));
+                    }
+                    if l.subjects.contains(&e.id) && r.deleted_at.is_none() {
+                        r.deleted_at = Some(at);
+                    }
+                    rows.push(Row::Record(r));
+                }
+                "user" => {
+                    let Ok(id) = UserId::parse(&e.id) else { continue };
+                    if let Some(u) = self.store.user(tenant, id).await? {
+                        rows.push(Row::User(anonymised(&u, now)?));
+                    }
+                }
+                "file" => {
+                    let Ok(id) = FileId::parse(&e.id) else { continue };
+                    if let Some(mut f) = self.store.file(tenant, id).await? {
+                        f.deleted_at = f.deleted_at.or(Some(at));
+                        rows.push(Row::File(f));
+                        files.push(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut change = Change::new(Chain::Tenant(tenant), now, Actor::System, "subject.erasure_reapplied")
+            .about("erasure", &l.id)
+            .detail(serde_json::json!({ "items": rows.len() }));
+        change.rows = rows;
+        self.store.erase(tenant, &l.id, l.entities.clone(), files, detail, change).await?;
+        Ok(())
+    }
+}

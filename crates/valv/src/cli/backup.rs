@@ -1,0 +1,201 @@
+//! `valv backup status|now|list|verify` and `valv restore`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use valv_service::backup::{RestoreRequest, restore};
+use valv_service::{Caller, Valv};
+
+use super::{explain, print};
+use crate::config::Config;
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Per target: journal position shipped, replication lag, last success, last error.
+    #[command(after_help = "Example:\n  valv backup status --json")]
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a full backup now and write it to every target (also done daily, see `backup_schedule`).
+    #[command(after_help = "Example:\n  valv backup now")]
+    Now {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full backups and restore drills with their outcome, newest first.
+    #[command(after_help = "Example:\n  valv backup list --json")]
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore drill: restore each target's newest backup into a scratch store and check it.
+    #[command(after_help = "Example:\n  valv backup verify --all-chunks")]
+    Verify {
+        /// Read back every chunk, not a sample (done at least once a week anyway).
+        #[arg(long)]
+        all_chunks: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a backup command.
+pub async fn run(valv: &Valv, c: BackupCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        BackupCommand::Status { json } => {
+            let s = valv.backup_status(&Caller::Cli).await.map_err(explain)?;
+            print(json, &s, || {
+                let mut lines = vec![format!("journal at {}", s.journal_seq)];
+                for t in &s.targets {
+                    lines.push(format!(
+                        "{:<12} {:<40} shipped {:>8}  lag {:>6.1}s  last success {}  {}",
+                        t.name,
+                        t.location,
+                        t.shipped_seq,
+                        t.lag_seconds,
+                        t.last_success.as_deref().unwrap_or("never"),
+                        t.last_error.as_deref().map(|e| format!("last error: {e}")).unwrap_or_default()
+                    ));
+                }
+                lines.join("\n")
+            })?;
+        }
+        BackupCommand::Now { json } => {
+            let report = valv
+                .backup_now(&Caller::Cli, &|items| {
+                    if !json {
+                        eprint!("\rbacking up: {items} items written ");
+                        let _ = std::io::stderr().flush();
+                    }
+                })
+                .await
+                .map_err(explain)?;
+            if !json {
+                eprintln!();
+            }
+            print(json, &report, || {
+                format!(
+                    "full backup {} at journal position {}: {} items in {} pieces, written to {:?}{}",
+                    report.id,
+                    report.seq,
+                    report.items,
+                    report.pieces,
+                    report.targets_written,
+                    if report.targets_failed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", failed: {:?}", report.targets_failed)
+                    }
+                )
+            })?;
+            if report.targets_written.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        BackupCommand::List { limit, json } => {
+            let runs = valv.backup_runs(&Caller::Cli, limit).await.map_err(explain)?;
+            print(json, &runs, || {
+                runs.iter()
+                    .map(|r| {
+                        format!(
+                            "{}  {:<6} {:<6} {:>7} ms  {}",
+                            r.started_at, r.kind, r.outcome, r.duration_ms, r.detail
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+        }
+        BackupCommand::Verify { all_chunks, json } => {
+            let reports = valv.verify_backups(&Caller::Cli, all_chunks).await.map_err(explain)?;
+            let ok = reports.iter().all(|r| r.ok);
+            print(json, &reports, || {
+                reports
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{}: {}  snapshot at {} digest {}  chains {} verified  chunks {} read{}",
+                            r.target,
+                            if r.ok { "ok" } else { "FAILED" },
+                            r.snapshot_seq,
+                            if r.expected_digest == r.restored_digest { "matches" } else { "DIFFERS" },
+                            r.chains_verified,
+                            r.chunks_checked,
+                            r.error.as_deref().map(|e| format!("  error: {e}")).unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+            if !ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `valv restore`: rebuilds the installation as it was at `at` into a new data dir.
+pub async fn restore_cmd(config: &Config, at: &str, from: &str, to: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| anyhow::anyhow!("--at must be an RFC 3339 instant, as in 2026-11-23T14:05:00Z"))?;
+    let mut targets = config.targets()?;
+    let first = targets.iter().position(|t| t.name() == from);
+    let primary = match first {
+        Some(i) => targets.remove(i),
+        None => valv_backup::Target::open("from", from)
+            .map_err(|e| anyhow::anyhow!("--from is neither a configured target name nor a location: {e}"))?,
+    };
+    targets.insert(0, primary);
+    if to.exists() && std::fs::read_dir(to).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        anyhow::bail!("{} is not empty; restore into a new folder and point the installation at it", to.display());
+    }
+    crate::wiring::ensure_data_dir(to)?;
+    let master = crate::keys::configured(config)?
+        .ok_or_else(|| anyhow::anyhow!("the master key is needed: set VALV_MASTER_KEY or master_key_file"))?;
+    let store = valv_store_sqlite::SqliteStore::open(&to.join("valv.db")).await?;
+    let keys = Arc::new(valv_store_sqlite::SqliteKeyStore::open(&to.join("keyring.db"))?);
+    let blobs = valv_blob::ChunkStore::open(&to.join("blobs").display().to_string())?;
+    let req = RestoreRequest { at, targets, master: master.clone() };
+    let report = restore(&store, keys, &blobs, &req, &|phase: &str, done: u64, total: u64| {
+        if !json {
+            let filled = (done * 30).checked_div(total).map_or(30, |f| f as usize);
+            eprint!("\rrestoring {phase:<8} [{:<30}] {done}/{total} ", "#".repeat(filled.min(30)));
+            let _ = std::io::stderr().flush();
+        }
+    })
+    .await
+    .map_err(explain)?;
+    if !json {
+        eprintln!();
+    }
+    // The erasure ledger is applied again before anyone uses the restored data.
+    let mut restored = config.clone();
+    restored.data_dir = PathBuf::from(to);
+    if config.master_key.is_none() && config.master_key_file.is_none() {
+        // The key file sat in the old data dir by default: the new one gets a copy (mode 0600 is kept).
+        std::fs::copy(crate::keys::key_file(config), to.join("master.key"))?;
+    }
+    let valv = crate::wiring::build(&restored).await?;
+    let reapplied = valv.after_restore().await.map_err(explain)?;
+    let out = serde_json::json!({ "report": report, "erasures_reapplied": reapplied, "data_dir": to });
+    print(json, &out, || {
+        format!(
+            "restored to journal position {} ({}) into {}: snapshot {:?}, {} entries replayed, {} chunks, {} erasures re-applied",
+            report.seq,
+            report.at,
+            to.display(),
+            report.snapshot,
+            report.replayed,
+            report.chunks,
+            reapplied
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

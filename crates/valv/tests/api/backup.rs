@@ -1,0 +1,363 @@
+//! Backups against the real server: shipping to several targets (local
+//! folders and an S3-compatible server that is down, then back), a full
+//! backup, a point-in-time restore into a new data dir that a new server
+//! then serves, the erasure ledger re-applied after it, drills that catch a
+//! damaged segment, and restores after `kill -9` during a write load.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use valv_testkit::{PASSWORD, TestApp};
+
+use crate::services::{Daemon, free_port, wait_for};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_valv"))
+}
+
+/// `VALV_BACKUP_TARGETS` for `name=location` pairs.
+fn targets(list: &[(&str, String)]) -> String {
+    let items: Vec<String> = list.iter().map(|(n, l)| format!("\"{n}={l}\"")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// A `valv` command on `data` with the backup configuration in `env`.
+fn valv(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(bin()).arg("--data-dir").arg(data).args(args).envs(env.iter().copied()).output().unwrap()
+}
+
+fn ok(o: &Output) -> Value {
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+}
+
+/// `/metrics` as (name with labels, value) pairs.
+async fn metrics(app: &TestApp) -> Vec<(String, f64)> {
+    let text = valv_testkit::client().get(app.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(k, v)| Some((k.to_owned(), v.parse().ok()?))))
+        .collect()
+}
+
+fn metric(m: &[(String, f64)], key: &str) -> f64 {
+    m.iter().find(|(k, _)| k == key).map_or(-1.0, |(_, v)| *v)
+}
+
+/// Waits until every named target holds the whole journal.
+async fn caught_up(app: &TestApp, names: &[&str]) {
+    let mut last = Vec::new();
+    for _ in 0..300 {
+        last = metrics(app).await;
+        let head = metric(&last, "valv_journal_seq");
+        if names.iter().all(|n| metric(&last, &format!("valv_backup_shipped_seq{{target=\"{n}\"}}")) == head) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("targets {names:?} did not catch up: {last:?}\n{}", app.logs());
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+async fn post(c: &reqwest::Client, url: String, body: Value) -> Value {
+    let r = c.post(url).json(&body).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn every_target_receives_the_journal_and_a_target_that_was_down_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let port = free_port();
+    let s3 = format!("s3://bucket1?endpoint=http://127.0.0.1:{port}&region=us-east-1");
+    let list = targets(&[("one", one.display().to_string()), ("two", two.display().to_string()), ("three", s3)]);
+    let env = [
+        ("VALV_BACKUP_TARGETS", list.as_str()),
+        ("AWS_ACCESS_KEY_ID", "valvkey"),
+        ("AWS_SECRET_ACCESS_KEY", "valvsecret"),
+    ];
+    let app = crate::app_with(&[], &env);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let col = json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
+    post(&t.owner, app.at("/api/v1/collections"), col).await;
+    post(&t.owner, app.at("/api/v1/collections/notes/records"), json!({ "text": "Zebulon-secret-note" })).await;
+    let body = vec![42u8; 200_000];
+    t.owner.post(app.at("/api/v1/files?name=a.bin")).body(body).send().await.unwrap();
+    caught_up(&app, &["one", "two"]).await;
+
+    // The unreachable target reports its failure once its client gives up (retries, then a 10 s timeout).
+    let mut m = metrics(&app).await;
+    for _ in 0..120 {
+        if metric(&m, "valv_backup_target_failing{target=\"three\"}") == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        m = metrics(&app).await;
+    }
+    assert_eq!(metric(&m, "valv_backup_target_failing{target=\"three\"}"), 1.0, "the S3 target is down: {m:?}");
+    assert_eq!(metric(&m, "valv_backup_shipped_seq{target=\"three\"}"), 0.0);
+    assert_eq!(metric(&m, "valv_backup_lag_seconds{target=\"one\"}"), 0.0);
+    let written = files_under(&one);
+    assert!(written.iter().any(|p| p.to_string_lossy().contains("/segments/")), "segments: {written:?}");
+    assert!(written.iter().any(|p| p.to_string_lossy().contains(&format!("/chunks/{}/", t.id))), "chunks first");
+    assert!(written.iter().any(|p| p.ends_with("keyring")), "the keyring copy");
+    for p in &written {
+        let bytes = std::fs::read(p).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("Zebulon") && !text.contains("owner@acme"), "{} holds plaintext", p.display());
+    }
+
+    // The S3 target comes up: it catches up without a restart.
+    let bucket = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(bucket.path().join("bucket1")).unwrap();
+    let child = Command::new(crate::fuzz::tools().join("rclone"))
+        .args(["serve", "s3", "--addr", &format!("127.0.0.1:{port}"), "--auth-key", "valvkey,valvsecret"])
+        .arg(bucket.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _s3 = Daemon(child, bucket);
+    wait_for(port, "rclone serve s3").await;
+    caught_up(&app, &["one", "two", "three"]).await;
+    let status = ok(&valv(&app.data_dir(), &env, &["backup", "status", "--json"]));
+    let three = status["targets"].as_array().unwrap().iter().find(|t| t["name"] == "three").unwrap().clone();
+    assert_eq!(
+        (three["last_error"].clone(), three["shipped_seq"].clone()),
+        (Value::Null, status["journal_seq"].clone())
+    );
+}
+
+#[tokio::test]
+async fn a_restore_rebuilds_the_installation_as_it_was_at_an_instant_and_erases_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let list = targets(&[("one", one.display().to_string()), ("two", two.display().to_string())]);
+    let env = [("VALV_BACKUP_TARGETS", list.as_str())];
+    let app = crate::app_with(&[], &env);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let col = json!({ "name": "contacts", "data_subject": true, "fields": [
+        { "name": "name", "type": "text", "personal": "identity" }, { "name": "email", "type": "email", "personal": "contact" }]});
+    post(&t.owner, app.at("/api/v1/collections"), col).await;
+    let rec = |id: &str| app.at(&format!("/api/v1/collections/contacts/records/{id}"));
+    let ada = post(
+        &t.owner,
+        app.at("/api/v1/collections/contacts/records"),
+        json!({ "name": "Ada", "email": "ada@x.example" }),
+    )
+    .await;
+    let eve = post(
+        &t.owner,
+        app.at("/api/v1/collections/contacts/records"),
+        json!({ "name": "Eve", "email": "eve@x.example" }),
+    )
+    .await;
+    let f: Value = t
+        .owner
+        .post(app.at("/api/v1/files?name=a.bin"))
+        .body(vec![1u8; 300_000])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fid = f["id"].as_str().unwrap().to_owned();
+    let full = ok(&valv(&app.data_dir(), &env, &["backup", "now", "--json"]));
+    assert_eq!(full["targets_written"], json!(["one", "two"]), "{full}");
+
+    // After the full backup, before the instant: shipped entries only.
+    let ada_id = ada["id"].as_str().unwrap().to_owned();
+    t.owner.patch(rec(&ada_id)).json(&json!({ "name": "Ada Lovelace" })).send().await.unwrap();
+    let content = app.at(&format!("/api/v1/files/{fid}/content"));
+    t.owner.put(&content).body(vec![2u8; 100_000]).send().await.unwrap();
+    caught_up(&app, &["one", "two"]).await;
+    let instant = app.journal(&t.owner).await[0]["at"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // After the instant: none of this is in the restore, except the erasure.
+    t.owner.delete(rec(&ada_id)).send().await.unwrap();
+    t.owner.put(&content).body(vec![3u8; 10]).send().await.unwrap();
+    let r =
+        t.owner.post(app.at("/api/v1/subjects/erase")).json(&json!({ "email": "eve@x.example" })).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    caught_up(&app, &["one", "two"]).await;
+
+    let root = tempfile::tempdir().unwrap();
+    let to = root.path().join("data");
+    let o = valv(
+        &app.data_dir(),
+        &env,
+        &["restore", "--at", &instant, "--from", "one", "--to", to.to_str().unwrap(), "--json"],
+    );
+    let report = ok(&o);
+    assert_eq!(report["report"]["snapshot"], full["id"], "the newest snapshot before the instant is the base");
+    assert!(report["report"]["replayed"].as_u64().unwrap() >= 2, "{report}");
+    assert_eq!(report["erasures_reapplied"], 1);
+    let o = valv(&to, &[], &["audit", "verify", "--json"]);
+    assert!(o.status.success(), "the restored journal verifies: {}", String::from_utf8_lossy(&o.stdout));
+
+    let restored = valv_testkit::spawn_at(bin(), root, &[], &[]);
+    let (owner, status, _) = restored.sign_in("acme", &t.owner_email, PASSWORD).await;
+    assert_eq!(status, 200, "accounts come back");
+    let a: Value = owner
+        .get(restored.at(&format!("/api/v1/collections/contacts/records/{ada_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a["data"]["name"], "Ada Lovelace", "the state at the instant: {a}");
+    let versions: Value =
+        owner.get(restored.at(&format!("/api/v1/files/{fid}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        versions["versions"].as_array().map(Vec::len),
+        Some(2),
+        "every file version up to the instant: {versions}"
+    );
+    let v1 = owner
+        .get(restored.at(&format!("/api/v1/files/{fid}/versions/1/content")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let v2 =
+        owner.get(restored.at(&format!("/api/v1/files/{fid}/content"))).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!((v1.to_vec(), v2.to_vec()), (vec![1u8; 300_000], vec![2u8; 100_000]));
+    let eve_id = eve["id"].as_str().unwrap();
+    let e = owner.get(restored.at(&format!("/api/v1/collections/contacts/records/{eve_id}"))).send().await.unwrap();
+    let text = e.text().await.unwrap();
+    assert!(!text.contains("eve@x.example") && !text.contains("Eve"), "the erased subject does not come back: {text}");
+}
+
+#[tokio::test]
+async fn a_drill_checks_each_target_and_a_damaged_segment_is_read_from_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let list = targets(&[("one", one.display().to_string()), ("two", two.display().to_string())]);
+    let env = [("VALV_BACKUP_TARGETS", list.as_str())];
+    let app = crate::app_with(&[], &env);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    t.owner.post(app.at("/api/v1/files?name=a.bin")).body(vec![5u8; 100_000]).send().await.unwrap();
+    ok(&valv(&app.data_dir(), &env, &["backup", "now", "--json"]));
+    post(&t.owner, app.at("/api/v1/collections"), json!({ "name": "n", "fields": [{ "name": "x", "type": "text" }] }))
+        .await;
+    caught_up(&app, &["one", "two"]).await;
+    let drills = ok(&valv(&app.data_dir(), &env, &["backup", "verify", "--all-chunks", "--json"]));
+    for d in drills.as_array().unwrap() {
+        assert_eq!(d["ok"], true, "{d}");
+        assert_eq!(d["expected_digest"], d["restored_digest"]);
+        assert!(d["chunks_checked"].as_u64().unwrap() >= 1 && d["chains_verified"].as_u64().unwrap() >= 2, "{d}");
+    }
+
+    // Damage the newest segment on target one.
+    let mut segments: Vec<_> = files_under(&one.join("segments"));
+    segments.sort();
+    let last = segments.last().unwrap().clone();
+    let mut bytes = std::fs::read(&last).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&last, bytes).unwrap();
+    let o = valv(&app.data_dir(), &env, &["backup", "verify", "--json"]);
+    assert!(!o.status.success(), "the drill fails");
+    let drills: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by = |n: &str| drills.as_array().unwrap().iter().find(|d| d["target"] == n).unwrap().clone();
+    assert_eq!((by("one")["ok"].clone(), by("two")["ok"].clone()), (json!(false), json!(true)), "{drills}");
+    let list = ok(&valv(&app.data_dir(), &env, &["backup", "list", "--json"]));
+    assert!(
+        list.as_array().unwrap().iter().any(|r| r["kind"] == "verify" && r["outcome"] == "failed"),
+        "results are kept"
+    );
+
+    let root = tempfile::tempdir().unwrap();
+    let to = root.path().join("data");
+    let o = valv(
+        &app.data_dir(),
+        &env,
+        &["restore", "--at", "2100-01-01T00:00:00Z", "--from", "one", "--to", to.to_str().unwrap(), "--json"],
+    );
+    let r = ok(&o);
+    assert_eq!(
+        r["report"]["seq"],
+        metrics(&app).await.iter().find(|(k, _)| k == "valv_journal_seq").map(|(_, v)| json!(*v as u64)).unwrap(),
+        "{r}"
+    );
+}
+
+#[tokio::test]
+async fn after_kill_9_during_writes_a_restore_holds_every_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one");
+    let list = targets(&[("one", one.display().to_string())]);
+    let env = [("VALV_BACKUP_TARGETS", list.as_str())];
+    let mut app = crate::app_with(&[], &env);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    post(
+        &t.owner,
+        app.at("/api/v1/collections"),
+        json!({ "name": "n", "fields": [{ "name": "x", "type": "number" }] }),
+    )
+    .await;
+    let token = app.token(&t.owner).await;
+    let mut acknowledged: Vec<String> = Vec::new();
+    for round in 0..4u64 {
+        let (url, token) = (app.at("/api/v1/collections/n/records"), token.clone());
+        let writer = tokio::spawn(async move {
+            let c = valv_testkit::client();
+            let mut ids = Vec::new();
+            for i in 0..100_000u64 {
+                match c.post(&url).bearer_auth(&token).json(&json!({ "x": round * 100_000 + i })).send().await {
+                    Ok(r) if r.status() == 201 => {
+                        ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned())
+                    }
+                    _ => break,
+                }
+            }
+            ids
+        });
+        tokio::time::sleep(Duration::from_millis(400 + 150 * round)).await;
+        let root = app.crash();
+        acknowledged.extend(writer.await.unwrap());
+        app = valv_testkit::spawn_at(bin(), root, &[], &env);
+    }
+    acknowledged.sort();
+    acknowledged.dedup();
+    assert!(acknowledged.len() > 20, "writes happened: {}", acknowledged.len());
+    caught_up(&app, &["one"]).await;
+    let root = tempfile::tempdir().unwrap();
+    let to = root.path().join("data");
+    ok(&valv(
+        &app.data_dir(),
+        &env,
+        &["restore", "--at", "2100-01-01T00:00:00Z", "--from", "one", "--to", to.to_str().unwrap(), "--json"],
+    ));
+    let restored = valv_testkit::spawn_at(bin(), root, &[], &[]);
+    let (owner, status, _) = restored.sign_in("acme", &t.owner_email, PASSWORD).await;
+    assert_eq!(status, 200);
+    for id in &acknowledged {
+        let r = owner.get(restored.at(&format!("/api/v1/collections/n/records/{id}"))).send().await.unwrap();
+        assert_eq!(r.status(), 200, "acknowledged record {id} is in the restore");
+    }
+}

@@ -160,3 +160,45 @@ proptest! {
         rt.block_on(run(steps, snapshot_at, restore_at));
     }
 }
+
+#[tokio::test]
+async fn pruning_drops_what_the_policy_lets_go_and_keeps_every_restore_point_in_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = Key::generate();
+    let target = Target::open("local", &dir.path().join("target").display().to_string()).unwrap();
+    let mut l = live(dir.path(), master.clone(), target.clone()).await;
+    apply(&mut l, &Step::Upload(7)).await;
+    let mut days = Vec::new();
+    for day in 0..=40 {
+        if day > 0 {
+            l.clock.advance(Duration::days(1));
+            apply(&mut l, &Step::Create(day)).await;
+        }
+        while l.valv.ship_once(&target, day == 0).await.unwrap() > 0 {}
+        let snap = l.valv.backup_now(&Caller::Cli, &|_| {}).await.unwrap();
+        days.push((snap.id, l.clock.now(), l.valv.store_digest().await.unwrap()));
+    }
+    let orphan = format!("chunks/{}/ab/{}", "0".repeat(8), "ab".repeat(32));
+    target.put(&orphan, bytes::Bytes::from_static(b"left by an erasure")).await.unwrap();
+
+    let reports = l.valv.prune_backups(&Caller::Cli, &valv_backup::Policy::default()).await.unwrap();
+    let r = &reports[0];
+    let dropped: Vec<&String> = r.snapshots_removed.iter().collect();
+    assert_eq!(r.chunks_removed, 1, "only the chunk nothing refers to: {r:?}");
+    assert!(!target.exists(&orphan).await.unwrap());
+    // Now is day 40: snapshots of days 10..=40 are daily, day 5 is the base of the 35-day window,
+    // day 0 is March's monthly one; days 1-4 and 6-9 go.
+    let expect: Vec<&String> = [1, 2, 3, 4, 6, 7, 8, 9].iter().map(|d: &usize| &days[*d].0).collect();
+    assert_eq!(dropped, expect, "{r:?}");
+    assert!(r.segments_removed > 0, "segments before the window's base go: {r:?}");
+
+    for day in [5usize, 6, 20, 40] {
+        let (_, at, digest) = &days[day];
+        let restored = SqliteStore::open(&dir.path().join(format!("r{day}.db"))).await.unwrap();
+        let keys = Arc::new(SqliteKeyStore::open(&dir.path().join(format!("k{day}.db"))).unwrap());
+        let blobs = valv_blob::ChunkStore::open(&dir.path().join(format!("b{day}")).display().to_string()).unwrap();
+        let req = RestoreRequest { at: *at, targets: vec![target.clone()], master: master.clone() };
+        restore(&restored, keys, &blobs, &req, &|_, _, _| {}).await.unwrap();
+        assert_eq!(&restored.state_digest().await.unwrap().digest, digest, "day {day} restores after pruning");
+    }
+}

@@ -75,6 +75,12 @@ pub struct Config {
     pub backup_schedule: String,
     /// Replication lag in seconds above which shipping logs a warning.
     pub backup_lag_warning_secs: u32,
+    /// Days of point-in-time history kept on the targets.
+    pub backup_keep_pitr_days: u32,
+    /// Days daily snapshots are kept.
+    pub backup_keep_daily_days: u32,
+    /// Months a monthly snapshot (the first of each month) is kept.
+    pub backup_keep_monthly: u32,
 }
 
 impl Default for Config {
@@ -108,6 +114,9 @@ impl Default for Config {
             backup_targets: Vec::new(),
             backup_schedule: valv_backup::schedule::DEFAULT.into(),
             backup_lag_warning_secs: 5,
+            backup_keep_pitr_days: 35,
+            backup_keep_daily_days: 30,
+            backup_keep_monthly: 12,
         }
     }
 }
@@ -177,6 +186,16 @@ impl Config {
             out.push(valv_backup::Target::open(name, url).map_err(|e| refuse("backup_targets", e.to_string()))?);
         }
         Ok(out)
+    }
+
+    /// What pruning keeps on the backup targets.
+    #[must_use]
+    pub fn retention(&self) -> valv_backup::Policy {
+        valv_backup::Policy {
+            pitr: Duration::days(i64::from(self.backup_keep_pitr_days)),
+            daily: Duration::days(i64::from(self.backup_keep_daily_days)),
+            monthly: self.backup_keep_monthly,
+        }
     }
 
     /// The full-backup schedule.

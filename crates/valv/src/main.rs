@@ -143,7 +143,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(c) => cli::audit::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
-        Command::Backup(c) => cli::backup::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
+        Command::Backup(c) => {
+            let config = wiring::config(args.config.as_deref(), &overrides)?;
+            cli::backup::run(&wiring::build(&config).await?, &config, c).await
+        }
         Command::Restore { at, from, to, json } => {
             cli::backup::restore_cmd(&wiring::config(args.config.as_deref(), &overrides)?, &at, &from, &to, json).await
         }

@@ -56,7 +56,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value
     tokio::spawn(shutdown_on_signal(handle.clone()));
     tokio::spawn(purge_hourly(valv.clone()));
     valv.ship_forever();
-    tokio::spawn(full_backup_on_schedule(valv.clone(), config.schedule()?));
+    tokio::spawn(full_backup_on_schedule(valv.clone(), config.schedule()?, config.retention()));
     let scheme = if config.insecure_http { "http" } else { "https" };
     let tls = if config.insecure_http {
         tracing::warn!("serving plain HTTP (--insecure-http): only safe behind a proxy that terminates TLS");
@@ -114,8 +114,13 @@ async fn purge_hourly(valv: valv_service::Valv) {
     }
 }
 
-/// The daily full backup (default 15:00 UTC), each followed by a restore drill.
-async fn full_backup_on_schedule(valv: valv_service::Valv, schedule: valv_backup::Schedule) {
+/// The daily full backup (default 15:00 UTC), each followed by a restore
+/// drill and pruning by the retention policy.
+async fn full_backup_on_schedule(
+    valv: valv_service::Valv,
+    schedule: valv_backup::Schedule,
+    retention: valv_backup::Policy,
+) {
     use valv_domain::Clock as _;
     if valv.targets().is_empty() {
         return;
@@ -143,6 +148,9 @@ async fn full_backup_on_schedule(valv: valv_service::Valv, schedule: valv_backup
                 }
             }
             Err(e) => tracing::error!(error = %e, "restore drill could not run"),
+        }
+        if let Err(e) = valv.prune_backups(&system, &retention).await {
+            tracing::error!(error = %e, "pruning backups failed");
         }
     }
 }

@@ -12,6 +12,7 @@
 
 mod drill;
 mod objects;
+mod prune;
 mod restore;
 mod ship;
 mod snapshot;
@@ -28,6 +29,7 @@ use valv_store::{Store, TargetState};
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
 pub use drill::DrillReport;
+pub use prune::PruneReport;
 pub use restore::{RestoreReport, RestoreRequest, restore};
 pub use snapshot::SnapshotReport;
 

@@ -43,6 +43,23 @@ pub(crate) fn chunk(tenant: &str, id: &str) -> String {
     format!("chunks/{tenant}/{}/{id}", id.get(..2).unwrap_or("00"))
 }
 
+/// Chunks (tenant, id) of the file versions a journal payload wrote.
+pub(crate) fn file_chunks(payload: &[u8]) -> Vec<(String, String)> {
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        #[serde(default)]
+        rows: Vec<valv_store::Row>,
+    }
+    let Ok(p) = serde_json::from_slice::<Payload>(payload) else { return Vec::new() };
+    let mut out = Vec::new();
+    for row in p.rows {
+        if let valv_store::Row::FileVersion(v) = row {
+            out.extend(v.chunks.into_iter().map(|c| (v.tenant_id.to_string(), c.id)));
+        }
+    }
+    out
+}
+
 /// Items grouped into one JSON-lines part per chain.
 #[derive(Default)]
 pub(crate) struct Parts {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use valv_backup::Target;
 use valv_crypto::seal::Key;
 use valv_domain::stamp;
-use valv_store::{EntryImage, JournalEntry, LedgerRow, Row, TargetState};
+use valv_store::{EntryImage, JournalEntry, LedgerRow, TargetState};
 
 use super::{internal, objects};
 use crate::{ServiceResult, Valv};
@@ -105,21 +105,8 @@ impl Valv {
 
     /// Copies the chunks of every file version the entries carry.
     async fn copy_chunks(&self, target: &Target, entries: &[JournalEntry]) -> ServiceResult<()> {
-        #[derive(serde::Deserialize)]
-        struct Payload {
-            #[serde(default)]
-            rows: Vec<Row>,
-        }
-        let mut chunks = BTreeSet::new();
-        for e in entries {
-            let Some(p) = &e.payload else { continue };
-            let Ok(p) = serde_json::from_slice::<Payload>(p) else { continue };
-            for row in p.rows {
-                if let Row::FileVersion(v) = row {
-                    chunks.extend(v.chunks.into_iter().map(|c| (v.tenant_id.to_string(), c.id)));
-                }
-            }
-        }
+        let chunks: BTreeSet<(String, String)> =
+            entries.iter().filter_map(|e| e.payload.as_deref()).flat_map(objects::file_chunks).collect();
         self.copy_chunk_set(target, chunks).await
     }
 

@@ -131,6 +131,12 @@ impl Valv {
                 w.fail(t.name(), e.to_string());
             }
         }
+        let mut refs = objects::Parts::default();
+        for c in &w.chunks {
+            refs.push(valv_store::backup::PROVIDER.to_owned(), c)?;
+        }
+        let name = chunks_object(&w.id);
+        w.put_all(&name, Bytes::from(refs.seal(&name, &std::collections::HashMap::new(), backup)?)).await;
         let manifest = Manifest {
             id: w.id.clone(),
             position: position.clone(),
@@ -158,6 +164,11 @@ impl Valv {
             targets_failed: w.failed,
         })
     }
+}
+
+/// The list of chunks (tenant, id) a snapshot's file versions use, for pruning.
+pub(crate) fn chunks_object(id: &str) -> String {
+    format!("snapshots/{id}/chunks")
 }
 
 /// Writes the same object to every target still working.

@@ -34,6 +34,12 @@ pub enum BackupCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Remove what the retention policy no longer keeps (also done after each scheduled full backup).
+    #[command(after_help = "Example:\n  valv backup prune --json")]
+    Prune {
+        #[arg(long)]
+        json: bool,
+    },
     /// Restore drill: restore each target's newest backup into a scratch store and check it.
     #[command(after_help = "Example:\n  valv backup verify --all-chunks")]
     Verify {
@@ -46,8 +52,28 @@ pub enum BackupCommand {
 }
 
 /// Runs a backup command.
-pub async fn run(valv: &Valv, c: BackupCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(valv: &Valv, config: &Config, c: BackupCommand) -> anyhow::Result<ExitCode> {
     match c {
+        BackupCommand::Prune { json } => {
+            let reports = valv.prune_backups(&Caller::Cli, &config.retention()).await.map_err(explain)?;
+            print(json, &reports, || {
+                reports
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{}: kept {} snapshots and {} segments; removed {} snapshots, {} segments, {} chunks",
+                            r.target,
+                            r.snapshots_kept,
+                            r.segments_kept,
+                            r.snapshots_removed.len(),
+                            r.segments_removed,
+                            r.chunks_removed
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+        }
         BackupCommand::Status { json } => {
             let s = valv.backup_status(&Caller::Cli).await.map_err(explain)?;
             print(json, &s, || {

@@ -1,0 +1,125 @@
+//! Retention of backups: point-in-time history 35 days, daily snapshots 30
+//! days, monthly snapshots 12 months (`valv_backup::Policy`). Pruning removes
+//! the snapshots and segments the plan drops, then the chunks nothing kept
+//! refers to: not the live state (chunks of entries still being shipped),
+//! not a kept snapshot, not a kept segment. It never removes anything a kept
+//! restore point needs.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use valv_backup::{Policy, SegmentInfo, SnapshotInfo, Target};
+use valv_domain::parse_stamp;
+use valv_store::EntryImage;
+
+use super::objects::{self, Keys};
+use super::restore::manifests;
+use super::{internal, snapshot};
+use crate::{Caller, ServiceResult, Valv};
+
+/// What pruning removed from one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    pub target: String,
+    pub snapshots_kept: usize,
+    pub snapshots_removed: Vec<String>,
+    pub segments_kept: usize,
+    pub segments_removed: usize,
+    pub chunks_removed: usize,
+}
+
+impl Valv {
+    /// Applies the retention policy to every target.
+    ///
+    /// # Errors
+    /// `Forbidden` unless operator, CLI or system; a target or the store failed.
+    pub async fn prune_backups(&self, caller: &Caller, policy: &Policy) -> ServiceResult<Vec<PruneReport>> {
+        caller.operator()?;
+        let mut out = Vec::new();
+        for t in self.targets.iter() {
+            out.push(self.prune(t, policy).await?);
+        }
+        Ok(out)
+    }
+
+    async fn prune(&self, target: &Target, policy: &Policy) -> ServiceResult<PruneReport> {
+        let backup = self.keyring.backup_key().await.map_err(internal)?;
+        let keys = Keys { keyring: Some(&self.keyring), backup: backup.clone() };
+        let now = self.now();
+        let snaps = manifests(&[target], &backup).await?;
+        let infos: Vec<SnapshotInfo> = snaps
+            .iter()
+            .map(|m| SnapshotInfo {
+                id: m.id.clone(),
+                seq: m.position.seq,
+                at: parse_stamp(&m.position.at).or_else(|_| parse_stamp(&m.taken_at)).unwrap_or(now),
+            })
+            .collect();
+        let listed = target.list("segments/").await.map_err(internal)?;
+        // The plan decides segments by journal position alone; `last_at` is informational.
+        let segments: Vec<SegmentInfo> = listed
+            .iter()
+            .filter_map(|(p, _)| objects::parse_segment(p).map(|(a, b)| (p, a, b)))
+            .map(|(p, first_seq, last_seq)| SegmentInfo { name: p.clone(), first_seq, last_seq, last_at: now })
+            .collect();
+        let plan = policy.plan(&infos, &segments, now);
+
+        let mut referenced = self.live_chunks().await?;
+        for m in snaps.iter().filter(|m| plan.keep_snapshots.contains(&m.id)) {
+            referenced.extend(self.snapshot_chunks(target, &m.id, &keys).await?);
+        }
+        for name in &plan.keep_segments {
+            let bytes = objects::fetch(&[target], name, &backup).await?;
+            let (entries, _) = objects::open_lines::<EntryImage>(&bytes, name, &backup, &keys).await?;
+            referenced.extend(
+                entries.iter().filter_map(|e| e.payload.as_deref()).flat_map(|p| objects::file_chunks(p.as_bytes())),
+            );
+        }
+        for id in &plan.drop_snapshots {
+            for (path, _) in target.list(&format!("snapshots/{id}/")).await.map_err(internal)? {
+                target.delete(&path).await.map_err(internal)?;
+            }
+        }
+        for name in &plan.drop_segments {
+            target.delete(name).await.map_err(internal)?;
+        }
+        let mut chunks_removed = 0;
+        for (path, _) in target.list("chunks/").await.map_err(internal)? {
+            let mut it = path.split('/').skip(1);
+            let (Some(tenant), Some(_), Some(id)) = (it.next(), it.next(), it.next()) else { continue };
+            if !referenced.contains(&(tenant.to_owned(), id.to_owned())) {
+                target.delete(&path).await.map_err(internal)?;
+                chunks_removed += 1;
+            }
+        }
+        Ok(PruneReport {
+            target: target.name().to_owned(),
+            snapshots_kept: plan.keep_snapshots.len(),
+            snapshots_removed: plan.drop_snapshots,
+            segments_kept: plan.keep_segments.len(),
+            segments_removed: plan.drop_segments.len(),
+            chunks_removed,
+        })
+    }
+
+    /// Chunks the live state uses (entries not shipped yet refer to these too).
+    async fn live_chunks(&self) -> ServiceResult<BTreeSet<(String, String)>> {
+        let mut out = BTreeSet::new();
+        for t in self.store.tenants().await? {
+            let key = t.id.to_string();
+            out.extend(self.store.referenced_chunks(t.id).await?.into_iter().map(|c| (key.clone(), c)));
+        }
+        Ok(out)
+    }
+
+    async fn snapshot_chunks(
+        &self,
+        target: &Target,
+        id: &str,
+        keys: &Keys<'_>,
+    ) -> ServiceResult<Vec<(String, String)>> {
+        let name = snapshot::chunks_object(id);
+        let bytes = objects::fetch(&[target], &name, &keys.backup).await?;
+        Ok(objects::open_lines::<(String, String)>(&bytes, &name, &keys.backup, keys).await?.0)
+    }
+}

@@ -83,7 +83,9 @@ enum Command {
     #[command(subcommand, after_help = "Example:\n  valv backup status")]
     Backup(cli::backup::BackupCommand),
     /// Rebuild the whole installation as it was at an instant, from a backup target, into a new data dir.
-    #[command(after_help = "Example:\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to ./valv-restored")]
+    #[command(
+        after_help = "Examples:\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to ./valv-restored\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d"
+    )]
     Restore {
         /// The instant (RFC 3339, UTC offset allowed).
         #[arg(long)]
@@ -91,9 +93,16 @@ enum Command {
         /// A configured target's name, or a location (folder or s3:// URL).
         #[arg(long)]
         from: String,
-        /// A new, empty data dir.
-        #[arg(long)]
-        to: PathBuf,
+        /// A new, empty data dir (whole installation).
+        #[arg(long, required_unless_present = "tenant")]
+        to: Option<PathBuf>,
+        /// Restore one tenant in place instead: its collections, records and files
+        /// become as they were (new revisions, all journaled; accounts untouched).
+        #[arg(long, conflicts_with = "to")]
+        tenant: Option<String>,
+        /// Confirm replacing the tenant's data without being asked.
+        #[arg(long, requires = "tenant")]
+        yes: bool,
         #[arg(long)]
         json: bool,
     },
@@ -147,8 +156,13 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let config = wiring::config(args.config.as_deref(), &overrides)?;
             cli::backup::run(&wiring::build(&config).await?, &config, c).await
         }
-        Command::Restore { at, from, to, json } => {
-            cli::backup::restore_cmd(&wiring::config(args.config.as_deref(), &overrides)?, &at, &from, &to, json).await
+        Command::Restore { at, from, to, tenant, yes, json } => {
+            let config = wiring::config(args.config.as_deref(), &overrides)?;
+            match (to, tenant) {
+                (Some(to), _) => cli::backup::restore_cmd(&config, &at, &from, &to, json).await,
+                (None, Some(t)) => cli::backup::restore_tenant_cmd(&config, &at, &from, &t, yes, json).await,
+                (None, None) => anyhow::bail!("give --to (a new data dir) or --tenant (restore one tenant in place)"),
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ mod prune;
 mod restore;
 mod ship;
 mod snapshot;
+mod tenant;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use drill::DrillReport;
 pub use prune::PruneReport;
 pub use restore::{RestoreReport, RestoreRequest, restore};
 pub use snapshot::SnapshotReport;
+pub use tenant::TenantRestoreReport;
 
 /// Makes an empty scratch store in a folder (drills restore into one).
 pub type ScratchStore =

@@ -167,28 +167,103 @@ pub async fn run(valv: &Valv, config: &Config, c: BackupCommand) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// `valv restore`: rebuilds the installation as it was at `at` into a new data dir.
+/// `valv restore --to`: rebuilds the installation as it was at `at` into a new data dir.
 pub async fn restore_cmd(config: &Config, at: &str, from: &str, to: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    if to.exists() && std::fs::read_dir(to).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        anyhow::bail!("{} is not empty; restore into a new folder and point the installation at it", to.display());
+    }
+    let (report, reapplied, _) = restore_into(config, at, from, to, json).await?;
+    let out = serde_json::json!({ "report": report, "erasures_reapplied": reapplied, "data_dir": to });
+    print(json, &out, || {
+        format!(
+            "restored to journal position {} ({}) into {}: snapshot {:?}, {} entries replayed, {} chunks, {} erasures re-applied",
+            report.seq,
+            report.at,
+            to.display(),
+            report.snapshot,
+            report.replayed,
+            report.chunks,
+            reapplied
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `valv restore --tenant`: restores the installation at `at` into a private
+/// scratch folder, then brings one live tenant's data back to that state.
+pub async fn restore_tenant_cmd(
+    config: &Config,
+    at: &str,
+    from: &str,
+    tenant: &str,
+    yes: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let id = valv_domain::TenantId::parse(tenant)
+        .map_err(|_| anyhow::anyhow!("`{tenant}` is not a tenant id; see `valv tenant list`"))?;
+    let live = crate::wiring::build(config).await?;
+    if !yes && !confirm(tenant, at)? {
+        eprintln!("nothing changed");
+        return Ok(ExitCode::FAILURE);
+    }
+    // The copy goes inside the data dir (mode 0700), never to a shared temporary folder.
+    let scratch = config.data_dir.join(format!("restore-scratch-{}", std::process::id()));
+    let result = async {
+        let (_, _, copy) = restore_into(config, at, from, &scratch, json).await?;
+        live.restore_tenant(&Caller::Cli, id, &copy, at).await.map_err(explain)
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = result?;
+    print(json, &report, || {
+        format!(
+            "tenant {tenant} is as it was at {at}: {} collections, {} records restored, {} records deleted, {} files restored, {} files deleted (all journaled; undo by restoring to an instant before now)",
+            report.collections,
+            report.records_restored,
+            report.records_deleted,
+            report.files_restored,
+            report.files_deleted
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks on the terminal; refuses when nobody can answer.
+fn confirm(tenant: &str, at: &str) -> anyhow::Result<bool> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        anyhow::bail!("replacing a tenant's data needs confirmation: add --yes");
+    }
+    eprint!("Replace the collections, records and files of tenant {tenant} with their state at {at}? Type yes: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+/// Restores everything at `at` into the empty data dir `to`, erasures re-applied.
+async fn restore_into(
+    config: &Config,
+    at: &str,
+    from: &str,
+    to: &Path,
+    json: bool,
+) -> anyhow::Result<(valv_service::backup::RestoreReport, usize, valv_store_sqlite::SqliteStore)> {
     let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
         .map_err(|_| anyhow::anyhow!("--at must be an RFC 3339 instant, as in 2026-11-23T14:05:00Z"))?;
     let mut targets = config.targets()?;
-    let first = targets.iter().position(|t| t.name() == from);
-    let primary = match first {
+    let primary = match targets.iter().position(|t| t.name() == from) {
         Some(i) => targets.remove(i),
         None => valv_backup::Target::open("from", from)
             .map_err(|e| anyhow::anyhow!("--from is neither a configured target name nor a location: {e}"))?,
     };
     targets.insert(0, primary);
-    if to.exists() && std::fs::read_dir(to).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        anyhow::bail!("{} is not empty; restore into a new folder and point the installation at it", to.display());
-    }
     crate::wiring::ensure_data_dir(to)?;
     let master = crate::keys::configured(config)?
         .ok_or_else(|| anyhow::anyhow!("the master key is needed: set VALV_MASTER_KEY or master_key_file"))?;
     let store = valv_store_sqlite::SqliteStore::open(&to.join("valv.db")).await?;
     let keys = Arc::new(valv_store_sqlite::SqliteKeyStore::open(&to.join("keyring.db"))?);
     let blobs = valv_blob::ChunkStore::open(&to.join("blobs").display().to_string())?;
-    let req = RestoreRequest { at, targets, master: master.clone() };
+    let req = RestoreRequest { at, targets, master };
     let report = restore(&store, keys, &blobs, &req, &|phase: &str, done: u64, total: u64| {
         if !json {
             let filled = (done * 30).checked_div(total).map_or(30, |f| f as usize);
@@ -204,24 +279,11 @@ pub async fn restore_cmd(config: &Config, at: &str, from: &str, to: &Path, json:
     // The erasure ledger is applied again before anyone uses the restored data.
     let mut restored = config.clone();
     restored.data_dir = PathBuf::from(to);
+    restored.backup_targets = Vec::new();
     if config.master_key.is_none() && config.master_key_file.is_none() {
         // The key file sat in the old data dir by default: the new one gets a copy (mode 0600 is kept).
         std::fs::copy(crate::keys::key_file(config), to.join("master.key"))?;
     }
-    let valv = crate::wiring::build(&restored).await?;
-    let reapplied = valv.after_restore().await.map_err(explain)?;
-    let out = serde_json::json!({ "report": report, "erasures_reapplied": reapplied, "data_dir": to });
-    print(json, &out, || {
-        format!(
-            "restored to journal position {} ({}) into {}: snapshot {:?}, {} entries replayed, {} chunks, {} erasures re-applied",
-            report.seq,
-            report.at,
-            to.display(),
-            report.snapshot,
-            report.replayed,
-            report.chunks,
-            reapplied
-        )
-    })?;
-    Ok(ExitCode::SUCCESS)
+    let reapplied = crate::wiring::build(&restored).await?.after_restore().await.map_err(explain)?;
+    Ok((report, reapplied, store))
 }

@@ -361,3 +361,66 @@ async fn after_kill_9_during_writes_a_restore_holds_every_acknowledged_write() {
         assert_eq!(r.status(), 200, "acknowledged record {id} is in the restore");
     }
 }
+
+#[tokio::test]
+async fn one_tenant_is_restored_in_place_with_every_change_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = targets(&[("one", dir.path().join("one").display().to_string())]);
+    let env = [("VALV_BACKUP_TARGETS", list.as_str())];
+    let app = crate::app_with(&[], &env);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let other = app.tenant(&op, "other").await;
+    let col = json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
+    post(&t.owner, app.at("/api/v1/collections"), col.clone()).await;
+    post(&other.owner, app.at("/api/v1/collections"), col).await;
+    let r1 = post(&t.owner, app.at("/api/v1/collections/notes/records"), json!({ "text": "as it was" })).await;
+    let r1 = app.at(&format!("/api/v1/collections/notes/records/{}", r1["id"].as_str().unwrap()));
+    let f: Value = t
+        .owner
+        .post(app.at("/api/v1/files?name=a.bin"))
+        .body(vec![1u8; 50_000])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let content = app.at(&format!("/api/v1/files/{}/content", f["id"].as_str().unwrap()));
+    caught_up(&app, &["one"]).await;
+    let instant = app.journal(&t.owner).await[0]["at"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    t.owner.patch(&r1).json(&json!({ "text": "overwritten by mistake" })).send().await.unwrap();
+    let r2 = post(&t.owner, app.at("/api/v1/collections/notes/records"), json!({ "text": "made later" })).await;
+    t.owner.put(&content).body(vec![2u8; 10]).send().await.unwrap();
+    let kept = post(&other.owner, app.at("/api/v1/collections/notes/records"), json!({ "text": "other tenant" })).await;
+    caught_up(&app, &["one"]).await;
+
+    let refused = valv(&app.data_dir(), &env, &["restore", "--at", &instant, "--from", "one", "--tenant", &t.id]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--yes"), "asks first");
+    let args = ["restore", "--at", &instant, "--from", "one", "--tenant", &t.id, "--yes", "--json"];
+    let report = ok(&valv(&app.data_dir(), &env, &args));
+    assert_eq!(
+        (report["records_restored"].as_u64(), report["records_deleted"].as_u64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["files_restored"], 1);
+
+    let r: Value = t.owner.get(&r1).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (r["data"]["text"].as_str(), r["revision"].as_u64()),
+        (Some("as it was"), Some(3)),
+        "a new revision: {r}"
+    );
+    let later = app.at(&format!("/api/v1/collections/notes/records/{}", r2["id"].as_str().unwrap()));
+    assert_eq!(t.owner.get(&later).send().await.unwrap().status(), 404, "made after the instant: deleted");
+    let bytes = t.owner.get(&content).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes.to_vec(), vec![1u8; 50_000], "the content it had then, as a new version");
+    let kept = app.at(&format!("/api/v1/collections/notes/records/{}", kept["id"].as_str().unwrap()));
+    assert_eq!(other.owner.get(&kept).send().await.unwrap().status(), 200, "other tenants are untouched");
+    let journal = app.journal(&t.owner).await;
+    assert!(journal.iter().any(|e| e["action"] == "tenant.restored"), "the replacement is journaled");
+    assert!(journal.iter().any(|e| e["action"] == "record.restored"));
+}

@@ -424,3 +424,68 @@ async fn one_tenant_is_restored_in_place_with_every_change_journaled() {
     assert!(journal.iter().any(|e| e["action"] == "tenant.restored"), "the replacement is journaled");
     assert!(journal.iter().any(|e| e["action"] == "record.restored"));
 }
+
+/// A tmpfs of `size` mounted on a new folder; unmounted on drop. The suite runs
+/// as root (scripts/test installs packages), which mounting needs.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn new(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "mounting a small tmpfs (a full disk) needs root: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Self(dir)
+    }
+
+    fn grow(&self, size: &str) {
+        let o =
+            Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(self.0.path()).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).output();
+    }
+}
+
+#[tokio::test]
+async fn a_target_whose_disk_is_full_fails_alone_and_catches_up_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = Tmpfs::new("64k");
+    let list = targets(&[
+        ("one", dir.path().join("one").display().to_string()),
+        ("full", small.0.path().join("t").display().to_string()),
+    ]);
+    let env = [("VALV_BACKUP_TARGETS", list.as_str())];
+    let app = crate::app_with(&[], &env);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let body: Vec<u8> = (0..400_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let r = t.owner.post(app.at("/api/v1/files?name=big.bin")).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 201, "the service goes on");
+    caught_up(&app, &["one"]).await;
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = ok(&valv(&app.data_dir(), &env, &["backup", "status", "--json"]));
+        if status["targets"][1]["last_error"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let full = &status["targets"][1];
+    assert_eq!(full["name"], "full");
+    assert!(full["last_error"].as_str().unwrap().contains("No space left"), "the error names the cause: {full}");
+    assert!(full["shipped_seq"].as_u64() < status["journal_seq"].as_u64(), "{status}");
+    small.grow("16m");
+    caught_up(&app, &["one", "full"]).await;
+}

@@ -13,6 +13,7 @@
 //!   valv-bench files --valv target/release/valv --dataset /tmp/dataset
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
+mod backup;
 mod files;
 mod load;
 mod subjects;
@@ -40,6 +41,11 @@ enum Cli {
         after_help = "Example:\n  python3 gen_dataset.py /tmp/dataset\n  valv-bench files --valv target/release/valv --dataset /tmp/dataset"
     )]
     Files(FilesArgs),
+    /// Backups: replication against Litestream, full/incremental backup, restore and verification against restic.
+    #[command(
+        after_help = "Example:\n  valv-bench backup --valv target/release/valv --litestream ~/.venv/bin/litestream --dataset /tmp/dataset --work /tmp/bench"
+    )]
+    Backup(backup::BackupArgs),
     /// A tenant with the dataset and a million records: export vs tar, access request, erasure.
     #[command(
         after_help = "Example:\n  valv-bench subjects --valv target/release/valv --dataset /tmp/dataset --records 1000000"
@@ -96,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
             let tmp = tempfile::tempdir_in(files.work.clone().unwrap_or_else(std::env::temp_dir))?;
             subjects::run(&files.valv, &files.dataset, tmp.path(), records, !no_export).await
         }
+        Cli::Backup(a) => backup::run(&a).await,
     }
 }
 

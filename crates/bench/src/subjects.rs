@@ -4,7 +4,8 @@
 //! erasure of a subject with 1,000 records. Seeding and the two requests run
 //! in-process through the service layer; the export runs as `valv export`.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +14,7 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use serde_json::json;
 use valv_crypto::seal::Key;
-use valv_domain::{RecordId, Role, SystemClock, TokenId};
+use valv_domain::{FileId, RecordId, Role, SystemClock, TokenId};
 use valv_service::keyring::Keyring;
 use valv_service::sender::FileOutbox;
 use valv_service::{Caller, NewCollection, NewTenant, Settings, SubjectQuery, UploadTarget, Valv, Via};
@@ -85,9 +86,9 @@ async fn seed(
     Ok(n)
 }
 
-pub async fn run(valv_bin: &Path, dataset: &Path, work: &Path, records: u64, export: bool) -> anyhow::Result<()> {
-    let data = work.join("data");
-    let (valv, store) = open(&data).await?;
+/// A tenant `bench` in a new data dir, and its owner.
+async fn bench_tenant(data: &Path) -> anyhow::Result<(Valv, Arc<dyn Store>, valv_service::TenantView, Caller)> {
+    let (valv, store) = open(data).await?;
     let new = NewTenant {
         name: "Bench".into(),
         slug: Some("bench".into()),
@@ -104,6 +105,55 @@ pub async fn run(valv_bin: &Path, dataset: &Path, work: &Path, records: u64, exp
         via: Via::Token(TokenId::new()),
         export_only: false,
     };
+    Ok((valv, store, tenant, owner))
+}
+
+/// Uploads every file of `dataset`; returns which file id each path got.
+async fn upload_dataset(valv: &Valv, owner: &Caller, dataset: &Path) -> anyhow::Result<HashMap<PathBuf, FileId>> {
+    let mut ids = HashMap::new();
+    for (i, p) in crate::files::files_of(dataset)?.into_iter().enumerate() {
+        let f = tokio::fs::File::open(&p).await?;
+        let target = UploadTarget::New { folder: "/".into(), name: format!("f{i}") };
+        let view = valv
+            .upload(owner, target, "application/octet-stream", Box::pin(valv_service::export::file_stream(f)))
+            .await?;
+        ids.insert(p, FileId::parse(&view.id).map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
+    Ok(ids)
+}
+
+/// The dataset stored in a new data dir (for `valv-bench backup`).
+pub async fn tenant_with_files(
+    data: &Path,
+    dataset: &Path,
+) -> anyhow::Result<(Valv, Caller, HashMap<PathBuf, FileId>)> {
+    let (valv, _, _, owner) = bench_tenant(data).await?;
+    let ids = upload_dataset(&valv, &owner, dataset).await?;
+    Ok((valv, owner, ids))
+}
+
+/// Uploads `changed` files as new versions (new files for paths not seen before).
+pub async fn upload_versions(
+    valv: &Valv,
+    owner: &Caller,
+    ids: &HashMap<PathBuf, FileId>,
+    changed: &[&PathBuf],
+) -> anyhow::Result<()> {
+    for (i, p) in changed.iter().enumerate() {
+        let f = tokio::fs::File::open(p).await?;
+        let target = match ids.get(*p) {
+            Some(id) => UploadTarget::Version(*id),
+            None => UploadTarget::New { folder: "/new".into(), name: format!("n{i}") },
+        };
+        valv.upload(owner, target, "application/octet-stream", Box::pin(valv_service::export::file_stream(f))).await?;
+    }
+    Ok(())
+}
+
+pub async fn run(valv_bin: &Path, dataset: &Path, work: &Path, records: u64, export: bool) -> anyhow::Result<()> {
+    let data = work.join("data");
+    let (valv, store, tenant, owner) = bench_tenant(&data).await?;
+    let Caller::User { tenant: tenant_id, .. } = owner else { anyhow::bail!("the owner is a user") };
     let fields = |v| serde_json::from_value(v).context("fields");
     let contacts = valv.create_collection(&owner, NewCollection { name: "contacts".into(), data_subject: true, processing: Default::default(), fields: fields(json!([
         { "name": "name", "type": "text", "personal": "identity" }, { "name": "email", "type": "email", "personal": "contact" },
@@ -143,11 +193,7 @@ pub async fn run(valv_bin: &Path, dataset: &Path, work: &Path, records: u64, exp
     .await?;
     println!("seeded {n} contacts + 1,001 records in {:.1} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
-    for (i, p) in crate::files::files_of(dataset)?.iter().enumerate() {
-        let f = tokio::fs::File::open(p).await?;
-        let target = UploadTarget::New { folder: "/".into(), name: format!("f{i}") };
-        valv.upload(&owner, target, "application/octet-stream", Box::pin(valv_service::export::file_stream(f))).await?;
-    }
+    upload_dataset(&valv, &owner, dataset).await?;
     println!("uploaded the dataset in {:.1} s\n", t.elapsed().as_secs_f64());
 
     let mut lat = Vec::new();

@@ -106,6 +106,7 @@ async fn purge_hourly(valv: valv_service::Valv) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every.tick().await;
+        valv.expire_exports();
         match valv.purge_expired(&valv_service::Caller::System).await {
             Ok(r) if !r.is_empty() => tracing::info!(tenants = r.len(), "purged tenants after their export window"),
             Ok(_) => {}

@@ -1,17 +1,17 @@
 //! Exports started through the API run in the background: the job reports
-//! its progress, and its archive can be downloaded once done. Archives are
-//! written to a private folder of the installation (mode 0600). Jobs live in
-//! memory: a restart forgets them (their archives stay on disk).
+//! its progress, and its archive can be downloaded once done, for a day.
+//! The archive is written into a sealed spool (see `spool.rs`): never
+//! readable at rest, gone when the job expires or the process ends. Jobs
+//! live in memory: a restart forgets them and their archives together.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 use utoipa::ToSchema;
 use valv_domain::TenantId;
 
-use super::{Progress, ProgressView};
+use super::{Progress, ProgressView, Spool};
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -27,7 +27,12 @@ struct Job {
     progress: Arc<Progress>,
     state: JobState,
     error: Option<String>,
+    archive: Option<Arc<Spool>>,
+    finished: Option<time::OffsetDateTime>,
 }
+
+/// How long a finished archive can be downloaded.
+const KEEP: time::Duration = time::Duration::DAY;
 
 /// The running and finished export jobs.
 #[derive(Default)]
@@ -50,15 +55,6 @@ pub struct JobView {
 }
 
 impl Valv {
-    fn archive_path(&self, id: &str) -> ServiceResult<PathBuf> {
-        let dir = self
-            .settings
-            .export_dir
-            .clone()
-            .ok_or_else(|| ServiceError::Internal("no export folder configured".into()))?;
-        Ok(dir.join(format!("{id}.tar")))
-    }
-
     /// Starts an export of the caller's tenant in the background.
     ///
     /// # Errors
@@ -66,28 +62,33 @@ impl Valv {
     pub async fn start_export(&self, caller: &Caller) -> ServiceResult<JobView> {
         let (tenant, _) = caller.export_admin()?;
         self.export_allowed(caller, tenant).await?;
+        self.expire_exports();
         let id = valv_crypto::token::random(16);
-        let path = self.archive_path(&id)?;
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
-        }
-        let file = private_file(&path).await?;
+        let spool =
+            Spool::new(self.settings.export_dir.as_deref()).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let progress = Arc::new(Progress::default());
-        let job = Job { tenant, progress: Arc::clone(&progress), state: JobState::Running, error: None };
+        let job = Job {
+            tenant,
+            progress: Arc::clone(&progress),
+            state: JobState::Running,
+            error: None,
+            archive: None,
+            finished: None,
+        };
         self.jobs.0.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), job);
         let (valv, who, job_id) = (self.clone(), caller.clone(), id.clone());
         tokio::spawn(async move {
-            let result = valv.export(&who, tenant, tokio::io::BufWriter::new(file), &progress).await;
-            let result = match result {
-                Ok(mut w) => {
-                    tokio::io::AsyncWriteExt::flush(&mut w).await.map_err(|e| ServiceError::Internal(e.to_string()))
-                }
-                Err(e) => Err(e),
-            };
+            let result = valv.export(&who, tenant, spool, &progress).await;
+            let result =
+                result.and_then(|mut s| s.close().map(|()| s).map_err(|e| ServiceError::Internal(e.to_string())));
             let mut jobs = valv.jobs.0.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(j) = jobs.get_mut(&job_id) {
+                j.finished = Some(valv.now());
                 match result {
-                    Ok(()) => j.state = JobState::Done,
+                    Ok(spool) => {
+                        j.state = JobState::Done;
+                        j.archive = Some(Arc::new(spool));
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "export failed");
                         j.state = JobState::Failed;
@@ -114,22 +115,26 @@ impl Valv {
     ///
     /// # Errors
     /// `NotFound`; `export_not_ready` while it runs or after it failed.
-    pub async fn export_archive(&self, caller: &Caller, id: &str) -> ServiceResult<(tokio::fs::File, u64)> {
-        let job = self.export_job(caller, id)?;
-        if job.state != JobState::Done {
-            return Err(ServiceError::Conflict { code: "export_not_ready", message: "the export has not finished" });
-        }
-        let path = self.archive_path(id)?;
-        let f = tokio::fs::File::open(&path).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let len = f.metadata().await.map_err(|e| ServiceError::Internal(e.to_string()))?.len();
-        Ok((f, len))
+    pub fn export_archive(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> ServiceResult<(impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static + use<>, u64)> {
+        let (tenant, _) = caller.export_admin()?;
+        self.expire_exports();
+        let jobs = self.jobs.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let j = jobs.get(id).filter(|j| j.tenant == tenant).ok_or(ServiceError::NotFound)?;
+        let spool = j
+            .archive
+            .as_ref()
+            .ok_or(ServiceError::Conflict { code: "export_not_ready", message: "the export has not finished" })?;
+        Ok((spool.reader(), spool.len()))
     }
-}
 
-async fn private_file(path: &std::path::Path) -> ServiceResult<tokio::fs::File> {
-    let mut o = tokio::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    o.mode(0o600);
-    o.open(path).await.map_err(|e| ServiceError::Internal(e.to_string()))
+    /// Forgets jobs finished more than a day ago; their archives go with them.
+    pub fn expire_exports(&self) {
+        let now = self.now();
+        let mut jobs = self.jobs.0.lock().unwrap_or_else(PoisonError::into_inner);
+        jobs.retain(|_, j| j.finished.is_none_or(|f| now - f < KEEP));
+    }
 }

@@ -23,12 +23,12 @@ use self::format::{
     ExportCollection, ExportEntry, ExportFile, ExportRecord, ExportRevision, ExportTenant, ExportUser, ExportVersion,
     FORMAT, VERSION,
 };
-use self::spool::Spool;
 use self::tarout::TarOut;
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
 pub use import::ImportReport;
 pub use jobs::{JobState, JobView, Jobs};
+pub use spool::Spool;
 
 /// Tenants with an export under way: one at a time per tenant.
 #[derive(Debug, Default)]
@@ -132,9 +132,10 @@ impl Valv {
     ) -> ServiceResult<W> {
         self.export_allowed(caller, tenant).await?;
         let _running = self.exports.start(tenant)?;
-        let (len, doc) = self.export_json(tenant, progress).await?.finish().await.map_err(io)?;
+        let mut doc = self.export_json(tenant, progress).await?;
+        doc.close().map_err(io)?;
         let mut tar = TarOut::new(out);
-        tar.part("export.json", len, doc).await.map_err(io)?;
+        tar.part("export.json", doc.len(), doc.reader()).await.map_err(io)?;
         self.export_file_bytes(tenant, &mut tar, progress).await?;
         let out = tar.finish().await.map_err(io)?;
         let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "tenant.exported")
@@ -177,14 +178,13 @@ impl Valv {
             terminated_at: t.terminated_at.map(stamp),
             created_at: stamp(t.created_at),
         };
-        let mut json = JsonOut::new(Spool::new().map_err(io)?);
+        let mut json = JsonOut::new(Spool::new(self.settings.export_dir.as_deref()).map_err(io)?);
         json.raw(&format!(
             "{{\"format\":\"{FORMAT}\",\"version\":{VERSION},\"exported_at\":\"{}\",\"tenant\":",
             stamp(self.now())
-        ))
-        .await?;
-        json.value(&head).await?;
-        json.open_list("users").await?;
+        ))?;
+        json.value(&head)?;
+        json.open_list("users")?;
         for u in &users {
             let e = ExportUser {
                 id: u.id.to_string(),
@@ -195,10 +195,10 @@ impl Valv {
                 status: u.status.as_str().into(),
                 created_at: stamp(u.created_at),
             };
-            json.item(&e).await?;
+            json.item(&e)?;
             progress.item();
         }
-        json.open_list("collections").await?;
+        json.open_list("collections")?;
         for c in &collections {
             let e = ExportCollection {
                 id: c.id.to_string(),
@@ -208,14 +208,14 @@ impl Valv {
                 processing: c.processing.clone(),
                 created_at: stamp(c.created_at),
             };
-            json.item(&e).await?;
+            json.item(&e)?;
             progress.item();
         }
-        json.open_list("records").await?;
+        json.open_list("records")?;
         for c in &collections {
             self.export_records(tenant, c, &mut json, progress).await?;
         }
-        json.open_list("files").await?;
+        json.open_list("files")?;
         for (f, vs) in files.iter().zip(&versions) {
             let e = ExportFile {
                 id: f.id.to_string(),
@@ -237,11 +237,11 @@ impl Valv {
                     })
                     .collect(),
             };
-            json.item(&e).await?;
+            json.item(&e)?;
         }
-        json.open_list("journal").await?;
+        json.open_list("journal")?;
         self.export_journal(tenant, &mut json).await?;
-        json.raw("]}").await?;
+        json.raw("]}")?;
         Ok(json.into_inner())
     }
 
@@ -252,7 +252,7 @@ impl Valv {
         loop {
             let page = self.store.chain_page(&key, after, crate::journal::PAGE).await?;
             for e in &page {
-                json.item(&ExportEntry::from(e)).await?;
+                json.item(&ExportEntry::from(e))?;
             }
             match page.last() {
                 Some(e) if page.len() == crate::journal::PAGE as usize => after = e.chain_seq,
@@ -296,7 +296,7 @@ impl Valv {
                     created_by: r.created_by.clone(),
                     revisions: history.remove(&r.id.to_string()).unwrap_or_default(),
                 };
-                json.item(&rec).await?;
+                json.item(&rec)?;
                 progress.item();
             }
             match page.last() {
@@ -360,28 +360,28 @@ impl JsonOut {
         self.spool
     }
 
-    async fn raw(&mut self, s: &str) -> ServiceResult<()> {
-        self.spool.write(s.as_bytes()).await.map_err(io)
+    fn raw(&mut self, s: &str) -> ServiceResult<()> {
+        self.spool.write(s.as_bytes()).map_err(io)
     }
 
-    async fn value<T: Serialize>(&mut self, v: &T) -> ServiceResult<()> {
+    fn value<T: Serialize>(&mut self, v: &T) -> ServiceResult<()> {
         self.buf.clear();
         serde_json::to_writer(&mut self.buf, v).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        self.spool.write(&self.buf).await.map_err(io)
+        self.spool.write(&self.buf).map_err(io)
     }
 
     /// Closes the previous list (if any) and opens list `key`.
-    async fn open_list(&mut self, key: &str) -> ServiceResult<()> {
+    fn open_list(&mut self, key: &str) -> ServiceResult<()> {
         let close = if key == "users" { "" } else { "]" };
         self.first = true;
-        self.raw(&format!("{close},\"{key}\":[")).await
+        self.raw(&format!("{close},\"{key}\":["))
     }
 
-    async fn item<T: Serialize>(&mut self, v: &T) -> ServiceResult<()> {
+    fn item<T: Serialize>(&mut self, v: &T) -> ServiceResult<()> {
         if !self.first {
-            self.raw(",").await?;
+            self.raw(",")?;
         }
         self.first = false;
-        self.value(v).await
+        self.value(v)
     }
 }

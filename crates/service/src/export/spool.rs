@@ -1,12 +1,19 @@
-//! A sealed spool: `export.json` must be complete before it enters the
-//! archive (a tar header states its size first), so it is written to a
-//! temporary file — sealed, frame by frame, with a key that lives only in
-//! memory. A crash leaves nothing readable behind, and the file is unlinked
-//! from the start (nothing to clean up).
+//! A sealed spool: bytes that must rest on disk for a while — `export.json`
+//! before it enters the archive (a tar header states its size first), and an
+//! archive made through the API until it is downloaded — are written to an
+//! unlinked temporary file, sealed frame by frame (AES-256-GCM, the frame
+//! number bound in) with a key that lives only in memory. Nothing readable is
+//! ever at rest, a crash leaves nothing behind, and dropping the spool frees
+//! the space. Frames are read back by position, so several readers can
+//! stream the same spool at once.
+
+use std::os::unix::fs::FileExt as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::Stream;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _, BufReader, BufWriter};
 use valv_crypto::seal::Key;
 
 /// Plaintext gathered before a frame is sealed and written.
@@ -15,75 +22,107 @@ const FRAME: usize = 1 << 20;
 /// A temporary, sealed, append-only byte spool.
 pub struct Spool {
     key: Key,
-    file: BufWriter<tokio::fs::File>,
+    file: Arc<std::fs::File>,
     buf: Vec<u8>,
-    frames: u64,
+    /// Offset and length of every sealed frame.
+    frames: Vec<(u64, usize)>,
+    end: u64,
     len: u64,
 }
 
-fn context(frame: u64) -> [u8; 8] {
-    frame.to_be_bytes()
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool").field("len", &self.len).finish_non_exhaustive()
+    }
+}
+
+fn context(frame: usize) -> [u8; 8] {
+    (frame as u64).to_be_bytes()
 }
 
 impl Spool {
-    /// A new, empty spool in the system's temporary folder.
+    /// A new, empty spool in `dir` (the system's temporary folder when `None`).
     ///
     /// # Errors
     /// The temporary file cannot be made.
-    pub fn new() -> std::io::Result<Self> {
-        let file = tokio::fs::File::from_std(tempfile::tempfile()?);
-        Ok(Self { key: Key::generate(), file: BufWriter::new(file), buf: Vec::with_capacity(FRAME), frames: 0, len: 0 })
+    pub fn new(dir: Option<&std::path::Path>) -> std::io::Result<Self> {
+        let file = match dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                tempfile::tempfile_in(d)?
+            }
+            None => tempfile::tempfile()?,
+        };
+        Ok(Self { key: Key::generate(), file: Arc::new(file), buf: Vec::new(), frames: Vec::new(), end: 0, len: 0 })
     }
 
     /// Appends bytes.
     ///
     /// # Errors
     /// Writing the file failed.
-    pub async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.buf.extend_from_slice(bytes);
         self.len += bytes.len() as u64;
-        if self.buf.len() >= FRAME {
-            self.frame().await?;
-        }
-        Ok(())
+        if self.buf.len() >= FRAME { self.frame() } else { Ok(()) }
     }
 
-    async fn frame(&mut self) -> std::io::Result<()> {
+    fn frame(&mut self) -> std::io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        // The frame number is bound into each seal, so frames cannot be reordered.
-        let sealed = self.key.seal(&self.buf, &context(self.frames));
+        let sealed = self.key.seal(&self.buf, &context(self.frames.len()));
         self.buf.clear();
-        self.frames += 1;
-        let len = u32::try_from(sealed.len()).map_err(std::io::Error::other)?;
-        self.file.write_all(&len.to_be_bytes()).await?;
-        self.file.write_all(&sealed).await
+        self.file.write_all_at(&sealed, self.end)?;
+        self.frames.push((self.end, sealed.len()));
+        self.end += sealed.len() as u64;
+        Ok(())
     }
 
-    /// Ends writing; returns the plaintext length and the content as a stream.
+    /// Writes what is buffered; the spool can then be read.
     ///
     /// # Errors
-    /// Writing or rewinding the file failed.
-    pub async fn finish(
-        mut self,
-    ) -> std::io::Result<(u64, impl Stream<Item = std::io::Result<Bytes>> + Unpin + Send + use<>)> {
-        self.frame().await?;
-        self.file.flush().await?;
-        let mut file = self.file.into_inner();
-        file.rewind().await?;
-        let state = (BufReader::new(file), self.key, 0u64, self.frames);
-        let stream = futures::stream::try_unfold(state, |(mut r, key, n, frames)| async move {
-            if n == frames {
-                return Ok(None);
-            }
-            let len = r.read_u32().await?;
-            let mut sealed = vec![0u8; len as usize];
-            r.read_exact(&mut sealed).await?;
+    /// Writing the file failed.
+    pub fn close(&mut self) -> std::io::Result<()> {
+        self.frame()
+    }
+
+    /// Bytes written.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was written.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The content as a stream (of what was [`Self::close`]d).
+    pub fn reader(&self) -> impl Stream<Item = std::io::Result<Bytes>> + Unpin + Send + 'static + use<> {
+        let (file, key) = (Arc::clone(&self.file), self.key.clone());
+        let frames = self.frames.clone().into_iter().enumerate();
+        futures::stream::iter(frames.map(move |(n, (offset, len))| {
+            let mut sealed = vec![0u8; len];
+            file.read_exact_at(&mut sealed, offset)?;
             let plain = key.open(&sealed, &context(n)).map_err(|_| std::io::Error::other("spool damaged"))?;
-            Ok(Some((Bytes::from(plain), (r, key, n + 1, frames))))
-        });
-        Ok((self.len, Box::pin(stream)))
+            Ok(Bytes::from(plain))
+        }))
+    }
+}
+
+/// The archive of an API export is written straight into a spool.
+impl tokio::io::AsyncWrite for Spool {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.get_mut().write(buf).map(|()| buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.get_mut().close())
     }
 }
 
@@ -94,22 +133,35 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn gives_back_what_was_written_across_frames() {
-        let mut s = Spool::new().expect("spool");
+    async fn gives_back_what_was_written_across_frames_to_every_reader() {
+        let mut s = Spool::new(None).expect("spool");
         let piece: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
         for _ in 0..8 {
-            s.write(&piece).await.expect("write");
+            s.write(&piece).expect("write");
         }
-        let (len, stream) = s.finish().await.expect("finish");
-        let back: Vec<Bytes> = stream.try_collect().await.expect("read");
-        assert_eq!(len, 8 * 300_000);
-        assert_eq!(back.concat(), piece.repeat(8));
+        s.close().expect("close");
+        assert_eq!(s.len(), 8 * 300_000);
+        for _ in 0..2 {
+            let back: Vec<Bytes> = s.reader().try_collect().await.expect("read");
+            assert_eq!(back.concat(), piece.repeat(8));
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_readable_rests_on_disk() {
+        let mut s = Spool::new(None).expect("spool");
+        s.write(&b"personal data: ada@example.se ".repeat(50_000)).expect("write");
+        s.close().expect("close");
+        let mut raw = vec![0u8; usize::try_from(s.end).expect("size")];
+        s.file.read_exact_at(&mut raw, 0).expect("raw");
+        assert!(!raw.windows(13).any(|w| w == b"ada@example.s"), "sealed at rest");
     }
 
     #[tokio::test]
     async fn an_empty_spool_is_empty() {
-        let (len, stream) = Spool::new().expect("spool").finish().await.expect("finish");
-        let back: Vec<Bytes> = stream.try_collect().await.expect("read");
-        assert_eq!((len, back.len()), (0, 0));
+        let mut s = Spool::new(None).expect("spool");
+        s.close().expect("close");
+        let back: Vec<Bytes> = s.reader().try_collect().await.expect("read");
+        assert!(s.is_empty() && back.is_empty());
     }
 }

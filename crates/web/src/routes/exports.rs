@@ -40,8 +40,8 @@ async fn export_archive(
     Exporter(c): Exporter,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let (file, len) = v.export_archive(&c, &id).await?;
-    let mut res = Body::from_stream(valv_service::export::file_stream(file)).into_response();
+    let (archive, len) = v.export_archive(&c, &id)?;
+    let mut res = Body::from_stream(archive).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));

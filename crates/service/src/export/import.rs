@@ -21,6 +21,7 @@ use valv_store::{
     TenantRow, UserRow,
 };
 
+use super::Spool;
 use super::format::{ExportDocument, ExportManifest, FORMAT, VERSION};
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
@@ -42,10 +43,28 @@ fn damaged(why: impl Into<String>) -> ServiceError {
     }
 }
 
-/// The checked archive: the document and the file parts extracted to a private folder.
+/// The checked archive: the document and the file parts, each in a sealed
+/// spool (nothing readable rests on disk while the import runs).
 struct Unpacked {
     doc: ExportDocument,
-    dir: tempfile::TempDir,
+    parts: BTreeMap<String, Spool>,
+}
+
+/// Copies a part into a sealed spool in pieces, hashing it on the way.
+fn spool_part(entry: &mut impl std::io::Read, name: &str) -> ServiceResult<(String, Spool)> {
+    let mut spool = Spool::new(None).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let mut sha = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = entry.read(&mut buf).map_err(|e| damaged(format!("{name}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+        spool.write(&buf[..n]).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    }
+    spool.close().map_err(|e| ServiceError::Internal(e.to_string()))?;
+    Ok((hex::encode(sha.finalize()), spool))
 }
 
 /// Reads the archive, checks every part against the manifest and extracts file parts.
@@ -54,13 +73,19 @@ fn unpack(path: &Path) -> ServiceResult<Unpacked> {
         code: "import_unreadable",
         message: format!("cannot read {}: {e}", path.display()),
     })?;
-    let dir = tempfile::tempdir().map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let mut parts = BTreeMap::new();
     let mut hashes: BTreeMap<String, String> = BTreeMap::new();
     let (mut doc, mut manifest) = (None, None);
     let mut archive = tar::Archive::new(f);
     for entry in archive.entries().map_err(|e| damaged(e.to_string()))? {
         let mut entry = entry.map_err(|e| damaged(e.to_string()))?;
         let name = entry.path().map_err(|e| damaged(e.to_string()))?.to_string_lossy().into_owned();
+        if name.starts_with("files/") && name.split('/').count() == 3 && !name.contains("..") {
+            let (hash, spool) = spool_part(&mut entry, &name)?;
+            hashes.insert(name.clone(), hash);
+            parts.insert(name, spool);
+            continue;
+        }
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).map_err(|e| damaged(format!("{name}: {e}")))?;
         match name.as_str() {
@@ -72,11 +97,6 @@ fn unpack(path: &Path) -> ServiceResult<Unpacked> {
             "export.json" => {
                 hashes.insert(name, hex::encode(Sha256::digest(&bytes)));
                 doc = Some(bytes);
-            }
-            p if p.starts_with("files/") && p.split('/').count() == 3 && !p.contains("..") => {
-                hashes.insert(name.clone(), hex::encode(Sha256::digest(&bytes)));
-                std::fs::write(dir.path().join(name.replace('/', "_")), &bytes)
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
             }
             other => return Err(damaged(format!("unexpected part {other}"))),
         }
@@ -102,7 +122,7 @@ fn unpack(path: &Path) -> ServiceResult<Unpacked> {
             message: "export.json has an unknown format version".into(),
         });
     }
-    Ok(Unpacked { doc, dir })
+    Ok(Unpacked { doc, parts })
 }
 
 fn bad(what: &str) -> ServiceError {
@@ -295,9 +315,8 @@ impl Valv {
             };
             let mut version_rows = Vec::new();
             for v in &f.versions {
-                let part = up.dir.path().join(v.path.replace('/', "_"));
-                let file = tokio::fs::File::open(&part).await.map_err(|_| damaged(format!("{} is missing", v.path)))?;
-                let stream = super::file_stream(file);
+                let part = up.parts.get(&v.path).ok_or_else(|| damaged(format!("{} is missing", v.path)))?;
+                let stream = part.reader();
                 let (m, _) = valv_blob::write_stream(self.blobs()?, &keys, stream)
                     .await
                     .map_err(|e| ServiceError::Internal(e.to_string()))?;

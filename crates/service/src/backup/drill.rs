@@ -10,7 +10,6 @@ use std::time::Instant;
 use serde::Serialize;
 use valv_backup::Target;
 use valv_blob::{ChunkId, TenantKeys};
-use valv_crypto::seal::Key;
 use valv_domain::TenantId;
 
 use super::objects::Keys;
@@ -108,6 +107,8 @@ impl Valv {
 
     /// Opens chunks read from the target with their tenant's key (authenticated decryption).
     async fn check_chunks(&self, target: &Target, all: bool, report: &mut DrillReport) -> ServiceResult<()> {
+        // A purged tenant's key is gone: its chunks are shredded, not damaged.
+        let keys = Keys { keyring: Some(&self.keyring), backup: self.keyring.backup_key().await.map_err(internal)? };
         let mut paths: Vec<String> =
             target.list("chunks/").await.map_err(internal)?.into_iter().map(|(p, _)| p).collect();
         if !all && paths.len() > SAMPLE {
@@ -120,7 +121,10 @@ impl Valv {
             let (Some(_), Some(tenant), Some(_), Some(id)) = (it.next(), it.next(), it.next(), it.next()) else {
                 continue;
             };
-            let Some(key) = self.tenant_key(tenant).await else { continue };
+            if TenantId::parse(tenant).is_err() {
+                continue;
+            }
+            let Some(key) = keys.of(tenant).await else { continue };
             let ok = match (ChunkId::parse(id), target.get(&path).await) {
                 (Ok(cid), Ok(Some(bytes))) => TenantKeys::new(tenant, &key).open_chunk(&cid, &bytes).is_ok(),
                 _ => false,
@@ -131,11 +135,6 @@ impl Valv {
             }
         }
         Ok(())
-    }
-
-    /// A live tenant's data key; none for purged tenants (their chunks are shredded).
-    async fn tenant_key(&self, tenant: &str) -> Option<Key> {
-        self.keyring.key(TenantId::parse(tenant).ok()?).await.ok()
     }
 }
 

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use valv_backup::Target;
 use valv_crypto::seal::Key;
-use valv_domain::{TenantId, parse_stamp};
+use valv_domain::parse_stamp;
 use valv_store::{Store, TargetState};
 
 use crate::{Caller, ServiceError, ServiceResult, Valv};
@@ -127,24 +127,15 @@ impl Valv {
             .map_or(0.0, |at| (self.now() - at).as_seconds_f64().max(0.0)))
     }
 
-    /// The key of each chain (`provider` or a tenant id) for sealing; a
-    /// tenant whose key was destroyed gets none.
-    async fn chain_key(&self, chain: &str, backup: &Key) -> Option<Key> {
-        if chain == valv_store::backup::PROVIDER {
-            return Some(backup.clone());
-        }
-        let id = TenantId::parse(chain).ok()?;
-        self.keyring.key(id).await.ok()
-    }
-
     /// Keys for every chain in `chains`; chains of purged tenants (key
     /// destroyed) are sealed with the backup key: what is left of them holds
     /// no payloads (DESIGN.md: a destroyed key is gone from every backup).
     async fn chain_keys(&self, chains: impl Iterator<Item = &String>, backup: &Key) -> HashMap<String, Key> {
+        let source = objects::Keys { keyring: Some(&self.keyring), backup: backup.clone() };
         let mut keys = HashMap::new();
         for c in chains {
             if !keys.contains_key(c) {
-                let k = self.chain_key(c, backup).await.unwrap_or_else(|| backup.clone());
+                let k = source.of(c).await.unwrap_or_else(|| backup.clone());
                 keys.insert(c.clone(), k);
             }
         }

@@ -123,9 +123,10 @@ struct Part {
 
 /// Streams exactly the bytes `range` of the file described by `manifest`.
 ///
-/// Only chunks overlapping the range are fetched, one at a time, and each is
-/// verified before any of its bytes are yielded. The stream ends after the
-/// first error.
+/// Only chunks overlapping the range are fetched, a few ahead of the reader
+/// (opening a chunk runs on the blocking pool, so reading ahead keeps the
+/// cores busy while the reader writes), and each is verified before any of
+/// its bytes are yielded. The stream ends after the first error.
 ///
 /// # Errors
 /// Yields [`BlobError::InvalidRange`] for a range outside the file,
@@ -137,15 +138,26 @@ pub fn read_range(
     manifest: Manifest,
     range: Range<u64>,
 ) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static {
-    let parts = plan(manifest, &range);
-    let state = (store, keys, parts.map(Vec::into_iter));
-    futures::stream::try_unfold(state, |(store, keys, parts)| async move {
-        let mut parts = parts?;
-        let Some(part) = parts.next() else { return Ok(None) };
-        let bytes = fetch(&store, &keys, part).await?;
-        Ok(Some((bytes, (store, keys, Ok(parts)))))
-    })
+    match plan(manifest, &range) {
+        Ok(parts) => futures::stream::iter(parts)
+            .map(move |part| {
+                let (store, keys) = (store.clone(), keys.clone());
+                async move { fetch(&store, &keys, part).await }
+            })
+            .buffered(READ_AHEAD)
+            .scan(false, |failed, item| {
+                // Nothing after the first error.
+                let out = (!*failed).then_some(item);
+                *failed |= out.as_ref().is_some_and(Result::is_err);
+                futures::future::ready(out)
+            })
+            .left_stream(),
+        Err(e) => futures::stream::once(futures::future::ready(Err(e))).right_stream(),
+    }
 }
+
+/// Chunks fetched ahead of the reader of a range.
+const READ_AHEAD: usize = 4;
 
 /// The chunks overlapping `range` and the slice of each to yield.
 fn plan(manifest: Manifest, range: &Range<u64>) -> Result<Vec<Part>, BlobError> {

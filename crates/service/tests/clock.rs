@@ -141,7 +141,7 @@ async fn after_termination_admins_may_only_export_until_the_window_closes_then_e
     w.clock.advance(Duration::days(29));
     let late = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
     assert_eq!(w.valv.me(&late).await.unwrap_err().code(), "tenant_terminated", "only exports are left");
-    let progress = valv_service::export::Progress::default();
+    let progress = std::sync::Arc::new(valv_service::export::Progress::default());
     let archive = w.valv.export(&late, tenant, Vec::new(), &progress).await.unwrap();
     assert!(!archive.is_empty(), "but exporting works in the window");
     assert!(w.valv.purge_expired(&Caller::Cli).await.unwrap().is_empty(), "nothing is purged inside the window");

@@ -1,7 +1,7 @@
 //! The export format, version 1 (documented by `docs/export.schema.json`):
-//! an uncompressed POSIX tar holding `export.json`, every file version's bytes
-//! at `files/<file id>/<version>`, and last `manifest.json` with the SHA-256
-//! of every other part. Never any secret: no password hashes, TOTP secrets,
+//! an uncompressed POSIX tar holding every file version's bytes at
+//! `files/<file id>/<version>`, then `export.json`, and last `manifest.json`
+//! with the SHA-256 of every other part (readers accept any order before it). Never any secret: no password hashes, TOTP secrets,
 //! recovery codes, tokens or keys.
 
 use serde::{Deserialize, Serialize};

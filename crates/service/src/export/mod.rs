@@ -4,25 +4,22 @@
 //! Owners and admins export their tenant; operators only a terminated one
 //! (they never read a live tenant's records or files).
 
+mod document;
 pub mod format;
 mod import;
 mod jobs;
 mod spool;
 mod tarout;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt as _;
 use serde::Serialize;
 use tokio::io::AsyncWrite;
-use valv_domain::{RecordId, TenantId, stamp};
-use valv_store::{Chain, Change, CollectionRow, RecordQuery};
+use valv_domain::TenantId;
+use valv_store::{Chain, Change, FileRow, FileVersionRow};
 
-use self::format::{
-    ExportCollection, ExportEntry, ExportFile, ExportRecord, ExportRevision, ExportTenant, ExportUser, ExportVersion,
-    FORMAT, VERSION,
-};
 use self::tarout::TarOut;
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
@@ -121,6 +118,9 @@ impl Valv {
 
     /// Writes the export of `tenant` to `out`, updating `progress`, and journals it.
     ///
+    /// File parts come first: they stream while `export.json` is built beside
+    /// them (its size must be known before it enters the archive).
+    ///
     /// # Errors
     /// As [`Self::export_allowed`]; `export_running` when one already runs; I/O.
     pub async fn export<W: AsyncWrite + Unpin + Send>(
@@ -128,15 +128,15 @@ impl Valv {
         caller: &Caller,
         tenant: TenantId,
         out: W,
-        progress: &Progress,
+        progress: &Arc<Progress>,
     ) -> ServiceResult<W> {
         self.export_allowed(caller, tenant).await?;
         let _running = self.exports.start(tenant)?;
-        let mut doc = self.export_json(tenant, progress).await?;
-        doc.close().map_err(io)?;
+        let inventory = Arc::new(self.inventory(tenant, progress).await?);
+        let document = self.export_document(tenant, Arc::clone(&inventory), Arc::clone(progress));
         let mut tar = TarOut::new(out);
+        let (doc, ()) = tokio::try_join!(document, self.export_file_bytes(tenant, &inventory, &mut tar, progress))?;
         tar.part("export.json", doc.len(), doc.reader()).await.map_err(io)?;
-        self.export_file_bytes(tenant, &mut tar, progress).await?;
         let out = tar.finish().await.map_err(io)?;
         let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "tenant.exported")
             .about("tenant", tenant)
@@ -145,189 +145,62 @@ impl Valv {
         Ok(out)
     }
 
-    /// Writes `export.json` to a sealed spool (its size must be known before
-    /// it enters the archive).
-    async fn export_json(&self, tenant: TenantId, progress: &Progress) -> ServiceResult<Spool> {
-        let t = self.tenant_row(tenant).await?;
+    /// What the export holds besides records and the journal, and the totals for progress.
+    async fn inventory(&self, tenant: TenantId, progress: &Progress) -> ServiceResult<Inventory> {
         let users = self.store.users(tenant).await?;
         let collections = self.store.collections(tenant).await?;
-        let files = self.store.all_files(tenant).await?;
-        let mut versions = Vec::new();
-        for f in &files {
-            versions.push(self.store.file_versions(tenant, f.id).await?);
+        let mut files = Vec::new();
+        for f in self.store.all_files(tenant).await? {
+            let versions = self.store.file_versions(tenant, f.id).await?;
+            files.push((f, versions));
         }
         let mut records_total = 0;
         for c in &collections {
             records_total += self.store.count_records(tenant, c.id, true).await?;
         }
-        let n_versions: u64 = versions.iter().map(|v| v.len() as u64).sum();
-        progress
-            .items_total
-            .store(users.len() as u64 + collections.len() as u64 + records_total + n_versions, Ordering::Relaxed);
-        progress.bytes_total.store(versions.iter().flatten().map(|v| v.size).sum(), Ordering::Relaxed);
-
-        let head = ExportTenant {
-            id: t.id.to_string(),
-            slug: t.slug.to_string(),
-            name: t.name.to_string(),
-            contact_name: t.contact.name.to_string(),
-            contact_email: t.contact.email.to_string(),
-            contact_phone: t.contact.phone.to_string(),
-            status: t.status.as_str().into(),
-            require_second_factor: t.require_second_factor,
-            terminated_at: t.terminated_at.map(stamp),
-            created_at: stamp(t.created_at),
-        };
-        let mut json = JsonOut::new(Spool::new(self.settings.export_dir.as_deref()).map_err(io)?);
-        json.raw(&format!(
-            "{{\"format\":\"{FORMAT}\",\"version\":{VERSION},\"exported_at\":\"{}\",\"tenant\":",
-            stamp(self.now())
-        ))?;
-        json.value(&head)?;
-        json.open_list("users")?;
-        for u in &users {
-            let e = ExportUser {
-                id: u.id.to_string(),
-                name: u.name.to_string(),
-                email: u.email.to_string(),
-                phone: u.phone.to_string(),
-                role: u.role.as_str().into(),
-                status: u.status.as_str().into(),
-                created_at: stamp(u.created_at),
-            };
-            json.item(&e)?;
-            progress.item();
-        }
-        json.open_list("collections")?;
-        for c in &collections {
-            let e = ExportCollection {
-                id: c.id.to_string(),
-                name: c.name.clone(),
-                fields: c.fields.clone(),
-                data_subject: c.data_subject,
-                processing: c.processing.clone(),
-                created_at: stamp(c.created_at),
-            };
-            json.item(&e)?;
-            progress.item();
-        }
-        json.open_list("records")?;
-        for c in &collections {
-            self.export_records(tenant, c, &mut json, progress).await?;
-        }
-        json.open_list("files")?;
-        for (f, vs) in files.iter().zip(&versions) {
-            let e = ExportFile {
-                id: f.id.to_string(),
-                folder: f.folder.to_string(),
-                name: f.name.to_string(),
-                created_at: stamp(f.created_at),
-                created_by: f.created_by.clone(),
-                deleted_at: f.deleted_at.map(stamp),
-                versions: vs
-                    .iter()
-                    .map(|v| ExportVersion {
-                        version: v.version,
-                        size: v.size,
-                        sha256: v.sha256.clone(),
-                        media_type: v.media_type.clone(),
-                        uploaded_by: v.uploaded_by.clone(),
-                        uploaded_at: stamp(v.uploaded_at),
-                        path: format!("files/{}/{}", f.id, v.version),
-                    })
-                    .collect(),
-            };
-            json.item(&e)?;
-        }
-        json.open_list("journal")?;
-        self.export_journal(tenant, &mut json).await?;
-        json.raw("]}")?;
-        Ok(json.into_inner())
+        let versions = || files.iter().flat_map(|(_, vs)| vs);
+        let items = users.len() as u64 + collections.len() as u64 + records_total + versions().count() as u64;
+        progress.items_total.store(items, Ordering::Relaxed);
+        progress.bytes_total.store(versions().map(|v| v.size).sum(), Ordering::Relaxed);
+        Ok(Inventory { users, collections, files })
     }
 
-    /// The tenant's chain, page by page.
-    async fn export_journal(&self, tenant: TenantId, json: &mut JsonOut) -> ServiceResult<()> {
-        let key = tenant.to_string();
-        let mut after = 0;
-        loop {
-            let page = self.store.chain_page(&key, after, crate::journal::PAGE).await?;
-            for e in &page {
-                json.item(&ExportEntry::from(e))?;
-            }
-            match page.last() {
-                Some(e) if page.len() == crate::journal::PAGE as usize => after = e.chain_seq,
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    /// Records of one collection with every revision: a page of records, then
-    /// the journal history of the whole page in one read.
-    async fn export_records(
-        &self,
-        tenant: TenantId,
-        collection: &CollectionRow,
-        json: &mut JsonOut,
-        progress: &Progress,
-    ) -> ServiceResult<()> {
-        let mut after = None;
-        loop {
-            let q = RecordQuery { after: after.clone(), limit: 500, include_deleted: true, ..RecordQuery::default() };
-            let page = self.store.records(tenant, collection.id, &q).await?;
-            let ids = page.iter().map(|r| r.id.to_string()).collect();
-            let mut history: HashMap<String, Vec<ExportRevision>> = HashMap::new();
-            for e in self.store.histories(tenant, "record", ids).await? {
-                let image = RecordId::parse(&e.entity_id).ok().and_then(|id| crate::revisions::image(&e, id));
-                if let Some(img) = image {
-                    history.entry(e.entity_id).or_default().push(ExportRevision {
-                        revision: img.revision,
-                        at: stamp(img.updated_at),
-                        by: img.updated_by,
-                        data: img.data,
-                        deleted: img.deleted_at.is_some(),
-                    });
-                }
-            }
-            for r in &page {
-                let rec = ExportRecord {
-                    id: r.id.to_string(),
-                    collection: collection.name.clone(),
-                    created_at: stamp(r.created_at),
-                    created_by: r.created_by.clone(),
-                    revisions: history.remove(&r.id.to_string()).unwrap_or_default(),
-                };
-                json.item(&rec)?;
-                progress.item();
-            }
-            match page.last() {
-                Some(r) if page.len() == 500 => after = Some((serde_json::Value::Null, r.id)),
-                _ => return Ok(()),
-            }
-        }
-    }
-
+    /// Every file version's bytes, a few chunks read ahead.
     async fn export_file_bytes<W: AsyncWrite + Unpin>(
         &self,
         tenant: TenantId,
+        inventory: &Inventory,
         tar: &mut TarOut<W>,
         progress: &Progress,
     ) -> ServiceResult<()> {
         let keys = self.tenant_keys(tenant).await?;
-        for f in self.store.all_files(tenant).await? {
-            for v in self.store.file_versions(tenant, f.id).await? {
-                let manifest = crate::files::manifest(&v)?;
+        for (f, versions) in &inventory.files {
+            for v in versions {
+                let manifest = crate::files::manifest(v)?;
                 let body = valv_blob::read_range(self.blobs()?.clone(), keys.clone(), manifest, 0..v.size);
                 let counted = body.inspect(|b| {
                     if let Ok(b) = b {
                         progress.bytes_done.fetch_add(b.len() as u64, Ordering::Relaxed);
                     }
                 });
-                tar.part(&format!("files/{}/{}", f.id, v.version), v.size, Box::pin(counted)).await.map_err(io)?;
+                tar.part(&file_path(f, v), v.size, Box::pin(counted)).await.map_err(io)?;
                 progress.item();
             }
         }
         Ok(())
     }
+}
+
+/// Users, collections and files (with their versions) of the tenant being exported.
+struct Inventory {
+    users: Vec<valv_store::UserRow>,
+    collections: Vec<valv_store::CollectionRow>,
+    files: Vec<(FileRow, Vec<FileVersionRow>)>,
+}
+
+/// Where a file version's bytes are in the archive.
+fn file_path(f: &FileRow, v: &FileVersionRow) -> String {
+    format!("files/{}/{}", f.id, v.version)
 }
 
 /// A file as a stream of pieces.
@@ -342,46 +215,4 @@ pub fn file_stream(f: tokio::fs::File) -> impl futures::Stream<Item = std::io::R
         buf.truncate(n);
         Ok(Some((bytes::Bytes::from(buf), f)))
     }))
-}
-
-/// Writes one JSON document piece by piece into a spool: keys with lists, items one at a time.
-struct JsonOut {
-    spool: Spool,
-    first: bool,
-    buf: Vec<u8>,
-}
-
-impl JsonOut {
-    fn new(spool: Spool) -> Self {
-        Self { spool, first: true, buf: Vec::new() }
-    }
-
-    fn into_inner(self) -> Spool {
-        self.spool
-    }
-
-    fn raw(&mut self, s: &str) -> ServiceResult<()> {
-        self.spool.write(s.as_bytes()).map_err(io)
-    }
-
-    fn value<T: Serialize>(&mut self, v: &T) -> ServiceResult<()> {
-        self.buf.clear();
-        serde_json::to_writer(&mut self.buf, v).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        self.spool.write(&self.buf).map_err(io)
-    }
-
-    /// Closes the previous list (if any) and opens list `key`.
-    fn open_list(&mut self, key: &str) -> ServiceResult<()> {
-        let close = if key == "users" { "" } else { "]" };
-        self.first = true;
-        self.raw(&format!("{close},\"{key}\":["))
-    }
-
-    fn item<T: Serialize>(&mut self, v: &T) -> ServiceResult<()> {
-        if !self.first {
-            self.raw(",")?;
-        }
-        self.first = false;
-        self.value(v)
-    }
 }

@@ -42,7 +42,9 @@ pub async fn export(valv: &Valv, tenant: &str, out: PathBuf, json: bool) -> anyh
         tokio::fs::File::create(&tmp).await.map_err(|e| anyhow::anyhow!("cannot create {}: {e}", tmp.display()))?;
     let progress = Arc::new(Progress::default());
     let (v, p) = (valv.clone(), Arc::clone(&progress));
-    let job = tokio::spawn(async move { v.export(&Caller::Cli, tenant, tokio::io::BufWriter::new(file), &p).await });
+    let job = tokio::spawn(async move {
+        v.export(&Caller::Cli, tenant, tokio::io::BufWriter::with_capacity(1 << 20, file), &p).await
+    });
     while !job.is_finished() {
         if !json {
             bar(progress.view());

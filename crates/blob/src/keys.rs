@@ -90,11 +90,13 @@ impl TenantKeys {
     /// [`BlobError::Damaged`] if the bytes were changed, belong to another
     /// tenant or id, decompress to more than the largest chunk, or do not hash
     /// to `id`. Wrong bytes are never returned.
-    pub fn open_chunk(&self, id: &ChunkId, sealed: &[u8]) -> Result<Vec<u8>, BlobError> {
+    /// `len` is the plaintext length the caller expects (from a manifest): it
+    /// sizes the buffer up front; a chunk of another length is still returned.
+    pub fn open_chunk(&self, id: &ChunkId, sealed: &[u8], len: usize) -> Result<Vec<u8>, BlobError> {
         let damaged = || BlobError::Damaged { id: id.clone() };
         let body = self.inner.seal.open(sealed, &self.context(id)).map_err(|_| damaged())?;
         let plaintext = match body.split_first() {
-            Some((&CODEC_ZSTD, z)) => decompress_capped(z).ok_or_else(damaged)?,
+            Some((&CODEC_ZSTD, z)) => decompress_capped(z, len).ok_or_else(damaged)?,
             Some((&CODEC_RAW, raw)) if raw.len() <= MAX_OPENED => raw.to_vec(),
             _ => return Err(damaged()),
         };
@@ -105,10 +107,12 @@ impl TenantKeys {
     }
 }
 
-/// Decompresses a zstd stream, giving up past [`MAX_OPENED`] bytes.
-fn decompress_capped(z: &[u8]) -> Option<Vec<u8>> {
+/// Decompresses a zstd stream, giving up past [`MAX_OPENED`] bytes. One
+/// buffer of the expected length (plus one byte to see the end) avoids
+/// growing and copying it while decompressing.
+fn decompress_capped(z: &[u8], len: usize) -> Option<Vec<u8>> {
     let decoder = zstd::stream::read::Decoder::with_buffer(z).ok()?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(len.min(MAX_OPENED) + 1);
     let cap = u64::try_from(MAX_OPENED).ok()?;
     decoder.take(cap + 1).read_to_end(&mut out).ok()?;
     (out.len() <= MAX_OPENED).then_some(out)
@@ -139,7 +143,10 @@ mod tests {
         let id = k.chunk_id(&data);
         let sealed = k.seal_chunk(&id, &data);
         assert!(sealed.len() < 4096, "a megabyte of one byte value should compress well");
-        assert_eq!(k.open_chunk(&id, &sealed).unwrap(), data);
+        assert_eq!(k.open_chunk(&id, &sealed, data.len()).unwrap(), data);
+        // The expected length only sizes the buffer.
+        assert_eq!(k.open_chunk(&id, &sealed, 0).unwrap(), data);
+        assert_eq!(k.open_chunk(&id, &sealed, usize::MAX).unwrap(), data);
     }
 
     #[test]
@@ -148,7 +155,7 @@ mod tests {
         let huge = vec![0u8; MAX_OPENED + 1];
         let id = k.chunk_id(&huge);
         let sealed = k.seal_chunk(&id, &huge);
-        assert_eq!(k.open_chunk(&id, &sealed), Err(BlobError::Damaged { id }));
+        assert_eq!(k.open_chunk(&id, &sealed, huge.len()), Err(BlobError::Damaged { id }));
     }
 
     #[test]
@@ -157,7 +164,7 @@ mod tests {
         let claimed = k.chunk_id(b"one");
         // Sealed under the right context but with other content, as a buggy writer might.
         let sealed = k.seal_chunk(&claimed, b"two");
-        assert_eq!(k.open_chunk(&claimed, &sealed), Err(BlobError::Damaged { id: claimed }));
+        assert_eq!(k.open_chunk(&claimed, &sealed, 3), Err(BlobError::Damaged { id: claimed }));
     }
 
     proptest! {
@@ -169,10 +176,11 @@ mod tests {
             let k = keys("t", 1);
             let id = k.chunk_id(&data);
             let mut sealed = k.seal_chunk(&id, &data);
-            prop_assert_eq!(k.open_chunk(&id, &sealed).unwrap(), data);
+            let len = data.len();
+            prop_assert_eq!(k.open_chunk(&id, &sealed, len).unwrap(), data);
             let i = bit % (sealed.len() * 8);
             sealed[i / 8] ^= 1 << (i % 8);
-            prop_assert_eq!(k.open_chunk(&id, &sealed), Err(BlobError::Damaged { id }));
+            prop_assert_eq!(k.open_chunk(&id, &sealed, len), Err(BlobError::Damaged { id }));
         }
 
         #[test]
@@ -184,11 +192,11 @@ mod tests {
             let id = a.chunk_id(&data);
             let sealed = a.seal_chunk(&id, &data);
             let same_key_other_name = keys("tenant-b", 1);
-            prop_assert!(same_key_other_name.open_chunk(&id, &sealed).is_err(), "tenant is bound");
-            prop_assert!(keys("tenant-a", 2).open_chunk(&id, &sealed).is_err(), "other data key");
+            prop_assert!(same_key_other_name.open_chunk(&id, &sealed, data.len()).is_err(), "tenant is bound");
+            prop_assert!(keys("tenant-a", 2).open_chunk(&id, &sealed, data.len()).is_err(), "other data key");
             let other_id = a.chunk_id(&other);
             prop_assume!(other_id != id);
-            prop_assert!(a.open_chunk(&other_id, &sealed).is_err(), "id is bound");
+            prop_assert!(a.open_chunk(&other_id, &sealed, data.len()).is_err(), "id is bound");
         }
     }
 }

@@ -20,4 +20,4 @@ pub use error::BlobError;
 pub use id::ChunkId;
 pub use keys::TenantKeys;
 pub use store::{ChunkStore, object_store_at};
-pub use stream::{ChunkRef, Manifest, WriteStats, read_range, write_stream};
+pub use stream::{ChunkRef, Manifest, WriteStats, read_files, read_range, write_stream};

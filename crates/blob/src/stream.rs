@@ -1,6 +1,7 @@
 //! Whole files in and out: [`write_stream`] chunks, dedups, seals and stores a
 //! byte stream as it arrives; [`read_range`] streams any byte range back,
-//! fetching and verifying only the chunks it needs, one at a time.
+//! fetching and verifying only the chunks it needs, a few ahead; [`read_files`]
+//! streams many whole files back to back.
 
 use std::ops::Range;
 
@@ -123,10 +124,9 @@ struct Part {
 
 /// Streams exactly the bytes `range` of the file described by `manifest`.
 ///
-/// Only chunks overlapping the range are fetched, a few ahead of the reader
-/// (opening a chunk runs on the blocking pool, so reading ahead keeps the
-/// cores busy while the reader writes), and each is verified before any of
-/// its bytes are yielded. The stream ends after the first error.
+/// Only chunks overlapping the range are fetched, a few ahead of the reader,
+/// and each is verified before any of its bytes are yielded. The stream ends
+/// after the first error.
 ///
 /// # Errors
 /// Yields [`BlobError::InvalidRange`] for a range outside the file,
@@ -138,26 +138,59 @@ pub fn read_range(
     manifest: Manifest,
     range: Range<u64>,
 ) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static {
-    match plan(manifest, &range) {
-        Ok(parts) => futures::stream::iter(parts)
-            .map(move |part| {
-                let (store, keys) = (store.clone(), keys.clone());
-                async move { fetch(&store, &keys, part).await }
-            })
-            .buffered(READ_AHEAD)
-            .scan(false, |failed, item| {
-                // Nothing after the first error.
-                let out = (!*failed).then_some(item);
-                *failed |= out.as_ref().is_some_and(Result::is_err);
-                futures::future::ready(out)
-            })
-            .left_stream(),
-        Err(e) => futures::stream::once(futures::future::ready(Err(e))).right_stream(),
-    }
+    let parts = match plan(manifest, &range) {
+        Ok(parts) => parts.into_iter().map(Ok).collect(),
+        Err(e) => vec![Err(e)],
+    };
+    fetch_ahead(store, keys, parts.into_iter())
 }
 
-/// Chunks fetched ahead of the reader of a range.
-const READ_AHEAD: usize = 4;
+/// Streams several whole files back to back: exactly one item per chunk of
+/// each manifest, in order (so a reader takes `manifest.chunks.len()` items
+/// per file). Chunks are fetched ahead across file boundaries, which keeps
+/// many small files from each waiting for its own first read.
+///
+/// # Errors
+/// As [`read_range`]; the stream ends after the first error.
+pub fn read_files(
+    store: ChunkStore,
+    keys: TenantKeys,
+    manifests: impl IntoIterator<Item = Manifest, IntoIter: Send + 'static>,
+) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static {
+    let parts = manifests.into_iter().flat_map(|m| {
+        let total: u64 = m.chunks.iter().map(|c| u64::from(c.len)).sum();
+        if total != m.size {
+            return vec![Err(BlobError::InvalidManifest)];
+        }
+        m.chunks.into_iter().map(|c| Ok(Part { id: c.id, len: c.len as usize, within: 0..c.len as usize })).collect()
+    });
+    fetch_ahead(store, keys, parts)
+}
+
+/// Fetches `parts` [`READ_AHEAD`] at a time (opening a chunk runs on the
+/// blocking pool, so reading ahead keeps the cores busy while the reader
+/// writes), in order, ending after the first error.
+fn fetch_ahead(
+    store: ChunkStore,
+    keys: TenantKeys,
+    parts: impl Iterator<Item = Result<Part, BlobError>> + Send + 'static,
+) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static {
+    futures::stream::iter(parts)
+        .map(move |part| {
+            let (store, keys) = (store.clone(), keys.clone());
+            async move { fetch(&store, &keys, part?).await }
+        })
+        .buffered(READ_AHEAD)
+        .scan(false, |failed, item| {
+            // Nothing after the first error.
+            let out = (!*failed).then_some(item);
+            *failed |= out.as_ref().is_some_and(Result::is_err);
+            futures::future::ready(out)
+        })
+}
+
+/// Chunks fetched ahead of the reader (at most 4 MiB each, sealed and opened).
+const READ_AHEAD: usize = 6;
 
 /// The chunks overlapping `range` and the slice of each to yield.
 fn plan(manifest: Manifest, range: &Range<u64>) -> Result<Vec<Part>, BlobError> {
@@ -189,7 +222,7 @@ async fn fetch(store: &ChunkStore, keys: &TenantKeys, part: Part) -> Result<Byte
     let Part { id, len, within } = part;
     let sealed = store.get(keys.tenant(), &id).await?;
     let keys = keys.clone();
-    let plain = tokio::task::spawn_blocking(move || keys.open_chunk(&id, &sealed)).await??;
+    let plain = tokio::task::spawn_blocking(move || keys.open_chunk(&id, &sealed, len)).await??;
     if plain.len() != len {
         return Err(BlobError::InvalidManifest);
     }

@@ -6,7 +6,9 @@
 use bytes::Bytes;
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use sha2::{Digest as _, Sha256};
-use valv_blob::{BlobError, ChunkStore, MAX_CHUNK, Manifest, TenantKeys, WriteStats, read_range, write_stream};
+use valv_blob::{
+    BlobError, ChunkStore, MAX_CHUNK, Manifest, TenantKeys, WriteStats, read_files, read_range, write_stream,
+};
 use valv_crypto::seal::Key;
 
 /// Random-looking bytes, cheap to generate in large amounts.
@@ -156,4 +158,33 @@ async fn bad_ranges_and_source_errors_are_reported() {
     let failing = stream::iter(vec![Ok(Bytes::from_static(b"abc")), Err("connection reset")]);
     let err = write_stream(&store, &keys, failing).await.unwrap_err();
     assert_eq!(err, BlobError::Source("connection reset".into()));
+}
+
+#[tokio::test]
+async fn many_files_read_back_to_back_one_item_per_chunk() {
+    let (_dir, store, keys) = setup();
+    let files = [noise(6, 5 * MAX_CHUNK / 2), Vec::new(), b"small".to_vec(), noise(7, 300_000), noise(8, MAX_CHUNK)];
+    let mut manifests = Vec::new();
+    for data in &files {
+        manifests.push(write(&store, &keys, data).await.0);
+    }
+    let counts: Vec<usize> = manifests.iter().map(|m| m.chunks.len()).collect();
+    let mut chunks = std::pin::pin!(read_files(store.clone(), keys.clone(), manifests.clone()));
+    for (data, count) in files.iter().zip(counts) {
+        let parts: Vec<Bytes> = chunks.as_mut().take(count).try_collect().await.unwrap();
+        assert_eq!(parts.concat(), *data, "file of {} bytes", data.len());
+    }
+    assert!(chunks.next().await.is_none(), "nothing after the last file");
+
+    // A lying manifest or a missing chunk ends the stream with the error.
+    let mut lying = manifests.clone();
+    lying[2].size += 1;
+    let items: Vec<_> = read_files(store.clone(), keys.clone(), lying).collect().await;
+    assert_eq!(items.len(), manifests[0].chunks.len() + 1);
+    assert_eq!(items.last(), Some(&Err(BlobError::InvalidManifest)));
+    let gone = manifests[3].chunks[0].id.clone();
+    store.delete("tenant-a", &gone).await.unwrap();
+    let items: Vec<_> = read_files(store.clone(), keys.clone(), manifests).collect().await;
+    assert_eq!(items.last(), Some(&Err(BlobError::Missing { id: gone })));
+    assert!(items[..items.len() - 1].iter().all(Result::is_ok));
 }

@@ -3,23 +3,24 @@
 //! written item by item, so memory stays flat whatever the tenant's size; the
 //! archive then streams the two spools one after the other as one part.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt as _};
 use serde::Serialize;
-use valv_domain::{RecordId, TenantId, stamp};
-use valv_store::{CollectionRow, RecordQuery};
+use valv_domain::{CollectionId, RecordId, TenantId, stamp};
+use valv_store::{CollectionRow, RecordQuery, RecordRow};
 
 use super::format::{
-    ExportCollection, ExportEntry, ExportFile, ExportRecord, ExportRevision, ExportTenant, ExportUser, ExportVersion,
-    FORMAT, VERSION,
+    ExportCollection, ExportEntry, ExportFile, ExportTenant, ExportUser, ExportVersion, FORMAT, VERSION,
 };
 use super::{Inventory, Progress, Spool, io};
 use crate::{ServiceError, ServiceResult, Valv};
 
 /// Records read per page (their histories are read in one scan).
 const RECORDS_PAGE: u32 = 1_000;
+
+/// Pages of records rendered at once: one per core and one read ahead.
+const RENDERERS: usize = 3;
 
 /// `export.json`: the head (up to the opening of the journal list) and the journal.
 pub(super) struct Document {
@@ -174,8 +175,9 @@ impl Valv {
         Spool::new(self.settings.export_dir.as_deref()).map_err(io)
     }
 
-    /// Records of one collection with every revision, page by page; the next
-    /// page is read (in a task of its own) while this one is written.
+    /// Records of one collection with every revision, page by page. Pages are
+    /// listed in order and rendered to JSON in tasks of their own (a few at
+    /// once, one per core and one ahead), then written in order.
     async fn export_records(
         &self,
         tenant: TenantId,
@@ -183,68 +185,81 @@ impl Valv {
         json: &mut JsonOut,
         progress: &Progress,
     ) -> ServiceResult<()> {
-        let collection = Arc::new(collection.clone());
-        let read = |after| {
-            let (valv, collection) = (self.clone(), Arc::clone(&collection));
-            Helper(tokio::spawn(async move { valv.record_page(tenant, &collection, after).await }))
-        };
-        let mut next = Some(read(None));
-        while let Some(reading) = next.take() {
-            let (records, more) = reading.join().await??;
-            next = more.map(|last| read(Some(last)));
-            for r in &records {
-                json.item(r)?;
-                progress.item();
+        let name: Arc<str> = collection.name.as_str().into();
+        let render = |page: ServiceResult<Vec<RecordRow>>| {
+            let (valv, name) = (self.clone(), Arc::clone(&name));
+            async move {
+                let page = page?;
+                let n = page.len() as u64;
+                let rendered = Helper(tokio::spawn(async move { valv.render_records(tenant, &name, page).await }));
+                Ok::<_, ServiceError>((n, rendered.join().await??))
             }
+        };
+        let mut pages = std::pin::pin!(self.record_pages(tenant, collection.id).map(render).buffered(RENDERERS));
+        while let Some(page) = pages.next().await {
+            let (n, rendered) = page?;
+            json.items_rendered(&rendered)?;
+            progress.items_done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
     }
 
-    /// A page of records after `after` with their revisions (from the
-    /// journal, in one read), and the cursor of the next page if there may be one.
-    async fn record_page(
+    /// The records of a collection (deleted ones too), page by page in id order.
+    fn record_pages(
         &self,
         tenant: TenantId,
-        collection: &CollectionRow,
-        after: Option<RecordId>,
-    ) -> ServiceResult<(Vec<ExportRecord>, Option<RecordId>)> {
-        let q = RecordQuery {
-            after: after.map(|id| (serde_json::Value::Null, id)),
-            limit: RECORDS_PAGE,
-            include_deleted: true,
-            ..RecordQuery::default()
-        };
-        let page = self.store.records(tenant, collection.id, &q).await?;
-        let ids = page.iter().map(|r| r.id.to_string()).collect();
-        let mut history: HashMap<String, Vec<ExportRevision>> = HashMap::new();
-        for e in self.store.histories(tenant, "record", ids).await? {
-            let image = RecordId::parse(&e.entity_id).ok().and_then(|id| crate::revisions::image(&e, id));
-            if let Some(img) = image {
-                history.entry(e.entity_id).or_default().push(ExportRevision {
-                    revision: img.revision,
-                    at: stamp(img.updated_at),
-                    by: img.updated_by,
-                    data: img.data,
-                    deleted: img.deleted_at.is_some(),
-                });
+        collection: CollectionId,
+    ) -> impl Stream<Item = ServiceResult<Vec<RecordRow>>> + Send + use<> {
+        let valv = self.clone();
+        futures::stream::try_unfold(Some(None), move |cursor: Option<Option<RecordId>>| {
+            let valv = valv.clone();
+            async move {
+                let Some(after) = cursor else { return Ok(None) };
+                let q = RecordQuery {
+                    after: after.map(|id| (serde_json::Value::Null, id)),
+                    limit: RECORDS_PAGE,
+                    include_deleted: true,
+                    ..RecordQuery::default()
+                };
+                let page = valv.store.records(tenant, collection, &q).await?;
+                let next = (page.len() == RECORDS_PAGE as usize).then(|| page.last().map(|r| r.id));
+                Ok((!page.is_empty()).then_some((page, next)))
             }
-        }
-        let more = (page.len() == RECORDS_PAGE as usize).then(|| page.last().map(|r| r.id)).flatten();
-        let records = page
-            .into_iter()
-            .map(|r| {
-                let id = r.id.to_string();
-                ExportRecord {
-                    revisions: history.remove(&id).unwrap_or_default(),
-                    id,
-                    collection: collection.name.clone(),
-                    created_at: stamp(r.created_at),
-                    created_by: r.created_by,
-                }
-            })
-            .collect();
-        Ok((records, more))
+        })
     }
+
+    /// A page of records with their revisions (from the journal, in one read)
+    /// as JSON list items separated by commas.
+    async fn render_records(&self, tenant: TenantId, collection: &str, page: Vec<RecordRow>) -> ServiceResult<Vec<u8>> {
+        let ids = page.iter().map(|r| r.id.to_string()).collect();
+        let entries = self.store.histories(tenant, "record", ids).await?;
+        let internal = |e: serde_json::Error| ServiceError::Internal(format!("export: {e}"));
+        let revisions = super::history::render(&entries).map_err(internal)?;
+        let mut out = Vec::new();
+        for r in page {
+            if !out.is_empty() {
+                out.push(b',');
+            }
+            let id = r.id.to_string();
+            let head = RecordHead { id: &id, collection, created_at: stamp(r.created_at), created_by: &r.created_by };
+            serde_json::to_writer(&mut out, &head).map_err(internal)?;
+            // The revisions are JSON already: the object is reopened to add them.
+            out.pop();
+            out.extend_from_slice(b",\"revisions\":");
+            out.extend_from_slice(revisions.get(id.as_str()).map_or(b"[]", Vec::as_slice));
+            out.push(b'}');
+        }
+        Ok(out)
+    }
+}
+
+/// A record of `export.json` (see `format::ExportRecord`) before its revisions.
+#[derive(Serialize)]
+struct RecordHead<'a> {
+    id: &'a str,
+    collection: &'a str,
+    created_at: String,
+    created_by: &'a str,
 }
 
 /// Writes JSON piece by piece into a spool: keys with lists, items one at a time.
@@ -281,10 +296,24 @@ impl JsonOut {
     }
 
     fn item<T: Serialize>(&mut self, v: &T) -> ServiceResult<()> {
+        self.separate()?;
+        self.value(v)
+    }
+
+    /// Items already rendered as JSON and separated by commas.
+    fn items_rendered(&mut self, items: &[u8]) -> ServiceResult<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.separate()?;
+        self.spool.write(items).map_err(io)
+    }
+
+    fn separate(&mut self) -> ServiceResult<()> {
         if !self.first {
             self.raw(",")?;
         }
         self.first = false;
-        self.value(v)
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@
 
 mod document;
 pub mod format;
+mod history;
 mod import;
 mod jobs;
 mod spool;
@@ -165,7 +166,7 @@ impl Valv {
         Ok(Inventory { users, collections, files })
     }
 
-    /// Every file version's bytes, a few chunks read ahead.
+    /// Every file version's bytes, chunks read ahead across files.
     async fn export_file_bytes<W: AsyncWrite + Unpin>(
         &self,
         tenant: TenantId,
@@ -173,19 +174,20 @@ impl Valv {
         tar: &mut TarOut<W>,
         progress: &Progress,
     ) -> ServiceResult<()> {
+        let versions: Vec<(&FileRow, &FileVersionRow)> =
+            inventory.files.iter().flat_map(|(f, vs)| vs.iter().map(move |v| (f, v))).collect();
+        let manifests = versions.iter().map(|(_, v)| crate::files::manifest(v)).collect::<ServiceResult<Vec<_>>>()?;
+        let counts: Vec<usize> = manifests.iter().map(|m| m.chunks.len()).collect();
         let keys = self.tenant_keys(tenant).await?;
-        for (f, versions) in &inventory.files {
-            for v in versions {
-                let manifest = crate::files::manifest(v)?;
-                let body = valv_blob::read_range(self.blobs()?.clone(), keys.clone(), manifest, 0..v.size);
-                let counted = body.inspect(|b| {
-                    if let Ok(b) = b {
-                        progress.bytes_done.fetch_add(b.len() as u64, Ordering::Relaxed);
-                    }
-                });
-                tar.part(&file_path(f, v), v.size, Box::pin(counted)).await.map_err(io)?;
-                progress.item();
-            }
+        let mut chunks = std::pin::pin!(valv_blob::read_files(self.blobs()?.clone(), keys, manifests));
+        for ((f, v), count) in versions.into_iter().zip(counts) {
+            let body = chunks.as_mut().take(count).inspect(|b| {
+                if let Ok(b) = b {
+                    progress.bytes_done.fetch_add(b.len() as u64, Ordering::Relaxed);
+                }
+            });
+            tar.part_known(&file_path(f, v), v.size, &v.sha256, body).await.map_err(io)?;
+            progress.item();
         }
         Ok(())
     }

@@ -39,27 +39,55 @@ impl<W: AsyncWrite + Unpin> TarOut<W> {
         self.w.write_all(&[0u8; BLOCK][..rest]).await
     }
 
-    /// Writes a part of `size` bytes from `body`; errors if the body disagrees with `size`.
-    pub async fn part<S, E>(&mut self, path: &str, size: u64, mut body: S) -> std::io::Result<u64>
+    /// Writes a part of `size` bytes from `body`, hashing it for the manifest;
+    /// errors if the body disagrees with `size`.
+    pub async fn part<S, E>(&mut self, path: &str, size: u64, body: S) -> std::io::Result<()>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut sha = Sha256::new();
+        self.copy(path, size, body, |b| sha.update(b)).await?;
+        self.manifest.parts.insert(path.to_owned(), hex::encode(sha.finalize()));
+        Ok(())
+    }
+
+    /// Writes a part whose SHA-256 is already known: a file version's bytes,
+    /// whose chunks are each verified against their content address as they
+    /// are read, so they are the very bytes `sha256` was taken of at upload.
+    pub async fn part_known<S, E>(&mut self, path: &str, size: u64, sha256: &str, body: S) -> std::io::Result<()>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.copy(path, size, body, |_| ()).await?;
+        self.manifest.parts.insert(path.to_owned(), sha256.to_owned());
+        Ok(())
+    }
+
+    async fn copy<S, E>(
+        &mut self,
+        path: &str,
+        size: u64,
+        mut body: S,
+        mut seen: impl FnMut(&[u8]),
+    ) -> std::io::Result<()>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         self.header(path, size).await?;
-        let mut sha = Sha256::new();
         let mut written = 0u64;
         while let Some(b) = body.next().await {
             let b = b.map_err(|e| std::io::Error::other(e.to_string()))?;
-            sha.update(&b);
+            seen(&b);
             written += b.len() as u64;
             self.w.write_all(&b).await?;
         }
         if written != size {
             return Err(std::io::Error::other(format!("{path}: {written} bytes, expected {size}")));
         }
-        self.pad(size).await?;
-        self.manifest.parts.insert(path.to_owned(), hex::encode(sha.finalize()));
-        Ok(written)
+        self.pad(size).await
     }
 
     /// Writes `manifest.json` and the end-of-archive blocks.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use valv_crypto::seal::Key;
 
 /// Plaintext gathered before a frame is sealed and written.
@@ -98,16 +98,24 @@ impl Spool {
         self.len == 0
     }
 
-    /// The content as a stream (of what was [`Self::close`]d).
+    /// The content as a stream (of what was [`Self::close`]d). Frames are
+    /// read and opened on the blocking pool, one ahead of the reader.
     pub fn reader(&self) -> impl Stream<Item = std::io::Result<Bytes>> + Unpin + Send + 'static + use<> {
         let (file, key) = (Arc::clone(&self.file), self.key.clone());
         let frames = self.frames.clone().into_iter().enumerate();
-        futures::stream::iter(frames.map(move |(n, (offset, len))| {
-            let mut sealed = vec![0u8; len];
-            file.read_exact_at(&mut sealed, offset)?;
-            let plain = key.open(&sealed, &context(n)).map_err(|_| std::io::Error::other("spool damaged"))?;
-            Ok(Bytes::from(plain))
-        }))
+        let open = move |(n, (offset, len)): (usize, (u64, usize))| {
+            let (file, key) = (Arc::clone(&file), key.clone());
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let mut sealed = vec![0u8; len];
+                    file.read_exact_at(&mut sealed, offset)?;
+                    let plain = key.open(&sealed, &context(n)).map_err(|_| std::io::Error::other("spool damaged"))?;
+                    Ok(Bytes::from(plain))
+                })
+                .await?
+            }
+        };
+        futures::stream::iter(frames).map(open).buffered(2)
     }
 }
 

@@ -4,6 +4,9 @@
 //! (crypto-shredding) — then its rows are deleted and its journal payloads
 //! blanked in one transaction, then its stored chunks are removed. Each purge
 //! is a journal entry and yields a receipt.
+//!
+//! The same removal makes a restored copy of one tenant: in an installation
+//! restored from a backup into a new data dir, every other tenant is removed.
 
 use std::collections::BTreeMap;
 
@@ -47,19 +50,53 @@ impl Valv {
         Ok(receipts)
     }
 
+    /// Turns a restored installation (a new data dir, never the live one) into
+    /// a copy of tenant `keep` alone: every other tenant's key is destroyed
+    /// and its data deleted, as a purge does, each a journal entry of the copy.
+    ///
+    /// # Errors
+    /// `Forbidden` unless operator or CLI; `NotFound` when `keep` did not exist
+    /// in the restored state; store failures.
+    pub async fn keep_only_tenant(&self, caller: &Caller, keep: valv_domain::TenantId) -> ServiceResult<usize> {
+        caller.operator()?;
+        let tenants = self.store.tenants().await?;
+        if !tenants.iter().any(|t| t.id == keep && t.purged_at.is_none()) {
+            return Err(ServiceError::NotFound);
+        }
+        let mut removed = 0;
+        for t in tenants.into_iter().filter(|t| t.id != keep && t.purged_at.is_none()) {
+            let detail = serde_json::json!({ "key_destroyed": true, "kept_tenant": keep.to_string() });
+            self.remove_tenant(caller, t, "tenant.left_out_of_copy", detail).await?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     async fn purge(&self, caller: &Caller, t: TenantRow) -> ServiceResult<PurgeReceipt> {
+        let detail = serde_json::json!({ "key_destroyed": true, "export_window_days": self.settings.export_window.whole_days() });
+        self.remove_tenant(caller, t, "tenant.purged", detail).await
+    }
+
+    /// Destroys the tenant's key, deletes its rows (one journaled change) and its chunks.
+    async fn remove_tenant(
+        &self,
+        caller: &Caller,
+        t: TenantRow,
+        action: &'static str,
+        detail: serde_json::Value,
+    ) -> ServiceResult<PurgeReceipt> {
         let now = self.now();
         self.keyring.destroy(t.id).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
         let mut row = t.clone();
         row.purged_at = Some(now);
         row.updated_at = now;
-        let change = Change::new(Chain::Provider, now, caller.actor(), "tenant.purged")
+        let change = Change::new(Chain::Provider, now, caller.actor(), action)
             .about("tenant", t.id)
-            .detail(serde_json::json!({ "key_destroyed": true, "export_window_days": self.settings.export_window.whole_days() }))
+            .detail(detail)
             .row(Row::Tenant(row));
         let deleted: BTreeMap<String, u64> = self.store.purge_tenant(t.id, change).await?.into_iter().collect();
         let chunks_deleted = self.delete_chunks(&t).await;
-        tracing::info!(tenant = %t.id, chunks_deleted, "tenant purged after its export window");
+        tracing::info!(tenant = %t.id, chunks_deleted, action, "tenant data deleted and key destroyed");
         Ok(PurgeReceipt {
             tenant_id: t.id.to_string(),
             slug: t.slug.to_string(),

@@ -84,7 +84,7 @@ enum Command {
     Backup(cli::backup::BackupCommand),
     /// Rebuild the whole installation as it was at an instant, from a backup target, into a new data dir.
     #[command(
-        after_help = "Examples:\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to ./valv-restored\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d"
+        after_help = "Examples:\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to ./valv-restored\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --to ./acme-copy\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d"
     )]
     Restore {
         /// The instant (RFC 3339, UTC offset allowed).
@@ -93,12 +93,14 @@ enum Command {
         /// A configured target's name, or a location (folder or s3:// URL).
         #[arg(long)]
         from: String,
-        /// A new, empty data dir (whole installation).
+        /// A new, empty data dir: the whole installation, or with --tenant a copy
+        /// of that tenant alone, beside the live installation (which is not touched).
         #[arg(long, required_unless_present = "tenant")]
         to: Option<PathBuf>,
-        /// Restore one tenant in place instead: its collections, records and files
-        /// become as they were (new revisions, all journaled; accounts untouched).
-        #[arg(long, conflicts_with = "to")]
+        /// One tenant: without --to, restored in place (its collections, records
+        /// and files become as they were; new revisions, all journaled; accounts
+        /// untouched); with --to, copied into a new data dir.
+        #[arg(long)]
         tenant: Option<String>,
         /// Confirm replacing the tenant's data without being asked.
         #[arg(long, requires = "tenant")]
@@ -170,7 +172,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Restore { at, from, to, tenant, yes, json } => {
             let config = wiring::config(args.config.as_deref(), &overrides)?;
             match (to, tenant) {
-                (Some(to), _) => cli::backup::restore_cmd(&config, &at, &from, &to, json).await,
+                (Some(to), Some(t)) => cli::backup::restore_tenant_copy_cmd(&config, &at, &from, &t, &to, json).await,
+                (Some(to), None) => cli::backup::restore_cmd(&config, &at, &from, &to, json).await,
                 (None, Some(t)) => cli::backup::restore_tenant_cmd(&config, &at, &from, &t, yes, json).await,
                 (None, None) => anyhow::bail!("give --to (a new data dir) or --tenant (restore one tenant in place)"),
             }

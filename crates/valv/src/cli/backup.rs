@@ -169,10 +169,8 @@ pub async fn run(valv: &Valv, config: &Config, c: BackupCommand) -> anyhow::Resu
 
 /// `valv restore --to`: rebuilds the installation as it was at `at` into a new data dir.
 pub async fn restore_cmd(config: &Config, at: &str, from: &str, to: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    if to.exists() && std::fs::read_dir(to).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        anyhow::bail!("{} is not empty; restore into a new folder and point the installation at it", to.display());
-    }
-    let (report, reapplied, _) = restore_into(config, at, from, to, json).await?;
+    empty_target(to)?;
+    let Restored { report, reapplied, .. } = restore_into(config, at, from, to, json).await?;
     let out = serde_json::json!({ "report": report, "erasures_reapplied": reapplied, "data_dir": to });
     print(json, &out, || {
         format!(
@@ -184,6 +182,52 @@ pub async fn restore_cmd(config: &Config, at: &str, from: &str, to: &Path, json:
             report.replayed,
             report.chunks,
             reapplied
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `valv restore --tenant ID --to DIR`: a copy of one tenant as it was at
+/// `at`, in a new data dir beside the live installation (which is not
+/// touched): the whole installation is restored there, then every other
+/// tenant is removed from the copy.
+pub async fn restore_tenant_copy_cmd(
+    config: &Config,
+    at: &str,
+    from: &str,
+    tenant: &str,
+    to: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let id = valv_domain::TenantId::parse(tenant)
+        .map_err(|_| anyhow::anyhow!("`{tenant}` is not a tenant id; see `valv tenant list`"))?;
+    empty_target(to)?;
+    let result = async {
+        let copy = restore_into(config, at, from, to, json).await?;
+        let removed = copy.valv.keep_only_tenant(&Caller::Cli, id).await.map_err(|e| match e {
+            valv_service::ServiceError::NotFound => anyhow::anyhow!("tenant {tenant} did not exist at {at}"),
+            e => explain(e),
+        })?;
+        anyhow::Ok((copy.report, copy.reapplied, removed))
+    }
+    .await;
+    let (report, reapplied, removed) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // Nothing half-made is left behind: the folder was new and empty.
+            let _ = std::fs::remove_dir_all(to);
+            return Err(e);
+        }
+    };
+    let out = serde_json::json!({
+        "report": report, "erasures_reapplied": reapplied, "tenants_left_out": removed, "data_dir": to, "tenant": tenant
+    });
+    print(json, &out, || {
+        format!(
+            "tenant {tenant} as it was at {at} (journal position {}) is in {}, alone ({removed} other tenants left out); serve it with `valv serve --data-dir {}`",
+            report.seq,
+            to.display(),
+            to.display()
         )
     })?;
     Ok(ExitCode::SUCCESS)
@@ -209,8 +253,8 @@ pub async fn restore_tenant_cmd(
     // The copy goes inside the data dir (mode 0700), never to a shared temporary folder.
     let scratch = config.data_dir.join(format!("restore-scratch-{}", std::process::id()));
     let result = async {
-        let (_, _, copy) = restore_into(config, at, from, &scratch, json).await?;
-        live.restore_tenant(&Caller::Cli, id, &copy, at).await.map_err(explain)
+        let copy = restore_into(config, at, from, &scratch, json).await?;
+        live.restore_tenant(&Caller::Cli, id, &copy.store, at).await.map_err(explain)
     }
     .await;
     let _ = std::fs::remove_dir_all(&scratch);
@@ -241,13 +285,24 @@ fn confirm(tenant: &str, at: &str) -> anyhow::Result<bool> {
 }
 
 /// Restores everything at `at` into the empty data dir `to`, erasures re-applied.
-async fn restore_into(
-    config: &Config,
-    at: &str,
-    from: &str,
-    to: &Path,
-    json: bool,
-) -> anyhow::Result<(valv_service::backup::RestoreReport, usize, valv_store_sqlite::SqliteStore)> {
+/// A restore goes into a new folder, or an empty one.
+fn empty_target(to: &Path) -> anyhow::Result<()> {
+    if to.exists() && std::fs::read_dir(to).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        anyhow::bail!("{} is not empty; restore into a new folder and point the installation at it", to.display());
+    }
+    Ok(())
+}
+
+/// A restored installation: what the restore did, and the installation itself.
+struct Restored {
+    report: valv_service::backup::RestoreReport,
+    /// Erasures of the ledger applied again.
+    reapplied: usize,
+    store: valv_store_sqlite::SqliteStore,
+    valv: Valv,
+}
+
+async fn restore_into(config: &Config, at: &str, from: &str, to: &Path, json: bool) -> anyhow::Result<Restored> {
     let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
         .map_err(|_| anyhow::anyhow!("--at must be an RFC 3339 instant, as in 2026-11-23T14:05:00Z"))?;
     let mut targets = config.targets()?;
@@ -284,6 +339,7 @@ async fn restore_into(
         // The key file sat in the old data dir by default: the new one gets a copy (mode 0600 is kept).
         std::fs::copy(crate::keys::key_file(config), to.join("master.key"))?;
     }
-    let reapplied = crate::wiring::build(&restored).await?.after_restore().await.map_err(explain)?;
-    Ok((report, reapplied, store))
+    let valv = crate::wiring::build(&restored).await?;
+    let reapplied = valv.after_restore().await.map_err(explain)?;
+    Ok(Restored { report, reapplied, store, valv })
 }

@@ -397,6 +397,8 @@ async fn one_tenant_is_restored_in_place_with_every_change_journaled() {
     let kept = post(&other.owner, app.at("/api/v1/collections/notes/records"), json!({ "text": "other tenant" })).await;
     caught_up(&app, &["one"]).await;
 
+    copy_beside(&app, &env, &instant, (&t, &other), (&r1, &content)).await;
+
     let refused = valv(&app.data_dir(), &env, &["restore", "--at", &instant, "--from", "one", "--tenant", &t.id]);
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--yes"), "asks first");
     let args = ["restore", "--at", &instant, "--from", "one", "--tenant", &t.id, "--yes", "--json"];
@@ -424,6 +426,48 @@ async fn one_tenant_is_restored_in_place_with_every_change_journaled() {
     assert!(journal.iter().any(|e| e["action"] == "tenant.restored"), "the replacement is journaled");
     assert!(journal.iter().any(|e| e["action"] == "record.restored"));
 }
+
+/// `restore --tenant --to`: the tenant alone, as it was at `instant`, in a new
+/// data dir that a server of its own then serves; the live installation is
+/// not touched. `urls` are the live record's and file content's addresses.
+async fn copy_beside(
+    app: &TestApp,
+    env: &[(&str, &str)],
+    instant: &str,
+    (t, other): (&valv_testkit::Tenant, &valv_testkit::Tenant),
+    urls: (&str, &str),
+) {
+    let root = tempfile::tempdir().unwrap();
+    let to = root.path().join("data");
+    let unknown =
+        ["restore", "--at", instant, "--from", "one", "--tenant", UNKNOWN_TENANT, "--to", to.to_str().unwrap()];
+    let o = valv(&app.data_dir(), env, &unknown);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("did not exist"), "{o:?}");
+    assert!(!to.exists(), "a refused copy leaves nothing behind");
+
+    let args = ["restore", "--at", instant, "--from", "one", "--tenant", &t.id, "--to", to.to_str().unwrap(), "--json"];
+    let copy = ok(&valv(&app.data_dir(), env, &args));
+    assert_eq!(copy["tenants_left_out"], 1, "{copy}");
+    let o = valv(&to, &[], &["audit", "verify", "--json"]);
+    assert!(o.status.success(), "the copy's journal verifies: {}", String::from_utf8_lossy(&o.stdout));
+
+    let served = valv_testkit::spawn_at(bin(), root, &[], &[]);
+    let there = |url: &str| url.replace(&app.at(""), &served.at(""));
+    let (owner, status, _) = served.sign_in("acme", &t.owner_email, PASSWORD).await;
+    assert_eq!(status, 200, "the tenant's accounts are in the copy");
+    let r: Value = owner.get(there(urls.0)).send().await.unwrap().json().await.unwrap();
+    assert_eq!((r["data"]["text"].as_str(), r["revision"].as_u64()), (Some("as it was"), Some(1)), "{r}");
+    let bytes = owner.get(there(urls.1)).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes.to_vec(), vec![1u8; 50_000], "the file as it was");
+    let (_, status, _) = served.sign_in("other", &other.owner_email, PASSWORD).await;
+    assert_ne!(status, 200, "other tenants are left out of the copy");
+
+    let live: Value = t.owner.get(urls.0).send().await.unwrap().json().await.unwrap();
+    assert_eq!(live["data"]["text"], "overwritten by mistake", "the live tenant is not touched");
+}
+
+/// A tenant id no installation in these tests holds.
+const UNKNOWN_TENANT: &str = "0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d";
 
 /// A tmpfs of `size` mounted on a new folder; unmounted on drop. The suite runs
 /// as root (scripts/test installs packages), which mounting needs.

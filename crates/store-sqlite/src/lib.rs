@@ -47,6 +47,25 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    async fn apply_from(&self, mut source: valv_store::ChangeSource) -> StoreResult<u64> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+            let mut n = 0;
+            while let Some(change) = source()? {
+                for row in &change.rows {
+                    entities::upsert(&tx, row)?;
+                }
+                journal::append(&tx, &change)?;
+                n += 1;
+            }
+            tx.commit().map_err(backend)?;
+            Ok(n)
+        })
+        .await
+    }
+}
+
 /// Maps a SQLite error to a store error, naming the constraint on conflicts.
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e

@@ -16,6 +16,10 @@ impl Store for SqliteStore {
         self.apply(changes).await
     }
 
+    async fn commit_from(&self, source: valv_store::ChangeSource) -> StoreResult<u64> {
+        self.apply_from(source).await
+    }
+
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<TenantRow>> {
         self.read(move |c| one(c, "SELECT row_json FROM tenants WHERE id = ?1", &[&id.to_string()])).await
     }

@@ -23,6 +23,7 @@ pub async fn run_all(store: &dyn Store) {
     setup_token_is_taken_once(store).await;
     journal_filters_and_pages(store).await;
     chains_read_in_pages_and_histories_in_bulk(store).await;
+    changes_from_a_source_commit_whole_or_not_at_all(store).await;
 }
 
 #[must_use]
@@ -205,4 +206,38 @@ async fn chains_read_in_pages_and_histories_in_bulk(s: &dyn Store) {
     assert_eq!(got, want, "grouped by entity id, oldest first, only the ids asked for");
     let other = tenant("contract-pages-other");
     assert!(s.histories(other.id, "user", ids).await.expect("histories").is_empty(), "scoped to the tenant");
+}
+
+/// A source of `changes` that fails after `fail_after` of them, if given.
+fn source(changes: Vec<Change>, fail_after: Option<usize>) -> crate::ChangeSource {
+    let mut it = changes.into_iter().enumerate();
+    Box::new(move || match it.next() {
+        Some((i, _)) if Some(i) == fail_after => Err(StoreError::Backend("the source stopped".into())),
+        Some((_, c)) => Ok(Some(c)),
+        None => Ok(None),
+    })
+}
+
+async fn changes_from_a_source_commit_whole_or_not_at_all(s: &dyn Store) {
+    let t = tenant("contract-stream");
+    let users: Vec<UserRow> = (0..3).map(|i| user(t.id, &format!("s{i}@example.se"))).collect();
+    let changes = || {
+        let mut all = vec![put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))];
+        all.extend(users.iter().map(|u| put(Chain::Tenant(t.id), "user.created", Row::User(u.clone()))));
+        all
+    };
+    let err = s.commit_from(source(changes(), Some(3))).await;
+    assert!(err.is_err(), "a failing source fails the commit");
+    assert_eq!(s.tenant(t.id).await.expect("read"), None, "nothing of a failed source is written");
+    assert!(s.chain_page(&t.id.to_string(), 0, u32::MAX).await.expect("entries").is_empty(), "no journal entry");
+
+    assert_eq!(s.commit_from(source(changes(), None)).await.expect("commit"), 4);
+    assert_eq!(s.tenant(t.id).await.expect("read"), Some(t.clone()));
+    for u in &users {
+        assert_eq!(s.user(t.id, u.id).await.expect("read").as_ref(), Some(u));
+    }
+    let entries = s.chain_page(&t.id.to_string(), 0, u32::MAX).await.expect("entries");
+    assert_eq!(entries.len(), 3, "one entry per change");
+    let head = s.chain_heads().await.expect("heads").into_iter().find(|(k, _)| *k == t.id.to_string()).map(|(_, h)| h);
+    assert!(verify(&t.id.to_string(), &entries, head.as_ref()).is_ok(), "the chain verifies");
 }

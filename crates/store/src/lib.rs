@@ -34,12 +34,23 @@ pub use rows::{Contact, OperatorRow, Row, TenantLimits, TenantRow, TokenId, Toke
 
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 
+/// The changes of [`Store::commit_from`], called inside its transaction:
+/// `Ok(Some(change))` to apply, `Ok(None)` to commit, an error to write nothing.
+pub type ChangeSource = Box<dyn FnMut() -> StoreResult<Option<Change>> + Send>;
+
 /// A storage backend. Implementations: `valv-store-sqlite` (embedded default).
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Applies the rows of every change and appends their journal entries in
     /// one transaction. On error nothing was written.
     async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<JournalEntry>>;
+
+    /// Applies changes pulled one at a time from `source`, all in one
+    /// transaction, so that no caller must hold them all (an import of
+    /// millions of rows). Commits when `source` yields `Ok(None)` and returns
+    /// how many changes it applied; when `source` or a change fails, nothing
+    /// was written.
+    async fn commit_from(&self, source: ChangeSource) -> StoreResult<u64>;
 
     /// [`Store::commit_all`] for one change.
     async fn commit(&self, change: Change) -> StoreResult<JournalEntry> {

@@ -121,21 +121,6 @@ impl From<&valv_store::JournalEntry> for ExportEntry {
     }
 }
 
-/// The whole of `export.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportDocument {
-    pub format: String,
-    pub version: u32,
-    pub exported_at: String,
-    pub tenant: ExportTenant,
-    pub users: Vec<ExportUser>,
-    pub collections: Vec<ExportCollection>,
-    pub records: Vec<ExportRecord>,
-    pub files: Vec<ExportFile>,
-    pub journal: Vec<ExportEntry>,
-}
-
 /// `manifest.json`: SHA-256 (hex) of every other part, by path.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -8,7 +8,9 @@ mod document;
 pub mod format;
 mod history;
 mod import;
+mod import_rows;
 mod jobs;
+mod parse;
 mod spool;
 mod tarout;
 

@@ -83,7 +83,20 @@ impl Spool {
     /// # Errors
     /// Writing the file failed.
     pub fn close(&mut self) -> std::io::Result<()> {
-        self.frame()
+        self.frame()?;
+        self.buf = Vec::new();
+        Ok(())
+    }
+
+    /// Ends the current frame and returns how many frames there are: what was
+    /// written since the previous mark is frames `previous..returned`, which
+    /// [`Self::reader_of`] reads back alone (many parts, one temporary file).
+    ///
+    /// # Errors
+    /// Writing the file failed.
+    pub fn mark(&mut self) -> std::io::Result<usize> {
+        self.frame()?;
+        Ok(self.frames.len())
     }
 
     /// Bytes written.
@@ -101,8 +114,16 @@ impl Spool {
     /// The content as a stream (of what was [`Self::close`]d). Frames are
     /// read and opened on the blocking pool, one ahead of the reader.
     pub fn reader(&self) -> impl Stream<Item = std::io::Result<Bytes>> + Unpin + Send + 'static + use<> {
+        self.reader_of(0..self.frames.len())
+    }
+
+    /// Frames `frames` (between two [`Self::mark`]s) as a stream.
+    pub fn reader_of(
+        &self,
+        frames: std::ops::Range<usize>,
+    ) -> impl Stream<Item = std::io::Result<Bytes>> + Unpin + Send + 'static + use<> {
         let (file, key) = (Arc::clone(&self.file), self.key.clone());
-        let frames = self.frames.clone().into_iter().enumerate();
+        let frames = frames.clone().zip(self.frames.get(frames).unwrap_or_default().to_vec());
         let open = move |(n, (offset, len)): (usize, (u64, usize))| {
             let (file, key) = (Arc::clone(&file), key.clone());
             async move {
@@ -116,6 +137,47 @@ impl Spool {
             }
         };
         futures::stream::iter(frames).map(open).buffered(2)
+    }
+}
+
+/// A blocking reader of a closed spool (see [`Spool::read_sync`]).
+pub struct SpoolRead {
+    file: Arc<std::fs::File>,
+    key: Key,
+    frames: std::vec::IntoIter<(u64, usize)>,
+    frame: usize,
+    plain: Bytes,
+}
+
+impl std::io::Read for SpoolRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.plain.is_empty() {
+            let Some((offset, len)) = self.frames.next() else { return Ok(0) };
+            let mut sealed = vec![0u8; len];
+            self.file.read_exact_at(&mut sealed, offset)?;
+            let plain =
+                self.key.open(&sealed, &context(self.frame)).map_err(|_| std::io::Error::other("spool damaged"))?;
+            self.frame += 1;
+            self.plain = Bytes::from(plain);
+        }
+        let n = buf.len().min(self.plain.len());
+        buf[..n].copy_from_slice(&self.plain.split_to(n));
+        Ok(n)
+    }
+}
+
+impl Spool {
+    /// The content (of what was [`Self::close`]d) as a blocking reader, for
+    /// parsers that read: one frame in memory at a time.
+    #[must_use]
+    pub fn read_sync(&self) -> SpoolRead {
+        SpoolRead {
+            file: Arc::clone(&self.file),
+            key: self.key.clone(),
+            frames: self.frames.clone().into_iter(),
+            frame: 0,
+            plain: Bytes::new(),
+        }
     }
 }
 
@@ -152,6 +214,25 @@ mod tests {
         for _ in 0..2 {
             let back: Vec<Bytes> = s.reader().try_collect().await.expect("read");
             assert_eq!(back.concat(), piece.repeat(8));
+        }
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut s.read_sync(), &mut back).expect("read");
+        assert_eq!(back, piece.repeat(8), "the blocking reader gives the same");
+    }
+
+    #[tokio::test]
+    async fn marked_parts_read_back_alone() {
+        let mut s = Spool::new(None).expect("spool");
+        let parts: Vec<Vec<u8>> = vec![b"first".to_vec(), Vec::new(), vec![9u8; 3 * FRAME / 2], b"last".to_vec()];
+        let mut marks = vec![0];
+        for p in &parts {
+            s.write(p).expect("write");
+            marks.push(s.mark().expect("mark"));
+        }
+        s.close().expect("close");
+        for (i, p) in parts.iter().enumerate() {
+            let back: Vec<Bytes> = s.reader_of(marks[i]..marks[i + 1]).try_collect().await.expect("read");
+            assert_eq!(back.concat(), *p, "part {i}");
         }
     }
 

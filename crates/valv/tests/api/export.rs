@@ -24,6 +24,27 @@ fn parts(archive: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// An archive of `parts` with `export.json` replaced by `doc` and a manifest
+/// that matches, as a careful forger (or a buggy exporter) would make it.
+fn rebuilt(parts: &BTreeMap<String, Vec<u8>>, doc: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    let mut parts = parts.clone();
+    parts.insert("export.json".into(), doc.to_vec());
+    parts.remove("manifest.json");
+    let hashes: BTreeMap<&String, String> =
+        parts.iter().map(|(k, v)| (k, hex::encode(sha2::Sha256::digest(v)))).collect();
+    let manifest = serde_json::to_vec(&json!({ "format": "valv-export", "version": 1, "parts": hashes })).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, bytes) in parts.iter().chain([(&"manifest.json".to_owned(), &manifest)]) {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o600);
+        h.set_cksum();
+        b.append_data(&mut h, name, &bytes[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
 fn valv(data: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_valv")).arg("--data-dir").arg(data).args(args).output().unwrap()
 }
@@ -171,6 +192,24 @@ async fn damaged_truncated_and_unknown_archives_are_refused_whole() {
         let o = valv(&target, &["import", p.to_str().unwrap()]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success() && err.contains(code), "{name}: {err}");
+    }
+    // Found wrong only late in the document, after the tenant and its users
+    // went to the store: the transaction is rolled back.
+    let good_parts = parts(&good);
+    let doc = String::from_utf8(good_parts["export.json"].clone()).unwrap();
+    let sha =
+        serde_json::from_str::<Value>(&doc).unwrap()["files"][0]["versions"][0]["sha256"].as_str().unwrap().to_owned();
+    let late = [
+        ("wrong-sha", doc.replace(&sha, &"0".repeat(64)), "does not match its recorded SHA-256"),
+        ("cut-json", doc[..doc.len() - 3].to_owned(), "export.json"),
+        ("unknown-key", doc.replacen('{', r#"{"surprise":1,"#, 1), "surprise"),
+    ];
+    for (name, doc, why) in late {
+        let p = dir.path().join(format!("{name}.tar"));
+        std::fs::write(&p, rebuilt(&good_parts, doc.as_bytes())).unwrap();
+        let o = valv(&target, &["import", p.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("import_damaged") && err.contains(why), "{name}: {err}");
     }
     let mut b = tar::Builder::new(Vec::new());
     let manifest = br#"{"format":"valv-export","version":99,"parts":{}}"#;

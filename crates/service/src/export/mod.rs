@@ -179,6 +179,10 @@ impl Valv {
         let versions: Vec<(&FileRow, &FileVersionRow)> =
             inventory.files.iter().flat_map(|(f, vs)| vs.iter().map(move |v| (f, v))).collect();
         let manifests = versions.iter().map(|(_, v)| crate::files::manifest(v)).collect::<ServiceResult<Vec<_>>>()?;
+        if versions.is_empty() {
+            // Nothing to read: an installation without a chunk store exports too.
+            return Ok(());
+        }
         let counts: Vec<usize> = manifests.iter().map(|m| m.chunks.len()).collect();
         let keys = self.tenant_keys(tenant).await?;
         let mut chunks = std::pin::pin!(valv_blob::read_files(self.blobs()?.clone(), keys, manifests));

@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt as _;
+
 use time::OffsetDateTime;
 use valv_backup::Target;
 use valv_blob::{ChunkId, ChunkStore};
@@ -172,12 +174,25 @@ pub(crate) async fn replay(
         }
     }
     let todo: Vec<_> = names.into_iter().filter(|((_, last), _)| *last > report.seq).collect();
-    for (i, ((first, _), name)) in todo.iter().enumerate() {
-        if *first > report.seq + 1 && report.seq > 0 {
+    let total = todo.len() as u64;
+    // Segments are fetched and opened a few ahead, and their entries applied
+    // in batches: a restore of many small segments (a quiet installation
+    // ships every few entries) is not one store transaction per segment.
+    let mut pending = todo.iter();
+    let mut ahead: futures::stream::FuturesOrdered<Opening<'_>> = futures::stream::FuturesOrdered::new();
+    let mut batch: Vec<JournalEntry> = Vec::new();
+    let mut done = 0;
+    loop {
+        while ahead.len() < SEGMENTS_AHEAD
+            && let Some(((first, _), name)) = pending.next()
+        {
+            ahead.push_back(Box::pin(open_segment(targets, keys, *first, name)));
+        }
+        let Some(segment) = ahead.next().await else { break };
+        let (first, name, (mut entries, skipped)) = segment?;
+        if first > report.seq + 1 && report.seq > 0 {
             tracing::warn!(segment = %name, after = report.seq, "entries missing before this segment");
         }
-        let bytes = objects::fetch(targets, name, &keys.backup).await?;
-        let (mut entries, skipped) = objects::open_lines::<EntryImage>(&bytes, name, &keys.backup, keys).await?;
         report.skipped_parts += skipped;
         entries.sort_by_key(|e| e.seq);
         let fresh: Vec<EntryImage> = entries.into_iter().filter(|e| e.seq > report.seq).collect();
@@ -191,15 +206,43 @@ pub(crate) async fn replay(
         if let Some(last) = due.last() {
             (report.seq, report.at) = (last.seq, last.at.clone());
             report.replayed += due.len() as u64;
-            store.replay(due).await?;
+            batch.extend(due);
+        }
+        if batch.len() >= REPLAY_BATCH {
+            store.replay(std::mem::take(&mut batch)).await?;
         }
         if reached {
             break;
         }
-        progress("journal", i as u64 + 1, todo.len() as u64);
+        done += 1;
+        progress("journal", done, total);
+    }
+    if !batch.is_empty() {
+        store.replay(batch).await?;
     }
     Ok(())
 }
+
+/// A segment being fetched and opened: its first sequence number, name and entries.
+type Opening<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = ServiceResult<(u64, &'a String, (Vec<EntryImage>, usize))>> + Send + 'a>,
+>;
+
+async fn open_segment<'a>(
+    targets: &[&Target],
+    keys: &Keys<'_>,
+    first: u64,
+    name: &'a String,
+) -> ServiceResult<(u64, &'a String, (Vec<EntryImage>, usize))> {
+    let bytes = objects::fetch(targets, name, &keys.backup).await?;
+    Ok((first, name, objects::open_lines::<EntryImage>(&bytes, name, &keys.backup, keys).await?))
+}
+
+/// Segments fetched and opened ahead of the one being applied.
+const SEGMENTS_AHEAD: usize = 4;
+
+/// Entries applied per store transaction while replaying.
+const REPLAY_BATCH: usize = 5_000;
 
 /// Copies the chunks of every restored file version into the new chunk store.
 async fn copy_chunks(

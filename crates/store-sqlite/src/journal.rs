@@ -89,10 +89,22 @@ pub(crate) fn query(c: &Connection, key: &str, q: &JournalQuery) -> StoreResult<
     rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }
 
-pub(crate) fn chain_page(c: &Connection, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+/// [`COLUMNS`] with `NULL` for the payload: `entry` reads it as `None`.
+const LINK_COLUMNS: &str =
+    "seq, chain, chain_seq, at, actor, action, entity, entity_id, NULL, payload_hash, prev_hash, hash";
+
+/// A page of a chain, with payloads or without.
+pub(crate) fn chain_page(
+    c: &Connection,
+    key: &str,
+    after: u64,
+    limit: u32,
+    payloads: bool,
+) -> StoreResult<Vec<JournalEntry>> {
+    let columns = if payloads { COLUMNS } else { LINK_COLUMNS };
     let mut stmt = c
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM journal WHERE chain = ?1 AND chain_seq > ?2 ORDER BY chain_seq LIMIT ?3"
+            "SELECT {columns} FROM journal WHERE chain = ?1 AND chain_seq > ?2 ORDER BY chain_seq LIMIT ?3"
         ))
         .map_err(backend)?;
     let rows = stmt.query_map(params![key, after, limit], entry).map_err(backend)?;

@@ -150,7 +150,12 @@ impl Store for SqliteStore {
 
     async fn chain_page(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
         let key = key.to_owned();
-        self.read(move |c| journal::chain_page(c, &key, after, limit)).await
+        self.read(move |c| journal::chain_page(c, &key, after, limit, true)).await
+    }
+
+    async fn chain_links(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        let key = key.to_owned();
+        self.read(move |c| journal::chain_page(c, &key, after, limit, false)).await
     }
 
     async fn chain_keys(&self) -> StoreResult<Vec<String>> {

@@ -6,7 +6,8 @@ use valv_domain::{Email, PersonName, Phone, Role, Slug, TenantId, TenantName, Us
 
 use crate::journal::verify;
 use crate::{
-    Actor, Chain, Change, Contact, JournalQuery, Principal, Row, SessionRow, Store, StoreError, TenantRow, UserRow,
+    Actor, Chain, Change, Contact, JournalEntry, JournalQuery, Principal, Row, SessionRow, Store, StoreError,
+    TenantRow, UserRow,
 };
 
 const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
@@ -192,6 +193,15 @@ async fn chains_read_in_pages_and_histories_in_bulk(s: &dyn Store) {
     let page: Vec<u64> = s.chain_page(&key, 2, 2).await.expect("page").iter().map(|e| e.chain_seq).collect();
     assert_eq!(page, vec![3, 4], "a page starts after the cursor and holds at most the limit");
     assert!(s.chain_page(&key, 5, 10).await.expect("page").is_empty(), "nothing after the last entry");
+    let stripped: Vec<JournalEntry> = s
+        .chain_page(&key, 0, 10)
+        .await
+        .expect("page")
+        .into_iter()
+        .map(|e| JournalEntry { payload: None, ..e })
+        .collect();
+    assert!(stripped.len() == 5, "the whole chain");
+    assert_eq!(s.chain_links(&key, 0, 10).await.expect("links"), stripped, "links are the entries without payloads");
 
     let ids = vec![users[2].id.to_string(), users[0].id.to_string()];
     let got: Vec<(String, u64)> = s

@@ -97,6 +97,9 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `limit` entries of the chain `key` after `after` (a `chain_seq`),
     /// in chain order: verification and export read a chain page by page.
     async fn chain_page(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>>;
+    /// [`Store::chain_page`] without payloads (`payload` is `None`): what an
+    /// export lists, without reading every row image of the chain.
+    async fn chain_links(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>>;
     /// Keys of chains that have entries (with or without a head).
     async fn chain_keys(&self) -> StoreResult<Vec<String>>;
     /// Entries of `tenant`'s chain about one entity, oldest first (revision history).

@@ -156,7 +156,7 @@ impl Valv {
         let mut json = JsonOut::new(self.spool()?);
         let mut after = 0;
         loop {
-            let page = self.store.chain_page(&key, after, crate::journal::PAGE).await?;
+            let page = self.store.chain_links(&key, after, crate::journal::PAGE).await?;
             for e in &page {
                 json.item(&ExportEntry::from(e))?;
             }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use valv_domain::TenantId;
+use valv_domain::{CollectionId, RecordId, TenantId};
 use valv_store::{Chain, Change, RecordQuery, RecordRow, Row, Store};
 
 use crate::{Caller, ServiceError, ServiceResult, Valv};
@@ -64,35 +64,7 @@ impl Valv {
             self.index_collection(&c).await?;
         }
         for c in self.store.collections(tenant).await? {
-            let mut then = all_records(copy, tenant, c.id).await?;
-            let now = all_records(self.store.as_ref(), tenant, c.id).await?;
-            // Rows only ever leave through a purge; one missing now comes back as it was.
-            for (id, r) in then.iter().filter(|(id, _)| !now.contains_key(*id)) {
-                changes.push(self.restored(caller, tenant, "record.restored", "record", id, Row::Record(r.clone())));
-                report.records_restored += 1;
-            }
-            then.retain(|id, _| now.contains_key(id));
-            for (id, mut r) in now {
-                let target = then.get(&id);
-                if target.is_some_and(|t| t.data == r.data && t.deleted_at == r.deleted_at) {
-                    continue;
-                }
-                match target {
-                    Some(t) => {
-                        (r.data, r.deleted_at) = (t.data.clone(), t.deleted_at);
-                        report.records_restored += 1;
-                    }
-                    None if r.deleted_at.is_none() => {
-                        r.deleted_at = Some(self.now());
-                        report.records_deleted += 1;
-                    }
-                    None => continue,
-                }
-                r.revision += 1;
-                (r.updated_at, r.updated_by) = (self.now(), caller.actor().to_string());
-                changes.push(self.restored(caller, tenant, "record.restored", "record", id, Row::Record(r)));
-                self.flush(&mut changes, BATCH).await?;
-            }
+            self.restore_records(caller, tenant, (copy, c.id), &mut changes, &mut report).await?;
         }
         self.flush(&mut changes, 0).await?;
         self.restore_files(caller, tenant, copy, &mut report).await?;
@@ -169,25 +141,119 @@ impl Valv {
     }
 }
 
-/// Every record of a collection, deleted ones included, by id. (Held in
-/// memory: a collection of millions of records needs a merge of two ordered
-/// pages instead; not done yet.)
-async fn all_records(
-    store: &dyn Store,
+/// A collection's records, deleted ones included, in id order, read a page
+/// at a time.
+struct Ordered<'a> {
+    store: &'a dyn Store,
     tenant: TenantId,
-    collection: valv_domain::CollectionId,
-) -> ServiceResult<HashMap<valv_domain::RecordId, RecordRow>> {
-    let mut out = HashMap::new();
-    let mut after = None;
-    loop {
-        let q = RecordQuery { after: after.clone(), limit: 1000, include_deleted: true, ..RecordQuery::default() };
-        let page = store.records(tenant, collection, &q).await?;
-        let last = page.last().map(|r| r.id);
-        let full = page.len() == 1000;
-        out.extend(page.into_iter().map(|r| (r.id, r)));
-        match last {
-            Some(id) if full => after = Some((serde_json::Value::Null, id)),
-            _ => return Ok(out),
+    collection: CollectionId,
+    page: std::vec::IntoIter<RecordRow>,
+    after: Option<RecordId>,
+    done: bool,
+}
+
+impl<'a> Ordered<'a> {
+    fn new(store: &'a dyn Store, tenant: TenantId, collection: CollectionId) -> Self {
+        Self { store, tenant, collection, page: Vec::new().into_iter(), after: None, done: false }
+    }
+
+    async fn next(&mut self) -> ServiceResult<Option<RecordRow>> {
+        loop {
+            if let Some(r) = self.page.next() {
+                return Ok(Some(r));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            let q = RecordQuery {
+                after: self.after.map(|id| (serde_json::Value::Null, id)),
+                limit: PAGE,
+                include_deleted: true,
+                ..RecordQuery::default()
+            };
+            let page = self.store.records(self.tenant, self.collection, &q).await?;
+            self.done = page.len() < PAGE as usize;
+            self.after = page.last().map(|r| r.id);
+            self.page = page.into_iter();
         }
+    }
+}
+
+/// Records read per page from each side of a tenant restore.
+const PAGE: u32 = 1_000;
+
+impl Valv {
+    /// Brings one collection's records to their state in the copy: both sides
+    /// are read in id order and merged, so memory stays flat whatever the
+    /// collection's size.
+    async fn restore_records(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        (copy, collection): (&dyn Store, CollectionId),
+        changes: &mut Vec<Change>,
+        report: &mut TenantRestoreReport,
+    ) -> ServiceResult<()> {
+        let (mut then, mut now) =
+            (Ordered::new(copy, tenant, collection), Ordered::new(self.store.as_ref(), tenant, collection));
+        let (mut was, mut is) = (then.next().await?, now.next().await?);
+        loop {
+            // Ids are compared as the store orders them: as text.
+            let order = match (&was, &is) {
+                (None, None) => return Ok(()),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(w), Some(i)) => w.id.to_string().cmp(&i.id.to_string()),
+            };
+            let change = match order {
+                // Rows only ever leave through a purge; one missing now comes back as it was.
+                std::cmp::Ordering::Less => {
+                    let w = was.take().expect("ordered before");
+                    was = then.next().await?;
+                    report.records_restored += 1;
+                    Some(Row::Record(w))
+                }
+                std::cmp::Ordering::Greater => {
+                    let i = is.take().expect("ordered after");
+                    is = now.next().await?;
+                    self.record_back(caller, None, i, report)
+                }
+                std::cmp::Ordering::Equal => {
+                    let (w, i) = (was.take().expect("equal"), is.take().expect("equal"));
+                    (was, is) = (then.next().await?, now.next().await?);
+                    self.record_back(caller, Some(w), i, report)
+                }
+            };
+            if let Some(Row::Record(r)) = change {
+                changes.push(self.restored(caller, tenant, "record.restored", "record", r.id, Row::Record(r)));
+                self.flush(changes, BATCH).await?;
+            }
+        }
+    }
+
+    /// The new revision of live record `is` that makes it as `was` (none
+    /// made since the instant: deleted), or `None` when nothing differs.
+    fn record_back(
+        &self,
+        caller: &Caller,
+        was: Option<RecordRow>,
+        mut is: RecordRow,
+        report: &mut TenantRestoreReport,
+    ) -> Option<Row> {
+        match was {
+            Some(w) if w.data == is.data && w.deleted_at == is.deleted_at => return None,
+            Some(w) => {
+                (is.data, is.deleted_at) = (w.data, w.deleted_at);
+                report.records_restored += 1;
+            }
+            None if is.deleted_at.is_none() => {
+                is.deleted_at = Some(self.now());
+                report.records_deleted += 1;
+            }
+            None => return None,
+        }
+        is.revision += 1;
+        (is.updated_at, is.updated_by) = (self.now(), caller.actor().to_string());
+        Some(Row::Record(is))
     }
 }

@@ -272,3 +272,55 @@ async fn a_tenant_restore_merges_thousands_of_records_in_order() {
         );
     }
 }
+
+/// Targets cut their segments at different points. A segment damaged on one
+/// target is read from the other target's segments that cover the same
+/// entries; damaged on both, the restore fails instead of leaving a gap.
+#[tokio::test]
+async fn a_damaged_segment_is_covered_by_another_targets_differently_cut_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = Key::generate();
+    let folder = |n: &str| dir.path().join(n);
+    let (a, b) = (
+        Target::open("a", &folder("a").display().to_string()).unwrap(),
+        Target::open("b", &folder("b").display().to_string()).unwrap(),
+    );
+    let mut l = live(dir.path(), master.clone(), a.clone()).await;
+    while l.valv.ship_once(&a, true).await.unwrap() > 0 {}
+    for n in 0..3 {
+        l.clock.advance(Duration::seconds(1));
+        apply(&mut l, &Step::Create(n)).await;
+    }
+    while l.valv.ship_once(&a, false).await.unwrap() > 0 {}
+    while l.valv.ship_once(&b, true).await.unwrap() > 0 {}
+    let segments = |t: &str| {
+        let mut s: Vec<_> = std::fs::read_dir(folder(t).join("segments")).unwrap().map(|e| e.unwrap().path()).collect();
+        s.sort();
+        s
+    };
+    assert_eq!((segments("a").len(), segments("b").len()), (2, 1), "the targets cut differently");
+    let damage = |p: &std::path::Path| {
+        let mut bytes = std::fs::read(p).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x40;
+        std::fs::write(p, bytes).unwrap();
+    };
+    damage(segments("a").last().unwrap());
+    let digest = l.valv.store_digest().await.unwrap();
+    let restore_into = |name: &'static str| {
+        let (dir, targets, master) = (dir.path().to_owned(), vec![a.clone(), b.clone()], master.clone());
+        async move {
+            let store = SqliteStore::open(&dir.join(format!("{name}.db"))).await.unwrap();
+            let keys = Arc::new(SqliteKeyStore::open(&dir.join(format!("{name}-keyring.db"))).unwrap());
+            let blobs = valv_blob::ChunkStore::open(&dir.join(format!("{name}-blobs")).display().to_string()).unwrap();
+            let req = RestoreRequest { at: datetime!(2100-01-01 00:00 UTC), targets, master };
+            restore(&store, keys, &blobs, &req, &|_, _, _| {}).await.map(|_| store)
+        }
+    };
+    let restored = restore_into("one-damaged").await.unwrap();
+    assert_eq!(restored.state_digest().await.unwrap().digest, digest);
+
+    damage(&segments("b")[0]);
+    let Err(e) = restore_into("both-damaged").await else { panic!("entries on no readable segment fail the restore") };
+    assert!(e.to_string().contains("damaged"), "{e}");
+}

@@ -182,14 +182,30 @@ pub(crate) async fn replay(
     let mut ahead: futures::stream::FuturesOrdered<Opening<'_>> = futures::stream::FuturesOrdered::new();
     let mut batch: Vec<JournalEntry> = Vec::new();
     let mut done = 0;
+    // Targets cut their segments at different points, so a segment that is
+    // damaged everywhere it exists may still be covered by another target's
+    // segments: its failure counts only if its entries are not found elsewhere.
+    let mut unreadable: Option<(u64, crate::ServiceError)> = None;
     loop {
         while ahead.len() < SEGMENTS_AHEAD
-            && let Some(((first, _), name)) = pending.next()
+            && let Some(((first, last), name)) = pending.next()
         {
-            ahead.push_back(Box::pin(open_segment(targets, keys, *first, name)));
+            ahead.push_back(Box::pin(open_segment(targets, keys, (*first, *last), name)));
         }
         let Some(segment) = ahead.next().await else { break };
-        let (first, name, (mut entries, skipped)) = segment?;
+        let ((first, _), name, (mut entries, skipped)) = match segment {
+            Ok(s) => s,
+            Err((last, e)) if last > report.seq => {
+                if unreadable.as_ref().is_none_or(|(l, _)| *l < last) {
+                    unreadable = Some((last, e));
+                }
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if let Some((_, e)) = unreadable.take_if(|_| first > report.seq + 1) {
+            return Err(e);
+        }
         if first > report.seq + 1 && report.seq > 0 {
             tracing::warn!(segment = %name, after = report.seq, "entries missing before this segment");
         }
@@ -211,11 +227,18 @@ pub(crate) async fn replay(
         if batch.len() >= REPLAY_BATCH {
             store.replay(std::mem::take(&mut batch)).await?;
         }
+        if unreadable.as_ref().is_some_and(|(l, _)| *l <= report.seq) {
+            unreadable = None;
+        }
         if reached {
+            unreadable = None;
             break;
         }
         done += 1;
         progress("journal", done, total);
+    }
+    if let Some((_, e)) = unreadable {
+        return Err(e);
     }
     if !batch.is_empty() {
         store.replay(batch).await?;
@@ -223,19 +246,24 @@ pub(crate) async fn replay(
     Ok(())
 }
 
-/// A segment being fetched and opened: its first sequence number, name and entries.
-type Opening<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = ServiceResult<(u64, &'a String, (Vec<EntryImage>, usize))>> + Send + 'a>,
->;
+/// A segment opened: its range, name, entries and parts skipped.
+type Opened<'a> = ((u64, u64), &'a String, (Vec<EntryImage>, usize));
+
+/// A segment being fetched and opened; a failure carries the segment's last sequence number.
+type Opening<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Opened<'a>, (u64, crate::ServiceError)>> + Send + 'a>>;
 
 async fn open_segment<'a>(
     targets: &[&Target],
     keys: &Keys<'_>,
-    first: u64,
+    range: (u64, u64),
     name: &'a String,
-) -> ServiceResult<(u64, &'a String, (Vec<EntryImage>, usize))> {
-    let bytes = objects::fetch(targets, name, &keys.backup).await?;
-    Ok((first, name, objects::open_lines::<EntryImage>(&bytes, name, &keys.backup, keys).await?))
+) -> Result<Opened<'a>, (u64, crate::ServiceError)> {
+    let opened = async {
+        let bytes = objects::fetch(targets, name, &keys.backup).await?;
+        objects::open_lines::<EntryImage>(&bytes, name, &keys.backup, keys).await
+    };
+    Ok((range, name, opened.await.map_err(|e| (range.1, e))?))
 }
 
 /// Segments fetched and opened ahead of the one being applied.

@@ -35,6 +35,8 @@ fn open_one(path: &Path) -> StoreResult<Connection> {
          PRAGMA busy_timeout = 10000;",
     )
     .map_err(backend)?;
+    // Room for every statement the writes and the common reads keep prepared.
+    c.set_prepared_statement_cache_capacity(64);
     Ok(c)
 }
 

@@ -11,38 +11,51 @@ fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(corrupt)
 }
 
+/// Runs a statement kept prepared: every commit, import and restore writes
+/// row after row through the same few statements, and parsing their SQL
+/// again each time was most of a restore's work.
+pub(crate) fn run(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
+}
+
 /// Writes one row image. An update never moves a row to another tenant.
 pub(crate) fn upsert(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
     let changed = match row {
-        Row::Tenant(t) => tx.execute(
+        Row::Tenant(t) => run(
+            tx,
             "INSERT INTO tenants (id, slug, row_json) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, row_json = excluded.row_json",
             params![t.id.to_string(), t.slug.as_str(), json(t)?],
         ),
-        Row::User(u) => tx.execute(
+        Row::User(u) => run(
+            tx,
             "INSERT INTO users (id, tenant_id, email_norm, row_json) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, row_json = excluded.row_json
              WHERE users.tenant_id = excluded.tenant_id",
             params![u.id.to_string(), u.tenant_id.to_string(), u.email.normalized(), json(u)?],
         ),
-        Row::Operator(o) => tx.execute(
+        Row::Operator(o) => run(
+            tx,
             "INSERT INTO operators (id, email_norm, row_json) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, row_json = excluded.row_json",
             params![o.id.to_string(), o.email.normalized(), json(o)?],
         ),
-        Row::Token(k) => tx.execute(
+        Row::Token(k) => run(
+            tx,
             "INSERT INTO tokens (id, tenant_id, user_id, row_json) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET row_json = excluded.row_json
              WHERE tokens.tenant_id = excluded.tenant_id AND tokens.user_id = excluded.user_id",
             params![k.id.to_string(), k.tenant_id.to_string(), k.user_id.to_string(), json(k)?],
         ),
-        Row::Collection(c) => tx.execute(
+        Row::Collection(c) => run(
+            tx,
             "INSERT INTO collections (id, tenant_id, name, row_json) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, row_json = excluded.row_json
              WHERE collections.tenant_id = excluded.tenant_id",
             params![c.id.to_string(), c.tenant_id.to_string(), c.name, json(c)?],
         ),
-        Row::Record(r) => tx.execute(
+        Row::Record(r) => run(
+            tx,
             "INSERT INTO records (id, tenant_id, collection_id, deleted, row_json) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, row_json = excluded.row_json
              WHERE records.tenant_id = excluded.tenant_id AND records.collection_id = excluded.collection_id",
@@ -54,7 +67,8 @@ pub(crate) fn upsert(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
                 json(r)?
             ],
         ),
-        Row::File(f) => tx.execute(
+        Row::File(f) => run(
+            tx,
             "INSERT INTO files (id, tenant_id, folder, name, deleted, row_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (id) DO UPDATE SET folder = excluded.folder, name = excluded.name,
                deleted = excluded.deleted, row_json = excluded.row_json
@@ -68,13 +82,15 @@ pub(crate) fn upsert(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
                 json(f)?
             ],
         ),
-        Row::Request(q) => tx.execute(
+        Row::Request(q) => run(
+            tx,
             "INSERT INTO requests (id, tenant_id, row_json) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET row_json = excluded.row_json WHERE requests.tenant_id = excluded.tenant_id",
             params![q.id, q.tenant_id.to_string(), json(q)?],
         ),
         // Versions are immutable: a plain insert, so a second writer of the same number fails.
-        Row::FileVersion(v) => tx.execute(
+        Row::FileVersion(v) => run(
+            tx,
             "INSERT INTO file_versions (file_id, version, tenant_id, size, row_json) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![v.file_id.to_string(), v.version, v.tenant_id.to_string(), v.size, json(v)?],
         ),

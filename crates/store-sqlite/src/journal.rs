@@ -15,8 +15,10 @@ pub(crate) const COLUMNS: &str =
 pub(crate) fn append(tx: &Transaction<'_>, change: &Change) -> StoreResult<JournalEntry> {
     let key = change.chain.key();
     let head = head(tx, &key)?;
-    let next_seq: u64 =
-        tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM journal", [], |r| r.get(0)).map_err(backend)?;
+    let next_seq: u64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM journal")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(backend)?;
     let e = next_entry(change, head.as_ref(), next_seq);
     insert(tx, &e)?;
     Ok(e)
@@ -24,7 +26,8 @@ pub(crate) fn append(tx: &Transaction<'_>, change: &Change) -> StoreResult<Journ
 
 /// Writes an entry as it is and moves its chain's head to it.
 pub(crate) fn insert(tx: &Transaction<'_>, e: &JournalEntry) -> StoreResult<()> {
-    tx.execute(
+    crate::entities::run(
+        tx,
         &format!("INSERT INTO journal ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
         params![
             e.seq,
@@ -42,7 +45,8 @@ pub(crate) fn insert(tx: &Transaction<'_>, e: &JournalEntry) -> StoreResult<()> 
         ],
     )
     .map_err(backend)?;
-    tx.execute(
+    crate::entities::run(
+        tx,
         "INSERT OR REPLACE INTO journal_heads (chain, chain_seq, hash) VALUES (?1, ?2, ?3)",
         params![e.chain, e.chain_seq, e.hash],
     )
@@ -51,11 +55,9 @@ pub(crate) fn insert(tx: &Transaction<'_>, e: &JournalEntry) -> StoreResult<()> 
 }
 
 fn head(c: &Connection, key: &str) -> StoreResult<Option<ChainHead>> {
-    c.query_row("SELECT chain_seq, hash FROM journal_heads WHERE chain = ?1", [key], |r| {
-        Ok(ChainHead { chain_seq: r.get(0)?, hash: r.get(1)? })
-    })
-    .optional()
-    .map_err(backend)
+    c.prepare_cached("SELECT chain_seq, hash FROM journal_heads WHERE chain = ?1")
+        .and_then(|mut s| s.query_row([key], |r| Ok(ChainHead { chain_seq: r.get(0)?, hash: r.get(1)? })).optional())
+        .map_err(backend)
 }
 
 pub(crate) fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {

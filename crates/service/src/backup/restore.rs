@@ -175,7 +175,7 @@ pub(crate) async fn replay(
     }
     let todo: Vec<_> = names.into_iter().filter(|((_, last), _)| *last > report.seq).collect();
     let total = todo.len() as u64;
-    // Segments are fetched and opened a few ahead, and their entries applied
+    // Segments are fetched and opened sixteen ahead, and their entries applied
     // in batches: a restore of many small segments (a quiet installation
     // ships every few entries) is not one store transaction per segment.
     let mut pending = todo.iter();
@@ -267,7 +267,7 @@ async fn open_segment<'a>(
 }
 
 /// Segments fetched and opened ahead of the one being applied.
-const SEGMENTS_AHEAD: usize = 4;
+const SEGMENTS_AHEAD: usize = 16;
 
 /// Entries applied per store transaction while replaying.
 const REPLAY_BATCH: usize = 5_000;

@@ -1,7 +1,7 @@
-//! `export.json`, written into two sealed spools built side by side (one per
-//! core): everything up to the journal, and the journal list. Lists are
-//! written item by item, so memory stays flat whatever the tenant's size; the
-//! archive then streams the two spools one after the other as one part.
+//! `export.json`, built in two halves side by side (one per core): everything
+//! up to the journal, into a sink (a sealed spool, or its place in the archive
+//! file), and the journal list, into a sealed spool. Lists are written item
+//! by item, so memory stays flat whatever the tenant's size.
 
 use std::sync::Arc;
 
@@ -22,19 +22,18 @@ const RECORDS_PAGE: u32 = 1_000;
 /// Pages of records rendered at once: one per core and one read ahead.
 const RENDERERS: usize = 3;
 
-/// `export.json`: the head (up to the opening of the journal list) and the journal.
-pub(super) struct Document {
-    head: Spool,
-    journal: Spool,
+/// Where `export.json` is written as it is built.
+pub(super) trait Sink {
+    /// Appends bytes.
+    ///
+    /// # Errors
+    /// The disk refused them.
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()>;
 }
 
-impl Document {
-    pub(super) fn len(&self) -> u64 {
-        self.head.len() + self.journal.len()
-    }
-
-    pub(super) fn reader(&self) -> impl Stream<Item = std::io::Result<bytes::Bytes>> + Unpin + Send + 'static + use<> {
-        self.head.reader().chain(self.journal.reader())
+impl Sink for Spool {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        Spool::write(self, bytes)
     }
 }
 
@@ -54,22 +53,30 @@ impl<T> Drop for Helper<T> {
 }
 
 impl Valv {
-    /// Builds `export.json` of `tenant` in two tasks of their own.
-    pub(super) async fn export_document(
+    /// Builds `export.json` of `tenant` in two tasks of their own: the head
+    /// into `head`, the journal (closing the document) into a closed spool.
+    pub(super) async fn export_document<S: Sink + Send + 'static>(
         &self,
         tenant: TenantId,
         inventory: Arc<Inventory>,
         progress: Arc<Progress>,
-    ) -> ServiceResult<Document> {
+        head: S,
+    ) -> ServiceResult<(S, Spool)> {
         let valv = self.clone();
         let journal = Helper(tokio::spawn(async move { valv.export_journal(tenant).await }));
         let valv = self.clone();
-        let head = Helper(tokio::spawn(async move { valv.export_head(tenant, &inventory, &progress).await }));
-        Ok(Document { head: head.join().await??, journal: journal.join().await?? })
+        let head = Helper(tokio::spawn(async move { valv.export_head(tenant, &inventory, &progress, head).await }));
+        Ok((head.join().await??, journal.join().await??))
     }
 
     /// Everything but the journal, ending with the journal list's opening.
-    async fn export_head(&self, tenant: TenantId, inv: &Inventory, progress: &Progress) -> ServiceResult<Spool> {
+    async fn export_head<S: Sink>(
+        &self,
+        tenant: TenantId,
+        inv: &Inventory,
+        progress: &Progress,
+        sink: S,
+    ) -> ServiceResult<S> {
         let t = self.tenant_row(tenant).await?;
         let head = ExportTenant {
             id: t.id.to_string(),
@@ -83,7 +90,7 @@ impl Valv {
             terminated_at: t.terminated_at.map(stamp),
             created_at: stamp(t.created_at),
         };
-        let mut json = JsonOut::new(self.spool()?);
+        let mut json = JsonOut::new(sink);
         json.raw(&format!(
             "{{\"format\":\"{FORMAT}\",\"version\":{VERSION},\"exported_at\":\"{}\",\"tenant\":",
             stamp(self.now())
@@ -145,9 +152,7 @@ impl Valv {
             json.item(&e)?;
         }
         json.open_list("journal")?;
-        let mut spool = json.into_inner();
-        spool.close().map_err(io)?;
-        Ok(spool)
+        Ok(json.into_inner())
     }
 
     /// The tenant's chain, page by page, closing the document.
@@ -171,7 +176,7 @@ impl Valv {
         Ok(spool)
     }
 
-    fn spool(&self) -> ServiceResult<Spool> {
+    pub(super) fn spool(&self) -> ServiceResult<Spool> {
         Spool::new(self.settings.export_dir.as_deref()).map_err(io)
     }
 
@@ -182,7 +187,7 @@ impl Valv {
         &self,
         tenant: TenantId,
         collection: &CollectionRow,
-        json: &mut JsonOut,
+        json: &mut JsonOut<impl Sink>,
         progress: &Progress,
     ) -> ServiceResult<()> {
         let name: Arc<str> = collection.name.as_str().into();
@@ -262,30 +267,30 @@ struct RecordHead<'a> {
     created_by: &'a str,
 }
 
-/// Writes JSON piece by piece into a spool: keys with lists, items one at a time.
-struct JsonOut {
-    spool: Spool,
+/// Writes JSON piece by piece into a sink: keys with lists, items one at a time.
+struct JsonOut<S> {
+    sink: S,
     first: bool,
     buf: Vec<u8>,
 }
 
-impl JsonOut {
-    fn new(spool: Spool) -> Self {
-        Self { spool, first: true, buf: Vec::new() }
+impl<S: Sink> JsonOut<S> {
+    fn new(sink: S) -> Self {
+        Self { sink, first: true, buf: Vec::new() }
     }
 
-    fn into_inner(self) -> Spool {
-        self.spool
+    fn into_inner(self) -> S {
+        self.sink
     }
 
     fn raw(&mut self, s: &str) -> ServiceResult<()> {
-        self.spool.write(s.as_bytes()).map_err(io)
+        self.sink.write(s.as_bytes()).map_err(io)
     }
 
     fn value<T: Serialize>(&mut self, v: &T) -> ServiceResult<()> {
         self.buf.clear();
         serde_json::to_writer(&mut self.buf, v).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        self.spool.write(&self.buf).map_err(io)
+        self.sink.write(&self.buf).map_err(io)
     }
 
     /// Closes the previous list (if any) and opens list `key`.
@@ -306,7 +311,7 @@ impl JsonOut {
             return Ok(());
         }
         self.separate()?;
-        self.spool.write(items).map_err(io)
+        self.sink.write(items).map_err(io)
     }
 
     fn separate(&mut self) -> ServiceResult<()> {

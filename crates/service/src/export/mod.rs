@@ -11,6 +11,7 @@ mod import;
 mod import_rows;
 mod jobs;
 mod parse;
+mod placed;
 mod spool;
 mod tarout;
 
@@ -23,6 +24,7 @@ use tokio::io::AsyncWrite;
 use valv_domain::TenantId;
 use valv_store::{Chain, Change, FileRow, FileVersionRow};
 
+use self::placed::Placed;
 use self::tarout::TarOut;
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
@@ -122,7 +124,7 @@ impl Valv {
     /// Writes the export of `tenant` to `out`, updating `progress`, and journals it.
     ///
     /// File parts come first: they stream while `export.json` is built beside
-    /// them (its size must be known before it enters the archive).
+    /// them in sealed spools (its size must be known before it enters the archive).
     ///
     /// # Errors
     /// As [`Self::export_allowed`]; `export_running` when one already runs; I/O.
@@ -136,16 +138,56 @@ impl Valv {
         self.export_allowed(caller, tenant).await?;
         let _running = self.exports.start(tenant)?;
         let inventory = Arc::new(self.inventory(tenant, progress).await?);
-        let document = self.export_document(tenant, Arc::clone(&inventory), Arc::clone(progress));
+        let document = self.export_document(tenant, Arc::clone(&inventory), Arc::clone(progress), self.spool()?);
         let mut tar = TarOut::new(out);
-        let (doc, ()) = tokio::try_join!(document, self.export_file_bytes(tenant, &inventory, &mut tar, progress))?;
-        tar.part("export.json", doc.len(), doc.reader()).await.map_err(io)?;
+        let ((mut head, journal), ()) =
+            tokio::try_join!(document, self.export_file_bytes(tenant, &inventory, &mut tar, progress))?;
+        head.close().map_err(io)?;
+        let len = head.len() + journal.len();
+        tar.part("export.json", len, head.reader().chain(journal.reader())).await.map_err(io)?;
         let out = tar.finish().await.map_err(io)?;
+        self.journal_export(caller, tenant, progress).await?;
+        Ok(out)
+    }
+
+    /// As [`Self::export`], into a new file: `export.json` is written straight
+    /// into its place in the archive (see `placed.rs`) instead of a spool.
+    ///
+    /// # Errors
+    /// As [`Self::export`].
+    pub async fn export_file(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        file: tokio::fs::File,
+        progress: &Arc<Progress>,
+    ) -> ServiceResult<tokio::fs::File> {
+        self.export_allowed(caller, tenant).await?;
+        let _running = self.exports.start(tenant)?;
+        let inventory = Arc::new(self.inventory(tenant, progress).await?);
+        let file_parts: u64 = inventory.files.iter().flat_map(|(_, vs)| vs).map(|v| tarout::span(v.size)).sum();
+        let document_at = file_parts + tarout::span(0);
+        let placed = Placed::new(Arc::new(file.try_clone().await.map_err(io)?.into_std().await), document_at);
+        let document = self.export_document(tenant, Arc::clone(&inventory), Arc::clone(progress), placed);
+        let mut tar = TarOut::new(tokio::io::BufWriter::with_capacity(1 << 20, file));
+        let ((head, journal), ()) =
+            tokio::try_join!(document, self.export_file_bytes(tenant, &inventory, &mut tar, progress))?;
+        if tar.next_body_at() != document_at {
+            return Err(ServiceError::Internal("export: the file parts took another size than planned".into()));
+        }
+        let (placed, sha) = head.finish().map_err(io)?;
+        tar.part_placed("export.json", placed, sha, journal.len(), journal.reader()).await.map_err(io)?;
+        let out = tar.finish().await.map_err(io)?;
+        self.journal_export(caller, tenant, progress).await?;
+        Ok(out.into_inner())
+    }
+
+    async fn journal_export(&self, caller: &Caller, tenant: TenantId, progress: &Progress) -> ServiceResult<()> {
         let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "tenant.exported")
             .about("tenant", tenant)
             .detail(serde_json::json!({ "items": progress.view().items_done, "bytes": progress.view().bytes_done }));
         self.store.commit(change).await?;
-        Ok(out)
+        Ok(())
     }
 
     /// What the export holds besides records and the journal, and the totals for progress.

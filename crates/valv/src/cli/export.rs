@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt as _;
 use valv_domain::TenantId;
 use valv_service::export::{Progress, ProgressView};
 use valv_service::{Caller, Valv};
@@ -42,9 +41,7 @@ pub async fn export(valv: &Valv, tenant: &str, out: PathBuf, json: bool) -> anyh
         tokio::fs::File::create(&tmp).await.map_err(|e| anyhow::anyhow!("cannot create {}: {e}", tmp.display()))?;
     let progress = Arc::new(Progress::default());
     let (v, p) = (valv.clone(), Arc::clone(&progress));
-    let job = tokio::spawn(async move {
-        v.export(&Caller::Cli, tenant, tokio::io::BufWriter::with_capacity(1 << 20, file), &p).await
-    });
+    let job = tokio::spawn(async move { v.export_file(&Caller::Cli, tenant, file, &p).await });
     while !job.is_finished() {
         if !json {
             bar(progress.view());
@@ -52,15 +49,14 @@ pub async fn export(valv: &Valv, tenant: &str, out: PathBuf, json: bool) -> anyh
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let written = job.await?;
-    let mut w = match written {
+    let w = match written {
         Ok(w) => w,
         Err(e) => {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(explain(e));
         }
     };
-    w.flush().await?;
-    w.into_inner().sync_all().await?;
+    w.sync_all().await?;
     tokio::fs::rename(&tmp, &out).await?;
     let view = progress.view();
     if !json {

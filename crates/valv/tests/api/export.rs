@@ -262,6 +262,29 @@ async fn administrators_export_through_the_api_with_progress() {
     assert!(p.contains_key("manifest.json") && p.contains_key("export.json"));
     let journal = app.journal(&t.owner).await;
     assert!(journal.iter().any(|e| e["action"] == "tenant.exported"), "the export is journaled");
+
+    // The CLI writes `export.json` straight into its place in the file: the
+    // same archive, every part matching its manifest hash.
+    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap();
+    let file = dir.path().join("cli.tar");
+    ok(&app.cli(&["export", "--tenant", &t.id, "--out", file.to_str().unwrap(), "--json"]));
+    let f = parts(&file);
+    assert_eq!(f.keys().collect::<Vec<_>>(), p.keys().collect::<Vec<_>>());
+    assert_eq!(f[&format!("files/{}", first_file(&p))], vec![3u8; 200_000]);
+    assert_eq!(comparable(&f["export.json"]), comparable(&p["export.json"]));
+    let journal = |doc: &[u8]| serde_json::from_slice::<Value>(doc).unwrap()["journal"].as_array().unwrap().clone();
+    let (api_journal, cli_journal) = (journal(&p["export.json"]), journal(&f["export.json"]));
+    assert_eq!(cli_journal[..api_journal.len()], api_journal[..], "the later journal extends the earlier one");
+    let manifest: Value = serde_json::from_slice(&f["manifest.json"]).unwrap();
+    for (name, bytes) in f.iter().filter(|(n, _)| *n != "manifest.json") {
+        use sha2::Digest as _;
+        assert_eq!(manifest["parts"][name], hex::encode(sha2::Sha256::digest(bytes)), "{name}");
+    }
+}
+
+/// The path under `files/` of the first file part.
+fn first_file(parts: &BTreeMap<String, Vec<u8>>) -> String {
+    parts.keys().find_map(|k| k.strip_prefix("files/")).unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -1,0 +1,55 @@
+//! `export.json` written straight into its place in an archive file. When the
+//! archive is a file, where `export.json` starts is known before anything is
+//! written: the file parts come first and their sizes are known. So the
+//! document is written at that offset (positional writes, which leave the
+//! file parts' sequential writer alone) while the file parts stream in front
+//! of it, instead of resting in a spool and being copied in after.
+
+use std::os::unix::fs::FileExt as _;
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+
+use super::document::Sink;
+
+/// Bytes gathered before one positional write.
+const BUFFER: usize = 1 << 20;
+
+/// A region of the archive file being filled from `at` on, hashed as it is written.
+pub(super) struct Placed {
+    file: Arc<std::fs::File>,
+    at: u64,
+    written: u64,
+    buf: Vec<u8>,
+    sha: Sha256,
+}
+
+impl Placed {
+    pub(super) fn new(file: Arc<std::fs::File>, at: u64) -> Self {
+        Self { file, at, written: 0, buf: Vec::with_capacity(BUFFER), sha: Sha256::new() }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.write_all_at(&self.buf, self.at + self.written)?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes what is left; the region's length and the hash of its bytes so far.
+    pub(super) fn finish(mut self) -> std::io::Result<(u64, Sha256)> {
+        self.flush()?;
+        Ok((self.written, self.sha))
+    }
+}
+
+impl Sink for Placed {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.sha.update(bytes);
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}

@@ -21,6 +21,8 @@ pub enum KeyringError {
     Missing(TenantId),
     #[error("the wrapped data key of tenant {0} is damaged")]
     Damaged(TenantId),
+    #[error("tenant {0} has a data key already")]
+    Exists(TenantId),
     #[error("keyring store: {0}")]
     Store(String),
 }
@@ -71,10 +73,13 @@ impl Keyring {
     /// Creates the data key of a new tenant.
     ///
     /// # Errors
-    /// When the store fails.
+    /// `Exists` when the tenant has a key already (two imports of one archive
+    /// at once); otherwise when the store fails.
     pub async fn create(&self, tenant: TenantId) -> Result<Key, KeyringError> {
         let key = Key::generate();
-        self.store.put_wrapped(&tenant.to_string(), wrap(&self.master, &tenant.to_string(), &key)).await?;
+        if !self.store.add_wrapped(&tenant.to_string(), wrap(&self.master, &tenant.to_string(), &key)).await? {
+            return Err(KeyringError::Exists(tenant));
+        }
         self.remember(tenant, &key);
         Ok(key)
     }
@@ -146,13 +151,23 @@ impl Keyring {
     /// # Errors
     /// When the store fails or the key is damaged.
     pub async fn backup_key(&self) -> Result<Key, KeyringError> {
-        if let Some(wrapped) = self.store.wrapped(BACKUP).await? {
-            return unwrap(&self.master, BACKUP, &wrapped)
-                .map_err(|_| KeyringError::Store("the backup key does not unwrap".into()));
+        let stored = || async {
+            let wrapped = self.store.wrapped(BACKUP).await?;
+            wrapped
+                .map(|w| unwrap(&self.master, BACKUP, &w))
+                .transpose()
+                .map_err(|_| KeyringError::Store("the backup key does not unwrap".into()))
+        };
+        if let Some(key) = stored().await? {
+            return Ok(key);
         }
+        // Several targets' shippers ask at once on a first start: the first
+        // key stored wins and every caller uses it.
         let key = Key::generate();
-        self.store.put_wrapped(BACKUP, wrap(&self.master, BACKUP, &key)).await?;
-        Ok(key)
+        if self.store.add_wrapped(BACKUP, wrap(&self.master, BACKUP, &key)).await? {
+            return Ok(key);
+        }
+        stored().await?.ok_or_else(|| KeyringError::Store("the backup key vanished while it was made".into()))
     }
 
     /// The whole keyring (check value and wrapped keys) sealed under a key

@@ -28,3 +28,28 @@ async fn rotation_keeps_tenant_keys_and_destruction_removes_them() {
     reopened.destroy(t).await.unwrap();
     assert!(matches!(reopened.key(t).await, Err(KeyringError::Missing(_))), "crypto-shredded");
 }
+
+/// Every target's shipper asks for the backup key at once on a first start:
+/// all get the one key that is stored, and a tenant key is never replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_made_at_once_are_made_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteKeyStore::open(&dir.path().join("keyring.db")).unwrap());
+    let master = Key::generate();
+    let ring = Arc::new(Keyring::open(store.clone(), master.clone()).await.unwrap());
+    let asks = (0..8).map(|_| {
+        let ring = Arc::clone(&ring);
+        tokio::spawn(async move { ring.backup_key().await.unwrap() })
+    });
+    let keys = futures::future::join_all(asks).await;
+    let sealed = ring.backup_key().await.unwrap().seal(b"segment", b"ctx");
+    for k in keys {
+        assert_eq!(k.unwrap().open(&sealed, b"ctx").unwrap(), b"segment", "every caller holds the stored key");
+    }
+
+    let tenant = TenantId::new();
+    let sealed = ring.create(tenant).await.unwrap().seal(b"data", b"ctx");
+    assert!(matches!(ring.create(tenant).await, Err(KeyringError::Exists(t)) if t == tenant));
+    let fresh = Keyring::open(store, master).await.unwrap();
+    assert_eq!(fresh.key(tenant).await.unwrap().open(&sealed, b"ctx").unwrap(), b"data", "the first key stays");
+}

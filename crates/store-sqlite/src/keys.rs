@@ -71,11 +71,11 @@ impl KeyStore for SqliteKeyStore {
         .await
     }
 
-    async fn put_wrapped(&self, tenant: &str, wrapped: Vec<u8>) -> StoreResult<()> {
+    async fn add_wrapped(&self, tenant: &str, wrapped: Vec<u8>) -> StoreResult<bool> {
         let t = tenant.to_owned();
         self.run(move |c| {
-            c.execute("INSERT OR REPLACE INTO tenant_keys (tenant, wrapped) VALUES (?1, ?2)", params![t, wrapped])
-                .map(drop)
+            c.execute("INSERT OR IGNORE INTO tenant_keys (tenant, wrapped) VALUES (?1, ?2)", params![t, wrapped])
+                .map(|n| n == 1)
         })
         .await
     }

@@ -13,7 +13,9 @@ pub trait KeyStore: Send + Sync + 'static {
     /// Initialises an empty keyring with `check`; false if one exists already.
     async fn init(&self, check: Vec<u8>) -> StoreResult<bool>;
     async fn wrapped(&self, tenant: &str) -> StoreResult<Option<Vec<u8>>>;
-    async fn put_wrapped(&self, tenant: &str, wrapped: Vec<u8>) -> StoreResult<()>;
+    /// Stores a new wrapped key; false, and nothing changed, when `tenant`
+    /// has one already (a key in use is never replaced by accident).
+    async fn add_wrapped(&self, tenant: &str, wrapped: Vec<u8>) -> StoreResult<bool>;
     /// Every tenant with a wrapped key.
     async fn tenants(&self) -> StoreResult<Vec<String>>;
     /// Replaces the check value and every wrapped key in one transaction (rotation).

@@ -152,21 +152,40 @@ impl Valv {
             parse::parse(reader, &mut |piece| piece_tx.blocking_send(piece).map_err(|_| "the import stopped".into()))
         });
         let commit = self.store.commit_from(source(change_rx));
-        let feed = async move {
+        let mut key_made = None;
+        let feed = async {
             let mut feed = super::import_rows::Feed::new(self, caller, &up, change_tx);
-            feed.take_all(piece_rx).await?;
-            // Only a document read to its end, without error, is committed.
-            parser.await.map_err(internal)?.map_err(|e| damaged(format!("export.json: {e}")))?;
+            let read = async {
+                feed.take_all(piece_rx).await?;
+                // Only a document read to its end, without error, is committed.
+                parser.await.map_err(internal)?.map_err(|e| damaged(format!("export.json: {e}")))
+            };
+            let read = read.await;
+            key_made = feed.key_made;
+            read?;
             feed.finish().await
         };
         let (fed, committed) = tokio::join!(feed, commit);
-        let (report, users, tenant) = match (fed, committed) {
-            (Ok(fed), Ok(_)) => fed,
-            (_, Err(StoreError::Conflict(_))) => return Err(conflict()),
+        let outcome = match (fed, committed) {
+            (Ok(fed), Ok(_)) => Ok(fed),
+            (_, Err(StoreError::Conflict(_))) => Err(conflict()),
             // The import failed first and the store gave up because of it.
-            (Err(e), _) if !is_store_stopped(&e) => return Err(e),
-            (_, Err(e)) => return Err(e.into()),
-            (Err(e), Ok(_)) => return Err(e),
+            (Err(e), _) if !is_store_stopped(&e) => Err(e),
+            (_, Err(e)) => Err(e.into()),
+            (Err(e), Ok(_)) => Err(e),
+        };
+        let (report, users, tenant) = match outcome {
+            Ok(fed) => fed,
+            Err(e) => {
+                // Nothing of the tenant was committed: the key made for it goes
+                // too, so the same archive can be imported again.
+                if let Some(id) = key_made
+                    && self.store.tenant(id).await?.is_none()
+                {
+                    self.keyring.destroy(id).await.map_err(internal)?;
+                }
+                return Err(e);
+            }
         };
         self.after_import(&tenant, &users).await?;
         Ok(report)

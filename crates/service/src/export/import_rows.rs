@@ -41,6 +41,8 @@ pub(super) struct Feed<'a> {
     users: Vec<UserRow>,
     report: ImportReport,
     journal_head: Option<String>,
+    /// The tenant whose data key this import made, to remove if it fails.
+    pub(super) key_made: Option<TenantId>,
 }
 
 impl<'a> Feed<'a> {
@@ -56,6 +58,7 @@ impl<'a> Feed<'a> {
             users: Vec::new(),
             report: ImportReport::default(),
             journal_head: None,
+            key_made: None,
         }
     }
 
@@ -154,7 +157,11 @@ impl<'a> Feed<'a> {
             created_at: instant(&t.created_at)?,
             updated_at: self.valv.now(),
         };
-        self.valv.keyring.create(id).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.valv.keyring.create(id).await.map_err(|e| match e {
+            crate::keyring::KeyringError::Exists(_) => super::import::conflict(),
+            e => ServiceError::Internal(e.to_string()),
+        })?;
+        self.key_made = Some(id);
         let keys = self.valv.tenant_keys(id).await?;
         self.report.tenant_id = id.to_string();
         self.report.slug = row.slug.to_string();

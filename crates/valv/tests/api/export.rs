@@ -231,6 +231,45 @@ async fn damaged_truncated_and_unknown_archives_are_refused_whole() {
     );
 }
 
+/// Two imports of one archive at once: one wins, the other is refused, and
+/// the winner's files stay readable (the loser never replaces its data key).
+#[tokio::test]
+async fn two_imports_of_one_archive_at_once_leave_one_readable_tenant() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    t.owner.post(app.at("/api/v1/files?name=x.bin")).body(vec![9u8; 120_000]).send().await.unwrap();
+    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a.tar");
+    ok(&app.cli(&["export", "--tenant", &t.id, "--out", archive.to_str().unwrap()]));
+    for round in 0..3 {
+        let target = dir.path().join(format!("target-{round}"));
+        ok(&valv(&target, &["tenant", "list", "--json"]));
+        let start = || {
+            Command::new(env!("CARGO_BIN_EXE_valv"))
+                .arg("--data-dir")
+                .arg(&target)
+                .args(["import", archive.to_str().unwrap()])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (start(), start());
+        let outcomes = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+        assert_eq!(outcomes.iter().filter(|o| o.status.success()).count(), 1, "round {round}: one import wins");
+        for o in outcomes.iter().filter(|o| !o.status.success()) {
+            assert!(String::from_utf8_lossy(&o.stderr).contains("import_conflict"), "{o:?}");
+        }
+        ok(&valv(&target, &["tenant", "terminate", &t.id, "--json"]));
+        let again = dir.path().join(format!("again-{round}.tar"));
+        ok(&valv(&target, &["export", "--tenant", &t.id, "--out", again.to_str().unwrap()]));
+        let p = parts(&again);
+        assert_eq!(p[&format!("files/{}", first_file(&p))], vec![9u8; 120_000], "the files decrypt with the kept key");
+    }
+}
+
 #[tokio::test]
 async fn administrators_export_through_the_api_with_progress() {
     let app = app();

@@ -166,6 +166,7 @@ impl Valv {
         let _running = self.exports.start(tenant)?;
         let inventory = Arc::new(self.inventory(tenant, progress).await?);
         let file_parts: u64 = inventory.files.iter().flat_map(|(_, vs)| vs).map(|v| tarout::span(v.size)).sum();
+        // `export.json` follows the file parts, after its own header.
         let document_at = file_parts + tarout::span(0);
         let placed = Placed::new(Arc::new(file.try_clone().await.map_err(io)?.into_std().await), document_at);
         let document = self.export_document(tenant, Arc::clone(&inventory), Arc::clone(progress), placed);

@@ -126,18 +126,18 @@ impl Spool {
         let frames = frames.clone().zip(self.frames.get(frames).unwrap_or_default().to_vec());
         let open = move |(n, (offset, len)): (usize, (u64, usize))| {
             let (file, key) = (Arc::clone(&file), key.clone());
-            async move {
-                tokio::task::spawn_blocking(move || {
-                    let mut sealed = vec![0u8; len];
-                    file.read_exact_at(&mut sealed, offset)?;
-                    let plain = key.open(&sealed, &context(n)).map_err(|_| std::io::Error::other("spool damaged"))?;
-                    Ok(Bytes::from(plain))
-                })
-                .await?
-            }
+            async move { tokio::task::spawn_blocking(move || open_frame(&file, &key, n, offset, len)).await? }
         };
         futures::stream::iter(frames).map(open).buffered(2)
     }
+}
+
+/// Reads frame `n` (at `offset`, `len` sealed bytes) and opens it.
+fn open_frame(file: &std::fs::File, key: &Key, n: usize, offset: u64, len: usize) -> std::io::Result<Bytes> {
+    let mut sealed = vec![0u8; len];
+    file.read_exact_at(&mut sealed, offset)?;
+    let plain = key.open(&sealed, &context(n)).map_err(|_| std::io::Error::other("spool damaged"))?;
+    Ok(Bytes::from(plain))
 }
 
 /// A blocking reader of a closed spool (see [`Spool::read_sync`]).
@@ -153,12 +153,8 @@ impl std::io::Read for SpoolRead {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.plain.is_empty() {
             let Some((offset, len)) = self.frames.next() else { return Ok(0) };
-            let mut sealed = vec![0u8; len];
-            self.file.read_exact_at(&mut sealed, offset)?;
-            let plain =
-                self.key.open(&sealed, &context(self.frame)).map_err(|_| std::io::Error::other("spool damaged"))?;
+            self.plain = open_frame(&self.file, &self.key, self.frame, offset, len)?;
             self.frame += 1;
-            self.plain = Bytes::from(plain);
         }
         let n = buf.len().min(self.plain.len());
         buf[..n].copy_from_slice(&self.plain.split_to(n));

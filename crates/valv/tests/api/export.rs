@@ -168,16 +168,23 @@ async fn an_export_imported_elsewhere_exports_the_same_content() {
     }
 }
 
-#[tokio::test]
-async fn damaged_truncated_and_unknown_archives_are_refused_whole() {
+/// A terminated tenant holding one file of `len` bytes `byte`, exported by
+/// the CLI: its id, a temporary folder and the archive in it.
+async fn exported_tenant(byte: u8, len: usize) -> (String, tempfile::TempDir, std::path::PathBuf) {
     let app = app();
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
-    t.owner.post(app.at("/api/v1/files?name=x.bin")).body(vec![7u8; 50_000]).send().await.unwrap();
+    t.owner.post(app.at("/api/v1/files?name=x.bin")).body(vec![byte; len]).send().await.unwrap();
     op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let good = dir.path().join("good.tar");
-    ok(&app.cli(&["export", "--tenant", &t.id, "--out", good.to_str().unwrap()]));
+    let archive = dir.path().join("exported.tar");
+    ok(&app.cli(&["export", "--tenant", &t.id, "--out", archive.to_str().unwrap()]));
+    (t.id.clone(), dir, archive)
+}
+
+#[tokio::test]
+async fn damaged_truncated_and_unknown_archives_are_refused_whole() {
+    let (_, dir, good) = exported_tenant(7, 50_000).await;
     let bytes = std::fs::read(&good).unwrap();
     let target = dir.path().join("target");
 
@@ -235,14 +242,7 @@ async fn damaged_truncated_and_unknown_archives_are_refused_whole() {
 /// the winner's files stay readable (the loser never replaces its data key).
 #[tokio::test]
 async fn two_imports_of_one_archive_at_once_leave_one_readable_tenant() {
-    let app = app();
-    let op = app.operator().await;
-    let t = app.tenant(&op, "acme").await;
-    t.owner.post(app.at("/api/v1/files?name=x.bin")).body(vec![9u8; 120_000]).send().await.unwrap();
-    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("a.tar");
-    ok(&app.cli(&["export", "--tenant", &t.id, "--out", archive.to_str().unwrap()]));
+    let (id, dir, archive) = exported_tenant(9, 120_000).await;
     for round in 0..3 {
         let target = dir.path().join(format!("target-{round}"));
         ok(&valv(&target, &["tenant", "list", "--json"]));
@@ -262,9 +262,9 @@ async fn two_imports_of_one_archive_at_once_leave_one_readable_tenant() {
         for o in outcomes.iter().filter(|o| !o.status.success()) {
             assert!(String::from_utf8_lossy(&o.stderr).contains("import_conflict"), "{o:?}");
         }
-        ok(&valv(&target, &["tenant", "terminate", &t.id, "--json"]));
+        ok(&valv(&target, &["tenant", "terminate", &id, "--json"]));
         let again = dir.path().join(format!("again-{round}.tar"));
-        ok(&valv(&target, &["export", "--tenant", &t.id, "--out", again.to_str().unwrap()]));
+        ok(&valv(&target, &["export", "--tenant", &id, "--out", again.to_str().unwrap()]));
         let p = parts(&again);
         assert_eq!(p[&format!("files/{}", first_file(&p))], vec![9u8; 120_000], "the files decrypt with the kept key");
     }

@@ -23,13 +23,13 @@ pub struct RevisionView {
     pub changed: Vec<String>,
 }
 
-/// The record image an entry carries, if its payload still exists.
-pub(crate) fn image(e: &JournalEntry, id: RecordId) -> Option<RecordRow> {
+/// The record image an entry's payload carries, if the payload still exists.
+pub(crate) fn image(payload: Option<&[u8]>, id: RecordId) -> Option<RecordRow> {
     #[derive(serde::Deserialize)]
     struct Payload {
         rows: Vec<Row>,
     }
-    let p: Payload = serde_json::from_slice(e.payload.as_deref()?).ok()?;
+    let p: Payload = serde_json::from_slice(payload?).ok()?;
     p.rows.into_iter().find_map(|r| match r {
         Row::Record(r) if r.id == id => Some(r),
         _ => None,
@@ -57,7 +57,7 @@ impl Valv {
         id: RecordId,
     ) -> ServiceResult<Vec<RecordRow>> {
         let entries = self.store.history(tenant, "record", &id.to_string()).await?;
-        Ok(entries.iter().filter_map(|e| image(e, id)).collect())
+        Ok(entries.iter().filter_map(|e| image(e.payload.as_deref(), id)).collect())
     }
 
     async fn images(
@@ -69,7 +69,7 @@ impl Valv {
         let tenant = reader(caller)?;
         self.any_record(tenant, collection, id).await?;
         let entries = self.store.history(tenant, "record", &id.to_string()).await?;
-        Ok(entries.into_iter().filter_map(|e| image(&e, id).map(|r| (e, r))).collect())
+        Ok(entries.into_iter().filter_map(|e| image(e.payload.as_deref(), id).map(|r| (e, r))).collect())
     }
 
     /// Every revision of a record, oldest first (deleted records included).

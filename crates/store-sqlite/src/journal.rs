@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use valv_domain::stamp;
 use valv_store::journal::next_entry;
-use valv_store::{ChainHead, Change, JournalEntry, JournalQuery, StoreResult};
+use valv_store::{ChainHead, Change, HistoryItem, JournalEntry, JournalQuery, StoreResult};
 
 use crate::backend;
 
@@ -144,21 +144,27 @@ pub(crate) fn history(c: &Connection, chain: &str, entity: &str, id: &str) -> St
 /// smallest to the largest id, keeping the asked ones. The export asks for a
 /// page of consecutive ids, so the range holds little else; one scan reads
 /// each index page once where a lookup per id descended the tree every time.
-pub(crate) fn histories(c: &Connection, chain: &str, entity: &str, ids: &[String]) -> StoreResult<Vec<JournalEntry>> {
+pub(crate) fn histories(c: &Connection, chain: &str, entity: &str, ids: &[String]) -> StoreResult<Vec<HistoryItem>> {
     let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
     let (Some(first), Some(last)) = (wanted.iter().min(), wanted.iter().max()) else { return Ok(Vec::new()) };
     let mut stmt = c
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM journal WHERE chain = ?1 AND entity = ?2 AND entity_id BETWEEN ?3 AND ?4 \
-             ORDER BY entity_id, seq"
-        ))
+        .prepare_cached(
+            "SELECT entity_id, chain_seq, payload FROM journal \
+             WHERE chain = ?1 AND entity = ?2 AND entity_id BETWEEN ?3 AND ?4 ORDER BY entity_id, seq",
+        )
         .map_err(backend)?;
-    let rows = stmt.query_map(params![chain, entity, first, last], entry).map_err(backend)?;
+    let mut rows = stmt.query(params![chain, entity, first, last]).map_err(backend)?;
     let mut out = Vec::new();
-    for e in rows {
-        let e = e.map_err(backend)?;
-        if wanted.contains(e.entity_id.as_str()) {
-            out.push(e);
+    while let Some(r) = rows.next().map_err(backend)? {
+        // Compared before anything is copied: the range holds ids not asked for.
+        let id = r.get_ref(0).and_then(|v| v.as_str().map_err(Into::into)).map_err(backend)?;
+        if wanted.contains(id) {
+            let item = HistoryItem {
+                entity_id: id.to_owned(),
+                chain_seq: r.get(1).map_err(backend)?,
+                payload: r.get(2).map_err(backend)?,
+            };
+            out.push(item);
         }
     }
     Ok(out)

@@ -5,8 +5,8 @@
 //! no input can reach SQL as code.
 
 use rusqlite::{Connection, ToSql};
-use valv_domain::{CollectionId, TenantId};
-use valv_store::{RecordQuery, RecordRow, StoreResult};
+use valv_domain::{CollectionId, RecordId, TenantId};
+use valv_store::{RecordHead, RecordQuery, RecordRow, StoreResult};
 
 use crate::entities::many;
 
@@ -49,6 +49,25 @@ pub(crate) fn query(
     let (sql, args) = build(tenant, collection, q)?;
     let refs: Vec<&dyn ToSql> = args.iter().map(AsRef::as_ref).collect();
     many(c, &sql, &refs)
+}
+
+/// Ids and creation of a collection's records after `after`, in id order.
+/// Unknown fields of the row image (its values) are skipped, not parsed.
+pub(crate) fn heads(
+    c: &Connection,
+    tenant: TenantId,
+    collection: CollectionId,
+    after: Option<RecordId>,
+    limit: u32,
+) -> StoreResult<Vec<RecordHead>> {
+    let (t, col) = (tenant.to_string(), collection.to_string());
+    let select = "SELECT row_json FROM records WHERE tenant_id = ?1 AND collection_id = ?2";
+    match after {
+        Some(id) => {
+            many(c, &format!("{select} AND id > ?3 ORDER BY id LIMIT ?4"), &[&t, &col, &id.to_string(), &limit])
+        }
+        None => many(c, &format!("{select} ORDER BY id LIMIT ?3"), &[&t, &col, &limit]),
+    }
 }
 
 /// The SQL text and arguments of a record query.

@@ -2,9 +2,9 @@
 
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 use valv_store::{
-    BackupRun, Chain, ChainHead, Change, CollectionRow, DumpItem, DumpSink, FileRow, FileVersionRow, JournalEntry,
-    JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordQuery, RecordRow, RequestRow, SessionRow, Store,
-    StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
+    BackupRun, Chain, ChainHead, Change, CollectionRow, DumpItem, DumpSink, FileRow, FileVersionRow, HistoryItem,
+    JournalEntry, JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordHead, RecordQuery, RecordRow,
+    RequestRow, SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
 };
 
 use crate::entities::{many, one};
@@ -167,7 +167,7 @@ impl Store for SqliteStore {
         self.read(move |c| journal::history(c, &tenant.to_string(), &entity, &id)).await
     }
 
-    async fn histories(&self, tenant: TenantId, entity: &str, ids: Vec<String>) -> StoreResult<Vec<JournalEntry>> {
+    async fn histories(&self, tenant: TenantId, entity: &str, ids: Vec<String>) -> StoreResult<Vec<HistoryItem>> {
         let entity = entity.to_owned();
         self.read(move |c| journal::histories(c, &tenant.to_string(), &entity, &ids)).await
     }
@@ -217,6 +217,16 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<RecordRow>> {
         let q = query.clone();
         self.read(move |c| records::query(c, tenant, collection, &q)).await
+    }
+
+    async fn record_heads(
+        &self,
+        tenant: TenantId,
+        collection: CollectionId,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> StoreResult<Vec<RecordHead>> {
+        self.read(move |c| records::heads(c, tenant, collection, after, limit)).await
     }
 
     async fn count_records(

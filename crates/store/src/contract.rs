@@ -2,12 +2,14 @@
 //! call [`run_all`] with a fresh, empty store.
 
 use time::macros::datetime;
-use valv_domain::{Email, PersonName, Phone, Role, Slug, TenantId, TenantName, UserId, UserStatus};
+use valv_domain::{
+    CollectionId, Email, PersonName, Phone, RecordId, Role, Slug, TenantId, TenantName, UserId, UserStatus,
+};
 
 use crate::journal::verify;
 use crate::{
-    Actor, Chain, Change, Contact, JournalEntry, JournalQuery, Principal, Row, SessionRow, Store, StoreError,
-    TenantRow, UserRow,
+    Actor, Chain, Change, CollectionRow, Contact, JournalEntry, JournalQuery, Principal, Processing, RecordHead,
+    RecordRow, Row, SessionRow, Store, StoreError, TenantRow, UserRow,
 };
 
 const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
@@ -25,6 +27,7 @@ pub async fn run_all(store: &dyn Store) {
     journal_filters_and_pages(store).await;
     chains_read_in_pages_and_histories_in_bulk(store).await;
     changes_from_a_source_commit_whole_or_not_at_all(store).await;
+    record_heads_page_in_id_order_with_deleted_ones(store).await;
 }
 
 #[must_use]
@@ -216,6 +219,49 @@ async fn chains_read_in_pages_and_histories_in_bulk(s: &dyn Store) {
     assert_eq!(got, want, "grouped by entity id, oldest first, only the ids asked for");
     let other = tenant("contract-pages-other");
     assert!(s.histories(other.id, "user", ids).await.expect("histories").is_empty(), "scoped to the tenant");
+}
+
+async fn record_heads_page_in_id_order_with_deleted_ones(s: &dyn Store) {
+    let t = tenant("contract-heads");
+    s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+    let collection = CollectionRow {
+        id: CollectionId::new(),
+        tenant_id: t.id,
+        name: "notes".into(),
+        fields: Vec::new(),
+        data_subject: false,
+        processing: Processing::default(),
+        created_at: T0,
+        updated_at: T0,
+    };
+    s.commit(put(Chain::Tenant(t.id), "collection.created", Row::Collection(collection.clone()))).await.expect("c");
+    let record = |n: u64| RecordRow {
+        id: RecordId::new(),
+        tenant_id: t.id,
+        collection_id: collection.id,
+        revision: 1,
+        data: serde_json::json!({ "n": n }),
+        deleted_at: (n == 1).then_some(T0),
+        created_at: T0 + time::Duration::seconds(n as i64),
+        created_by: format!("user:{n}"),
+        updated_at: T0,
+        updated_by: "user:x".into(),
+    };
+    let mut rows: Vec<RecordRow> = (0..5).map(record).collect();
+    for r in &rows {
+        s.commit(put(Chain::Tenant(t.id), "record.created", Row::Record(r.clone()))).await.expect("record");
+    }
+    rows.sort_by_key(|r| r.id.to_string());
+    let want: Vec<RecordHead> = rows
+        .iter()
+        .map(|r| RecordHead { id: r.id, created_at: r.created_at, created_by: r.created_by.clone() })
+        .collect();
+    let first = s.record_heads(t.id, collection.id, None, 3).await.expect("heads");
+    assert_eq!(first, want[..3], "the first page, deleted records included");
+    let rest = s.record_heads(t.id, collection.id, Some(first[2].id), 3).await.expect("heads");
+    assert_eq!(rest, want[3..], "the page after the cursor");
+    let other = tenant("contract-heads-other");
+    assert!(s.record_heads(other.id, collection.id, None, 10).await.expect("heads").is_empty(), "scoped to the tenant");
 }
 
 /// A source of `changes` that fails after `fail_after` of them, if given.

@@ -32,6 +32,15 @@ pub struct JournalEntry {
     pub hash: String,
 }
 
+/// What a revision history needs of an entry: whose it is, where it stands
+/// in its chain, and its payload (`None` once erased).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryItem {
+    pub entity_id: String,
+    pub chain_seq: u64,
+    pub payload: Option<Vec<u8>>,
+}
+
 /// The newest entry of a chain, kept beside the chain so that truncation shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainHead {

@@ -26,9 +26,9 @@ pub use change::{Actor, Chain, Change};
 pub use ephemeral::{Principal, SessionRow, Throttle};
 pub use error::{StoreError, StoreResult};
 pub use files::{FileRow, FileVersionRow, StoredChunk};
-pub use journal::{ChainHead, JournalEntry, JournalQuery};
+pub use journal::{ChainHead, HistoryItem, JournalEntry, JournalQuery};
 pub use keys::KeyStore;
-pub use records::{CollectionRow, Filter, Op, Processing, RecordQuery, RecordRow};
+pub use records::{CollectionRow, Filter, Op, Processing, RecordHead, RecordQuery, RecordRow};
 pub use requests::RequestRow;
 pub use rows::{Contact, OperatorRow, Row, TenantLimits, TenantRow, TokenId, TokenRow, TotpState, UserRow};
 
@@ -105,8 +105,9 @@ pub trait Store: Send + Sync + 'static {
     /// Entries of `tenant`'s chain about one entity, oldest first (revision history).
     async fn history(&self, tenant: TenantId, entity: &str, entity_id: &str) -> StoreResult<Vec<JournalEntry>>;
     /// [`Store::history`] of many entities of one kind in one read, ordered by
-    /// entity id, then oldest first (the export reads a page of records at once).
-    async fn histories(&self, tenant: TenantId, entity: &str, ids: Vec<String>) -> StoreResult<Vec<JournalEntry>>;
+    /// entity id, then oldest first, each entry reduced to what a history
+    /// needs (the export reads a page of records at once).
+    async fn histories(&self, tenant: TenantId, entity: &str, ids: Vec<String>) -> StoreResult<Vec<HistoryItem>>;
 
     async fn collection(&self, tenant: TenantId, id: CollectionId) -> StoreResult<Option<CollectionRow>>;
     async fn collection_by_name(&self, tenant: TenantId, name: &str) -> StoreResult<Option<CollectionRow>>;
@@ -123,6 +124,15 @@ pub trait Store: Send + Sync + 'static {
         collection: CollectionId,
         query: &RecordQuery,
     ) -> StoreResult<Vec<RecordRow>>;
+    /// Records of one collection, deleted ones too, in id order after `after`:
+    /// their ids and creation only, without reading their field values.
+    async fn record_heads(
+        &self,
+        tenant: TenantId,
+        collection: CollectionId,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> StoreResult<Vec<RecordHead>>;
     /// Records of one collection: live ones, or all with `include_deleted`.
     async fn count_records(
         &self,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt as _};
 use serde::Serialize;
 use valv_domain::{CollectionId, RecordId, TenantId, stamp};
-use valv_store::{CollectionRow, RecordQuery, RecordRow};
+use valv_store::{CollectionRow, RecordHead};
 
 use super::format::{
     ExportCollection, ExportEntry, ExportFile, ExportTenant, ExportUser, ExportVersion, FORMAT, VERSION,
@@ -38,10 +38,10 @@ impl Sink for Spool {
 }
 
 /// Aborts a spawned task when dropped, so a failed export stops its helpers.
-struct Helper<T>(tokio::task::JoinHandle<T>);
+pub(super) struct Helper<T>(pub(super) tokio::task::JoinHandle<T>);
 
 impl<T> Helper<T> {
-    async fn join(mut self) -> ServiceResult<T> {
+    pub(super) async fn join(mut self) -> ServiceResult<T> {
         (&mut self.0).await.map_err(|e| ServiceError::Internal(format!("export: {e}")))
     }
 }
@@ -191,7 +191,7 @@ impl Valv {
         progress: &Progress,
     ) -> ServiceResult<()> {
         let name: Arc<str> = collection.name.as_str().into();
-        let render = |page: ServiceResult<Vec<RecordRow>>| {
+        let render = |page: ServiceResult<Vec<RecordHead>>| {
             let (valv, name) = (self.clone(), Arc::clone(&name));
             async move {
                 let page = page?;
@@ -214,19 +214,13 @@ impl Valv {
         &self,
         tenant: TenantId,
         collection: CollectionId,
-    ) -> impl Stream<Item = ServiceResult<Vec<RecordRow>>> + Send + use<> {
+    ) -> impl Stream<Item = ServiceResult<Vec<RecordHead>>> + Send + use<> {
         let valv = self.clone();
         futures::stream::try_unfold(Some(None), move |cursor: Option<Option<RecordId>>| {
             let valv = valv.clone();
             async move {
                 let Some(after) = cursor else { return Ok(None) };
-                let q = RecordQuery {
-                    after: after.map(|id| (serde_json::Value::Null, id)),
-                    limit: RECORDS_PAGE,
-                    include_deleted: true,
-                    ..RecordQuery::default()
-                };
-                let page = valv.store.records(tenant, collection, &q).await?;
+                let page = valv.store.record_heads(tenant, collection, after, RECORDS_PAGE).await?;
                 let next = (page.len() == RECORDS_PAGE as usize).then(|| page.last().map(|r| r.id));
                 Ok((!page.is_empty()).then_some((page, next)))
             }
@@ -235,7 +229,12 @@ impl Valv {
 
     /// A page of records with their revisions (from the journal, in one read)
     /// as JSON list items separated by commas.
-    async fn render_records(&self, tenant: TenantId, collection: &str, page: Vec<RecordRow>) -> ServiceResult<Vec<u8>> {
+    async fn render_records(
+        &self,
+        tenant: TenantId,
+        collection: &str,
+        page: Vec<RecordHead>,
+    ) -> ServiceResult<Vec<u8>> {
         let ids = page.iter().map(|r| r.id.to_string()).collect();
         let entries = self.store.histories(tenant, "record", ids).await?;
         let internal = |e: serde_json::Error| ServiceError::Internal(format!("export: {e}"));
@@ -246,7 +245,7 @@ impl Valv {
                 out.push(b',');
             }
             let id = r.id.to_string();
-            let head = RecordHead { id: &id, collection, created_at: stamp(r.created_at), created_by: &r.created_by };
+            let head = Head { id: &id, collection, created_at: stamp(r.created_at), created_by: &r.created_by };
             serde_json::to_writer(&mut out, &head).map_err(internal)?;
             // The revisions are JSON already: the object is reopened to add them.
             out.pop();
@@ -260,7 +259,7 @@ impl Valv {
 
 /// A record of `export.json` (see `format::ExportRecord`) before its revisions.
 #[derive(Serialize)]
-struct RecordHead<'a> {
+struct Head<'a> {
     id: &'a str,
     collection: &'a str,
     created_at: String,

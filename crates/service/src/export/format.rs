@@ -4,6 +4,8 @@
 //! with the SHA-256 of every other part (readers accept any order before it). Never any secret: no password hashes, TOTP secrets,
 //! recovery codes, tokens or keys.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use valv_domain::schema::FieldDef;
 
@@ -91,32 +93,33 @@ pub struct ExportVersion {
     pub path: String,
 }
 
-/// One journal entry, without its payload (which holds row images).
+/// One journal entry, without its payload (which holds row images). Borrowed
+/// when written (an export writes every entry of the chain), owned when read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExportEntry {
+pub struct ExportEntry<'a> {
     pub chain_seq: u64,
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub entity: String,
-    pub entity_id: String,
-    pub payload_hash: String,
-    pub prev_hash: String,
-    pub hash: String,
+    pub at: Cow<'a, str>,
+    pub actor: Cow<'a, str>,
+    pub action: Cow<'a, str>,
+    pub entity: Cow<'a, str>,
+    pub entity_id: Cow<'a, str>,
+    pub payload_hash: Cow<'a, str>,
+    pub prev_hash: Cow<'a, str>,
+    pub hash: Cow<'a, str>,
 }
 
-impl From<&valv_store::JournalEntry> for ExportEntry {
-    fn from(e: &valv_store::JournalEntry) -> Self {
+impl<'a> From<&'a valv_store::JournalEntry> for ExportEntry<'a> {
+    fn from(e: &'a valv_store::JournalEntry) -> Self {
         Self {
             chain_seq: e.chain_seq,
-            at: e.at.clone(),
-            actor: e.actor.clone(),
-            action: e.action.clone(),
-            entity: e.entity.clone(),
-            entity_id: e.entity_id.clone(),
-            payload_hash: e.payload_hash.clone(),
-            prev_hash: e.prev_hash.clone(),
-            hash: e.hash.clone(),
+            at: Cow::Borrowed(&e.at),
+            actor: Cow::Borrowed(&e.actor),
+            action: Cow::Borrowed(&e.action),
+            entity: Cow::Borrowed(&e.entity),
+            entity_id: Cow::Borrowed(&e.entity_id),
+            payload_hash: Cow::Borrowed(&e.payload_hash),
+            prev_hash: Cow::Borrowed(&e.prev_hash),
+            hash: Cow::Borrowed(&e.hash),
         }
     }
 }

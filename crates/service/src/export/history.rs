@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use valv_domain::{RecordId, stamp};
-use valv_store::JournalEntry;
+use valv_store::HistoryItem;
 
 /// The rows a journal payload carries, each still as JSON text.
 #[derive(Deserialize)]
@@ -56,7 +56,7 @@ struct Revision<'a> {
 /// record's oldest first), rendered as the JSON lists `export.json` holds.
 /// Entries whose payload was erased or carries no image of the record are
 /// skipped, as they are when a record's history is read.
-pub(super) fn render(entries: &[JournalEntry]) -> serde_json::Result<HashMap<&str, Vec<u8>>> {
+pub(super) fn render(entries: &[HistoryItem]) -> serde_json::Result<HashMap<&str, Vec<u8>>> {
     let mut lists: HashMap<&str, Vec<u8>> = HashMap::new();
     for e in entries {
         let Some(payload) = e.payload.as_deref() else { continue };
@@ -99,21 +99,8 @@ mod tests {
     use super::*;
     use crate::export::format::ExportRevision;
 
-    fn entry(change: &Change, entity_id: &str, erased: bool) -> JournalEntry {
-        JournalEntry {
-            seq: 1,
-            chain: "c".into(),
-            chain_seq: 1,
-            at: String::new(),
-            actor: String::new(),
-            action: String::new(),
-            entity: "record".into(),
-            entity_id: entity_id.into(),
-            payload: (!erased).then(|| change.payload()),
-            payload_hash: String::new(),
-            prev_hash: String::new(),
-            hash: String::new(),
-        }
+    fn entry(change: &Change, entity_id: &str, erased: bool) -> HistoryItem {
+        HistoryItem { entity_id: entity_id.into(), chain_seq: 1, payload: (!erased).then(|| change.payload()) }
     }
 
     fn record(id: RecordId, revision: u64, data: Value, at: OffsetDateTime, deleted: bool, by: &str) -> RecordRow {
@@ -170,7 +157,7 @@ mod tests {
                     .row(Row::Record(row.clone()));
                 entries.push(entry(&change, &id.to_string(), erased));
                 if !erased {
-                    let img = crate::revisions::image(entries.last().unwrap(), id).unwrap();
+                    let img = crate::revisions::image(entries.last().unwrap().payload.as_deref(), id).unwrap();
                     expected.push(ExportRevision {
                         revision: img.revision,
                         at: stamp(img.updated_at),

@@ -113,7 +113,7 @@ impl<'a> Feed<'a> {
             Piece::Record(r) => self.import_record(&r).await,
             Piece::File(f) => self.import_file(&f).await,
             Piece::Entry(e) => {
-                self.journal_head = Some(e.hash);
+                self.journal_head = Some(e.hash.into_owned());
                 Ok(())
             }
         }

@@ -24,7 +24,7 @@ pub(super) enum Piece {
     Collection(ExportCollection),
     Record(ExportRecord),
     File(ExportFile),
-    Entry(ExportEntry),
+    Entry(ExportEntry<'static>),
 }
 
 /// Where pieces go; an error stops the parse (the receiver gave up).

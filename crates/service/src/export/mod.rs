@@ -24,6 +24,7 @@ use tokio::io::AsyncWrite;
 use valv_domain::TenantId;
 use valv_store::{Chain, Change, FileRow, FileVersionRow};
 
+use self::document::Helper;
 use self::placed::Placed;
 use self::tarout::TarOut;
 use crate::{Caller, ServiceError, ServiceResult, Valv};
@@ -168,7 +169,9 @@ impl Valv {
         let file_parts: u64 = inventory.files.iter().flat_map(|(_, vs)| vs).map(|v| tarout::span(v.size)).sum();
         // `export.json` follows the file parts, after its own header.
         let document_at = file_parts + tarout::span(0);
-        let placed = Placed::new(Arc::new(file.try_clone().await.map_err(io)?.into_std().await), document_at);
+        let std_file = Arc::new(file.try_clone().await.map_err(io)?.into_std().await);
+        let write_back = Helper(tokio::spawn(placed::write_back(Arc::clone(&std_file))));
+        let placed = Placed::new(std_file, document_at);
         let document = self.export_document(tenant, Arc::clone(&inventory), Arc::clone(progress), placed);
         let mut tar = TarOut::new(tokio::io::BufWriter::with_capacity(1 << 20, file));
         let ((head, journal), ()) =
@@ -179,6 +182,9 @@ impl Valv {
         let (placed, sha) = head.finish().map_err(io)?;
         tar.part_placed("export.json", placed, sha, journal.len(), journal.reader()).await.map_err(io)?;
         let out = tar.finish().await.map_err(io)?;
+        if write_back.0.is_finished() {
+            write_back.join().await?.map_err(io)?;
+        }
         self.journal_export(caller, tenant, progress).await?;
         Ok(out.into_inner())
     }

@@ -6,9 +6,10 @@
 
 use rusqlite::{Connection, ToSql};
 use valv_domain::{CollectionId, RecordId, TenantId};
-use valv_store::{RecordHead, RecordQuery, RecordRow, StoreResult};
+use valv_store::{RecordQuery, RecordRow, StoreResult};
 
 use crate::entities::many;
+use crate::{backend, corrupt};
 
 fn path(field: &str) -> String {
     format!("$.data.\"{field}\"")
@@ -51,23 +52,30 @@ pub(crate) fn query(
     many(c, &sql, &refs)
 }
 
-/// Ids and creation of a collection's records after `after`, in id order.
-/// Unknown fields of the row image (its values) are skipped, not parsed.
-pub(crate) fn heads(
+/// Ids of a collection's records after `after`, in order, read from the
+/// `(tenant_id, collection_id, id)` index without touching the rows.
+pub(crate) fn ids(
     c: &Connection,
     tenant: TenantId,
     collection: CollectionId,
     after: Option<RecordId>,
     limit: u32,
-) -> StoreResult<Vec<RecordHead>> {
+) -> StoreResult<Vec<RecordId>> {
     let (t, col) = (tenant.to_string(), collection.to_string());
-    let select = "SELECT row_json FROM records WHERE tenant_id = ?1 AND collection_id = ?2";
-    match after {
-        Some(id) => {
-            many(c, &format!("{select} AND id > ?3 ORDER BY id LIMIT ?4"), &[&t, &col, &id.to_string(), &limit])
-        }
-        None => many(c, &format!("{select} ORDER BY id LIMIT ?3"), &[&t, &col, &limit]),
+    let select = "SELECT id FROM records WHERE tenant_id = ?1 AND collection_id = ?2";
+    let after = after.map(|id| id.to_string());
+    let (sql, args): (String, Vec<&dyn ToSql>) = match &after {
+        Some(id) => (format!("{select} AND id > ?3 ORDER BY id LIMIT ?4"), vec![&t, &col, id, &limit]),
+        None => (format!("{select} ORDER BY id LIMIT ?3"), vec![&t, &col, &limit]),
+    };
+    let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+    let mut rows = stmt.query(args.as_slice()).map_err(backend)?;
+    let mut out = Vec::with_capacity(limit as usize);
+    while let Some(r) = rows.next().map_err(backend)? {
+        let id = r.get_ref(0).and_then(|v| v.as_str().map_err(Into::into)).map_err(backend)?;
+        out.push(RecordId::parse(id).map_err(corrupt)?);
     }
+    Ok(out)
 }
 
 /// The SQL text and arguments of a record query.

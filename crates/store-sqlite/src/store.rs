@@ -3,8 +3,8 @@
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 use valv_store::{
     BackupRun, Chain, ChainHead, Change, CollectionRow, DumpItem, DumpSink, FileRow, FileVersionRow, HistoryItem,
-    JournalEntry, JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordHead, RecordQuery, RecordRow,
-    RequestRow, SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
+    JournalEntry, JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordQuery, RecordRow, RequestRow,
+    SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
 };
 
 use crate::entities::{many, one};
@@ -219,14 +219,14 @@ impl Store for SqliteStore {
         self.read(move |c| records::query(c, tenant, collection, &q)).await
     }
 
-    async fn record_heads(
+    async fn record_ids(
         &self,
         tenant: TenantId,
         collection: CollectionId,
         after: Option<RecordId>,
         limit: u32,
-    ) -> StoreResult<Vec<RecordHead>> {
-        self.read(move |c| records::heads(c, tenant, collection, after, limit)).await
+    ) -> StoreResult<Vec<RecordId>> {
+        self.read(move |c| records::ids(c, tenant, collection, after, limit)).await
     }
 
     async fn count_records(

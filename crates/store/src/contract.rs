@@ -8,8 +8,8 @@ use valv_domain::{
 
 use crate::journal::verify;
 use crate::{
-    Actor, Chain, Change, CollectionRow, Contact, JournalEntry, JournalQuery, Principal, Processing, RecordHead,
-    RecordRow, Row, SessionRow, Store, StoreError, TenantRow, UserRow,
+    Actor, Chain, Change, CollectionRow, Contact, JournalEntry, JournalQuery, Principal, Processing, RecordRow, Row,
+    SessionRow, Store, StoreError, TenantRow, UserRow,
 };
 
 const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
@@ -27,7 +27,7 @@ pub async fn run_all(store: &dyn Store) {
     journal_filters_and_pages(store).await;
     chains_read_in_pages_and_histories_in_bulk(store).await;
     changes_from_a_source_commit_whole_or_not_at_all(store).await;
-    record_heads_page_in_id_order_with_deleted_ones(store).await;
+    record_ids_page_in_order_with_deleted_ones(store).await;
 }
 
 #[must_use]
@@ -221,8 +221,8 @@ async fn chains_read_in_pages_and_histories_in_bulk(s: &dyn Store) {
     assert!(s.histories(other.id, "user", ids).await.expect("histories").is_empty(), "scoped to the tenant");
 }
 
-async fn record_heads_page_in_id_order_with_deleted_ones(s: &dyn Store) {
-    let t = tenant("contract-heads");
+async fn record_ids_page_in_order_with_deleted_ones(s: &dyn Store) {
+    let t = tenant("contract-ids");
     s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
     let collection = CollectionRow {
         id: CollectionId::new(),
@@ -252,16 +252,13 @@ async fn record_heads_page_in_id_order_with_deleted_ones(s: &dyn Store) {
         s.commit(put(Chain::Tenant(t.id), "record.created", Row::Record(r.clone()))).await.expect("record");
     }
     rows.sort_by_key(|r| r.id.to_string());
-    let want: Vec<RecordHead> = rows
-        .iter()
-        .map(|r| RecordHead { id: r.id, created_at: r.created_at, created_by: r.created_by.clone() })
-        .collect();
-    let first = s.record_heads(t.id, collection.id, None, 3).await.expect("heads");
+    let want: Vec<RecordId> = rows.iter().map(|r| r.id).collect();
+    let first = s.record_ids(t.id, collection.id, None, 3).await.expect("ids");
     assert_eq!(first, want[..3], "the first page, deleted records included");
-    let rest = s.record_heads(t.id, collection.id, Some(first[2].id), 3).await.expect("heads");
+    let rest = s.record_ids(t.id, collection.id, Some(first[2]), 3).await.expect("ids");
     assert_eq!(rest, want[3..], "the page after the cursor");
-    let other = tenant("contract-heads-other");
-    assert!(s.record_heads(other.id, collection.id, None, 10).await.expect("heads").is_empty(), "scoped to the tenant");
+    let other = tenant("contract-ids-other");
+    assert!(s.record_ids(other.id, collection.id, None, 10).await.expect("ids").is_empty(), "scoped to the tenant");
 }
 
 /// A source of `changes` that fails after `fail_after` of them, if given.

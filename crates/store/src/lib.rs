@@ -28,7 +28,7 @@ pub use error::{StoreError, StoreResult};
 pub use files::{FileRow, FileVersionRow, StoredChunk};
 pub use journal::{ChainHead, HistoryItem, JournalEntry, JournalQuery};
 pub use keys::KeyStore;
-pub use records::{CollectionRow, Filter, Op, Processing, RecordHead, RecordQuery, RecordRow};
+pub use records::{CollectionRow, Filter, Op, Processing, RecordQuery, RecordRow};
 pub use requests::RequestRow;
 pub use rows::{Contact, OperatorRow, Row, TenantLimits, TenantRow, TokenId, TokenRow, TotpState, UserRow};
 
@@ -124,15 +124,15 @@ pub trait Store: Send + Sync + 'static {
         collection: CollectionId,
         query: &RecordQuery,
     ) -> StoreResult<Vec<RecordRow>>;
-    /// Records of one collection, deleted ones too, in id order after `after`:
-    /// their ids and creation only, without reading their field values.
-    async fn record_heads(
+    /// Ids of one collection's records, deleted ones too, in order after
+    /// `after` (from an index alone: the export reads a million).
+    async fn record_ids(
         &self,
         tenant: TenantId,
         collection: CollectionId,
         after: Option<RecordId>,
         limit: u32,
-    ) -> StoreResult<Vec<RecordHead>>;
+    ) -> StoreResult<Vec<RecordId>>;
     /// Records of one collection: live ones, or all with `include_deleted`.
     async fn count_records(
         &self,

@@ -48,15 +48,6 @@ pub struct Processing {
     pub legal_hold: String,
 }
 
-/// A record's id and creation, read without its field values.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct RecordHead {
-    pub id: RecordId,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub created_by: String,
-}
-
 /// One record at its current revision. Earlier revisions are its journal entries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordRow {

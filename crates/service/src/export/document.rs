@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt as _};
 use serde::Serialize;
 use valv_domain::{CollectionId, RecordId, TenantId, stamp};
-use valv_store::{CollectionRow, RecordHead};
+use valv_store::CollectionRow;
 
 use super::format::{
     ExportCollection, ExportEntry, ExportFile, ExportTenant, ExportUser, ExportVersion, FORMAT, VERSION,
@@ -191,7 +191,7 @@ impl Valv {
         progress: &Progress,
     ) -> ServiceResult<()> {
         let name: Arc<str> = collection.name.as_str().into();
-        let render = |page: ServiceResult<Vec<RecordHead>>| {
+        let render = |page: ServiceResult<Vec<RecordId>>| {
             let (valv, name) = (self.clone(), Arc::clone(&name));
             async move {
                 let page = page?;
@@ -214,14 +214,14 @@ impl Valv {
         &self,
         tenant: TenantId,
         collection: CollectionId,
-    ) -> impl Stream<Item = ServiceResult<Vec<RecordHead>>> + Send + use<> {
+    ) -> impl Stream<Item = ServiceResult<Vec<RecordId>>> + Send + use<> {
         let valv = self.clone();
         futures::stream::try_unfold(Some(None), move |cursor: Option<Option<RecordId>>| {
             let valv = valv.clone();
             async move {
                 let Some(after) = cursor else { return Ok(None) };
-                let page = valv.store.record_heads(tenant, collection, after, RECORDS_PAGE).await?;
-                let next = (page.len() == RECORDS_PAGE as usize).then(|| page.last().map(|r| r.id));
+                let page = valv.store.record_ids(tenant, collection, after, RECORDS_PAGE).await?;
+                let next = (page.len() == RECORDS_PAGE as usize).then(|| page.last().copied());
                 Ok((!page.is_empty()).then_some((page, next)))
             }
         })
@@ -229,28 +229,31 @@ impl Valv {
 
     /// A page of records with their revisions (from the journal, in one read)
     /// as JSON list items separated by commas.
-    async fn render_records(
-        &self,
-        tenant: TenantId,
-        collection: &str,
-        page: Vec<RecordHead>,
-    ) -> ServiceResult<Vec<u8>> {
-        let ids = page.iter().map(|r| r.id.to_string()).collect();
-        let entries = self.store.histories(tenant, "record", ids).await?;
+    async fn render_records(&self, tenant: TenantId, collection: &str, page: Vec<RecordId>) -> ServiceResult<Vec<u8>> {
+        let ids: Vec<String> = page.iter().map(ToString::to_string).collect();
+        let entries = self.store.histories(tenant, "record", ids.clone()).await?;
         let internal = |e: serde_json::Error| ServiceError::Internal(format!("export: {e}"));
-        let revisions = super::history::render(&entries).map_err(internal)?;
+        let mut rendered = super::history::render(&entries).map_err(internal)?;
         let mut out = Vec::new();
-        for r in page {
+        for (id, key) in page.into_iter().zip(&ids) {
             if !out.is_empty() {
                 out.push(b',');
             }
-            let id = r.id.to_string();
-            let head = Head { id: &id, collection, created_at: stamp(r.created_at), created_by: &r.created_by };
+            let r = rendered.remove(key.as_str()).unwrap_or_default();
+            let (created_at, created_by) = match r.created {
+                Some(c) => c,
+                // The newest entry's image was erased: the row says it.
+                None => {
+                    let row = self.store.record(tenant, id).await?.ok_or(ServiceError::NotFound)?;
+                    (row.created_at, row.created_by)
+                }
+            };
+            let head = Head { id: key, collection, created_at: stamp(created_at), created_by: &created_by };
             serde_json::to_writer(&mut out, &head).map_err(internal)?;
             // The revisions are JSON already: the object is reopened to add them.
             out.pop();
             out.extend_from_slice(b",\"revisions\":");
-            out.extend_from_slice(revisions.get(id.as_str()).map_or(b"[]", Vec::as_slice));
+            out.extend_from_slice(if r.revisions.is_empty() { b"[]" } else { &r.revisions });
             out.push(b'}');
         }
         Ok(out)

@@ -40,6 +40,10 @@ struct Image<'a> {
     updated_at: time::OffsetDateTime,
     #[serde(borrow)]
     updated_by: Cow<'a, str>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: time::OffsetDateTime,
+    #[serde(borrow)]
+    created_by: Cow<'a, str>,
 }
 
 /// One revision as `export.json` holds it (see `format::ExportRevision`).
@@ -52,13 +56,25 @@ struct Revision<'a> {
     deleted: bool,
 }
 
+/// A record's revisions as the JSON list `export.json` holds, and its
+/// creation as its newest entry's image shows it: a record's row is its
+/// newest image, so the export need not read the row. `None` when that
+/// entry's payload was erased or holds no image of the record (then the
+/// caller reads the row).
+#[derive(Default)]
+pub(super) struct Rendered {
+    pub(super) revisions: Vec<u8>,
+    pub(super) created: Option<(time::OffsetDateTime, String)>,
+}
+
 /// The revisions of each record in `entries` (a page's histories, each
-/// record's oldest first), rendered as the JSON lists `export.json` holds.
-/// Entries whose payload was erased or carries no image of the record are
-/// skipped, as they are when a record's history is read.
-pub(super) fn render(entries: &[HistoryItem]) -> serde_json::Result<HashMap<&str, Vec<u8>>> {
-    let mut lists: HashMap<&str, Vec<u8>> = HashMap::new();
+/// record's oldest first). Entries whose payload was erased or carries no
+/// image of the record are skipped, as they are when a record's history is read.
+pub(super) fn render(entries: &[HistoryItem]) -> serde_json::Result<HashMap<&str, Rendered>> {
+    let mut out: HashMap<&str, Rendered> = HashMap::new();
     for e in entries {
+        let rendered = out.entry(e.entity_id.as_str()).or_default();
+        rendered.created = None;
         let Some(payload) = e.payload.as_deref() else { continue };
         let Ok(p) = serde_json::from_slice::<Payload<'_>>(payload) else { continue };
         let Ok(id) = RecordId::parse(&e.entity_id) else { continue };
@@ -67,7 +83,7 @@ pub(super) fn render(entries: &[HistoryItem]) -> serde_json::Result<HashMap<&str
             if RecordId::parse(&img.id).ok() != Some(id) {
                 continue;
             }
-            let list = lists.entry(e.entity_id.as_str()).or_default();
+            let list = &mut rendered.revisions;
             list.push(if list.is_empty() { b'[' } else { b',' });
             let revision = Revision {
                 revision: img.revision,
@@ -78,12 +94,17 @@ pub(super) fn render(entries: &[HistoryItem]) -> serde_json::Result<HashMap<&str
                 deleted: img.deleted_at.is_some(),
             };
             serde_json::to_writer(&mut *list, &revision)?;
+            rendered.created = Some((img.created_at, img.created_by.into_owned()));
         }
     }
-    for list in lists.values_mut() {
-        list.push(b']');
+    for r in out.values_mut() {
+        if r.revisions.is_empty() {
+            r.revisions.extend_from_slice(b"[]");
+        } else {
+            r.revisions.push(b']');
+        }
     }
-    Ok(lists)
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -148,6 +169,7 @@ mod tests {
             let other = RecordId::new();
             let mut entries = Vec::new();
             let mut expected = Vec::new();
+            let mut created = None;
             for (n, (data, deleted, secs, nanos, by, erased)) in revisions.into_iter().enumerate() {
                 let at = OffsetDateTime::from_unix_timestamp(secs).unwrap() + time::Duration::nanoseconds(nanos.into());
                 let row = record(id, n as u64 + 1, json!({ "f": data }), at, deleted, &by);
@@ -156,6 +178,8 @@ mod tests {
                     .row(Row::Record(record(other, 9, json!({ "f": "other" }), at, false, "x")))
                     .row(Row::Record(row.clone()));
                 entries.push(entry(&change, &id.to_string(), erased));
+                // The creation is taken from the newest entry only.
+                created = (!erased).then(|| (at, "user:creator".to_owned()));
                 if !erased {
                     let img = crate::revisions::image(entries.last().unwrap().payload.as_deref(), id).unwrap();
                     expected.push(ExportRevision {
@@ -169,14 +193,11 @@ mod tests {
             }
             let lists = render(&entries).unwrap();
             let id = id.to_string();
-            match lists.get(id.as_str()) {
-                Some(list) => {
-                    let got: Vec<ExportRevision> = serde_json::from_slice(list).unwrap();
-                    prop_assert_eq!(got, expected);
-                }
-                None => prop_assert!(expected.is_empty(), "every revision was erased"),
-            }
-            prop_assert_eq!(lists.len(), usize::from(lists.contains_key(id.as_str())));
+            let rendered = lists.get(id.as_str()).unwrap();
+            let got: Vec<ExportRevision> = serde_json::from_slice(&rendered.revisions).unwrap();
+            prop_assert_eq!(got, expected);
+            prop_assert_eq!(&rendered.created, &created);
+            prop_assert_eq!(lists.len(), 1, "only the record asked for");
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::app;
 
 /// path -> bytes of every part of a tar archive.
-fn parts(archive: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn parts(archive: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut a = tar::Archive::new(std::fs::File::open(archive).unwrap());
     let mut out = BTreeMap::new();
     for e in a.entries().unwrap() {

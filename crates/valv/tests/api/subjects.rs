@@ -240,4 +240,31 @@ async fn erasure_removes_the_subject_everywhere_keeps_held_records_and_the_journ
         !dump.contains("ada@x.example") && !dump.to_lowercase().contains("ada@x.example"),
         "no journal payload holds her e-mail"
     );
+
+    // An export takes a record's creation from its newest journal image, or
+    // from its row where the erasure blanked that image: either way the row's.
+    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("after-erasure.tar");
+    let o = app.cli(&["export", "--tenant", &t.id, "--out", archive.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: Value = serde_json::from_slice(&crate::export::parts(&archive)["export.json"]).unwrap();
+    let records = doc["records"].as_array().unwrap();
+    assert!(records.iter().any(|r| r["id"] == ada.as_str()), "the erased subject's record is exported, redacted");
+    // Exports give instants to the microsecond.
+    let stamp = |s: &str| {
+        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
+        t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap()
+    };
+    for r in records {
+        let (at, by): (String, String) = db
+            .query_row(
+                "SELECT row_json ->> '$.created_at', row_json ->> '$.created_by' FROM records WHERE id = ?1",
+                [r["id"].as_str().unwrap()],
+                |x| Ok((x.get(0)?, x.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(stamp(r["created_at"].as_str().unwrap()), stamp(&at), "{r}");
+        assert_eq!(r["created_by"], by.as_str(), "{r}");
+    }
 }

@@ -170,7 +170,8 @@ impl Valv {
         // `export.json` follows the file parts, after its own header.
         let document_at = file_parts + tarout::span(0);
         let std_file = Arc::new(file.try_clone().await.map_err(io)?.into_std().await);
-        let write_back = Helper(tokio::spawn(placed::write_back(Arc::clone(&std_file))));
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let write_back = Helper(tokio::spawn(placed::write_back(Arc::clone(&std_file), Arc::clone(&stop))));
         let placed = Placed::new(std_file, document_at);
         let document = self.export_document(tenant, Arc::clone(&inventory), Arc::clone(progress), placed);
         let mut tar = TarOut::new(tokio::io::BufWriter::with_capacity(1 << 20, file));
@@ -182,9 +183,8 @@ impl Valv {
         let (placed, sha) = head.finish().map_err(io)?;
         tar.part_placed("export.json", placed, sha, journal.len(), journal.reader()).await.map_err(io)?;
         let out = tar.finish().await.map_err(io)?;
-        if write_back.0.is_finished() {
-            write_back.join().await?.map_err(io)?;
-        }
+        stop.notify_one();
+        write_back.join().await?.map_err(io)?;
         self.journal_export(caller, tenant, progress).await?;
         Ok(out.into_inner())
     }

@@ -18,18 +18,22 @@ const BUFFER: usize = 1 << 20;
 /// How often the archive is flushed to disk while it is written.
 const WRITE_BACK: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Flushes the archive file to disk every [`WRITE_BACK`] until dropped (run
-/// it as a task and abort it). The kernel on its own starts writing back only
-/// once dirty pages pass a share of memory, which an archive of a few GiB
-/// may never reach: then every byte waits for the final sync, the disk idle
-/// until the CPUs are done. Flushing as the archive grows lets both work at
-/// once. Returns the first error, so a failed flush is never lost (a later
-/// `fsync` may report success for pages whose write-back failed).
-pub(super) async fn write_back(file: Arc<std::fs::File>) -> std::io::Result<()> {
+/// Flushes the archive file to disk every [`WRITE_BACK`] until `stop` is
+/// notified. The kernel on its own starts writing back only once dirty pages
+/// pass a share of memory, which an archive of a few GiB may never reach:
+/// then every byte waits for the final sync, the disk idle until the CPUs are
+/// done. Flushing as the archive grows lets both work at once. Returns the
+/// first error, and the caller awaits the end of a flush under way: a failed
+/// write-back is reported once, to one of the descriptors sharing the file,
+/// so a result left unread could let the final sync report success.
+pub(super) async fn write_back(file: Arc<std::fs::File>, stop: Arc<tokio::sync::Notify>) -> std::io::Result<()> {
     let mut tick = tokio::time::interval(WRITE_BACK);
     tick.tick().await;
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.notified() => return Ok(()),
+        }
         let f = Arc::clone(&file);
         tokio::task::spawn_blocking(move || f.sync_data()).await.map_err(std::io::Error::other)??;
     }

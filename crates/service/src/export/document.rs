@@ -245,7 +245,7 @@ impl Valv {
                 // The newest entry's image was erased: the row says it.
                 None => {
                     let row = self.store.record(tenant, id).await?.ok_or(ServiceError::NotFound)?;
-                    (row.created_at, row.created_by)
+                    (row.created_at, row.created_by.into())
                 }
             };
             let head = Head { id: key, collection, created_at: stamp(created_at), created_by: &created_by };

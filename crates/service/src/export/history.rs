@@ -62,16 +62,16 @@ struct Revision<'a> {
 /// entry's payload was erased or holds no image of the record (then the
 /// caller reads the row).
 #[derive(Default)]
-pub(super) struct Rendered {
+pub(super) struct Rendered<'a> {
     pub(super) revisions: Vec<u8>,
-    pub(super) created: Option<(time::OffsetDateTime, String)>,
+    pub(super) created: Option<(time::OffsetDateTime, Cow<'a, str>)>,
 }
 
 /// The revisions of each record in `entries` (a page's histories, each
 /// record's oldest first). Entries whose payload was erased or carries no
 /// image of the record are skipped, as they are when a record's history is read.
-pub(super) fn render(entries: &[HistoryItem]) -> serde_json::Result<HashMap<&str, Rendered>> {
-    let mut out: HashMap<&str, Rendered> = HashMap::new();
+pub(super) fn render(entries: &[HistoryItem]) -> serde_json::Result<HashMap<&str, Rendered<'_>>> {
+    let mut out: HashMap<&str, Rendered<'_>> = HashMap::new();
     for e in entries {
         let rendered = out.entry(e.entity_id.as_str()).or_default();
         rendered.created = None;
@@ -94,7 +94,7 @@ pub(super) fn render(entries: &[HistoryItem]) -> serde_json::Result<HashMap<&str
                 deleted: img.deleted_at.is_some(),
             };
             serde_json::to_writer(&mut *list, &revision)?;
-            rendered.created = Some((img.created_at, img.created_by.into_owned()));
+            rendered.created = Some((img.created_at, img.created_by));
         }
     }
     for r in out.values_mut() {
@@ -179,7 +179,7 @@ mod tests {
                     .row(Row::Record(row.clone()));
                 entries.push(entry(&change, &id.to_string(), erased));
                 // The creation is taken from the newest entry only.
-                created = (!erased).then(|| (at, "user:creator".to_owned()));
+                created = (!erased).then(|| (at, Cow::from("user:creator")));
                 if !erased {
                     let img = crate::revisions::image(entries.last().unwrap().payload.as_deref(), id).unwrap();
                     expected.push(ExportRevision {

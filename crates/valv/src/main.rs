@@ -84,7 +84,7 @@ enum Command {
     Backup(cli::backup::BackupCommand),
     /// Rebuild the whole installation as it was at an instant, from a backup target, into a new data dir.
     #[command(
-        after_help = "Examples:\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to ./valv-restored\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --to ./acme-copy\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d"
+        after_help = "Examples:\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to ./valv-restored\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --to ./acme-copy\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --as acme-yesterday\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d"
     )]
     Restore {
         /// The instant (RFC 3339, UTC offset allowed).
@@ -99,9 +99,14 @@ enum Command {
         to: Option<PathBuf>,
         /// One tenant: without --to, restored in place (its collections, records
         /// and files become as they were; new revisions, all journaled; accounts
-        /// untouched); with --to, copied into a new data dir.
+        /// untouched); with --to, copied into a new data dir; with --as, copied
+        /// into this installation as a new tenant.
         #[arg(long)]
         tenant: Option<String>,
+        /// With --tenant: copy the tenant as it was into this installation as a
+        /// new tenant with this slug (fresh ids), beside the original.
+        #[arg(long = "as", value_name = "SLUG", requires = "tenant", conflicts_with_all = ["to", "yes"])]
+        as_slug: Option<String>,
         /// Confirm replacing the tenant's data without being asked.
         #[arg(long, requires = "tenant")]
         yes: bool,
@@ -169,9 +174,12 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let config = wiring::config(args.config.as_deref(), &overrides)?;
             cli::backup::run(&wiring::build(&config).await?, &config, c).await
         }
-        Command::Restore { at, from, to, tenant, yes, json } => {
+        Command::Restore { at, from, to, tenant, as_slug, yes, json } => {
             let config = wiring::config(args.config.as_deref(), &overrides)?;
             match (to, tenant) {
+                (None, Some(t)) if let Some(slug) = as_slug => {
+                    cli::backup::restore_tenant_as_cmd(&config, &at, &from, &t, &slug, json).await
+                }
                 (Some(to), Some(t)) => cli::backup::restore_tenant_copy_cmd(&config, &at, &from, &t, &to, json).await,
                 (Some(to), None) => cli::backup::restore_cmd(&config, &at, &from, &to, json).await,
                 (None, Some(t)) => cli::backup::restore_tenant_cmd(&config, &at, &from, &t, yes, json).await,

@@ -10,15 +10,19 @@
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
+use valv_domain::TenantId;
 use valv_store::{Change, StoreError, TenantRow, UserRow};
 
-use super::Spool;
 use super::format::{ExportManifest, FORMAT, VERSION};
 use super::parse::{self, Piece};
+use super::renumber::Renumber;
+use super::{Progress, Spool};
+
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
 /// What an import created.
@@ -82,12 +86,17 @@ fn new_spool() -> ServiceResult<Spool> {
     Spool::new(None).map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
-/// Reads the archive, checks every part against the manifest and spools the parts.
-fn unpack(path: &Path) -> ServiceResult<Unpacked> {
+/// Reads the archive at `path`.
+fn unpack_file(path: &Path) -> ServiceResult<Unpacked> {
     let f = std::fs::File::open(path).map_err(|e| ServiceError::Invalid {
         code: "import_unreadable",
         message: format!("cannot read {}: {e}", path.display()),
     })?;
+    unpack(f)
+}
+
+/// Reads an archive, checks every part against the manifest and spools the parts.
+fn unpack(f: impl std::io::Read) -> ServiceResult<Unpacked> {
     let (mut parts, mut hashes) = (BTreeMap::new(), BTreeMap::new());
     let (mut doc, mut files, mut manifest) = (None, new_spool()?, None);
     let mut start = 0;
@@ -144,7 +153,49 @@ impl Valv {
     pub async fn import(&self, caller: &Caller, path: &Path) -> ServiceResult<ImportReport> {
         caller.operator()?;
         let p: PathBuf = path.to_owned();
-        let up = tokio::task::spawn_blocking(move || unpack(&p)).await.map_err(internal)??;
+        let up = tokio::task::spawn_blocking(move || unpack_file(&p)).await.map_err(internal)??;
+        self.import_unpacked(caller, &up, None).await
+    }
+
+    /// Copies `tenant` as installation `from` holds it (a restore of this
+    /// one at some instant) into this installation as a new tenant with
+    /// fresh ids and the slug `renumber` gives: its export, taken into a
+    /// sealed spool, imported with renumbered ids. The original is not
+    /// touched; the copy's users are not invited (an operator invites whom
+    /// the copy is for).
+    ///
+    /// # Errors
+    /// `Forbidden` unless operator or CLI; `NotFound` when `from` lacks the
+    /// tenant; `import_conflict` when the slug is taken here.
+    pub async fn copy_tenant(
+        &self,
+        caller: &Caller,
+        from: &Valv,
+        tenant: TenantId,
+        renumber: Renumber,
+        progress: &Arc<Progress>,
+    ) -> ServiceResult<ImportReport> {
+        caller.operator()?;
+        if from.store.tenant(tenant).await?.is_none() {
+            return Err(ServiceError::NotFound);
+        }
+        if self.store.tenant_by_slug(&renumber.slug).await?.is_some() {
+            return Err(conflict());
+        }
+        let mut spool = from.export_into(&Caller::System, tenant, self.spool()?, progress).await?;
+        spool.close().map_err(internal)?;
+        let reader = spool.read_sync();
+        let up = tokio::task::spawn_blocking(move || unpack(reader)).await.map_err(internal)??;
+        self.import_unpacked(caller, &up, Some(renumber)).await
+    }
+
+    async fn import_unpacked(
+        &self,
+        caller: &Caller,
+        up: &Unpacked,
+        copy: Option<Renumber>,
+    ) -> ServiceResult<ImportReport> {
+        let invite = copy.is_none();
         let (piece_tx, piece_rx) = mpsc::channel::<Piece>(64);
         let (change_tx, change_rx) = mpsc::channel::<Option<Change>>(64);
         let reader = up.doc.read_sync();
@@ -154,7 +205,7 @@ impl Valv {
         let commit = self.store.commit_from(source(change_rx));
         let mut key_made = None;
         let feed = async {
-            let mut feed = super::import_rows::Feed::new(self, caller, &up, change_tx);
+            let mut feed = super::import_rows::Feed::new(self, caller, up, change_tx, copy);
             let read = async {
                 feed.take_all(piece_rx).await?;
                 // Only a document read to its end, without error, is committed.
@@ -187,11 +238,11 @@ impl Valv {
                 return Err(e);
             }
         };
-        self.after_import(&tenant, &users).await?;
+        self.after_import(&tenant, if invite { &users } else { &[] }).await?;
         Ok(report)
     }
 
-    /// Lookup indexes of the new collections, and invitations for every user.
+    /// Lookup indexes of the new collections, and invitations for `users`.
     async fn after_import(&self, tenant: &TenantRow, users: &[UserRow]) -> ServiceResult<()> {
         for c in self.store.collections(tenant.id).await? {
             self.index_collection(&c).await?;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use tokio::sync::mpsc;
 use valv_domain::files::{FileName, Folder};
+use valv_domain::schema::FieldDef;
 use valv_domain::{
     CollectionId, Email, FileId, PersonName, Phone, RecordId, Role, Slug, TenantId, TenantName, UserId, UserStatus,
     parse_stamp,
@@ -19,6 +20,7 @@ use valv_store::{
 use super::format::{ExportCollection, ExportFile, ExportRecord, ExportTenant, ExportUser, FORMAT, VERSION};
 use super::import::{ImportReport, STORE_STOPPED, Unpacked, conflict, damaged};
 use super::parse::Piece;
+use super::renumber::Renumber;
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
 fn bad(what: &str) -> ServiceError {
@@ -37,8 +39,11 @@ pub(super) struct Feed<'a> {
     tx: mpsc::Sender<Option<Change>>,
     version_checked: bool,
     tenant: Option<(TenantRow, valv_blob::TenantKeys)>,
-    collections: BTreeMap<String, CollectionId>,
+    /// Each collection's id and fields, by name (records name their collection).
+    collections: BTreeMap<String, (CollectionId, Vec<FieldDef>)>,
     users: Vec<UserRow>,
+    /// Set when the tenant is imported as a copy of itself, with fresh ids.
+    copy: Option<Renumber>,
     report: ImportReport,
     journal_head: Option<String>,
     /// The tenant whose data key this import made, to remove if it fails.
@@ -46,7 +51,13 @@ pub(super) struct Feed<'a> {
 }
 
 impl<'a> Feed<'a> {
-    pub(super) fn new(valv: &'a Valv, caller: &'a Caller, up: &'a Unpacked, tx: mpsc::Sender<Option<Change>>) -> Self {
+    pub(super) fn new(
+        valv: &'a Valv,
+        caller: &'a Caller,
+        up: &'a Unpacked,
+        tx: mpsc::Sender<Option<Change>>,
+        copy: Option<Renumber>,
+    ) -> Self {
         Self {
             valv,
             caller,
@@ -56,6 +67,7 @@ impl<'a> Feed<'a> {
             tenant: None,
             collections: BTreeMap::new(),
             users: Vec::new(),
+            copy,
             report: ImportReport::default(),
             journal_head: None,
             key_made: None,
@@ -94,6 +106,16 @@ impl<'a> Feed<'a> {
 
     fn change(&self, tenant: TenantId, action: &'static str) -> Change {
         Change::new(Chain::Tenant(tenant), self.valv.now(), self.caller.actor(), action)
+    }
+
+    /// The id this import gives what the archive names `old`.
+    fn id(&self, old: uuid::Uuid) -> uuid::Uuid {
+        self.copy.as_ref().map_or(old, |r| r.uuid(old))
+    }
+
+    /// An actor (`user:ID`, `cli` …) as this import writes it.
+    fn actor(&self, actor: &str) -> String {
+        self.copy.as_ref().map_or_else(|| actor.to_owned(), |r| r.actor(actor))
     }
 
     /// The tenant, which every piece but the version needs first.
@@ -135,15 +157,24 @@ impl<'a> Feed<'a> {
             return Err(damaged("export.json holds two tenants"));
         }
         let store = &self.valv.store;
-        let id = TenantId::parse(&t.id).map_err(|_| bad("tenant id"))?;
-        let slug = Slug::parse(&t.slug).map_err(|_| bad("slug"))?;
+        let original = TenantId::parse(&t.id).map_err(|_| bad("tenant id"))?;
+        let (id, slug) = match &self.copy {
+            Some(r) => (r.tenant, r.slug.clone()),
+            None => (original, Slug::parse(&t.slug).map_err(|_| bad("slug"))?),
+        };
         if store.tenant(id).await?.is_some() || store.tenant_by_slug(&slug).await?.is_some() {
             return Err(conflict());
         }
         let row = TenantRow {
             id,
             slug,
-            name: TenantName::parse(&t.name).map_err(|_| bad("tenant name"))?,
+            name: match self.copy {
+                // Named apart from the original where the name leaves room.
+                Some(_) => TenantName::parse(&format!("{} (copy)", t.name))
+                    .or_else(|_| TenantName::parse(&t.name))
+                    .map_err(|_| bad("tenant name"))?,
+                None => TenantName::parse(&t.name).map_err(|_| bad("tenant name"))?,
+            },
             contact: Contact {
                 name: PersonName::parse(&t.contact_name).map_err(|_| bad("contact"))?,
                 email: Email::parse(&t.contact_email).map_err(|_| bad("contact"))?,
@@ -165,9 +196,12 @@ impl<'a> Feed<'a> {
         let keys = self.valv.tenant_keys(id).await?;
         self.report.tenant_id = id.to_string();
         self.report.slug = row.slug.to_string();
-        let change = Change::new(Chain::Provider, self.valv.now(), self.caller.actor(), "tenant.imported")
+        let mut change = Change::new(Chain::Provider, self.valv.now(), self.caller.actor(), "tenant.imported")
             .about("tenant", id)
             .row(Row::Tenant(row.clone()));
+        if let Some(r) = &self.copy {
+            change = change.detail(serde_json::json!({ "copy_of": original, "as_of": r.as_of }));
+        }
         self.tenant = Some((row, keys));
         self.send(change).await
     }
@@ -175,7 +209,7 @@ impl<'a> Feed<'a> {
     async fn import_user(&mut self, u: &ExportUser) -> ServiceResult<()> {
         let tenant = self.tenant()?.0.id;
         let row = UserRow {
-            id: UserId::parse(&u.id).map_err(|_| bad("user id"))?,
+            id: UserId::from_uuid(self.id(UserId::parse(&u.id).map_err(|_| bad("user id"))?.as_uuid())),
             tenant_id: tenant,
             name: PersonName::parse(&u.name).map_err(|_| bad("user name"))?,
             email: Email::parse(&u.email).map_err(|_| bad("user e-mail"))?,
@@ -200,7 +234,9 @@ impl<'a> Feed<'a> {
         let tenant = self.tenant()?.0.id;
         valv_domain::schema::check_fields(&c.fields).map_err(|_| bad("collection"))?;
         let row = CollectionRow {
-            id: CollectionId::parse(&c.id).map_err(|_| bad("collection id"))?,
+            id: CollectionId::from_uuid(
+                self.id(CollectionId::parse(&c.id).map_err(|_| bad("collection id"))?.as_uuid()),
+            ),
             tenant_id: tenant,
             name: valv_domain::schema::parse_identifier(&c.name).map_err(|_| bad("collection name"))?,
             fields: c.fields.clone(),
@@ -209,7 +245,7 @@ impl<'a> Feed<'a> {
             created_at: instant(&c.created_at)?,
             updated_at: self.valv.now(),
         };
-        self.collections.insert(c.name.clone(), row.id);
+        self.collections.insert(c.name.clone(), (row.id, c.fields.clone()));
         self.report.collections += 1;
         self.send(self.change(tenant, "collection.imported").about("collection", row.id).row(Row::Collection(row)))
             .await
@@ -218,22 +254,26 @@ impl<'a> Feed<'a> {
     /// One change per revision, so the record's history is its journal again.
     async fn import_record(&mut self, r: &ExportRecord) -> ServiceResult<()> {
         let tenant = self.tenant()?.0.id;
-        let collection_id = *self.collections.get(&r.collection).ok_or_else(|| bad("record collection"))?;
-        let id = RecordId::parse(&r.id).map_err(|_| bad("record id"))?;
+        let (collection_id, fields) = self.collections.get(&r.collection).ok_or_else(|| bad("record collection"))?;
+        let id = RecordId::from_uuid(self.id(RecordId::parse(&r.id).map_err(|_| bad("record id"))?.as_uuid()));
         let created_at = instant(&r.created_at)?;
         for rev in &r.revisions {
             let at = instant(&rev.at)?;
+            let mut data = rev.data.clone();
+            if let Some(renumber) = &self.copy {
+                renumber.data(fields, &mut data);
+            }
             let row = RecordRow {
                 id,
                 tenant_id: tenant,
-                collection_id,
+                collection_id: *collection_id,
                 revision: rev.revision,
-                data: rev.data.clone(),
+                data,
                 deleted_at: rev.deleted.then_some(at),
                 created_at,
-                created_by: r.created_by.clone(),
+                created_by: self.actor(&r.created_by),
                 updated_at: at,
-                updated_by: rev.by.clone(),
+                updated_by: self.actor(&rev.by),
             };
             self.send(self.change(tenant, "record.imported").about("record", id).row(Row::Record(row))).await?;
         }
@@ -247,7 +287,7 @@ impl<'a> Feed<'a> {
             let (t, k) = self.tenant()?;
             (t.id, k.clone())
         };
-        let id = FileId::parse(&f.id).map_err(|_| bad("file id"))?;
+        let id = FileId::from_uuid(self.id(FileId::parse(&f.id).map_err(|_| bad("file id"))?.as_uuid()));
         let mut row = FileRow {
             id,
             tenant_id: tenant,
@@ -255,7 +295,7 @@ impl<'a> Feed<'a> {
             name: FileName::parse(&f.name).map_err(|_| bad("file name"))?,
             current_version: 0,
             created_at: instant(&f.created_at)?,
-            created_by: f.created_by.clone(),
+            created_by: self.actor(&f.created_by),
             deleted_at: f.deleted_at.as_deref().map(instant).transpose()?,
         };
         let mut change = self.change(tenant, "file.imported").about("file", id);
@@ -275,7 +315,7 @@ impl<'a> Feed<'a> {
                 sha256: m.sha256,
                 media_type: v.media_type.clone(),
                 chunks: m.chunks.iter().map(|c| StoredChunk { id: c.id.as_str().to_owned(), len: c.len }).collect(),
-                uploaded_by: v.uploaded_by.clone(),
+                uploaded_by: self.actor(&v.uploaded_by),
                 uploaded_at: instant(&v.uploaded_at)?,
                 scan: "imported".into(),
             }));

@@ -12,6 +12,7 @@ mod import_rows;
 mod jobs;
 mod parse;
 mod placed;
+mod renumber;
 mod spool;
 mod tarout;
 
@@ -31,6 +32,7 @@ use crate::{Caller, ServiceError, ServiceResult, Valv};
 
 pub use import::ImportReport;
 pub use jobs::{JobState, JobView, Jobs};
+pub use renumber::Renumber;
 pub use spool::Spool;
 
 /// Tenants with an export under way: one at a time per tenant.
@@ -137,6 +139,18 @@ impl Valv {
         progress: &Arc<Progress>,
     ) -> ServiceResult<W> {
         self.export_allowed(caller, tenant).await?;
+        self.export_into(caller, tenant, out, progress).await
+    }
+
+    /// [`Self::export`] without asking who may: for a copy of a tenant out
+    /// of a restored installation (`copy_tenant`).
+    async fn export_into<W: AsyncWrite + Unpin + Send>(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        out: W,
+        progress: &Arc<Progress>,
+    ) -> ServiceResult<W> {
         let _running = self.exports.start(tenant)?;
         let inventory = Arc::new(self.inventory(tenant, progress).await?);
         let document = self.export_document(tenant, Arc::clone(&inventory), Arc::clone(progress), self.spool()?);

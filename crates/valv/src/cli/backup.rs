@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use valv_service::backup::{RestoreRequest, restore};
+use valv_service::export::{Progress, Renumber};
 use valv_service::{Caller, Valv};
 
 use super::{explain, print};
@@ -199,8 +200,7 @@ pub async fn restore_tenant_copy_cmd(
     to: &Path,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let id = valv_domain::TenantId::parse(tenant)
-        .map_err(|_| anyhow::anyhow!("`{tenant}` is not a tenant id; see `valv tenant list`"))?;
+    let id = tenant_id(tenant)?;
     empty_target(to)?;
     let result = async {
         let copy = restore_into(config, at, from, to, json).await?;
@@ -233,6 +233,70 @@ pub async fn restore_tenant_copy_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `valv restore --tenant ID --as SLUG`: the tenant as it was at `at`, copied
+/// into the live installation as a new tenant (fresh ids, slug `slug`)
+/// beside the original, which is not touched.
+pub async fn restore_tenant_as_cmd(
+    config: &Config,
+    at: &str,
+    from: &str,
+    tenant: &str,
+    slug: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let id = tenant_id(tenant)?;
+    let slug = valv_domain::Slug::parse(slug).map_err(|e| anyhow::anyhow!("--as: {e}"))?;
+    let live = crate::wiring::build(config).await?;
+    let renumber = Renumber::new(slug, at.to_owned());
+    let report = in_scratch(config, at, from, json, async |copy| {
+        let progress = Arc::new(Progress::default());
+        let (l, p) = (live.clone(), Arc::clone(&progress));
+        let job = tokio::spawn(async move { l.copy_tenant(&Caller::Cli, &copy.valv, id, renumber, &p).await });
+        while !job.is_finished() {
+            if !json {
+                super::export::bar("copying", progress.view());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        if !json {
+            eprintln!();
+        }
+        job.await?.map_err(|e| match e {
+            valv_service::ServiceError::NotFound => anyhow::anyhow!("tenant {tenant} did not exist at {at}"),
+            e => explain(e),
+        })
+    })
+    .await?;
+    print(json, &report, || {
+        format!(
+            "tenant {tenant} as it was at {at} is now also tenant {} ({}): {} users (not invited), {} collections, {} records, {} file versions; the original is unchanged",
+            report.tenant_id, report.slug, report.users, report.collections, report.records, report.file_versions
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Restores the installation at `at` into a private scratch folder inside
+/// the data dir (mode 0700, never a shared temporary folder), runs `f` on it
+/// and removes the folder, whatever `f` did.
+async fn in_scratch<T>(
+    config: &Config,
+    at: &str,
+    from: &str,
+    json: bool,
+    f: impl AsyncFnOnce(Restored) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let scratch = config.data_dir.join(format!("restore-scratch-{}", std::process::id()));
+    let result = async { f(restore_into(config, at, from, &scratch, json).await?).await }.await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+fn tenant_id(tenant: &str) -> anyhow::Result<valv_domain::TenantId> {
+    valv_domain::TenantId::parse(tenant)
+        .map_err(|_| anyhow::anyhow!("`{tenant}` is not a tenant id; see `valv tenant list`"))
+}
+
 /// `valv restore --tenant`: restores the installation at `at` into a private
 /// scratch folder, then brings one live tenant's data back to that state.
 pub async fn restore_tenant_cmd(
@@ -243,22 +307,16 @@ pub async fn restore_tenant_cmd(
     yes: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let id = valv_domain::TenantId::parse(tenant)
-        .map_err(|_| anyhow::anyhow!("`{tenant}` is not a tenant id; see `valv tenant list`"))?;
+    let id = tenant_id(tenant)?;
     let live = crate::wiring::build(config).await?;
     if !yes && !confirm(tenant, at)? {
         eprintln!("nothing changed");
         return Ok(ExitCode::FAILURE);
     }
-    // The copy goes inside the data dir (mode 0700), never to a shared temporary folder.
-    let scratch = config.data_dir.join(format!("restore-scratch-{}", std::process::id()));
-    let result = async {
-        let copy = restore_into(config, at, from, &scratch, json).await?;
+    let report = in_scratch(config, at, from, json, async |copy| {
         live.restore_tenant(&Caller::Cli, id, &copy.store, at).await.map_err(explain)
-    }
-    .await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    let report = result?;
+    })
+    .await?;
     print(json, &report, || {
         format!(
             "tenant {tenant} is as it was at {at}: {} collections, {} records restored, {} records deleted, {} files restored, {} files deleted (all journaled; undo by restoring to an instant before now)",

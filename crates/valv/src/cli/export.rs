@@ -13,7 +13,7 @@ use valv_service::{Caller, Valv};
 use super::{explain, print};
 
 /// Writes one line of progress to the terminal.
-fn bar(p: ProgressView) {
+pub(super) fn bar(doing: &str, p: ProgressView) {
     let frac = if p.bytes_total + p.items_total == 0 {
         0.0
     } else {
@@ -21,7 +21,7 @@ fn bar(p: ProgressView) {
     };
     let filled = (frac * 30.0).round() as usize;
     eprint!(
-        "\rexporting [{:<30}] {:>3.0}%  {}/{} items  {:.1}/{:.1} MiB ",
+        "\r{doing} [{:<30}] {:>3.0}%  {}/{} items  {:.1}/{:.1} MiB ",
         "#".repeat(filled.min(30)),
         frac * 100.0,
         p.items_done,
@@ -44,7 +44,7 @@ pub async fn export(valv: &Valv, tenant: &str, out: PathBuf, json: bool) -> anyh
     let job = tokio::spawn(async move { v.export_file(&Caller::Cli, tenant, file, &p).await });
     while !job.is_finished() {
         if !json {
-            bar(progress.view());
+            bar("exporting", progress.view());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -60,7 +60,7 @@ pub async fn export(valv: &Valv, tenant: &str, out: PathBuf, json: bool) -> anyh
     tokio::fs::rename(&tmp, &out).await?;
     let view = progress.view();
     if !json {
-        bar(view);
+        bar("exporting", view);
         eprintln!();
     }
     print(json, &serde_json::json!({ "out": out, "progress": view }), || format!("exported to {}", out.display()))?;

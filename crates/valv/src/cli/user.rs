@@ -1,4 +1,4 @@
-//! `valv user create|list|block|unblock --tenant ID`: account management with
+//! `valv user create|list|invite|block|unblock --tenant ID`: account management with
 //! an owner's rights over accounts, never over records or files.
 
 use std::process::ExitCode;
@@ -36,6 +36,16 @@ pub enum UserCommand {
     List {
         #[arg(long)]
         tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a new invitation to a user who has not set a password yet (after
+    /// an expired invitation, or in a tenant copied with `valv restore --as`).
+    #[command(after_help = "Example:\n  valv user invite --tenant 0190c2a4-… 0190c2a5-…")]
+    Invite {
+        #[arg(long)]
+        tenant: String,
+        user: String,
         #[arg(long)]
         json: bool,
     },
@@ -90,6 +100,11 @@ pub async fn run(valv: &Valv, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             valv.tenant(&Caller::Cli, t).await.map_err(explain)?;
             let all = valv.users(&Caller::CliForTenant(t)).await.map_err(explain)?;
             print(json, &all, || all.iter().map(line).collect::<Vec<_>>().join("\n"))?;
+        }
+        UserCommand::Invite { tenant, user, json } => {
+            let (t, u) = ids(&tenant, Some(&user))?;
+            let v = valv.reinvite(&Caller::CliForTenant(t), u.unwrap_or_default()).await.map_err(explain)?;
+            print(json, &v, || format!("invited again {}", line(&v)))?;
         }
         UserCommand::Block { tenant, user, json } => {
             let (t, u) = ids(&tenant, Some(&user))?;

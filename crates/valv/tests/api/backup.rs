@@ -466,6 +466,91 @@ async fn copy_beside(
     assert_eq!(live["data"]["text"], "overwritten by mistake", "the live tenant is not touched");
 }
 
+#[tokio::test]
+async fn one_tenant_is_copied_beside_itself_with_fresh_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = targets(&[("one", dir.path().join("one").display().to_string())]);
+    let env = [("VALV_BACKUP_TARGETS", list.as_str())];
+    let app = crate::app_with(&[], &env);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    post(
+        &t.owner,
+        app.at("/api/v1/collections"),
+        json!({ "name": "customers", "fields": [{ "name": "name", "type": "text" }] }),
+    )
+    .await;
+    let orders = json!({ "name": "orders", "fields": [
+        { "name": "customer", "type": "reference", "collection": "customers" }, { "name": "contract", "type": "file" }] });
+    post(&t.owner, app.at("/api/v1/collections"), orders).await;
+    let file: Value = t
+        .owner
+        .post(app.at("/api/v1/files?name=c.bin"))
+        .body(vec![7u8; 40_000])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let customer = post(&t.owner, app.at("/api/v1/collections/customers/records"), json!({ "name": "Ada" })).await;
+    let order = json!({ "customer": customer["id"], "contract": file["id"] });
+    let order = post(&t.owner, app.at("/api/v1/collections/orders/records"), order).await;
+    caught_up(&app, &["one"]).await;
+    let instant = app.journal(&t.owner).await[0]["at"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let live_customer = app.at(&format!("/api/v1/collections/customers/records/{}", customer["id"].as_str().unwrap()));
+    t.owner.patch(&live_customer).json(&json!({ "name": "changed later" })).send().await.unwrap();
+    caught_up(&app, &["one"]).await;
+
+    let restore = |slug: &str| {
+        let args = ["restore", "--at", &instant, "--from", "one", "--tenant", &t.id, "--as", slug, "--json"];
+        valv(&app.data_dir(), &env, &args)
+    };
+    let taken = restore("acme");
+    assert!(!taken.status.success() && String::from_utf8_lossy(&taken.stderr).contains("slug"), "{taken:?}");
+    let report = ok(&restore("acme-then"));
+    assert_eq!((report["records"].as_u64(), report["file_versions"].as_u64()), (Some(2), Some(1)), "{report}");
+    let copy_id = report["tenant_id"].as_str().unwrap();
+    assert_ne!(copy_id, t.id);
+    assert!(
+        !app.data_dir().read_dir().unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("restore-scratch"))
+    );
+
+    // The copy's accounts are there but not invited; the operator invites whom it is for.
+    let users = ok(&app.cli(&["user", "list", "--tenant", copy_id, "--json"]));
+    let owner = users.as_array().unwrap().iter().find(|u| u["email"] == t.owner_email.as_str()).unwrap();
+    assert_ne!(owner["id"], t.owner_id.as_str(), "fresh ids");
+    ok(&app.cli(&["user", "invite", "--tenant", copy_id, owner["id"].as_str().unwrap(), "--json"]));
+    app.activate(&t.owner_email).await;
+    let (copy, status, _) = app.sign_in("acme-then", &t.owner_email, PASSWORD).await;
+    assert_eq!(status, 200);
+
+    let list = |c: &'static str| {
+        let (client, url) = (copy.clone(), app.at(&format!("/api/v1/collections/{c}/records")));
+        async move { client.get(url).send().await.unwrap().json::<Value>().await.unwrap()["records"][0].clone() }
+    };
+    let (was_customer, was_order) = (list("customers").await, list("orders").await);
+    assert_eq!(was_customer["data"]["name"], "Ada", "as it was at the instant");
+    assert_ne!(was_customer["id"], customer["id"]);
+    assert_ne!(was_order["id"], order["id"]);
+    assert_eq!(was_order["data"]["customer"], was_customer["id"], "references point inside the copy");
+    let contract = app.at(&format!("/api/v1/files/{}/content", was_order["data"]["contract"].as_str().unwrap()));
+    assert_eq!(copy.get(&contract).send().await.unwrap().bytes().await.unwrap().to_vec(), vec![7u8; 40_000]);
+
+    let live: Value = t.owner.get(&live_customer).send().await.unwrap().json().await.unwrap();
+    assert_eq!(live["data"]["name"], "changed later", "the original is not touched");
+    let stranger =
+        t.owner.get(app.at(&format!("/api/v1/files/{}/content", was_order["data"]["contract"].as_str().unwrap())));
+    assert_eq!(stranger.send().await.unwrap().status(), 404, "the copy is a tenant of its own");
+    let o = app.cli(&["audit", "verify", "--json"]);
+    assert!(o.status.success(), "every chain verifies: {}", String::from_utf8_lossy(&o.stdout));
+}
+
 /// A tenant id no installation in these tests holds.
 const UNKNOWN_TENANT: &str = "0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d";
 

@@ -202,4 +202,14 @@ pub trait Store: Send + Sync + 'static {
     /// The newest backup and drill runs, newest first.
     async fn backup_runs(&self, limit: u32) -> StoreResult<Vec<BackupRun>>;
     async fn add_backup_run(&self, run: BackupRun) -> StoreResult<()>;
+
+    /// Whether this process leads the installation's background work
+    /// (backup shipping, the daily full backup, purging expired tenants):
+    /// several processes may serve one shared database, and exactly one of
+    /// them may do each of these. Asked again every few seconds: a process
+    /// that lost the lead stops. The embedded store has one process, which
+    /// always leads.
+    async fn lead(&self) -> StoreResult<bool> {
+        Ok(true)
+    }
 }

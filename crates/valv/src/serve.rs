@@ -54,9 +54,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value
     let local = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
-    tokio::spawn(purge_hourly(valv.clone()));
-    valv.ship_forever();
-    tokio::spawn(full_backup_on_schedule(valv.clone(), config.schedule()?, config.retention()));
+    tokio::spawn(lead_background_work(valv.clone(), config.schedule()?, config.retention()));
     let scheme = if config.insecure_http { "http" } else { "https" };
     let tls = if config.insecure_http {
         tracing::warn!("serving plain HTTP (--insecure-http): only safe behind a proxy that terminates TLS");
@@ -100,6 +98,42 @@ fn init_logging(filter: &str) -> anyhow::Result<()> {
         .init();
     Ok(())
 }
+
+/// Runs the background work (purging, backup shipping, the daily full
+/// backup) while this process leads the installation: always on the embedded
+/// store; on a shared database, in exactly one of the processes serving it,
+/// another taking over within seconds when the leader ends.
+async fn lead_background_work(
+    valv: valv_service::Valv,
+    schedule: valv_backup::Schedule,
+    retention: valv_backup::Policy,
+) {
+    let mut every = tokio::time::interval(LEAD_CHECK);
+    let mut work: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    loop {
+        every.tick().await;
+        let leads = valv.lead().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot tell whether this process leads the background work");
+            false
+        });
+        match (leads, work.is_empty()) {
+            (true, true) => {
+                tracing::info!("this process leads the background work (backups, purging)");
+                work = valv.ship_forever();
+                work.push(tokio::spawn(purge_hourly(valv.clone())));
+                work.push(tokio::spawn(full_backup_on_schedule(valv.clone(), schedule.clone(), retention)));
+            }
+            (false, false) => {
+                tracing::warn!("this process lost the lead of the background work; stopping it");
+                work.drain(..).for_each(|w| w.abort());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// How often a process asks whether it leads (and a follower whether it may).
+const LEAD_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Deletes tenants whose export window closed, once an hour.
 async fn purge_hourly(valv: valv_service::Valv) {

@@ -23,12 +23,22 @@ const BATCH: u32 = 5_000;
 const KEY_EVENTS: [&str; 3] = ["tenant.created", "tenant.purged", "subject.erased"];
 
 impl Valv {
-    /// Ships to every target until the process ends: one task per target.
-    pub fn ship_forever(&self) {
-        for target in self.targets.iter().cloned() {
+    /// Ships to every target until the process ends or the returned tasks
+    /// are aborted: one task per target.
+    pub fn ship_forever(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let ship = |target: Target| {
             let valv = self.clone();
-            tokio::spawn(async move { valv.ship_loop(target).await });
-        }
+            tokio::spawn(async move { valv.ship_loop(target).await })
+        };
+        self.targets.iter().cloned().map(ship).collect()
+    }
+
+    /// Whether this process leads the background work (see `Store::lead`).
+    ///
+    /// # Errors
+    /// The store cannot tell.
+    pub async fn lead(&self) -> ServiceResult<bool> {
+        Ok(self.store.lead().await?)
     }
 
     async fn ship_loop(&self, target: Target) {

@@ -1,7 +1,8 @@
 //! Test helpers: [`spawn_app`] starts the real `valv serve` binary on port 0
 //! with a fresh data dir and answers over real HTTPS; the helpers sign people
 //! in the way a client would. Server logs go to a file in the data dir's
-//! parent (shown with `TEST_LOG=1`).
+//! parent (shown with `TEST_LOG=1`). [`postgres`] gives a test a fresh
+//! database on a PostgreSQL server started for the test process.
 #![allow(clippy::missing_panics_doc, clippy::unwrap_used)] // test code: a failed step fails the test
 
 use std::io::{BufRead as _, BufReader};
@@ -9,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
+
+mod postgres;
+pub use postgres::postgres;
 
 /// A password every policy check accepts for the fixtures' names.
 pub const PASSWORD: &str = "violet-tundra-92-oboe-quill";

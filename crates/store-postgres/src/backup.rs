@@ -1,0 +1,234 @@
+//! The SQL behind backups: one consistent walk over every journaled table
+//! (for dumps and digests alike, so a digest always describes exactly what a
+//! dump holds), loading a dump, replaying shipped entries, the erasure ledger
+//! and the bookkeeping of targets and runs. Tables, orders and the digest are
+//! the SQLite backend's, so the digest of one state is the same on both.
+
+use futures::TryStreamExt as _;
+use sha2::{Digest as _, Sha256};
+use sqlx::{PgConnection, PgPool};
+use valv_store::{BackupRun, DumpItem, JournalEntry, LedgerRow, Position, Row, StoreResult, TargetState};
+
+use crate::{backend, corrupt, entities, int, journal};
+
+/// Tables of journaled rows, in dump order, with their key order.
+const TABLES: [(&str, &str); 9] = [
+    ("tenants", "id"),
+    ("operators", "id"),
+    ("users", "id"),
+    ("tokens", "id"),
+    ("collections", "id"),
+    ("records", "id"),
+    ("files", "id"),
+    ("file_versions", "file_id, version"),
+    ("requests", "id"),
+];
+
+/// Rows of one tenant, deleted when it is purged (the tenant row itself stays, marked purged).
+const TENANT_TABLES: [&str; 7] = ["sessions", "tokens", "file_versions", "files", "records", "collections", "users"];
+
+fn row_of(table: &str, json: &str) -> StoreResult<Row> {
+    let parsed = match table {
+        "tenants" => serde_json::from_str(json).map(Row::Tenant),
+        "operators" => serde_json::from_str(json).map(Row::Operator),
+        "users" => serde_json::from_str(json).map(Row::User),
+        "tokens" => serde_json::from_str(json).map(Row::Token),
+        "collections" => serde_json::from_str(json).map(Row::Collection),
+        "records" => serde_json::from_str(json).map(Row::Record),
+        "files" => serde_json::from_str(json).map(Row::File),
+        "file_versions" => serde_json::from_str(json).map(Row::FileVersion),
+        _ => serde_json::from_str(json).map(Row::Request),
+    };
+    parsed.map_err(corrupt)
+}
+
+/// Visits every journaled item in a fixed order, streaming the tables, and
+/// returns the position and SHA-256 digest of what it visited. `c` must be
+/// in a snapshot transaction, so every table is read at one instant.
+pub(crate) async fn walk(
+    c: &mut PgConnection,
+    visit: &mut (dyn FnMut(DumpItem) -> StoreResult<()> + Send),
+) -> StoreResult<Position> {
+    let mut sha = Sha256::new();
+    let mut emit = |item: DumpItem| -> StoreResult<()> {
+        sha.update(serde_json::to_vec(&item).map_err(corrupt)?);
+        sha.update(b"\n");
+        visit(item)
+    };
+    for (table, order) in TABLES {
+        let sql = format!("SELECT row_json FROM {table} ORDER BY {order}");
+        let mut rows = sqlx::query_scalar::<_, String>(&sql).fetch(&mut *c);
+        while let Some(json) = rows.try_next().await.map_err(backend)? {
+            emit(DumpItem::Row(row_of(table, &json)?))?;
+        }
+    }
+    let (mut seq, mut at) = (0u64, String::new());
+    {
+        let sql = format!("SELECT {} FROM journal ORDER BY seq", journal::COLUMNS);
+        let mut rows = sqlx::query(&sql).fetch(&mut *c);
+        while let Some(r) = rows.try_next().await.map_err(backend)? {
+            let e = journal::entry(&r)?;
+            (seq, at) = (e.seq, e.at.clone());
+            emit(DumpItem::Entry(e.into()))?;
+        }
+    }
+    for (chain, h) in journal::heads(c).await? {
+        emit(DumpItem::head(chain, h))?;
+    }
+    for l in ledger(c).await? {
+        emit(DumpItem::Ledger(l))?;
+    }
+    Ok(Position { seq, at, digest: hex::encode(sha.finalize()) })
+}
+
+pub(crate) async fn journal_after(pool: &PgPool, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+    let sql = format!("SELECT {} FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2", journal::COLUMNS);
+    let rows = sqlx::query(&sql).bind(int(seq)).bind(i64::from(limit)).fetch_all(pool).await.map_err(backend)?;
+    journal::entries(&rows)
+}
+
+pub(crate) async fn load(c: &mut PgConnection, items: &[DumpItem]) -> StoreResult<()> {
+    // A piece holds each chain's items together (each sealed with its own key),
+    // so a user may come before its tenant: foreign keys are checked at commit.
+    sqlx::query("SET CONSTRAINTS ALL DEFERRED").execute(&mut *c).await.map_err(backend)?;
+    for item in items {
+        match item {
+            DumpItem::Row(row) => entities::upsert(c, row).await?,
+            DumpItem::Entry(e) => journal::insert(c, &JournalEntry::from(e.clone())).await?,
+            DumpItem::Head { chain, chain_seq, hash } => {
+                sqlx::query(
+                    "INSERT INTO journal_heads (chain, chain_seq, hash) VALUES ($1, $2, $3)
+                     ON CONFLICT (chain) DO UPDATE SET chain_seq = excluded.chain_seq, hash = excluded.hash",
+                )
+                .bind(chain)
+                .bind(int(*chain_seq))
+                .bind(hash)
+                .execute(&mut *c)
+                .await
+                .map_err(backend)?;
+            }
+            DumpItem::Ledger(l) => put_ledger(c, l).await?,
+        }
+    }
+    Ok(())
+}
+
+/// Replays entries in commit order; entries the store already holds are skipped,
+/// so overlapping segments replay safely. Runs under the write lock.
+pub(crate) async fn replay(c: &mut PgConnection, entries: &[JournalEntry]) -> StoreResult<()> {
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        #[serde(default)]
+        rows: Vec<Row>,
+    }
+    let mut last = journal::last_seq(c).await?;
+    for e in entries {
+        if e.seq <= last {
+            continue;
+        }
+        if e.action == "tenant.purged" && e.entity == "tenant" {
+            purge_rows(c, &e.entity_id).await?;
+        }
+        if let Some(p) = &e.payload {
+            let p: Payload = serde_json::from_slice(p).map_err(corrupt)?;
+            for row in &p.rows {
+                entities::upsert(c, row).await?;
+            }
+        }
+        journal::insert(c, e).await?;
+        last = e.seq;
+    }
+    Ok(())
+}
+
+/// Deletes the rows of a tenant and blanks its chain's payloads.
+pub(crate) async fn purge_rows(c: &mut PgConnection, tenant: &str) -> StoreResult<Vec<(String, u64)>> {
+    let mut counts = Vec::new();
+    for table in TENANT_TABLES {
+        let done = sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1"))
+            .bind(tenant)
+            .execute(&mut *c)
+            .await
+            .map_err(backend)?;
+        counts.push((table.to_owned(), done.rows_affected()));
+    }
+    sqlx::query("UPDATE journal SET payload = NULL WHERE chain = $1")
+        .bind(tenant)
+        .execute(&mut *c)
+        .await
+        .map_err(backend)?;
+    Ok(counts)
+}
+
+pub(crate) async fn ledger(c: &mut PgConnection) -> StoreResult<Vec<LedgerRow>> {
+    let rows: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT id, tenant_id, at, row_json FROM erasure_ledger ORDER BY at, id")
+            .fetch_all(c)
+            .await
+            .map_err(backend)?;
+    rows.into_iter()
+        .map(|(id, tenant_id, at, json)| {
+            Ok(LedgerRow { id, tenant_id, at, detail: serde_json::from_str(&json).map_err(corrupt)? })
+        })
+        .collect()
+}
+
+pub(crate) async fn put_ledger(c: &mut PgConnection, l: &LedgerRow) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO erasure_ledger (id, tenant_id, at, row_json) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&l.id)
+    .bind(&l.tenant_id)
+    .bind(&l.at)
+    .bind(l.detail.to_string())
+    .execute(c)
+    .await
+    .map_err(backend)
+    .map(drop)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(corrupt)
+}
+
+pub(crate) async fn targets(pool: &PgPool) -> StoreResult<Vec<TargetState>> {
+    let rows: Vec<String> = sqlx::query_scalar("SELECT row_json FROM backup_targets ORDER BY name")
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(|r| serde_json::from_str(r).map_err(corrupt)).collect()
+}
+
+pub(crate) async fn put_target(pool: &PgPool, s: &TargetState) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO backup_targets (name, row_json) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET row_json = excluded.row_json",
+    )
+    .bind(&s.name)
+    .bind(json(s)?)
+    .execute(pool)
+    .await
+    .map_err(backend)
+    .map(drop)
+}
+
+pub(crate) async fn runs(pool: &PgPool, limit: u32) -> StoreResult<Vec<BackupRun>> {
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT row_json FROM backup_runs ORDER BY started_at DESC, id DESC LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .map_err(backend)?;
+    rows.iter().map(|r| serde_json::from_str(r).map_err(corrupt)).collect()
+}
+
+pub(crate) async fn add_run(pool: &PgPool, r: &BackupRun) -> StoreResult<()> {
+    sqlx::query("INSERT INTO backup_runs (id, started_at, row_json) VALUES ($1, $2, $3)")
+        .bind(&r.id)
+        .bind(&r.started_at)
+        .bind(json(r)?)
+        .execute(pool)
+        .await
+        .map_err(backend)
+        .map(drop)
+}

@@ -1,0 +1,154 @@
+//! Sessions, throttles and the setup token: not journaled (see valv-store),
+//! so these writes take no lock: they never touch the journal.
+
+use sqlx::PgPool;
+use valv_domain::{OperatorId, TenantId, UserId, parse_stamp, stamp};
+use valv_store::{Principal, SessionRow, StoreResult, Throttle};
+
+use crate::{backend, corrupt};
+
+pub(crate) async fn put_session(pool: &PgPool, s: &SessionRow) -> StoreResult<()> {
+    let (kind, tenant, subject) = match s.principal {
+        Principal::User { tenant, user } => ("user", Some(tenant.to_string()), user.to_string()),
+        Principal::Operator(o) => ("operator", None, o.to_string()),
+    };
+    sqlx::query(
+        "INSERT INTO sessions (id, secret_digest, kind, tenant_id, subject_id, complete,
+           created_at, expires_at, code_digest, code_expires_at, code_failures)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (id) DO UPDATE SET secret_digest = excluded.secret_digest, kind = excluded.kind,
+           tenant_id = excluded.tenant_id, subject_id = excluded.subject_id, complete = excluded.complete,
+           created_at = excluded.created_at, expires_at = excluded.expires_at, code_digest = excluded.code_digest,
+           code_expires_at = excluded.code_expires_at, code_failures = excluded.code_failures",
+    )
+    .bind(&s.id)
+    .bind(&s.secret_digest)
+    .bind(kind)
+    .bind(tenant)
+    .bind(subject)
+    .bind(s.complete)
+    .bind(stamp(s.created_at))
+    .bind(stamp(s.expires_at))
+    .bind(s.code_digest.as_deref())
+    .bind(s.code_expires_at.map(stamp))
+    .bind(i64::from(s.code_failures))
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+type RawSession =
+    (String, String, String, Option<String>, String, bool, String, String, Option<String>, Option<String>, i64);
+
+pub(crate) async fn session(pool: &PgPool, id: &str) -> StoreResult<Option<SessionRow>> {
+    let raw: Option<RawSession> = sqlx::query_as(
+        "SELECT id, secret_digest, kind, tenant_id, subject_id, complete, created_at, expires_at,
+                code_digest, code_expires_at, code_failures FROM sessions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    raw.map(decode_session).transpose()
+}
+
+fn decode_session(r: RawSession) -> StoreResult<SessionRow> {
+    let (id, secret_digest, kind, tenant, subject, complete, created, expires, code_digest, code_exp, code_failures) =
+        r;
+    let principal = match (kind.as_str(), tenant) {
+        ("user", Some(t)) => Principal::User {
+            tenant: TenantId::parse(&t).map_err(corrupt)?,
+            user: UserId::parse(&subject).map_err(corrupt)?,
+        },
+        ("operator", None) => Principal::Operator(OperatorId::parse(&subject).map_err(corrupt)?),
+        _ => return Err(corrupt("session has an unknown kind")),
+    };
+    Ok(SessionRow {
+        id,
+        secret_digest,
+        principal,
+        complete,
+        created_at: parse_stamp(&created).map_err(corrupt)?,
+        expires_at: parse_stamp(&expires).map_err(corrupt)?,
+        code_digest,
+        code_expires_at: code_exp.map(|s| parse_stamp(&s)).transpose().map_err(corrupt)?,
+        code_failures: u32::try_from(code_failures).map_err(corrupt)?,
+    })
+}
+
+pub(crate) async fn delete_session(pool: &PgPool, id: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(pool).await.map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn delete_sessions(pool: &PgPool, principal: Principal, keep: Option<&str>) -> StoreResult<()> {
+    let subject = match principal {
+        Principal::User { user, .. } => user.to_string(),
+        Principal::Operator(o) => o.to_string(),
+    };
+    sqlx::query("DELETE FROM sessions WHERE subject_id = $1 AND id IS DISTINCT FROM $2")
+        .bind(subject)
+        .bind(keep)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn throttle(pool: &PgPool, key: &str) -> StoreResult<Option<Throttle>> {
+    let raw: Option<(i64, Option<String>)> =
+        sqlx::query_as("SELECT failures, locked_until FROM throttles WHERE key = $1")
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+            .map_err(backend)?;
+    raw.map(|(failures, until)| {
+        Ok(Throttle {
+            failures: u32::try_from(failures).map_err(corrupt)?,
+            locked_until: until.map(|s| parse_stamp(&s)).transpose().map_err(corrupt)?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn put_throttle(pool: &PgPool, key: &str, t: Throttle) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO throttles (key, failures, locked_until) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until",
+    )
+    .bind(key)
+    .bind(i64::from(t.failures))
+    .bind(t.locked_until.map(stamp))
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn clear_throttle(pool: &PgPool, key: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM throttles WHERE key = $1").bind(key).execute(pool).await.map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn put_setup_token(pool: &PgPool, digest: &str) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO setup_token (id, digest) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET digest = excluded.digest",
+    )
+    .bind(digest)
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// True when `digest` was the token, which is gone then: of two instances
+/// taking it at once, the row lock lets one delete it.
+pub(crate) async fn take_setup_token(pool: &PgPool, digest: &str) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM setup_token WHERE id = 1 AND digest = $1")
+        .bind(digest)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(done.rows_affected() == 1)
+}

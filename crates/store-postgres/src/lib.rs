@@ -1,0 +1,139 @@
+//! The PostgreSQL backend: several valv instances may share one database.
+//! Every write of journaled state runs in a transaction that first takes one
+//! advisory lock, so journal `seq` order equals commit order (DESIGN.md,
+//! "Pitfall on PostgreSQL"). Rows are stored as in the SQLite backend (the
+//! JSON row image as text beside the looked-up columns), so the dumps and
+//! digests of both backends are byte for byte the same. All SQL of this
+//! backend lives in this crate.
+
+mod backup;
+mod conn;
+mod entities;
+mod ephemeral;
+mod journal;
+mod keys;
+mod migrate;
+mod records;
+mod store;
+
+use valv_store::{StoreError, StoreResult};
+
+pub use conn::PgStore;
+pub use keys::PgKeyStore;
+
+/// Unique constraints a write may break, by the names PostgreSQL reports,
+/// which are the names the SQLite backend maps its errors to.
+const KNOWN_CONSTRAINTS: [&str; 7] = [
+    "files_tenant_path_key",
+    "file_versions_pkey",
+    "collections_tenant_name_key",
+    "users_tenant_email_key",
+    "tenants_slug_key",
+    "operators_email_key",
+    "journal_chain_seq_key",
+];
+
+/// Maps a database error to a store error, naming the constraint on conflicts.
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.kind() == sqlx::error::ErrorKind::UniqueViolation
+        && let Some(name) = db.constraint().and_then(|c| KNOWN_CONSTRAINTS.iter().find(|k| **k == c))
+    {
+        return StoreError::Conflict(name);
+    }
+    StoreError::Backend(e.to_string())
+}
+
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// A count or position as PostgreSQL's `BIGINT` (beyond `i64::MAX` is "everything").
+pub(crate) fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A `BIGINT` read back as the unsigned value it was written from.
+pub(crate) fn uint(v: i64) -> StoreResult<u64> {
+    u64::try_from(v).map_err(corrupt)
+}
+
+impl PgStore {
+    /// Applies the rows of every change and appends their entries, in one transaction.
+    async fn apply(&self, changes: Vec<valv_store::Change>) -> StoreResult<Vec<valv_store::JournalEntry>> {
+        let mut tx = self.write_tx().await?;
+        let mut journal = journal::Appender::new(&mut tx).await?;
+        let mut entries = Vec::with_capacity(changes.len());
+        for change in &changes {
+            for row in &change.rows {
+                entities::upsert(&mut tx, row).await?;
+            }
+            entries.push(journal.append(&mut tx, change).await?);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(entries)
+    }
+
+    /// [`PgStore::apply`] with changes pulled from `source` one at a time;
+    /// an error anywhere drops the transaction, so nothing is written.
+    async fn apply_from(&self, mut source: valv_store::ChangeSource) -> StoreResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let mut journal = journal::Appender::new(&mut tx).await?;
+        let mut n = 0;
+        while let Some(change) = source()? {
+            for row in &change.rows {
+                entities::upsert(&mut tx, row).await?;
+            }
+            journal.append(&mut tx, &change).await?;
+            n += 1;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(n)
+    }
+}
+
+/// An erasure in one transaction under the write lock: blank the journal
+/// payloads about the subject, delete the files' versions, write the
+/// redacted rows and the erasure's entry, and add it to the ledger.
+async fn erase(
+    store: &PgStore,
+    tenant: valv_domain::TenantId,
+    erasure_id: &str,
+    entity_ids: &[(String, String)],
+    files: &[valv_domain::FileId],
+    ledger: &serde_json::Value,
+    change: &valv_store::Change,
+) -> StoreResult<valv_store::JournalEntry> {
+    let mut tx = store.write_tx().await?;
+    let t = tenant.to_string();
+    // (chain, entity, entity_id) is the journal's entity index: each update is a lookup.
+    for (entity, id) in entity_ids {
+        sqlx::query(
+            "UPDATE journal SET payload = NULL, erased_by = $1 WHERE chain = $2 AND entity = $3 AND entity_id = $4",
+        )
+        .bind(erasure_id)
+        .bind(&t)
+        .bind(entity)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    }
+    for f in files {
+        sqlx::query("DELETE FROM file_versions WHERE tenant_id = $1 AND file_id = $2")
+            .bind(&t)
+            .bind(f.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    for row in &change.rows {
+        entities::upsert(&mut tx, row).await?;
+    }
+    let entry = journal::Appender::new(&mut tx).await?.append(&mut tx, change).await?;
+    let l =
+        valv_store::LedgerRow { id: erasure_id.to_owned(), tenant_id: t, at: entry.at.clone(), detail: ledger.clone() };
+    backup::put_ledger(&mut tx, &l).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(entry)
+}

@@ -23,6 +23,7 @@ const POOL_SIZE: u32 = 5;
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    pub(crate) leader: crate::lead::Leader,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -41,7 +42,7 @@ impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let pool = pool(url, POOL_SIZE).await?;
         migrate::run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, leader: crate::lead::Leader::default() })
     }
 
     /// A transaction for a write of journaled state, holding [`WRITE_LOCK`].

@@ -12,6 +12,7 @@ mod entities;
 mod ephemeral;
 mod journal;
 mod keys;
+mod lead;
 mod migrate;
 mod records;
 mod store;

@@ -340,4 +340,8 @@ impl Store for PgStore {
     async fn add_backup_run(&self, run: BackupRun) -> StoreResult<()> {
         backup::add_run(&self.pool, &run).await
     }
+
+    async fn lead(&self) -> StoreResult<bool> {
+        self.leader.lead(&self.pool).await
+    }
 }

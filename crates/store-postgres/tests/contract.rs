@@ -98,3 +98,23 @@ async fn connection_errors_never_show_the_url_or_password() {
         .to_string();
     assert!(!err.contains("hunter2-secret"), "{err}");
 }
+
+#[tokio::test]
+async fn one_instance_leads_and_another_takes_over_when_it_ends() {
+    let url = valv_testkit::postgres();
+    let (a, b) = (PgStore::connect(&url).await.expect("a"), PgStore::connect(&url).await.expect("b"));
+    assert!(a.lead().await.expect("a asks"), "the first to ask leads");
+    assert!(!b.lead().await.expect("b asks"), "a second instance follows");
+    assert!(a.lead().await.expect("a asks again"), "the leader keeps the lead");
+    assert!(a.clone().lead().await.expect("a clone asks"), "a clone is the same process");
+    drop(a);
+    let mut took_over = false;
+    for _ in 0..50 {
+        if b.lead().await.expect("b asks") {
+            took_over = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(took_over, "the follower leads once the leader's connection is gone");
+}

@@ -77,11 +77,19 @@ impl PgStore {
 
     /// [`PgStore::apply`] with changes pulled from `source` one at a time;
     /// an error anywhere drops the transaction, so nothing is written.
-    async fn apply_from(&self, mut source: valv_store::ChangeSource) -> StoreResult<u64> {
+    async fn apply_from(&self, source: valv_store::ChangeSource) -> StoreResult<u64> {
+        let mut changes = pump(source);
         let mut tx = self.write_tx().await?;
         let mut journal = journal::Appender::new(&mut tx).await?;
         let mut n = 0;
-        while let Some(change) = source()? {
+        loop {
+            let change = match changes.recv().await {
+                Some(Ok(Some(change))) => change,
+                Some(Ok(None)) => break,
+                Some(Err(e)) => return Err(e),
+                // The source's thread ended without saying the end: nothing is committed.
+                None => return Err(StoreError::Backend("the change source stopped before its end".into())),
+            };
             for row in &change.rows {
                 entities::upsert(&mut tx, row).await?;
             }
@@ -91,6 +99,24 @@ impl PgStore {
         tx.commit().await.map_err(backend)?;
         Ok(n)
     }
+}
+
+/// Pulls changes from `source` on a thread of the blocking pool: a source
+/// may wait for its next change (an import waits for the archive's parser),
+/// which must never stall the async executor. The pull stops after the end,
+/// an error, or when the receiver is gone (the transaction failed).
+fn pump(mut source: valv_store::ChangeSource) -> tokio::sync::mpsc::Receiver<StoreResult<Option<valv_store::Change>>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let next = source();
+            let last = !matches!(next, Ok(Some(_)));
+            if tx.blocking_send(next).is_err() || last {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// An erasure in one transaction under the write lock: blank the journal

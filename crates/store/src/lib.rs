@@ -36,6 +36,7 @@ use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, Tenan
 
 /// The changes of [`Store::commit_from`], called inside its transaction:
 /// `Ok(Some(change))` to apply, `Ok(None)` to commit, an error to write nothing.
+/// It may block waiting for its next change: backends call it off the async executor.
 pub type ChangeSource = Box<dyn FnMut() -> StoreResult<Option<Change>> + Send>;
 
 /// A storage backend. Implementations: `valv-store-sqlite` (embedded default).

@@ -23,6 +23,8 @@ pub struct TestApp {
     pub bin: PathBuf,
     pub root: tempfile::TempDir,
     pub setup_token: Option<String>,
+    /// The environment the server was started with; `cli` passes it on.
+    env: Vec<(String, String)>,
     child: Child,
 }
 
@@ -57,13 +59,24 @@ pub fn spawn_with(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> TestApp {
 
 /// Starts `valv serve` on the data dir `root/data`, which may hold an
 /// installation already (a restart after a crash, a restored copy).
+///
+/// With `VALV_TEST_DATABASE=postgres` in the tests' environment, a server not
+/// given a `VALV_DATABASE_URL` runs on a new PostgreSQL database of its own
+/// (scripts/test runs the API suite that way once more).
 pub fn spawn_at(bin: &Path, root: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> TestApp {
+    let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    if std::env::var("VALV_TEST_DATABASE").is_ok_and(|d| d == "postgres")
+        && !env.iter().any(|(k, _)| k == "VALV_DATABASE_URL")
+        && !root.path().join("data").exists()
+    {
+        env.push(("VALV_DATABASE_URL".into(), postgres()));
+    }
     let log = std::fs::OpenOptions::new().create(true).append(true).open(root.path().join("server.log")).unwrap();
     let mut child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(root.path().join("data"))
         .args(args)
-        .envs(env.iter().copied())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("VALV_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(log)
@@ -83,7 +96,7 @@ pub fn spawn_at(bin: &Path, root: tempfile::TempDir, args: &[&str], env: &[(&str
     }
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    TestApp { url: url.unwrap(), bin: bin.to_owned(), root, setup_token, child }
+    TestApp { url: url.unwrap(), bin: bin.to_owned(), root, setup_token, env, child }
 }
 
 /// A client that keeps cookies and trusts the self-signed test certificate.
@@ -127,7 +140,13 @@ impl TestApp {
     /// Runs a `valv` command against this installation's data dir.
     #[must_use]
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(&self.bin).arg("--data-dir").arg(self.data_dir()).args(args).output().unwrap()
+        Command::new(&self.bin)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
     }
 
     /// Messages in the outbox, oldest first.

@@ -19,6 +19,11 @@ use valv_service::Settings;
 pub struct Config {
     /// Folder for the database, files, TLS material and the outbox.
     pub data_dir: PathBuf,
+    /// PostgreSQL instead of the embedded database in the data dir, e.g.
+    /// `postgres://valv:…@db.internal/valv` (env VALV_DATABASE_URL). Several
+    /// processes may serve one database. Never logged.
+    #[serde(skip_serializing)]
+    pub database_url: Option<secrecy::SecretString>,
     /// Address and port to listen on.
     pub listen: String,
     /// URL people reach valv at; used in links sent by e-mail.
@@ -87,6 +92,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./valv-data"),
+            database_url: None,
             listen: "127.0.0.1:8443".into(),
             public_url: None,
             tls_cert: None,

@@ -84,7 +84,7 @@ enum Command {
     Backup(cli::backup::BackupCommand),
     /// Rebuild the whole installation as it was at an instant, from a backup target, into a new data dir.
     #[command(
-        after_help = "Examples:\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to ./valv-restored\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --to ./acme-copy\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --as acme-yesterday\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d"
+        after_help = "Examples:\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to ./valv-restored\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to postgres://valv@db.internal/valv_restored\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --to ./acme-copy\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --as acme-yesterday\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d"
     )]
     Restore {
         /// The instant (RFC 3339, UTC offset allowed).
@@ -93,10 +93,12 @@ enum Command {
         /// A configured target's name, or a location (folder or s3:// URL).
         #[arg(long)]
         from: String,
-        /// A new, empty data dir: the whole installation, or with --tenant a copy
-        /// of that tenant alone, beside the live installation (which is not touched).
+        /// A new, empty data dir, or a new, empty PostgreSQL database
+        /// (`postgres://…`; file content then goes to the configured `blobs`):
+        /// the whole installation, or with --tenant a copy of that tenant alone
+        /// in a new data dir, beside the live installation (which is not touched).
         #[arg(long, required_unless_present = "tenant")]
-        to: Option<PathBuf>,
+        to: Option<String>,
         /// One tenant: without --to, restored in place (its collections, records
         /// and files become as they were; new revisions, all journaled; accounts
         /// untouched); with --to, copied into a new data dir; with --as, copied
@@ -180,8 +182,19 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 (None, Some(t)) if let Some(slug) = as_slug => {
                     cli::backup::restore_tenant_as_cmd(&config, &at, &from, &t, &slug, json).await
                 }
-                (Some(to), Some(t)) => cli::backup::restore_tenant_copy_cmd(&config, &at, &from, &t, &to, json).await,
-                (Some(to), None) => cli::backup::restore_cmd(&config, &at, &from, &to, json).await,
+                (Some(to), Some(t)) => match cli::backup::Destination::parse(&to) {
+                    cli::backup::Destination::Dir(to) => {
+                        cli::backup::restore_tenant_copy_cmd(&config, &at, &from, &t, &to, json).await
+                    }
+                    cli::backup::Destination::Database(_) => {
+                        anyhow::bail!(
+                            "with --tenant, --to is a new folder (or use --as to copy it into this installation)"
+                        )
+                    }
+                },
+                (Some(to), None) => {
+                    cli::backup::restore_cmd(&config, &at, &from, &cli::backup::Destination::parse(&to), json).await
+                }
                 (None, Some(t)) => cli::backup::restore_tenant_cmd(&config, &at, &from, &t, yes, json).await,
                 (None, None) => anyhow::bail!("give --to (a new data dir) or --tenant (restore one tenant in place)"),
             }

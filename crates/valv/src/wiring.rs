@@ -5,11 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
 use valv_domain::SystemClock;
 use valv_service::backup::ScratchStore;
 use valv_service::keyring::Keyring;
 use valv_service::sender::{FileOutbox, SmtpSender};
 use valv_service::{Sender, Valv};
+use valv_store::{KeyStore, Store};
+use valv_store_postgres::{PgKeyStore, PgStore};
 use valv_store_sqlite::{SqliteKeyStore, SqliteStore};
 
 use crate::config::Config;
@@ -27,17 +30,37 @@ pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The keyring store of `config`'s data dir.
-pub fn key_store(config: &Config) -> anyhow::Result<Arc<SqliteKeyStore>> {
+/// The keyring store: in the PostgreSQL database when one is configured
+/// (every process serving it shares the keys), else beside the embedded one.
+pub async fn key_store(config: &Config) -> anyhow::Result<Arc<dyn KeyStore>> {
     ensure_data_dir(&config.data_dir)?;
+    if let Some(url) = &config.database_url {
+        let keys = PgKeyStore::connect(url.expose_secret()).await.map_err(|e| database_error(&e))?;
+        return Ok(Arc::new(keys));
+    }
     let path = config.data_dir.join("keyring.db");
     Ok(Arc::new(SqliteKeyStore::open(&path).with_context(|| format!("cannot open the keyring {}", path.display()))?))
+}
+
+/// The store: PostgreSQL when `database_url` is set, else SQLite in the data dir.
+pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = &config.database_url {
+        return Ok(Arc::new(PgStore::connect(url.expose_secret()).await.map_err(|e| database_error(&e))?));
+    }
+    let db = config.data_dir.join("valv.db");
+    let store = SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Names the setting; the URL itself (it may hold a password) is never shown.
+fn database_error(e: &valv_store::StoreError) -> anyhow::Error {
+    anyhow::anyhow!("cannot use the database of `database_url` (env VALV_DATABASE_URL): {e}")
 }
 
 /// Opens the keyring. A fresh installation without a configured key gets a
 /// new key file; an existing keyring without its key is refused.
 pub async fn keyring(config: &Config) -> anyhow::Result<Keyring> {
-    let store = key_store(config)?;
+    let store = key_store(config).await?;
     let path = keys::key_file(config);
     let master = match keys::configured(config)? {
         Some(k) => k,
@@ -69,8 +92,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Valv> {
     let settings = config.settings()?;
     ensure_data_dir(&config.data_dir)?;
     let keyring = keyring(config).await?;
-    let db = config.data_dir.join("valv.db");
-    let store = SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
+    let store = store(config).await?;
     let outbox = FileOutbox::new(config.data_dir.join("outbox"));
     let sender: Arc<dyn Sender> = match &config.smtp_url {
         Some(url) => Arc::new(
@@ -79,14 +101,18 @@ pub async fn build(config: &Config) -> anyhow::Result<Valv> {
         ),
         None => Arc::new(outbox),
     };
-    let blobs_url = config.blobs.clone().unwrap_or_else(|| config.data_dir.join("blobs").display().to_string());
-    let blobs = valv_blob::ChunkStore::open(&blobs_url)
-        .map_err(|e| anyhow::anyhow!("setting `blobs` (env VALV_BLOBS): {e}"))?;
+    let blobs = blobs(config)?;
     let targets = config.targets()?;
     config.schedule()?;
-    Ok(Valv::new(Arc::new(store), Arc::new(keyring), Arc::new(SystemClock), sender, settings)
+    Ok(Valv::new(store, Arc::new(keyring), Arc::new(SystemClock), sender, settings)
         .with_blobs(blobs)
         .with_targets(targets, Some(scratch())))
+}
+
+/// The chunk store of file content.
+pub fn blobs(config: &Config) -> anyhow::Result<valv_blob::ChunkStore> {
+    let url = config.blobs.clone().unwrap_or_else(|| config.data_dir.join("blobs").display().to_string());
+    valv_blob::ChunkStore::open(&url).map_err(|e| anyhow::anyhow!("setting `blobs` (env VALV_BLOBS): {e}"))
 }
 
 /// Scratch stores for restore drills: an embedded database in a temporary folder.

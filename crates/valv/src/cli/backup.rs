@@ -9,6 +9,7 @@ use clap::Subcommand;
 use valv_service::backup::{RestoreRequest, restore};
 use valv_service::export::{Progress, Renumber};
 use valv_service::{Caller, Valv};
+use valv_store::{KeyStore, Store};
 
 use super::{explain, print};
 use crate::config::Config;
@@ -168,21 +169,55 @@ pub async fn run(valv: &Valv, config: &Config, c: BackupCommand) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// `valv restore --to`: rebuilds the installation as it was at `at` into a new data dir.
-pub async fn restore_cmd(config: &Config, at: &str, from: &str, to: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    empty_target(to)?;
+/// Where `valv restore --to` rebuilds the installation.
+pub enum Destination {
+    /// A new, empty data dir with its own embedded database and files.
+    Dir(PathBuf),
+    /// A new, empty PostgreSQL database; file content goes to the configured
+    /// blob store (chunks are addressed by content, so the restore only adds
+    /// the ones missing there).
+    Database(secrecy::SecretString),
+}
+
+impl Destination {
+    /// `postgres://…` and `postgresql://…` name a database, anything else a folder.
+    #[must_use]
+    pub fn parse(to: &str) -> Self {
+        if to.starts_with("postgres://") || to.starts_with("postgresql://") {
+            Self::Database(to.to_owned().into())
+        } else {
+            Self::Dir(PathBuf::from(to))
+        }
+    }
+
+    /// What a person reads about it (never a database URL, which may hold a password).
+    fn shown(&self) -> String {
+        match self {
+            Self::Dir(d) => d.display().to_string(),
+            Self::Database(_) => "the database given with --to".into(),
+        }
+    }
+}
+
+/// `valv restore --to`: rebuilds the installation as it was at `at` into a
+/// new data dir or a new database.
+pub async fn restore_cmd(
+    config: &Config,
+    at: &str,
+    from: &str,
+    to: &Destination,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    if let Destination::Dir(dir) = to {
+        empty_target(dir)?;
+    }
     let Restored { report, reapplied, .. } = restore_into(config, at, from, to, json).await?;
-    let out = serde_json::json!({ "report": report, "erasures_reapplied": reapplied, "data_dir": to });
+    let shown = to.shown();
+    let out = serde_json::json!({ "report": report, "erasures_reapplied": reapplied, "restored_to": shown });
     print(json, &out, || {
         format!(
-            "restored to journal position {} ({}) into {}: snapshot {:?}, {} entries replayed, {} chunks, {} erasures re-applied",
-            report.seq,
-            report.at,
-            to.display(),
-            report.snapshot,
-            report.replayed,
-            report.chunks,
-            reapplied
+            "restored to journal position {} ({}) into {shown}: snapshot {:?}, {} entries replayed, {} chunks, {} erasures re-applied",
+            report.seq, report.at, report.snapshot, report.replayed, report.chunks, reapplied
         )
     })?;
     Ok(ExitCode::SUCCESS)
@@ -203,7 +238,7 @@ pub async fn restore_tenant_copy_cmd(
     let id = tenant_id(tenant)?;
     empty_target(to)?;
     let result = async {
-        let copy = restore_into(config, at, from, to, json).await?;
+        let copy = restore_into(config, at, from, &Destination::Dir(to.to_owned()), json).await?;
         let removed = copy.valv.keep_only_tenant(&Caller::Cli, id).await.map_err(|e| match e {
             valv_service::ServiceError::NotFound => anyhow::anyhow!("tenant {tenant} did not exist at {at}"),
             e => explain(e),
@@ -287,7 +322,8 @@ async fn in_scratch<T>(
     f: impl AsyncFnOnce(Restored) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     let scratch = config.data_dir.join(format!("restore-scratch-{}", std::process::id()));
-    let result = async { f(restore_into(config, at, from, &scratch, json).await?).await }.await;
+    let result =
+        async { f(restore_into(config, at, from, &Destination::Dir(scratch.clone()), json).await?).await }.await;
     let _ = std::fs::remove_dir_all(&scratch);
     result
 }
@@ -314,7 +350,7 @@ pub async fn restore_tenant_cmd(
         return Ok(ExitCode::FAILURE);
     }
     let report = in_scratch(config, at, from, json, async |copy| {
-        live.restore_tenant(&Caller::Cli, id, &copy.store, at).await.map_err(explain)
+        live.restore_tenant(&Caller::Cli, id, copy.store.as_ref(), at).await.map_err(explain)
     })
     .await?;
     print(json, &report, || {
@@ -342,7 +378,6 @@ fn confirm(tenant: &str, at: &str) -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-/// Restores everything at `at` into the empty data dir `to`, erasures re-applied.
 /// A restore goes into a new folder, or an empty one.
 fn empty_target(to: &Path) -> anyhow::Result<()> {
     if to.exists() && std::fs::read_dir(to).map(|mut d| d.next().is_some()).unwrap_or(true) {
@@ -356,11 +391,40 @@ struct Restored {
     report: valv_service::backup::RestoreReport,
     /// Erasures of the ledger applied again.
     reapplied: usize,
-    store: valv_store_sqlite::SqliteStore,
+    store: Arc<dyn Store>,
     valv: Valv,
 }
 
-async fn restore_into(config: &Config, at: &str, from: &str, to: &Path, json: bool) -> anyhow::Result<Restored> {
+/// The stores a restore writes into, and the configuration that serves them.
+async fn open_destination(
+    config: &Config,
+    to: &Destination,
+) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn KeyStore>, valv_blob::ChunkStore, Config)> {
+    let mut restored = config.clone();
+    restored.backup_targets = Vec::new();
+    match to {
+        Destination::Dir(dir) => {
+            crate::wiring::ensure_data_dir(dir)?;
+            restored.data_dir.clone_from(dir);
+            restored.database_url = None;
+            restored.blobs = None;
+            if config.master_key.is_none() && config.master_key_file.is_none() {
+                // The key file sat in the old data dir by default: the new one gets a copy (mode 0600 is kept).
+                std::fs::copy(crate::keys::key_file(config), dir.join("master.key"))?;
+            }
+        }
+        Destination::Database(url) => restored.database_url = Some(url.clone()),
+    }
+    let store = crate::wiring::store(&restored).await?;
+    let keys = crate::wiring::key_store(&restored).await?;
+    if store.journal_seq().await? != 0 || keys.check().await?.is_some() {
+        anyhow::bail!("{} is not empty; restore into a new, empty one and point the installation at it", to.shown());
+    }
+    Ok((store, keys, crate::wiring::blobs(&restored)?, restored))
+}
+
+/// Restores everything at `at` into `to`, erasures re-applied.
+async fn restore_into(config: &Config, at: &str, from: &str, to: &Destination, json: bool) -> anyhow::Result<Restored> {
     let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
         .map_err(|_| anyhow::anyhow!("--at must be an RFC 3339 instant, as in 2026-11-23T14:05:00Z"))?;
     let mut targets = config.targets()?;
@@ -370,14 +434,11 @@ async fn restore_into(config: &Config, at: &str, from: &str, to: &Path, json: bo
             .map_err(|e| anyhow::anyhow!("--from is neither a configured target name nor a location: {e}"))?,
     };
     targets.insert(0, primary);
-    crate::wiring::ensure_data_dir(to)?;
     let master = crate::keys::configured(config)?
         .ok_or_else(|| anyhow::anyhow!("the master key is needed: set VALV_MASTER_KEY or master_key_file"))?;
-    let store = valv_store_sqlite::SqliteStore::open(&to.join("valv.db")).await?;
-    let keys = Arc::new(valv_store_sqlite::SqliteKeyStore::open(&to.join("keyring.db"))?);
-    let blobs = valv_blob::ChunkStore::open(&to.join("blobs").display().to_string())?;
+    let (store, keys, blobs, restored) = open_destination(config, to).await?;
     let req = RestoreRequest { at, targets, master };
-    let report = restore(&store, keys, &blobs, &req, &|phase: &str, done: u64, total: u64| {
+    let report = restore(store.as_ref(), keys, &blobs, &req, &|phase: &str, done: u64, total: u64| {
         if !json {
             let filled = (done * 30).checked_div(total).map_or(30, |f| f as usize);
             eprint!("\rrestoring {phase:<8} [{:<30}] {done}/{total} ", "#".repeat(filled.min(30)));
@@ -390,13 +451,6 @@ async fn restore_into(config: &Config, at: &str, from: &str, to: &Path, json: bo
         eprintln!();
     }
     // The erasure ledger is applied again before anyone uses the restored data.
-    let mut restored = config.clone();
-    restored.data_dir = PathBuf::from(to);
-    restored.backup_targets = Vec::new();
-    if config.master_key.is_none() && config.master_key_file.is_none() {
-        // The key file sat in the old data dir by default: the new one gets a copy (mode 0600 is kept).
-        std::fs::copy(crate::keys::key_file(config), to.join("master.key"))?;
-    }
     let valv = crate::wiring::build(&restored).await?;
     let reapplied = valv.after_restore().await.map_err(explain)?;
     Ok(Restored { report, reapplied, store, valv })

@@ -1,0 +1,157 @@
+//! valv on PostgreSQL: a point-in-time restore into a new database that a
+//! server then serves, and two servers sharing one database (one session
+//! valid on both, one of them leading the background work, the other taking
+//! over when it ends). The database is a real PostgreSQL the tests start.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use valv_testkit::{PASSWORD, TestApp};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_valv"))
+}
+
+/// A server on `database`, its master key and files shared through `shared`.
+fn serve_on(database: &str, shared: &Path, env: &[(&str, &str)]) -> TestApp {
+    let key = shared.join("master.key").display().to_string();
+    let blobs = shared.join("blobs").display().to_string();
+    let mut all = vec![("VALV_DATABASE_URL", database), ("VALV_MASTER_KEY_FILE", key.as_str())];
+    all.push(("VALV_BLOBS", blobs.as_str()));
+    all.extend_from_slice(env);
+    valv_testkit::spawn_with(bin(), &[], &all)
+}
+
+async fn wait_until(what: &str, mut ok: impl AsyncFnMut() -> bool) {
+    for _ in 0..300 {
+        if ok().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test]
+async fn two_servers_share_one_database_and_one_of_them_leads() {
+    let database = valv_testkit::postgres();
+    let shared = tempfile::tempdir().unwrap();
+    let targets = format!("[\"one={}\"]", shared.path().join("target").display());
+    let env = [("VALV_BACKUP_TARGETS", targets.as_str())];
+    let a = serve_on(&database, shared.path(), &env);
+    let op = a.operator().await;
+    let t = a.tenant(&op, "acme").await;
+    let b = serve_on(&database, shared.path(), &env);
+    assert!(b.setup_token.is_none(), "the second server sees the operator the first one made");
+
+    // A session made on one server is valid on the other; what one writes, the other reads.
+    let col = json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
+    assert_eq!(t.owner.post(a.at("/api/v1/collections")).json(&col).send().await.unwrap().status(), 201);
+    let r = t.owner.post(b.at("/api/v1/collections/notes/records")).json(&json!({ "text": "via b" })).send().await;
+    let rec: Value = r.unwrap().json().await.unwrap();
+    let url = |app: &TestApp| app.at(&format!("/api/v1/collections/notes/records/{}", rec["id"].as_str().unwrap()));
+    let got: Value = t.owner.get(url(&a)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["data"]["text"], "via b");
+    let file: Value = t
+        .owner
+        .post(b.at("/api/v1/files?name=n.bin"))
+        .body(vec![5u8; 30_000])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let content = |app: &TestApp| app.at(&format!("/api/v1/files/{}/content", file["id"].as_str().unwrap()));
+    assert_eq!(t.owner.get(content(&a)).send().await.unwrap().bytes().await.unwrap().to_vec(), vec![5u8; 30_000]);
+
+    // The journal is one: written by both servers in one order, it verifies.
+    let o = a.cli(&["audit", "verify", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+
+    const LEADS: &str = "leads the background work";
+    let leaders = [&a, &b].iter().filter(|s| s.logs().contains(LEADS)).count();
+    assert_eq!(leaders, 1, "exactly one server ships backups and purges");
+    let (leader, follower) = if a.logs().contains(LEADS) { (a, b) } else { (b, a) };
+    drop(leader);
+    wait_until("the other server takes the lead", async || follower.logs().contains(LEADS)).await;
+    // And ships: the target catches up with what was written.
+    let r = t.owner.post(follower.at("/api/v1/collections/notes/records")).json(&json!({ "text": "later" })).send();
+    assert_eq!(r.await.unwrap().status(), 201);
+    wait_until("the new leader ships the journal", async || {
+        let o = follower.cli(&["backup", "status", "--json"]);
+        let s: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        s["targets"][0]["shipped_seq"] == s["journal_seq"] && s["journal_seq"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_restore_into_a_new_database_is_served_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = format!("[\"one={}\"]", dir.path().join("one").display());
+    let env = [("VALV_BACKUP_TARGETS", list.as_str())];
+    let app = crate::app_with(&[], &env);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let col = json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
+    t.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap();
+    let rec: Value = t
+        .owner
+        .post(app.at("/api/v1/collections/notes/records"))
+        .json(&json!({ "text": "as it was" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rec_path = format!("/api/v1/collections/notes/records/{}", rec["id"].as_str().unwrap());
+    let f: Value = t
+        .owner
+        .post(app.at("/api/v1/files?name=a.bin"))
+        .body(vec![9u8; 70_000])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let content_path = format!("/api/v1/files/{}/content", f["id"].as_str().unwrap());
+    wait_until("the target holds the journal", async || {
+        let s: Value = serde_json::from_slice(&app.cli(&["backup", "status", "--json"]).stdout).unwrap();
+        s["targets"][0]["shipped_seq"] == s["journal_seq"]
+    })
+    .await;
+    let instant = app.journal(&t.owner).await[0]["at"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    t.owner.patch(app.at(&rec_path)).json(&json!({ "text": "changed later" })).send().await.unwrap();
+
+    let database = valv_testkit::postgres();
+    let restore = || {
+        let args = ["restore", "--at", &instant, "--from", "one", "--to", &database, "--json"];
+        app.cli(&args)
+    };
+    let o = restore();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(!out.contains("postgres://"), "the database URL is not repeated: {out}");
+    let again = restore();
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && err.contains("not empty"), "a used database is refused: {err}");
+
+    // Served from the database, with the file content in the blob store the restore filled.
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::copy(app.data_dir().join("master.key"), shared.path().join("master.key")).unwrap();
+    let blobs = app.data_dir().join("blobs").display().to_string();
+    let served = serve_on(&database, shared.path(), &[("VALV_BLOBS", blobs.as_str())]);
+    let (owner, status, _) = served.sign_in("acme", &t.owner_email, PASSWORD).await;
+    assert_eq!(status, 200, "accounts come back");
+    let r: Value = owner.get(served.at(&rec_path)).send().await.unwrap().json().await.unwrap();
+    assert_eq!((r["data"]["text"].as_str(), r["revision"].as_u64()), (Some("as it was"), Some(1)), "{r}");
+    let bytes = owner.get(served.at(&content_path)).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes.to_vec(), vec![9u8; 70_000]);
+    let o = served.cli(&["audit", "verify", "--json"]);
+    assert!(o.status.success(), "the restored journal verifies: {}", String::from_utf8_lossy(&o.stdout));
+}

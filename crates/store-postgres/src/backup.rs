@@ -7,7 +7,7 @@
 use futures::TryStreamExt as _;
 use sha2::{Digest as _, Sha256};
 use sqlx::{PgConnection, PgPool};
-use valv_store::{BackupRun, DumpItem, JournalEntry, LedgerRow, Position, Row, StoreResult, TargetState};
+use valv_store::{BackupRun, DumpItem, JournalEntry, LedgerRow, Position, Row, StoreError, StoreResult, TargetState};
 
 use crate::{backend, corrupt, entities, int, journal};
 
@@ -42,24 +42,37 @@ fn row_of(table: &str, json: &str) -> StoreResult<Row> {
     parsed.map_err(corrupt)
 }
 
-/// Visits every journaled item in a fixed order, streaming the tables, and
-/// returns the position and SHA-256 digest of what it visited. `c` must be
-/// in a snapshot transaction, so every table is read at one instant.
+/// The digest of what a walk visited, and where the items go.
+struct Emit<'a> {
+    sha: Sha256,
+    out: Option<&'a tokio::sync::mpsc::Sender<DumpItem>>,
+}
+
+impl Emit<'_> {
+    async fn emit(&mut self, item: DumpItem) -> StoreResult<()> {
+        self.sha.update(serde_json::to_vec(&item).map_err(corrupt)?);
+        self.sha.update(b"\n");
+        match self.out {
+            Some(out) => out.send(item).await.map_err(|_| StoreError::Backend("the dump's reader stopped".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Visits every journaled item in a fixed order, streaming the tables, sends
+/// each to `out` (none: a digest only) and returns the position and SHA-256
+/// digest of what it visited. `c` must be in a snapshot transaction, so every
+/// table is read at one instant.
 pub(crate) async fn walk(
     c: &mut PgConnection,
-    visit: &mut (dyn FnMut(DumpItem) -> StoreResult<()> + Send),
+    out: Option<&tokio::sync::mpsc::Sender<DumpItem>>,
 ) -> StoreResult<Position> {
-    let mut sha = Sha256::new();
-    let mut emit = |item: DumpItem| -> StoreResult<()> {
-        sha.update(serde_json::to_vec(&item).map_err(corrupt)?);
-        sha.update(b"\n");
-        visit(item)
-    };
+    let mut e = Emit { sha: Sha256::new(), out };
     for (table, order) in TABLES {
         let sql = format!("SELECT row_json FROM {table} ORDER BY {order}");
         let mut rows = sqlx::query_scalar::<_, String>(&sql).fetch(&mut *c);
         while let Some(json) = rows.try_next().await.map_err(backend)? {
-            emit(DumpItem::Row(row_of(table, &json)?))?;
+            e.emit(DumpItem::Row(row_of(table, &json)?)).await?;
         }
     }
     let (mut seq, mut at) = (0u64, String::new());
@@ -67,18 +80,18 @@ pub(crate) async fn walk(
         let sql = format!("SELECT {} FROM journal ORDER BY seq", journal::COLUMNS);
         let mut rows = sqlx::query(&sql).fetch(&mut *c);
         while let Some(r) = rows.try_next().await.map_err(backend)? {
-            let e = journal::entry(&r)?;
-            (seq, at) = (e.seq, e.at.clone());
-            emit(DumpItem::Entry(e.into()))?;
+            let entry = journal::entry(&r)?;
+            (seq, at) = (entry.seq, entry.at.clone());
+            e.emit(DumpItem::Entry(entry.into())).await?;
         }
     }
     for (chain, h) in journal::heads(c).await? {
-        emit(DumpItem::head(chain, h))?;
+        e.emit(DumpItem::head(chain, h)).await?;
     }
     for l in ledger(c).await? {
-        emit(DumpItem::Ledger(l))?;
+        e.emit(DumpItem::Ledger(l)).await?;
     }
-    Ok(Position { seq, at, digest: hex::encode(sha.finalize()) })
+    Ok(Position { seq, at, digest: hex::encode(e.sha.finalize()) })
 }
 
 pub(crate) async fn journal_after(pool: &PgPool, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {

@@ -287,15 +287,30 @@ impl Store for PgStore {
     }
 
     async fn dump(&self, mut sink: DumpSink) -> StoreResult<Position> {
-        let mut tx = self.snapshot().await?;
-        let position = backup::walk(&mut tx, &mut *sink).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(position)
+        // The sink may block (it hands items to the backup's writer): it runs
+        // on the blocking pool, fed through a bounded channel.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<DumpItem>(1024);
+        let reader = tokio::task::spawn_blocking(move || {
+            while let Some(item) = rx.blocking_recv() {
+                sink(item)?;
+            }
+            Ok::<_, valv_store::StoreError>(())
+        });
+        let walked = async move {
+            let mut t = self.snapshot().await?;
+            let position = backup::walk(&mut t, Some(&tx)).await?;
+            t.commit().await.map_err(backend)?;
+            Ok::<_, valv_store::StoreError>(position)
+        }
+        .await;
+        // The sink's own error says more than the walk's "reader stopped".
+        reader.await.map_err(|e| valv_store::StoreError::Backend(e.to_string()))??;
+        walked
     }
 
     async fn state_digest(&self) -> StoreResult<Position> {
         let mut tx = self.snapshot().await?;
-        let position = backup::walk(&mut tx, &mut |_| Ok(())).await?;
+        let position = backup::walk(&mut tx, None).await?;
         tx.commit().await.map_err(backend)?;
         Ok(position)
     }

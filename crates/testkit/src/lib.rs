@@ -61,15 +61,24 @@ pub fn spawn_with(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> TestApp {
 /// installation already (a restart after a crash, a restored copy).
 ///
 /// With `VALV_TEST_DATABASE=postgres` in the tests' environment, a server not
-/// given a `VALV_DATABASE_URL` runs on a new PostgreSQL database of its own
-/// (scripts/test runs the API suite that way once more).
+/// given a `VALV_DATABASE_URL` runs on a PostgreSQL database of its own, the
+/// same one again when restarted on `root` (scripts/test runs the API suite
+/// that way once more).
 pub fn spawn_at(bin: &Path, root: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> TestApp {
     let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     if std::env::var("VALV_TEST_DATABASE").is_ok_and(|d| d == "postgres")
         && !env.iter().any(|(k, _)| k == "VALV_DATABASE_URL")
-        && !root.path().join("data").exists()
     {
-        env.push(("VALV_DATABASE_URL".into(), postgres()));
+        // Kept beside the data dir, so a restart after a crash finds its database.
+        // A data dir already there without one holds an embedded installation (a restore).
+        let kept = root.path().join("database-url");
+        if let Ok(url) = std::fs::read_to_string(&kept) {
+            env.push(("VALV_DATABASE_URL".into(), url));
+        } else if !root.path().join("data").exists() {
+            let url = postgres();
+            std::fs::write(&kept, &url).unwrap();
+            env.push(("VALV_DATABASE_URL".into(), url));
+        }
     }
     let log = std::fs::OpenOptions::new().create(true).append(true).open(root.path().join("server.log")).unwrap();
     let mut child = Command::new(bin)
@@ -140,13 +149,15 @@ impl TestApp {
     /// Runs a `valv` command against this installation's data dir.
     #[must_use]
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(&self.bin)
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
+        self.command().arg("--data-dir").arg(self.data_dir()).args(args).output().unwrap()
+    }
+
+    /// The `valv` binary with the environment this server was started with.
+    #[must_use]
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
     }
 
     /// Messages in the outbox, oldest first.

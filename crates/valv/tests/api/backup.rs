@@ -136,7 +136,7 @@ async fn every_target_receives_the_journal_and_a_target_that_was_down_catches_up
     let _s3 = Daemon(child, bucket);
     wait_for(port, "rclone serve s3").await;
     caught_up(&app, &["one", "two", "three"]).await;
-    let status = ok(&valv(&app.data_dir(), &env, &["backup", "status", "--json"]));
+    let status = ok(&app.cli(&["backup", "status", "--json"]));
     let three = status["targets"].as_array().unwrap().iter().find(|t| t["name"] == "three").unwrap().clone();
     assert_eq!(
         (three["last_error"].clone(), three["shipped_seq"].clone()),
@@ -180,7 +180,7 @@ async fn a_restore_rebuilds_the_installation_as_it_was_at_an_instant_and_erases_
         .await
         .unwrap();
     let fid = f["id"].as_str().unwrap().to_owned();
-    let full = ok(&valv(&app.data_dir(), &env, &["backup", "now", "--json"]));
+    let full = ok(&app.cli(&["backup", "now", "--json"]));
     assert_eq!(full["targets_written"], json!(["one", "two"]), "{full}");
 
     // After the full backup, before the instant: shipped entries only.
@@ -260,11 +260,11 @@ async fn a_drill_checks_each_target_and_a_damaged_segment_is_read_from_another()
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
     t.owner.post(app.at("/api/v1/files?name=a.bin")).body(vec![5u8; 100_000]).send().await.unwrap();
-    ok(&valv(&app.data_dir(), &env, &["backup", "now", "--json"]));
+    ok(&app.cli(&["backup", "now", "--json"]));
     post(&t.owner, app.at("/api/v1/collections"), json!({ "name": "n", "fields": [{ "name": "x", "type": "text" }] }))
         .await;
     caught_up(&app, &["one", "two"]).await;
-    let drills = ok(&valv(&app.data_dir(), &env, &["backup", "verify", "--all-chunks", "--json"]));
+    let drills = ok(&app.cli(&["backup", "verify", "--all-chunks", "--json"]));
     for d in drills.as_array().unwrap() {
         assert_eq!(d["ok"], true, "{d}");
         assert_eq!(d["expected_digest"], d["restored_digest"]);
@@ -279,12 +279,12 @@ async fn a_drill_checks_each_target_and_a_damaged_segment_is_read_from_another()
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
     std::fs::write(&last, bytes).unwrap();
-    let o = valv(&app.data_dir(), &env, &["backup", "verify", "--json"]);
+    let o = app.cli(&["backup", "verify", "--json"]);
     assert!(!o.status.success(), "the drill fails");
     let drills: Value = serde_json::from_slice(&o.stdout).unwrap();
     let by = |n: &str| drills.as_array().unwrap().iter().find(|d| d["target"] == n).unwrap().clone();
     assert_eq!((by("one")["ok"].clone(), by("two")["ok"].clone()), (json!(false), json!(true)), "{drills}");
-    let list = ok(&valv(&app.data_dir(), &env, &["backup", "list", "--json"]));
+    let list = ok(&app.cli(&["backup", "list", "--json"]));
     assert!(
         list.as_array().unwrap().iter().any(|r| r["kind"] == "verify" && r["outcome"] == "failed"),
         "results are kept"
@@ -397,12 +397,12 @@ async fn one_tenant_is_restored_in_place_with_every_change_journaled() {
     let kept = post(&other.owner, app.at("/api/v1/collections/notes/records"), json!({ "text": "other tenant" })).await;
     caught_up(&app, &["one"]).await;
 
-    copy_beside(&app, &env, &instant, (&t, &other), (&r1, &content)).await;
+    copy_beside(&app, &instant, (&t, &other), (&r1, &content)).await;
 
-    let refused = valv(&app.data_dir(), &env, &["restore", "--at", &instant, "--from", "one", "--tenant", &t.id]);
+    let refused = app.cli(&["restore", "--at", &instant, "--from", "one", "--tenant", &t.id]);
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--yes"), "asks first");
     let args = ["restore", "--at", &instant, "--from", "one", "--tenant", &t.id, "--yes", "--json"];
-    let report = ok(&valv(&app.data_dir(), &env, &args));
+    let report = ok(&app.cli(&args));
     assert_eq!(
         (report["records_restored"].as_u64(), report["records_deleted"].as_u64()),
         (Some(1), Some(1)),
@@ -432,7 +432,6 @@ async fn one_tenant_is_restored_in_place_with_every_change_journaled() {
 /// not touched. `urls` are the live record's and file content's addresses.
 async fn copy_beside(
     app: &TestApp,
-    env: &[(&str, &str)],
     instant: &str,
     (t, other): (&valv_testkit::Tenant, &valv_testkit::Tenant),
     urls: (&str, &str),
@@ -441,12 +440,12 @@ async fn copy_beside(
     let to = root.path().join("data");
     let unknown =
         ["restore", "--at", instant, "--from", "one", "--tenant", UNKNOWN_TENANT, "--to", to.to_str().unwrap()];
-    let o = valv(&app.data_dir(), env, &unknown);
+    let o = app.cli(&unknown);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("did not exist"), "{o:?}");
     assert!(!to.exists(), "a refused copy leaves nothing behind");
 
     let args = ["restore", "--at", instant, "--from", "one", "--tenant", &t.id, "--to", to.to_str().unwrap(), "--json"];
-    let copy = ok(&valv(&app.data_dir(), env, &args));
+    let copy = ok(&app.cli(&args));
     assert_eq!(copy["tenants_left_out"], 1, "{copy}");
     let o = valv(&to, &[], &["audit", "verify", "--json"]);
     assert!(o.status.success(), "the copy's journal verifies: {}", String::from_utf8_lossy(&o.stdout));
@@ -505,7 +504,7 @@ async fn one_tenant_is_copied_beside_itself_with_fresh_ids() {
 
     let restore = |slug: &str| {
         let args = ["restore", "--at", &instant, "--from", "one", "--tenant", &t.id, "--as", slug, "--json"];
-        valv(&app.data_dir(), &env, &args)
+        app.cli(&args)
     };
     let taken = restore("acme");
     assert!(!taken.status.success() && String::from_utf8_lossy(&taken.stderr).contains("slug"), "{taken:?}");
@@ -605,7 +604,7 @@ async fn a_target_whose_disk_is_full_fails_alone_and_catches_up_when_space_retur
     caught_up(&app, &["one"]).await;
     let mut status = Value::Null;
     for _ in 0..100 {
-        status = ok(&valv(&app.data_dir(), &env, &["backup", "status", "--json"]));
+        status = ok(&app.cli(&["backup", "status", "--json"]));
         if status["targets"][1]["last_error"].is_string() {
             break;
         }

@@ -47,7 +47,8 @@ async fn a_restarted_installation_with_an_operator_prints_no_token() {
     drop(again);
     // Same data dir as `app`: start a second server on it.
     let data = app.data_dir();
-    let mut second = std::process::Command::new(&app.bin)
+    let mut second = app
+        .command()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .stdout(std::process::Stdio::piped())

@@ -82,7 +82,7 @@ enum Command {
     /// Backups: status of the targets, a full backup now, past runs, restore drills.
     #[command(subcommand, after_help = "Example:\n  valv backup status")]
     Backup(cli::backup::BackupCommand),
-    /// Rebuild the whole installation as it was at an instant, from a backup target, into a new data dir.
+    /// Rebuild the installation as it was at an instant, from a backup target, into a new data dir or database; or one tenant.
     #[command(
         after_help = "Examples:\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to ./valv-restored\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --to postgres://valv@db.internal/valv_restored\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --to ./acme-copy\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d --as acme-yesterday\n  valv restore --at 2026-11-23T14:05:00Z --from offsite --tenant 0190c2a4-5f6e-7a8b-9c0d-1e2f3a4b5c6d"
     )]

@@ -5,53 +5,23 @@
 //! the SQLite backend's, so the digest of one state is the same on both.
 
 use futures::TryStreamExt as _;
-use sha2::{Digest as _, Sha256};
 use sqlx::{PgConnection, PgPool};
-use valv_store::{BackupRun, DumpItem, JournalEntry, LedgerRow, Position, Row, StoreError, StoreResult, TargetState};
+use valv_store::backup::{DUMP_TABLES, row_of};
+use valv_store::{
+    BackupRun, DumpItem, JournalEntry, LedgerRow, Position, Row, StateDigest, StoreError, StoreResult, TargetState,
+};
 
 use crate::{backend, corrupt, entities, int, journal};
 
-/// Tables of journaled rows, in dump order, with their key order.
-const TABLES: [(&str, &str); 9] = [
-    ("tenants", "id"),
-    ("operators", "id"),
-    ("users", "id"),
-    ("tokens", "id"),
-    ("collections", "id"),
-    ("records", "id"),
-    ("files", "id"),
-    ("file_versions", "file_id, version"),
-    ("requests", "id"),
-];
-
-/// Rows of one tenant, deleted when it is purged (the tenant row itself stays, marked purged).
-const TENANT_TABLES: [&str; 7] = ["sessions", "tokens", "file_versions", "files", "records", "collections", "users"];
-
-fn row_of(table: &str, json: &str) -> StoreResult<Row> {
-    let parsed = match table {
-        "tenants" => serde_json::from_str(json).map(Row::Tenant),
-        "operators" => serde_json::from_str(json).map(Row::Operator),
-        "users" => serde_json::from_str(json).map(Row::User),
-        "tokens" => serde_json::from_str(json).map(Row::Token),
-        "collections" => serde_json::from_str(json).map(Row::Collection),
-        "records" => serde_json::from_str(json).map(Row::Record),
-        "files" => serde_json::from_str(json).map(Row::File),
-        "file_versions" => serde_json::from_str(json).map(Row::FileVersion),
-        _ => serde_json::from_str(json).map(Row::Request),
-    };
-    parsed.map_err(corrupt)
-}
-
 /// The digest of what a walk visited, and where the items go.
 struct Emit<'a> {
-    sha: Sha256,
+    digest: StateDigest,
     out: Option<&'a tokio::sync::mpsc::Sender<DumpItem>>,
 }
 
 impl Emit<'_> {
     async fn emit(&mut self, item: DumpItem) -> StoreResult<()> {
-        self.sha.update(serde_json::to_vec(&item).map_err(corrupt)?);
-        self.sha.update(b"\n");
+        self.digest.add(&item)?;
         match self.out {
             Some(out) => out.send(item).await.map_err(|_| StoreError::Backend("the dump's reader stopped".into())),
             None => Ok(()),
@@ -67,8 +37,8 @@ pub(crate) async fn walk(
     c: &mut PgConnection,
     out: Option<&tokio::sync::mpsc::Sender<DumpItem>>,
 ) -> StoreResult<Position> {
-    let mut e = Emit { sha: Sha256::new(), out };
-    for (table, order) in TABLES {
+    let mut e = Emit { digest: StateDigest::default(), out };
+    for (table, order) in DUMP_TABLES {
         let sql = format!("SELECT row_json FROM {table} ORDER BY {order}");
         let mut rows = sqlx::query_scalar::<_, String>(&sql).fetch(&mut *c);
         while let Some(json) = rows.try_next().await.map_err(backend)? {
@@ -91,7 +61,7 @@ pub(crate) async fn walk(
     for l in ledger(c).await? {
         e.emit(DumpItem::Ledger(l)).await?;
     }
-    Ok(Position { seq, at, digest: hex::encode(e.sha.finalize()) })
+    Ok(Position { seq, at, digest: e.digest.finish() })
 }
 
 pub(crate) async fn journal_after(pool: &PgPool, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
@@ -157,7 +127,7 @@ pub(crate) async fn replay(c: &mut PgConnection, entries: &[JournalEntry]) -> St
 /// Deletes the rows of a tenant and blanks its chain's payloads.
 pub(crate) async fn purge_rows(c: &mut PgConnection, tenant: &str) -> StoreResult<Vec<(String, u64)>> {
     let mut counts = Vec::new();
-    for table in TENANT_TABLES {
+    for table in valv_store::backup::TENANT_TABLES {
         let done = sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1"))
             .bind(tenant)
             .execute(&mut *c)

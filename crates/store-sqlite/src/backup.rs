@@ -4,53 +4,21 @@
 //! and the bookkeeping of targets and runs.
 
 use rusqlite::{Connection, Transaction, params};
-use sha2::{Digest as _, Sha256};
-use valv_store::{BackupRun, DumpItem, JournalEntry, LedgerRow, Position, Row, StoreResult, TargetState};
+use valv_store::backup::{DUMP_TABLES, row_of};
+use valv_store::{BackupRun, DumpItem, JournalEntry, LedgerRow, Position, Row, StateDigest, StoreResult, TargetState};
 
 use crate::{backend, corrupt, entities, journal};
-
-/// Tables of journaled rows, in dump order, with their key order.
-const TABLES: [(&str, &str); 9] = [
-    ("tenants", "id"),
-    ("operators", "id"),
-    ("users", "id"),
-    ("tokens", "id"),
-    ("collections", "id"),
-    ("records", "id"),
-    ("files", "id"),
-    ("file_versions", "file_id, version"),
-    ("requests", "id"),
-];
-
-/// Rows of one tenant, deleted when it is purged (the tenant row itself stays, marked purged).
-const TENANT_TABLES: [&str; 7] = ["sessions", "tokens", "file_versions", "files", "records", "collections", "users"];
-
-fn row_of(table: &str, json: &str) -> StoreResult<Row> {
-    let parsed = match table {
-        "tenants" => serde_json::from_str(json).map(Row::Tenant),
-        "operators" => serde_json::from_str(json).map(Row::Operator),
-        "users" => serde_json::from_str(json).map(Row::User),
-        "tokens" => serde_json::from_str(json).map(Row::Token),
-        "collections" => serde_json::from_str(json).map(Row::Collection),
-        "records" => serde_json::from_str(json).map(Row::Record),
-        "files" => serde_json::from_str(json).map(Row::File),
-        "file_versions" => serde_json::from_str(json).map(Row::FileVersion),
-        _ => serde_json::from_str(json).map(Row::Request),
-    };
-    parsed.map_err(corrupt)
-}
 
 /// Visits every journaled item in a fixed order inside one read transaction
 /// and returns the position and SHA-256 digest of what it visited.
 pub(crate) fn walk(c: &Connection, visit: &mut dyn FnMut(DumpItem) -> StoreResult<()>) -> StoreResult<Position> {
     let tx = c.unchecked_transaction().map_err(backend)?;
-    let mut sha = Sha256::new();
+    let mut digest = StateDigest::default();
     let mut emit = |item: DumpItem| -> StoreResult<()> {
-        sha.update(serde_json::to_vec(&item).map_err(corrupt)?);
-        sha.update(b"\n");
+        digest.add(&item)?;
         visit(item)
     };
-    for (table, order) in TABLES {
+    for (table, order) in DUMP_TABLES {
         let mut stmt = tx.prepare(&format!("SELECT row_json FROM {table} ORDER BY {order}")).map_err(backend)?;
         let mut rows = stmt.query([]).map_err(backend)?;
         while let Some(r) = rows.next().map_err(backend)? {
@@ -76,7 +44,7 @@ pub(crate) fn walk(c: &Connection, visit: &mut dyn FnMut(DumpItem) -> StoreResul
         emit(DumpItem::Ledger(l))?;
     }
     tx.commit().map_err(backend)?;
-    Ok(Position { seq, at, digest: hex::encode(sha.finalize()) })
+    Ok(Position { seq, at, digest: digest.finish() })
 }
 
 pub(crate) fn journal_after(c: &Connection, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
@@ -139,7 +107,7 @@ pub(crate) fn replay(tx: &Transaction<'_>, entries: &[JournalEntry]) -> StoreRes
 /// Deletes the rows of a tenant and blanks its chain's payloads.
 pub(crate) fn purge_rows(tx: &Transaction<'_>, tenant: &str) -> StoreResult<Vec<(String, u64)>> {
     let mut counts = Vec::new();
-    for table in TENANT_TABLES {
+    for table in valv_store::backup::TENANT_TABLES {
         let n = tx.execute(&format!("DELETE FROM {table} WHERE tenant_id = ?1"), [tenant]).map_err(backend)?;
         counts.push((table.to_owned(), n as u64));
     }

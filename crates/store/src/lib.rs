@@ -21,7 +21,7 @@ mod rows;
 #[cfg(feature = "contract")]
 pub mod contract;
 
-pub use backup::{BackupRun, DumpItem, DumpSink, EntryImage, LedgerRow, Position, TargetState};
+pub use backup::{BackupRun, DumpItem, DumpSink, EntryImage, LedgerRow, Position, StateDigest, TargetState};
 pub use change::{Actor, Chain, Change};
 pub use ephemeral::{Principal, SessionRow, Throttle};
 pub use error::{StoreError, StoreResult};

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use valv_testkit::{PASSWORD, TestApp};
+use valv_testkit::{PASSWORD, TestApp, post_json as post, upload};
 
 use crate::services::{Daemon, free_port, wait_for};
 
@@ -71,12 +71,6 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
-}
-
-async fn post(c: &reqwest::Client, url: String, body: Value) -> Value {
-    let r = c.post(url).json(&body).send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    r.json().await.unwrap()
 }
 
 #[tokio::test]
@@ -169,16 +163,7 @@ async fn a_restore_rebuilds_the_installation_as_it_was_at_an_instant_and_erases_
         json!({ "name": "Eve", "email": "eve@x.example" }),
     )
     .await;
-    let f: Value = t
-        .owner
-        .post(app.at("/api/v1/files?name=a.bin"))
-        .body(vec![1u8; 300_000])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let f = upload(&t.owner, app.at("/api/v1/files?name=a.bin"), vec![1u8; 300_000]).await;
     let fid = f["id"].as_str().unwrap().to_owned();
     let full = ok(&app.cli(&["backup", "now", "--json"]));
     assert_eq!(full["targets_written"], json!(["one", "two"]), "{full}");
@@ -376,16 +361,7 @@ async fn one_tenant_is_restored_in_place_with_every_change_journaled() {
     post(&other.owner, app.at("/api/v1/collections"), col).await;
     let r1 = post(&t.owner, app.at("/api/v1/collections/notes/records"), json!({ "text": "as it was" })).await;
     let r1 = app.at(&format!("/api/v1/collections/notes/records/{}", r1["id"].as_str().unwrap()));
-    let f: Value = t
-        .owner
-        .post(app.at("/api/v1/files?name=a.bin"))
-        .body(vec![1u8; 50_000])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let f = upload(&t.owner, app.at("/api/v1/files?name=a.bin"), vec![1u8; 50_000]).await;
     let content = app.at(&format!("/api/v1/files/{}/content", f["id"].as_str().unwrap()));
     caught_up(&app, &["one"]).await;
     let instant = app.journal(&t.owner).await[0]["at"].as_str().unwrap().to_owned();
@@ -482,16 +458,7 @@ async fn one_tenant_is_copied_beside_itself_with_fresh_ids() {
     let orders = json!({ "name": "orders", "fields": [
         { "name": "customer", "type": "reference", "collection": "customers" }, { "name": "contract", "type": "file" }] });
     post(&t.owner, app.at("/api/v1/collections"), orders).await;
-    let file: Value = t
-        .owner
-        .post(app.at("/api/v1/files?name=c.bin"))
-        .body(vec![7u8; 40_000])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let file = upload(&t.owner, app.at("/api/v1/files?name=c.bin"), vec![7u8; 40_000]).await;
     let customer = post(&t.owner, app.at("/api/v1/collections/customers/records"), json!({ "name": "Ada" })).await;
     let order = json!({ "customer": customer["id"], "contract": file["id"] });
     let order = post(&t.owner, app.at("/api/v1/collections/orders/records"), order).await;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use valv_testkit::{PASSWORD, TestApp};
+use valv_testkit::{PASSWORD, TestApp, post_json, upload};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_valv"))
@@ -48,21 +48,11 @@ async fn two_servers_share_one_database_and_one_of_them_leads() {
     // A session made on one server is valid on the other; what one writes, the other reads.
     let col = json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
     assert_eq!(t.owner.post(a.at("/api/v1/collections")).json(&col).send().await.unwrap().status(), 201);
-    let r = t.owner.post(b.at("/api/v1/collections/notes/records")).json(&json!({ "text": "via b" })).send().await;
-    let rec: Value = r.unwrap().json().await.unwrap();
+    let rec = post_json(&t.owner, b.at("/api/v1/collections/notes/records"), json!({ "text": "via b" })).await;
     let url = |app: &TestApp| app.at(&format!("/api/v1/collections/notes/records/{}", rec["id"].as_str().unwrap()));
     let got: Value = t.owner.get(url(&a)).send().await.unwrap().json().await.unwrap();
     assert_eq!(got["data"]["text"], "via b");
-    let file: Value = t
-        .owner
-        .post(b.at("/api/v1/files?name=n.bin"))
-        .body(vec![5u8; 30_000])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let file = upload(&t.owner, b.at("/api/v1/files?name=n.bin"), vec![5u8; 30_000]).await;
     let content = |app: &TestApp| app.at(&format!("/api/v1/files/{}/content", file["id"].as_str().unwrap()));
     assert_eq!(t.owner.get(content(&a)).send().await.unwrap().bytes().await.unwrap().to_vec(), vec![5u8; 30_000]);
 
@@ -97,27 +87,9 @@ async fn a_restore_into_a_new_database_is_served_as_it_was() {
     let t = app.tenant(&op, "acme").await;
     let col = json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
     t.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap();
-    let rec: Value = t
-        .owner
-        .post(app.at("/api/v1/collections/notes/records"))
-        .json(&json!({ "text": "as it was" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rec = post_json(&t.owner, app.at("/api/v1/collections/notes/records"), json!({ "text": "as it was" })).await;
     let rec_path = format!("/api/v1/collections/notes/records/{}", rec["id"].as_str().unwrap());
-    let f: Value = t
-        .owner
-        .post(app.at("/api/v1/files?name=a.bin"))
-        .body(vec![9u8; 70_000])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let f = upload(&t.owner, app.at("/api/v1/files?name=a.bin"), vec![9u8; 70_000]).await;
     let content_path = format!("/api/v1/files/{}/content", f["id"].as_str().unwrap());
     wait_until("the target holds the journal", async || {
         let s: Value = serde_json::from_slice(&app.cli(&["backup", "status", "--json"]).stdout).unwrap();

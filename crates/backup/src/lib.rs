@@ -20,6 +20,7 @@
 //! the target fails to open instead of restoring the wrong data.
 
 pub mod codec;
+pub mod compaction;
 pub mod retention;
 pub mod schedule;
 pub mod target;

@@ -1,6 +1,7 @@
 //! Point-in-time restore as a property, through the real backup objects:
 //! for a random history of record and file changes, shipped to a local
-//! target after every step, with a full backup at a random step, the state
+//! target after every step, with a full backup at a random step and the
+//! shipped segments merged every few steps (as the background task does), the state
 //! restored at the instant of any step equals the live state at that
 //! instant (same digest), and the restored chunks are the live ones.
 #![allow(clippy::unwrap_used)]
@@ -119,7 +120,7 @@ async fn apply(l: &mut Live, s: &Step) {
     }
 }
 
-async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize) {
+async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize, compact_every: usize) {
     let dir = tempfile::tempdir().unwrap();
     let master = Key::generate();
     let target = Target::open("local", &dir.path().join("target").display().to_string()).unwrap();
@@ -133,6 +134,9 @@ async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize) {
         l.clock.advance(Duration::seconds(1));
         apply(&mut l, s).await;
         while l.valv.ship_once(&target, i == 0).await.unwrap() > 0 {}
+        if (i + 1) % compact_every == 0 {
+            l.valv.compact_segments(&target).await.unwrap();
+        }
         if i == restore_at {
             let digest = l.valv.store_digest().await.unwrap();
             expected = Some((l.clock.now(), digest));
@@ -155,9 +159,10 @@ proptest! {
         steps in proptest::collection::vec(step(), 1..16),
         snapshot_at in any::<usize>(),
         restore_at in any::<usize>(),
+        compact_every in 1usize..8,
     ) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(run(steps, snapshot_at, restore_at));
+        rt.block_on(run(steps, snapshot_at, restore_at, compact_every));
     }
 }
 
@@ -323,4 +328,42 @@ async fn a_damaged_segment_is_covered_by_another_targets_differently_cut_segment
     damage(&segments("b")[0]);
     let Err(e) = restore_into("both-damaged").await else { panic!("entries on no readable segment fail the restore") };
     assert!(e.to_string().contains("damaged"), "{e}");
+}
+
+/// A quiet installation ships a segment every few entries; merging them
+/// leaves a few objects that restore every instant as before, and pruning
+/// afterwards keeps the chunks the merged segments refer to.
+#[tokio::test]
+async fn merged_segments_are_few_and_restore_every_instant() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = Key::generate();
+    let target = Target::open("local", &dir.path().join("target").display().to_string()).unwrap();
+    let mut l = live(dir.path(), master.clone(), target.clone()).await;
+    apply(&mut l, &Step::Upload(3)).await;
+    let mut points = Vec::new();
+    for n in 0..60 {
+        l.clock.advance(Duration::seconds(1));
+        apply(&mut l, &Step::Create(n)).await;
+        while l.valv.ship_once(&target, n == 0).await.unwrap() > 0 {}
+        points.push((l.clock.now(), l.valv.store_digest().await.unwrap()));
+    }
+    let count = || async { target.list("segments/").await.unwrap().len() };
+    assert_eq!(count().await, 60, "one segment per write");
+    let removed = l.valv.compact_segments(&target).await.unwrap();
+    let left = count().await;
+    assert!(left <= 6 && removed >= 60 - left, "{left} segments left, {removed} removed");
+    assert_eq!(l.valv.compact_segments(&target).await.unwrap(), 0, "a settled target has nothing to merge");
+
+    let report = l.valv.prune_backups(&Caller::Cli, &valv_backup::Policy::default()).await.unwrap();
+    assert_eq!(report[0].chunks_removed, 0, "the file's chunks are referred to by a merged segment");
+    for i in [0usize, 23, 59] {
+        let (at, digest) = &points[i];
+        let restored = SqliteStore::open(&dir.path().join(format!("r{i}.db"))).await.unwrap();
+        let keys = Arc::new(SqliteKeyStore::open(&dir.path().join(format!("k{i}.db"))).unwrap());
+        let blobs = valv_blob::ChunkStore::open(&dir.path().join(format!("b{i}")).display().to_string()).unwrap();
+        let req = RestoreRequest { at: *at, targets: vec![target.clone()], master: master.clone() };
+        let report = restore(&restored, keys, &blobs, &req, &|_, _, _| {}).await.unwrap();
+        assert_eq!(&restored.state_digest().await.unwrap().digest, digest, "step {i}: {report:?}");
+        assert_eq!(report.chunks, 1, "the file's chunk is restored");
+    }
 }

@@ -2,8 +2,9 @@
 //! days, monthly snapshots 12 months (`valv_backup::Policy`). Pruning removes
 //! the snapshots and segments the plan drops, then the chunks nothing kept
 //! refers to: not the live state (chunks of entries still being shipped),
-//! not a kept snapshot, not a kept segment. It never removes anything a kept
-//! restore point needs.
+//! not a kept snapshot, not a segment left on the target (listed again after
+//! the drops, so a segment merged meanwhile is counted). It never removes
+//! anything a kept restore point needs.
 
 use std::collections::BTreeSet;
 
@@ -64,17 +65,6 @@ impl Valv {
             .collect();
         let plan = policy.plan(&infos, &segments, now);
 
-        let mut referenced = self.live_chunks().await?;
-        for m in snaps.iter().filter(|m| plan.keep_snapshots.contains(&m.id)) {
-            referenced.extend(self.snapshot_chunks(target, &m.id, &keys).await?);
-        }
-        for name in &plan.keep_segments {
-            let bytes = objects::fetch(&[target], name, &backup).await?;
-            let (entries, _) = objects::open_lines::<EntryImage>(&bytes, name, &backup, &keys).await?;
-            referenced.extend(
-                entries.iter().filter_map(|e| e.payload.as_deref()).flat_map(|p| objects::file_chunks(p.as_bytes())),
-            );
-        }
         for id in &plan.drop_snapshots {
             for (path, _) in target.list(&format!("snapshots/{id}/")).await.map_err(internal)? {
                 target.delete(&path).await.map_err(internal)?;
@@ -83,6 +73,11 @@ impl Valv {
         for name in &plan.drop_segments {
             target.delete(name).await.map_err(internal)?;
         }
+        let mut referenced = self.live_chunks().await?;
+        for m in snaps.iter().filter(|m| plan.keep_snapshots.contains(&m.id)) {
+            referenced.extend(self.snapshot_chunks(target, &m.id, &keys).await?);
+        }
+        referenced.extend(self.segment_chunks(target, &keys).await?);
         let mut chunks_removed = 0;
         for (path, _) in target.list("chunks/").await.map_err(internal)? {
             let mut it = path.split('/').skip(1);
@@ -100,6 +95,27 @@ impl Valv {
             segments_removed: plan.drop_segments.len(),
             chunks_removed,
         })
+    }
+
+    /// Chunks the segments left on the target refer to. Segments are listed
+    /// anew: one merged away meanwhile (`compact.rs` writes the merged
+    /// segment before it removes the inputs) sends this round again.
+    async fn segment_chunks(&self, target: &Target, keys: &Keys<'_>) -> ServiceResult<BTreeSet<(String, String)>> {
+        'listing: for _ in 0..3 {
+            let mut out = BTreeSet::new();
+            for (name, _) in target.list("segments/").await.map_err(internal)? {
+                let bytes = match objects::fetch(&[target], &name, &keys.backup).await {
+                    Ok(b) => b,
+                    Err(_) if !target.exists(&name).await.map_err(internal)? => continue 'listing,
+                    Err(e) => return Err(e),
+                };
+                let (entries, _) = objects::open_lines::<EntryImage>(&bytes, &name, &keys.backup, keys).await?;
+                let payloads = entries.iter().filter_map(|e| e.payload.as_deref());
+                out.extend(payloads.flat_map(|p| objects::file_chunks(p.as_bytes())));
+            }
+            return Ok(out);
+        }
+        Err(internal("the segments on the target kept changing while pruning; prune again"))
     }
 
     /// Chunks the live state uses (entries not shipped yet refer to these too).

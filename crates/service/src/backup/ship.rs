@@ -17,20 +17,25 @@ use super::{internal, objects};
 use crate::{ServiceResult, Valv};
 
 /// Entries per segment at most.
-const BATCH: u32 = 5_000;
+pub(crate) const BATCH: u32 = 5_000;
 
 /// Actions after which the keyring and the ledger objects are rewritten.
 const KEY_EVENTS: [&str; 3] = ["tenant.created", "tenant.purged", "subject.erased"];
 
 impl Valv {
     /// Ships to every target until the process ends or the returned tasks
-    /// are aborted: one task per target.
+    /// are aborted: per target, one task ships and one merges what it
+    /// shipped into larger segments (`compact.rs`).
     pub fn ship_forever(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        let ship = |target: Target| {
-            let valv = self.clone();
-            tokio::spawn(async move { valv.ship_loop(target).await })
-        };
-        self.targets.iter().cloned().map(ship).collect()
+        let mut tasks = Vec::new();
+        for target in self.targets.iter() {
+            let (shipped, counted) = tokio::sync::watch::channel(0);
+            let (valv, t) = (self.clone(), target.clone());
+            tasks.push(tokio::spawn(async move { valv.ship_loop(t, shipped).await }));
+            let (valv, t) = (self.clone(), target.clone());
+            tasks.push(tokio::spawn(async move { valv.compact_loop(t, counted).await }));
+        }
+        tasks
     }
 
     /// Whether this process leads the background work (see `Store::lead`).
@@ -41,7 +46,7 @@ impl Valv {
         Ok(self.store.lead().await?)
     }
 
-    async fn ship_loop(&self, target: Target) {
+    async fn ship_loop(&self, target: Target, shipped: tokio::sync::watch::Sender<u64>) {
         let mut pause = Duration::from_millis(100);
         let mut synced = false;
         loop {
@@ -51,7 +56,10 @@ impl Valv {
                     pause = Duration::from_millis(100);
                     tokio::time::sleep(pause).await;
                 }
-                Ok(_) => synced = true,
+                Ok(_) => {
+                    synced = true;
+                    shipped.send_modify(|n| *n += 1);
+                }
                 Err(e) => {
                     tracing::warn!(target = target.name(), error = %e, "backup target failed; retrying");
                     let _ = self.record_target(&target, None, Some(e.to_string())).await;

@@ -30,6 +30,19 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Opens a new database for a restore or a drill's scratch copy: its
+    /// commits are not synced one by one, since a restore that stops halfway
+    /// is started again from the backup, not resumed. `Store::flush` makes
+    /// everything durable at the end.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub async fn open_unsynced(path: &Path) -> StoreResult<Self> {
+        let store = Self::open(path).await?;
+        store.write(|c| c.execute_batch("PRAGMA synchronous = OFF").map_err(backend)).await?;
+        Ok(store)
+    }
+
     async fn apply(&self, changes: Vec<Change>) -> StoreResult<Vec<JournalEntry>> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;

@@ -17,9 +17,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
 ];
 
 pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {
-    c.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)").map_err(backend)?;
+    // One transaction for every pending migration: a new database is made
+    // with one commit, and a failed migration leaves the schema as it was.
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)").map_err(backend)?;
     for (name, sql) in MIGRATIONS {
-        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
         let done: bool = tx
             .query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = ?1)", [name], |r| r.get(0))
             .map_err(backend)?;
@@ -27,7 +29,6 @@ pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {
             tx.execute_batch(sql).map_err(backend)?;
             tx.execute("INSERT INTO schema_migrations (name) VALUES (?1)", [name]).map_err(backend)?;
         }
-        tx.commit().map_err(backend)?;
     }
-    Ok(())
+    tx.commit().map_err(backend)
 }

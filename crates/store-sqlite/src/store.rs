@@ -403,6 +403,22 @@ impl Store for SqliteStore {
         self.read(|c| backup::walk(c, &mut |_| Ok(()))).await
     }
 
+    async fn flush(&self) -> StoreResult<()> {
+        self.write(|c| {
+            // Under synchronous=FULL a checkpoint syncs the WAL, copies it
+            // into the database file and syncs that too.
+            c.execute_batch("PRAGMA synchronous = FULL").map_err(backend)?;
+            let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).map_err(backend)?;
+            if busy != 0 {
+                return Err(valv_store::StoreError::Backend(
+                    "the database was busy; its writes are not yet all on disk".into(),
+                ));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;

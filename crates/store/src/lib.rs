@@ -213,4 +213,10 @@ pub trait Store: Send + Sync + 'static {
     async fn lead(&self) -> StoreResult<bool> {
         Ok(true)
     }
+    /// Makes every write so far durable. Only a store opened for a restore
+    /// (commits not synced one by one) has anything to do; in every other
+    /// store a commit that returned is already on disk.
+    async fn flush(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }

@@ -47,9 +47,45 @@ pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(url) = &config.database_url {
         return Ok(Arc::new(PgStore::connect(url.expose_secret()).await.map_err(|e| database_error(&e))?));
     }
+    let marker = config.data_dir.join(RESTORING);
+    if marker.exists() {
+        anyhow::bail!(
+            "{} holds a restore that did not finish ({} is there); delete the folder and run the restore again",
+            config.data_dir.display(),
+            marker.display()
+        );
+    }
     let db = config.data_dir.join("valv.db");
     let store = SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
     Ok(Arc::new(store))
+}
+
+/// Present in a data dir while a restore writes into it: until the restore
+/// has re-applied the erasure ledger and synced, nothing may serve the folder.
+pub const RESTORING: &str = "restore-incomplete";
+
+/// The store a restore writes into: a new embedded database whose commits
+/// are synced once at the end (`Store::flush`), or the configured database.
+pub async fn restore_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if config.database_url.is_some() {
+        return store(config).await;
+    }
+    std::fs::write(config.data_dir.join(RESTORING), b"")?;
+    let db = config.data_dir.join("valv.db");
+    let store = SqliteStore::open_unsynced(&db)
+        .await
+        .with_context(|| format!("cannot create the database {}", db.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Marks a restored data dir finished: everything is on disk, it may be served.
+pub fn restore_finished(config: &Config) -> anyhow::Result<()> {
+    if config.database_url.is_none() {
+        std::fs::remove_file(config.data_dir.join(RESTORING))?;
+        // The folder's entries (the new files, the marker gone) are durable too.
+        std::fs::File::open(&config.data_dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Names the setting; the URL itself (it may hold a password) is never shown.
@@ -89,10 +125,16 @@ pub async fn keyring(config: &Config) -> anyhow::Result<Keyring> {
 
 /// The service layer over the data dir of `config`.
 pub async fn build(config: &Config) -> anyhow::Result<Valv> {
+    ensure_data_dir(&config.data_dir)?;
+    let store = store(config).await?;
+    build_on(config, store).await
+}
+
+/// The service layer on a store already open (a restore's).
+pub async fn build_on(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Valv> {
     let settings = config.settings()?;
     ensure_data_dir(&config.data_dir)?;
     let keyring = keyring(config).await?;
-    let store = store(config).await?;
     let outbox = FileOutbox::new(config.data_dir.join("outbox"));
     let sender: Arc<dyn Sender> = match &config.smtp_url {
         Some(url) => Arc::new(
@@ -119,7 +161,7 @@ pub fn blobs(config: &Config) -> anyhow::Result<valv_blob::ChunkStore> {
 fn scratch() -> ScratchStore {
     Arc::new(|dir: std::path::PathBuf| {
         Box::pin(async move {
-            let s = SqliteStore::open(&dir.join("scratch.db"))
+            let s = SqliteStore::open_unsynced(&dir.join("scratch.db"))
                 .await
                 .map_err(|e| valv_service::ServiceError::Internal(e.to_string()))?;
             Ok(Arc::new(s) as Arc<dyn valv_store::Store>)

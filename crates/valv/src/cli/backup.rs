@@ -415,7 +415,7 @@ async fn open_destination(
         }
         Destination::Database(url) => restored.database_url = Some(url.clone()),
     }
-    let store = crate::wiring::store(&restored).await?;
+    let store = crate::wiring::restore_store(&restored).await?;
     let keys = crate::wiring::key_store(&restored).await?;
     if store.journal_seq().await? != 0 || keys.check().await?.is_some() {
         anyhow::bail!("{} is not empty; restore into a new, empty one and point the installation at it", to.shown());
@@ -451,7 +451,9 @@ async fn restore_into(config: &Config, at: &str, from: &str, to: &Destination, j
         eprintln!();
     }
     // The erasure ledger is applied again before anyone uses the restored data.
-    let valv = crate::wiring::build(&restored).await?;
+    let valv = crate::wiring::build_on(&restored, Arc::clone(&store)).await?;
     let reapplied = valv.after_restore().await.map_err(explain)?;
+    store.flush().await?;
+    crate::wiring::restore_finished(&restored)?;
     Ok(Restored { report, reapplied, store, valv })
 }

@@ -651,3 +651,25 @@ async fn a_target_whose_disk_is_full_fails_alone_and_catches_up_when_space_retur
     small.grow("16m");
     caught_up(&app, &["one", "full"]).await;
 }
+
+/// A restore that stops before it is done leaves a folder no command serves
+/// (its writes are synced only at the end, and the erasure ledger may not be
+/// re-applied yet); the error says what to do.
+#[tokio::test]
+async fn a_restore_that_did_not_finish_is_never_served() {
+    let app = crate::app_with(&[], &[]);
+    let root = tempfile::tempdir().unwrap();
+    let (empty, to) = (root.path().join("empty-target"), root.path().join("data"));
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = valv(
+        &app.data_dir(),
+        &[],
+        &["restore", "--at", "2100-01-01T00:00:00Z", "--from", empty.to_str().unwrap(), "--to", to.to_str().unwrap()],
+    );
+    assert!(!o.status.success(), "a target without a backup cannot be restored from");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("keyring"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = valv(&to, &[], &["backup", "status", "--json"]);
+    assert!(!o.status.success(), "the half-made folder is refused");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("did not finish") && err.contains("run the restore again"), "{err}");
+}

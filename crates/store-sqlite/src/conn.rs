@@ -24,26 +24,37 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn open_one(path: &Path) -> StoreResult<Connection> {
+/// How commits reach the disk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// WAL: readers never block the writer. synchronous=FULL: a commit that
+    /// returned is on disk, so an acknowledged write survives a crash.
+    EachCommit,
+    /// A new database being restored: pages go straight into the file (the
+    /// rollback journal is kept in memory, so a failed transaction still
+    /// rolls back) and nothing is synced until `Store::flush` switches to WAL
+    /// and syncs once. A crash before that leaves a file to throw away.
+    AtFlush,
+}
+
+fn open_one(path: &Path, durability: Durability) -> StoreResult<Connection> {
     let c = Connection::open(path).map_err(backend)?;
-    // WAL: readers never block the writer. synchronous=FULL: a commit that
-    // returned is on disk, so an acknowledged write survives a crash.
-    c.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 10000;",
-    )
+    c.execute_batch(match durability {
+        Durability::EachCommit => "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+        Durability::AtFlush => "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;",
+    })
     .map_err(backend)?;
+    c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").map_err(backend)?;
     // Room for every statement the writes and the common reads keep prepared.
     c.set_prepared_statement_cache_capacity(64);
     Ok(c)
 }
 
 impl SqliteStore {
-    pub(crate) fn connect(path: &Path, readers: usize) -> StoreResult<Self> {
-        let writer = open_one(path)?;
-        let readers = (0..readers).map(|_| open_one(path).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
+    pub(crate) fn connect(path: &Path, readers: usize, durability: Durability) -> StoreResult<Self> {
+        let writer = open_one(path, durability)?;
+        let readers =
+            (0..readers).map(|_| open_one(path, durability).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
         Ok(Self {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(readers),

@@ -16,6 +16,7 @@ use std::path::Path;
 
 use valv_store::{Change, JournalEntry, StoreError, StoreResult};
 
+use conn::Durability;
 pub use conn::SqliteStore;
 pub use keys::SqliteKeyStore;
 
@@ -25,21 +26,24 @@ impl SqliteStore {
     /// # Errors
     /// When the file cannot be opened or a migration fails.
     pub async fn open(path: &Path) -> StoreResult<Self> {
-        let store = Self::connect(path, 4)?;
+        let store = Self::connect(path, 4, Durability::EachCommit)?;
         store.write(migrate::run).await?;
         Ok(store)
     }
 
-    /// Opens a new database for a restore or a drill's scratch copy: its
+    /// Creates a new database for a restore or a drill's scratch copy: its
     /// commits are not synced one by one, since a restore that stops halfway
     /// is started again from the backup, not resumed. `Store::flush` makes
-    /// everything durable at the end.
+    /// everything durable at the end, and the database an ordinary one.
     ///
     /// # Errors
-    /// As [`SqliteStore::open`].
+    /// As [`SqliteStore::open`]; a file that already holds data is refused.
     pub async fn open_unsynced(path: &Path) -> StoreResult<Self> {
-        let store = Self::open(path).await?;
-        store.write(|c| c.execute_batch("PRAGMA synchronous = OFF").map_err(backend)).await?;
+        if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+            return Err(StoreError::Backend(format!("{} exists; a restore creates a new database", path.display())));
+        }
+        let store = Self::connect(path, 4, Durability::AtFlush)?;
+        store.write(migrate::run).await?;
         Ok(store)
     }
 

@@ -1,7 +1,8 @@
 //! Restore at the store level, as a property: for a random history of
 //! changes, a dump taken at one point plus the shipped entries replayed up to
 //! a later point gives exactly the state the live store had there (same
-//! digest), and the restored journal still verifies.
+//! digest), the restored journal still verifies, and the restore's database
+//! (written unsynced, flushed at the end) reopens as an ordinary one.
 
 use proptest::prelude::*;
 use valv_store::contract::{tenant, user};
@@ -116,7 +117,8 @@ async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize) {
         Some(t) => t,
         None => live.state_digest().await.expect("digest"),
     };
-    let restored = open(&dir, "restored.db").await;
+    // As `valv restore` does: a new database written unsynced, flushed at the end.
+    let restored = SqliteStore::open_unsynced(&dir.path().join("restored.db")).await.expect("open");
     restored.load(items).await.expect("load");
     assert_eq!(restored.state_digest().await.expect("digest"), base, "a loaded dump is the dumped state");
     let segment = shipped.into_iter().filter(|e| e.seq > base.seq && e.seq <= target.seq).collect();
@@ -127,6 +129,12 @@ async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize) {
         let entries = restored.chain_page(&key, 0, u32::MAX).await.expect("entries");
         assert!(verify(&key, &entries, Some(&head)).is_ok(), "restored chain {key} verifies");
     }
+    restored.flush().await.expect("flush");
+    drop(restored);
+    assert!(SqliteStore::open_unsynced(&dir.path().join("restored.db")).await.is_err(), "only into a new file");
+    let reopened = open(&dir, "restored.db").await;
+    assert_eq!(reopened.state_digest().await.expect("digest").digest, target.digest, "the flushed file holds it all");
+    assert!(dir.path().join("restored.db-wal").exists(), "an ordinary database (WAL) after the flush");
 }
 
 proptest! {

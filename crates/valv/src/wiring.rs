@@ -96,7 +96,11 @@ fn database_error(e: &valv_store::StoreError) -> anyhow::Error {
 /// Opens the keyring. A fresh installation without a configured key gets a
 /// new key file; an existing keyring without its key is refused.
 pub async fn keyring(config: &Config) -> anyhow::Result<Keyring> {
-    let store = key_store(config).await?;
+    keyring_on(config, key_store(config).await?).await
+}
+
+/// Opens the keyring in a key store already open.
+async fn keyring_on(config: &Config, store: Arc<dyn KeyStore>) -> anyhow::Result<Keyring> {
     let path = keys::key_file(config);
     let master = match keys::configured(config)? {
         Some(k) => k,
@@ -126,15 +130,15 @@ pub async fn keyring(config: &Config) -> anyhow::Result<Keyring> {
 /// The service layer over the data dir of `config`.
 pub async fn build(config: &Config) -> anyhow::Result<Valv> {
     ensure_data_dir(&config.data_dir)?;
+    let keys = key_store(config).await?;
     let store = store(config).await?;
-    build_on(config, store).await
+    build_on(config, store, keys).await
 }
 
-/// The service layer on a store already open (a restore's).
-pub async fn build_on(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Valv> {
+/// The service layer on stores already open (a restore's).
+pub async fn build_on(config: &Config, store: Arc<dyn Store>, keys: Arc<dyn KeyStore>) -> anyhow::Result<Valv> {
     let settings = config.settings()?;
-    ensure_data_dir(&config.data_dir)?;
-    let keyring = keyring(config).await?;
+    let keyring = keyring_on(config, keys).await?;
     let outbox = FileOutbox::new(config.data_dir.join("outbox"));
     let sender: Arc<dyn Sender> = match &config.smtp_url {
         Some(url) => Arc::new(

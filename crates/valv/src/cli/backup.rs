@@ -438,7 +438,7 @@ async fn restore_into(config: &Config, at: &str, from: &str, to: &Destination, j
         .ok_or_else(|| anyhow::anyhow!("the master key is needed: set VALV_MASTER_KEY or master_key_file"))?;
     let (store, keys, blobs, restored) = open_destination(config, to).await?;
     let req = RestoreRequest { at, targets, master };
-    let report = restore(store.as_ref(), keys, &blobs, &req, &|phase: &str, done: u64, total: u64| {
+    let report = restore(store.as_ref(), Arc::clone(&keys), &blobs, &req, &|phase: &str, done: u64, total: u64| {
         if !json {
             let filled = (done * 30).checked_div(total).map_or(30, |f| f as usize);
             eprint!("\rrestoring {phase:<8} [{:<30}] {done}/{total} ", "#".repeat(filled.min(30)));
@@ -451,7 +451,7 @@ async fn restore_into(config: &Config, at: &str, from: &str, to: &Destination, j
         eprintln!();
     }
     // The erasure ledger is applied again before anyone uses the restored data.
-    let valv = crate::wiring::build_on(&restored, Arc::clone(&store)).await?;
+    let valv = crate::wiring::build_on(&restored, Arc::clone(&store), keys).await?;
     let reapplied = valv.after_restore().await.map_err(explain)?;
     store.flush().await?;
     crate::wiring::restore_finished(&restored)?;

@@ -85,8 +85,8 @@ impl Valv {
         let keys = Keys { keyring: Some(&self.keyring), backup: backup.clone() };
         let mut entries: BTreeMap<u64, EntryImage> = BTreeMap::new();
         for name in inputs {
-            let bytes = objects::fetch(&[target], name, &backup).await?;
-            let (lines, _) = objects::open_lines::<EntryImage>(&bytes, name, &backup, &keys).await?;
+            let parts = objects::fetch(&[target], name, &backup).await?;
+            let (lines, _) = objects::open_lines::<EntryImage>(parts, name, &keys).await?;
             entries.extend(lines.into_iter().map(|e| (e.seq, e)));
         }
         let name = objects::segment(m.first, m.last);

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use valv_backup::{Part, Target};
+use valv_backup::{Part, SealedPart, Target};
 use valv_crypto::seal::Key;
 
 use super::internal;
@@ -109,42 +109,54 @@ impl Keys<'_> {
     }
 }
 
-/// Opens object `name` and parses each readable part's lines; parts whose
-/// key is gone (a purged tenant) are skipped and counted.
-pub(crate) async fn open_lines<T: DeserializeOwned>(
-    bytes: &[u8],
+/// Parses the lines of each readable part of object `name`; parts whose key
+/// is gone (a purged tenant) are skipped and counted. The decrypting and
+/// parsing run on the blocking pool, not on the server's async threads.
+pub(crate) async fn open_lines<T: DeserializeOwned + Send + 'static>(
+    parts: Vec<SealedPart>,
     name: &str,
-    backup: &Key,
     keys: &Keys<'_>,
 ) -> ServiceResult<(Vec<T>, usize)> {
-    let parts = valv_backup::open(name, bytes, backup).map_err(internal)?;
-    let (mut out, mut skipped) = (Vec::new(), 0);
+    let mut keyed = Vec::with_capacity(parts.len());
     for p in parts {
-        let plain = match keys.of(&p.chain).await.map(|k| p.open(name, &k)) {
-            Some(Ok(plain)) => plain,
-            // Purged tenants' remnants were sealed with the backup key.
-            _ => match p.open(name, backup) {
-                Ok(plain) => plain,
-                Err(_) => {
-                    skipped += 1;
-                    continue;
-                }
-            },
-        };
-        for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            out.push(serde_json::from_slice(line).map_err(internal)?);
-        }
+        let key = keys.of(&p.chain).await;
+        keyed.push((p, key));
     }
-    Ok((out, skipped))
+    let (name, backup) = (name.to_owned(), keys.backup.clone());
+    tokio::task::spawn_blocking(move || {
+        let (mut out, mut skipped) = (Vec::new(), 0);
+        for (p, key) in keyed {
+            let plain = match key.map(|k| p.open(&name, &k)) {
+                Some(Ok(plain)) => plain,
+                // Purged tenants' remnants were sealed with the backup key.
+                _ => match p.open(&name, &backup) {
+                    Ok(plain) => plain,
+                    Err(_) => {
+                        skipped += 1;
+                        continue;
+                    }
+                },
+            };
+            for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                out.push(serde_json::from_slice(line).map_err(internal)?);
+            }
+        }
+        Ok((out, skipped))
+    })
+    .await
+    .map_err(internal)?
 }
 
-/// Reads an object from the first target that has a good copy.
-pub(crate) async fn fetch(targets: &[&Target], path: &str, backup: &Key) -> ServiceResult<bytes::Bytes> {
+/// Reads an object from the first target that has a good copy; returns its
+/// parts, still sealed with their chains' keys.
+pub(crate) async fn fetch(targets: &[&Target], path: &str, backup: &Key) -> ServiceResult<Vec<SealedPart>> {
     let mut why = format!("{path} is on no target");
     for t in targets {
         match t.get(path).await {
-            Ok(Some(b)) if valv_backup::open(path, &b, backup).is_ok() => return Ok(b),
-            Ok(Some(_)) => why = format!("{path} on target '{}' is damaged", t.name()),
+            Ok(Some(b)) => match valv_backup::open(path, &b, backup) {
+                Ok(parts) => return Ok(parts),
+                Err(_) => why = format!("{path} on target '{}' is damaged", t.name()),
+            },
             Ok(None) => {}
             Err(e) => why = e.to_string(),
         }

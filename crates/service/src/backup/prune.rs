@@ -104,12 +104,12 @@ impl Valv {
         'listing: for _ in 0..3 {
             let mut out = BTreeSet::new();
             for (name, _) in target.list("segments/").await.map_err(internal)? {
-                let bytes = match objects::fetch(&[target], &name, &keys.backup).await {
+                let parts = match objects::fetch(&[target], &name, &keys.backup).await {
                     Ok(b) => b,
                     Err(_) if !target.exists(&name).await.map_err(internal)? => continue 'listing,
                     Err(e) => return Err(e),
                 };
-                let (entries, _) = objects::open_lines::<EntryImage>(&bytes, &name, &keys.backup, keys).await?;
+                let (entries, _) = objects::open_lines::<EntryImage>(parts, &name, keys).await?;
                 let payloads = entries.iter().filter_map(|e| e.payload.as_deref());
                 out.extend(payloads.flat_map(|p| objects::file_chunks(p.as_bytes())));
             }
@@ -135,7 +135,7 @@ impl Valv {
         keys: &Keys<'_>,
     ) -> ServiceResult<Vec<(String, String)>> {
         let name = snapshot::chunks_object(id);
-        let bytes = objects::fetch(&[target], &name, &keys.backup).await?;
-        Ok(objects::open_lines::<(String, String)>(&bytes, &name, &keys.backup, keys).await?.0)
+        let parts = objects::fetch(&[target], &name, &keys.backup).await?;
+        Ok(objects::open_lines::<(String, String)>(parts, &name, keys).await?.0)
     }
 }

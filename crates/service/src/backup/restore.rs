@@ -70,7 +70,7 @@ pub async fn restore(
     }
     replay(store, &targets, req.at, &keys, &mut report, progress).await?;
     let ledger = match objects::fetch(&targets, objects::LEDGER, &backup).await {
-        Ok(bytes) => objects::open_lines::<LedgerRow>(&bytes, objects::LEDGER, &backup, &keys).await?.0,
+        Ok(parts) => objects::open_lines::<LedgerRow>(parts, objects::LEDGER, &keys).await?.0,
         // No erasure was ever shipped: the ledger object is written with the first segment.
         Err(_) if !any_has(&targets, objects::LEDGER).await => Vec::new(),
         Err(e) => return Err(e),
@@ -120,8 +120,8 @@ pub(crate) async fn load_snapshot(
     let mut skipped_parts = 0;
     for n in 0..m.pieces {
         let name = objects::piece(&m.id, n);
-        let bytes = objects::fetch(targets, &name, &keys.backup).await?;
-        let (items, skipped) = objects::open_lines::<DumpItem>(&bytes, &name, &keys.backup, keys).await?;
+        let parts = objects::fetch(targets, &name, &keys.backup).await?;
+        let (items, skipped) = objects::open_lines::<DumpItem>(parts, &name, keys).await?;
         skipped_parts += skipped;
         store.load(items).await?;
         progress("snapshot", n as u64 + 1, m.pieces as u64);
@@ -140,10 +140,9 @@ pub(crate) async fn manifests(targets: &[&Target], backup: &Key) -> ServiceResul
     let mut out = Vec::new();
     for id in ids {
         let name = objects::manifest(&id);
-        let bytes = objects::fetch(targets, &name, backup).await?;
+        let parts = objects::fetch(targets, &name, backup).await?;
         let (mut m, _) =
-            objects::open_lines::<Manifest>(&bytes, &name, backup, &Keys { keyring: None, backup: backup.clone() })
-                .await?;
+            objects::open_lines::<Manifest>(parts, &name, &Keys { keyring: None, backup: backup.clone() }).await?;
         out.append(&mut m);
     }
     Ok(out)
@@ -260,8 +259,8 @@ async fn open_segment<'a>(
     name: &'a String,
 ) -> Result<Opened<'a>, (u64, crate::ServiceError)> {
     let opened = async {
-        let bytes = objects::fetch(targets, name, &keys.backup).await?;
-        objects::open_lines::<EntryImage>(&bytes, name, &keys.backup, keys).await
+        let parts = objects::fetch(targets, name, &keys.backup).await?;
+        objects::open_lines::<EntryImage>(parts, name, keys).await
     };
     Ok((range, name, opened.await.map_err(|e| (range.1, e))?))
 }

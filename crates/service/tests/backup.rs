@@ -367,3 +367,35 @@ async fn merged_segments_are_few_and_restore_every_instant() {
         assert_eq!(report.chunks, 1, "the file's chunk is restored");
     }
 }
+
+/// Restores running beside merges, round after round, each give the live
+/// state. (Whether a merge removes inputs between a restore's listing and its
+/// reads depends on timing; the restore then lists again — see `replay`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_beside_merges_give_the_live_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = Key::generate();
+    let target = Target::open("local", &dir.path().join("target").display().to_string()).unwrap();
+    let mut l = live(dir.path(), master.clone(), target.clone()).await;
+    for round in 0..10 {
+        for n in 0..12 {
+            l.clock.advance(Duration::seconds(1));
+            apply(&mut l, &Step::Create(n)).await;
+            while l.valv.ship_once(&target, round == 0 && n == 0).await.unwrap() > 0 {}
+        }
+        let digest = l.valv.store_digest().await.unwrap();
+        let restored = SqliteStore::open(&dir.path().join(format!("r{round}.db"))).await.unwrap();
+        let keys = Arc::new(SqliteKeyStore::open(&dir.path().join(format!("k{round}.db"))).unwrap());
+        let blobs = valv_blob::ChunkStore::open(&dir.path().join(format!("b{round}")).display().to_string()).unwrap();
+        let req = RestoreRequest {
+            at: datetime!(2100-01-01 00:00 UTC),
+            targets: vec![target.clone()],
+            master: master.clone(),
+        };
+        let (restoring, merging) =
+            tokio::join!(restore(&restored, keys, &blobs, &req, &|_, _, _| {}), l.valv.compact_segments(&target));
+        merging.unwrap();
+        let report = restoring.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(restored.state_digest().await.unwrap().digest, digest, "round {round}: {report:?}");
+    }
+}

@@ -157,7 +157,11 @@ async fn base_snapshot(targets: &[&Target], at: OffsetDateTime, backup: &Key) ->
         .max_by_key(|m| m.position.seq))
 }
 
-/// Replays shipped entries after the restored position up to `at`.
+/// Replays shipped entries after the restored position up to `at`. A
+/// segment merged away while this runs (`compact.rs` writes the merged
+/// segment, then removes its inputs) is missing from the listing taken at the
+/// start: when entries are missing, the segments are listed again and, if
+/// the listing changed, the replay goes on from where it stands.
 pub(crate) async fn replay(
     store: &dyn Store,
     targets: &[&Target],
@@ -166,13 +170,48 @@ pub(crate) async fn replay(
     report: &mut RestoreReport,
     progress: &(dyn Fn(&str, u64, u64) + Sync),
 ) -> ServiceResult<()> {
-    let mut names = std::collections::BTreeSet::new();
+    let mut listing = segments(targets).await;
+    for _ in 0..LISTINGS {
+        let Some(missing) = replay_listed(store, targets, &listing, at, keys, report, progress).await? else {
+            return Ok(());
+        };
+        let now = segments(targets).await;
+        if now == listing {
+            return Err(missing);
+        }
+        listing = now;
+    }
+    Err(internal("the segments on the targets kept changing during the restore; run it again"))
+}
+
+/// How often a replay lists the segments again before it gives up.
+const LISTINGS: usize = 5;
+
+/// Every segment on the targets, by range.
+type Listing = std::collections::BTreeSet<((u64, u64), String)>;
+
+async fn segments(targets: &[&Target]) -> Listing {
+    let mut names = Listing::new();
     for t in targets {
         if let Ok(list) = t.list("segments/").await {
             names.extend(list.into_iter().filter_map(|(p, _)| objects::parse_segment(&p).map(|r| (r, p))));
         }
     }
-    let todo: Vec<_> = names.into_iter().filter(|((_, last), _)| *last > report.seq).collect();
+    names
+}
+
+/// Replays from the segments in `listing`. Returns why entries are missing
+/// (with every entry before the gap applied), or `None` once done.
+async fn replay_listed(
+    store: &dyn Store,
+    targets: &[&Target],
+    listing: &Listing,
+    at: OffsetDateTime,
+    keys: &Keys<'_>,
+    report: &mut RestoreReport,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> ServiceResult<Option<ServiceError>> {
+    let todo: Vec<_> = listing.iter().filter(|((_, last), _)| *last > report.seq).collect();
     let total = todo.len() as u64;
     // Segments are fetched and opened sixteen ahead, and their entries applied
     // in batches: a restore of many small segments (a quiet installation
@@ -203,7 +242,10 @@ pub(crate) async fn replay(
             Err(_) => continue,
         };
         if let Some((_, e)) = unreadable.take_if(|_| first > report.seq + 1) {
-            return Err(e);
+            if !batch.is_empty() {
+                store.replay(batch).await?;
+            }
+            return Ok(Some(e));
         }
         if first > report.seq + 1 && report.seq > 0 {
             tracing::warn!(segment = %name, after = report.seq, "entries missing before this segment");
@@ -236,13 +278,10 @@ pub(crate) async fn replay(
         done += 1;
         progress("journal", done, total);
     }
-    if let Some((_, e)) = unreadable {
-        return Err(e);
-    }
     if !batch.is_empty() {
         store.replay(batch).await?;
     }
-    Ok(())
+    Ok(unreadable.map(|(_, e)| e))
 }
 
 /// A segment opened: its range, name, entries and parts skipped.

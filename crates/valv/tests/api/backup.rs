@@ -94,6 +94,27 @@ async fn settled(target: &Path) -> Vec<std::path::PathBuf> {
     panic!("segments on {} kept changing: {last:?}", target.display());
 }
 
+/// `valv restore` of everything on target `one` into a new data dir; returns
+/// the command's answer and the folder's root (its `data` is the data dir).
+fn restore_all(app: &TestApp, env: &[(&str, &str)]) -> (Value, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    let to = root.path().join("data");
+    let args = ["restore", "--at", "2100-01-01T00:00:00Z", "--from", "one", "--to", to.to_str().unwrap(), "--json"];
+    (ok(&valv(&app.data_dir(), env, &args)), root)
+}
+
+/// Serves a restored folder and checks that the records `ids` of collection
+/// `n` are there for the owner of tenant `acme`.
+async fn serves_records(root: tempfile::TempDir, owner_email: &str, ids: &[String]) {
+    let restored = valv_testkit::spawn_at(bin(), root, &[], &[]);
+    let (owner, status, _) = restored.sign_in("acme", owner_email, PASSWORD).await;
+    assert_eq!(status, 200);
+    for id in ids {
+        let r = owner.get(restored.at(&format!("/api/v1/collections/n/records/{id}"))).send().await.unwrap();
+        assert_eq!(r.status(), 200, "record {id} is in the restore");
+    }
+}
+
 /// Writes spaced out so that each is shipped in a segment of its own are
 /// merged into a few segments in the background, and a restore from them
 /// holds every write.
@@ -122,21 +143,9 @@ async fn small_segments_are_merged_in_the_background_and_restore_every_write() {
     let left = settled(&one).await;
     assert!(left.len() <= 8, "40 and more shipping steps leave a few segments: {left:?}");
 
-    let root = tempfile::tempdir().unwrap();
-    let to = root.path().join("data");
-    let r = ok(&valv(
-        &app.data_dir(),
-        &env,
-        &["restore", "--at", "2100-01-01T00:00:00Z", "--from", "one", "--to", to.to_str().unwrap(), "--json"],
-    ));
+    let (r, root) = restore_all(&app, &env);
     assert!(r["report"]["replayed"].as_u64().unwrap() > 40, "{r}");
-    let restored = valv_testkit::spawn_at(bin(), root, &[], &[]);
-    let (owner, status, _) = restored.sign_in("acme", &t.owner_email, PASSWORD).await;
-    assert_eq!(status, 200);
-    for id in &ids {
-        let r = owner.get(restored.at(&format!("/api/v1/collections/n/records/{id}"))).send().await.unwrap();
-        assert_eq!(r.status(), 200, "record {id} is in the restore");
-    }
+    serves_records(root, &t.owner_email, &ids).await;
 }
 
 #[tokio::test]
@@ -342,14 +351,7 @@ async fn a_drill_checks_each_target_and_a_damaged_segment_is_read_from_another()
         "results are kept"
     );
 
-    let root = tempfile::tempdir().unwrap();
-    let to = root.path().join("data");
-    let o = valv(
-        &app.data_dir(),
-        &env,
-        &["restore", "--at", "2100-01-01T00:00:00Z", "--from", "one", "--to", to.to_str().unwrap(), "--json"],
-    );
-    let r = ok(&o);
+    let (r, _root) = restore_all(&app, &env);
     assert_eq!(
         r["report"]["seq"],
         metrics(&app).await.iter().find(|(k, _)| k == "valv_journal_seq").map(|(_, v)| json!(*v as u64)).unwrap(),
@@ -398,20 +400,8 @@ async fn after_kill_9_during_writes_a_restore_holds_every_acknowledged_write() {
     acknowledged.dedup();
     assert!(acknowledged.len() > 20, "writes happened: {}", acknowledged.len());
     caught_up(&app, &["one"]).await;
-    let root = tempfile::tempdir().unwrap();
-    let to = root.path().join("data");
-    ok(&valv(
-        &app.data_dir(),
-        &env,
-        &["restore", "--at", "2100-01-01T00:00:00Z", "--from", "one", "--to", to.to_str().unwrap(), "--json"],
-    ));
-    let restored = valv_testkit::spawn_at(bin(), root, &[], &[]);
-    let (owner, status, _) = restored.sign_in("acme", &t.owner_email, PASSWORD).await;
-    assert_eq!(status, 200);
-    for id in &acknowledged {
-        let r = owner.get(restored.at(&format!("/api/v1/collections/n/records/{id}"))).send().await.unwrap();
-        assert_eq!(r.status(), 200, "acknowledged record {id} is in the restore");
-    }
+    let (_, root) = restore_all(&app, &env);
+    serves_records(root, &t.owner_email, &acknowledged).await;
 }
 
 #[tokio::test]

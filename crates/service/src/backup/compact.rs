@@ -64,13 +64,7 @@ impl Valv {
     /// The target or the keyring failed; inputs of a merge that did not
     /// complete are left in place.
     pub async fn compact_segments(&self, target: &Target) -> ServiceResult<usize> {
-        let listed: Vec<(String, (u64, u64))> = target
-            .list("segments/")
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .filter_map(|(p, _)| objects::parse_segment(&p).map(|r| (p, r)))
-            .collect();
+        let listed = objects::list_segments(target).await?;
         let ranges: Vec<(u64, u64)> = listed.iter().map(|(_, r)| *r).collect();
         let mut removed = 0;
         for m in compaction::plan(&ranges, u64::from(BATCH)) {

@@ -19,9 +19,15 @@ pub(crate) fn segment(first: u64, last: u64) -> String {
 }
 
 /// `(first_seq, last_seq)` of a segment's path.
-pub(crate) fn parse_segment(path: &str) -> Option<(u64, u64)> {
+fn parse_segment(path: &str) -> Option<(u64, u64)> {
     let (a, b) = path.strip_prefix("segments/")?.split_once('-')?;
     Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// The segments on `target`: name and `(first_seq, last_seq)` each.
+pub(crate) async fn list_segments(target: &Target) -> ServiceResult<Vec<(String, (u64, u64))>> {
+    let listed = target.list("segments/").await.map_err(internal)?;
+    Ok(listed.into_iter().filter_map(|(p, _)| parse_segment(&p).map(|r| (p, r))).collect())
 }
 
 /// Snapshots are named by a time-ordered id; the manifest holds their position.

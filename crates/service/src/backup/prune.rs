@@ -56,12 +56,11 @@ impl Valv {
                 at: parse_stamp(&m.position.at).or_else(|_| parse_stamp(&m.taken_at)).unwrap_or(now),
             })
             .collect();
-        let listed = target.list("segments/").await.map_err(internal)?;
         // The plan decides segments by journal position alone; `last_at` is informational.
-        let segments: Vec<SegmentInfo> = listed
-            .iter()
-            .filter_map(|(p, _)| objects::parse_segment(p).map(|(a, b)| (p, a, b)))
-            .map(|(p, first_seq, last_seq)| SegmentInfo { name: p.clone(), first_seq, last_seq, last_at: now })
+        let segments: Vec<SegmentInfo> = objects::list_segments(target)
+            .await?
+            .into_iter()
+            .map(|(name, (first_seq, last_seq))| SegmentInfo { name, first_seq, last_seq, last_at: now })
             .collect();
         let plan = policy.plan(&infos, &segments, now);
 
@@ -103,7 +102,7 @@ impl Valv {
     async fn segment_chunks(&self, target: &Target, keys: &Keys<'_>) -> ServiceResult<BTreeSet<(String, String)>> {
         'listing: for _ in 0..3 {
             let mut out = BTreeSet::new();
-            for (name, _) in target.list("segments/").await.map_err(internal)? {
+            for (name, _) in objects::list_segments(target).await? {
                 let parts = match objects::fetch(&[target], &name, &keys.backup).await {
                     Ok(b) => b,
                     Err(_) if !target.exists(&name).await.map_err(internal)? => continue 'listing,

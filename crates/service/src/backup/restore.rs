@@ -193,8 +193,8 @@ type Listing = std::collections::BTreeSet<((u64, u64), String)>;
 async fn segments(targets: &[&Target]) -> Listing {
     let mut names = Listing::new();
     for t in targets {
-        if let Ok(list) = t.list("segments/").await {
-            names.extend(list.into_iter().filter_map(|(p, _)| objects::parse_segment(&p).map(|r| (r, p))));
+        if let Ok(list) = objects::list_segments(t).await {
+            names.extend(list.into_iter().map(|(p, r)| (r, p)));
         }
     }
     names

@@ -278,19 +278,10 @@ mod tests {
 
     /// A tenant with one collection of `n` records, analysed, and its lookup indexes.
     async fn collection(store: &crate::PgStore, n: usize) -> (TenantId, CollectionId) {
-        use valv_store::{Actor, Chain, Change, CollectionRow, Processing, RecordRow, Row};
+        use valv_store::{Actor, Chain, Change, CollectionRow, RecordRow, Row};
         let t = valv_store::contract::tenant("plans");
         let at = t.created_at;
-        let c = CollectionRow {
-            id: CollectionId::new(),
-            tenant_id: t.id,
-            name: "contacts".into(),
-            fields: Vec::new(),
-            data_subject: true,
-            processing: Processing::default(),
-            created_at: at,
-            updated_at: at,
-        };
+        let c = CollectionRow { data_subject: true, ..valv_store::contract::collection(t.id, "contacts") };
         let mut change = Change::new(Chain::Tenant(t.id), at, Actor::Cli, "import").row(Row::Collection(c.clone()));
         for i in 0..n {
             let data = serde_json::json!({ "email": format!("P{i}@example.se"), "customer": format!("c-{i}"),

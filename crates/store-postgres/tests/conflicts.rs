@@ -8,8 +8,8 @@ use valv_domain::files::{FileName, Folder};
 use valv_domain::{CollectionId, Email, FileId, OperatorId, PersonName, UserStatus};
 use valv_store::contract::{tenant, user};
 use valv_store::{
-    Actor, Chain, Change, CollectionRow, DumpItem, EntryImage, FileRow, FileVersionRow, OperatorRow, Processing, Row,
-    Store, StoreError,
+    Actor, Chain, Change, CollectionRow, DumpItem, EntryImage, FileRow, FileVersionRow, OperatorRow, Row, Store,
+    StoreError,
 };
 
 const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
@@ -62,16 +62,7 @@ async fn refusals(s: &dyn Store) -> Vec<(&'static str, String)> {
     let t = tenant("conflicts");
     let chain = Chain::Tenant(t.id);
     s.commit(put(Chain::Provider, Row::Tenant(t.clone()))).await.expect("tenant");
-    let collection = CollectionRow {
-        id: CollectionId::new(),
-        tenant_id: t.id,
-        name: "notes".into(),
-        fields: Vec::new(),
-        data_subject: false,
-        processing: Processing::default(),
-        created_at: T0,
-        updated_at: T0,
-    };
+    let collection = valv_store::contract::collection(t.id, "notes");
     let f = file(t.id, "a.txt");
     let first = user(t.id, "taken@example.se");
     let setup = vec![

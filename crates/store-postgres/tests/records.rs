@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 use valv_domain::{CollectionId, RecordId, TenantId};
 use valv_store::contract::tenant;
-use valv_store::{Actor, Chain, Change, CollectionRow, Filter, Op, Processing, RecordQuery, RecordRow, Row, Store};
+use valv_store::{Actor, Chain, Change, CollectionRow, Filter, Op, RecordQuery, RecordRow, Row, Store};
 
 /// Values of field `v` (one record each; `None`: the field is missing).
 fn values() -> Vec<Option<Value>> {
@@ -42,16 +42,7 @@ fn values() -> Vec<Option<Value>> {
 async fn fill(stores: &[&dyn Store]) -> (TenantId, CollectionId) {
     let t = tenant("records-q");
     let at = datetime!(2026-01-01 0:00 UTC);
-    let c = CollectionRow {
-        id: CollectionId::new(),
-        tenant_id: t.id,
-        name: "things".into(),
-        fields: Vec::new(),
-        data_subject: false,
-        processing: Processing::default(),
-        created_at: at,
-        updated_at: at,
-    };
+    let c = CollectionRow { created_at: at, updated_at: at, ..valv_store::contract::collection(t.id, "things") };
     let mut changes = vec![
         Change::new(Chain::Provider, at, Actor::Cli, "tenant.created").row(Row::Tenant(t.clone())),
         Change::new(Chain::Tenant(t.id), at, Actor::Cli, "collection.created").row(Row::Collection(c.clone())),

@@ -10,12 +10,11 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use serde_json::json;
 use time::macros::datetime;
-use valv_domain::{CollectionId, PersonName, RecordId};
+use valv_domain::{PersonName, RecordId};
 use valv_store::contract::{tenant, user};
 use valv_store::journal::verify;
 use valv_store::{
-    Actor, Chain, Change, CollectionRow, DumpItem, JournalEntry, Position, Processing, RecordRow, Row, Store,
-    TenantRow, UserRow,
+    Actor, Chain, Change, CollectionRow, DumpItem, JournalEntry, Position, RecordRow, Row, Store, TenantRow, UserRow,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -85,19 +84,7 @@ struct World {
 impl World {
     fn new() -> Self {
         let tenants = vec![tenant("restore-a"), tenant("restore-b")];
-        let collections = tenants
-            .iter()
-            .map(|t| CollectionRow {
-                id: CollectionId::new(),
-                tenant_id: t.id,
-                name: "notes".into(),
-                fields: Vec::new(),
-                data_subject: false,
-                processing: Processing::default(),
-                created_at: t.created_at,
-                updated_at: t.created_at,
-            })
-            .collect();
+        let collections = tenants.iter().map(|t| valv_store::contract::collection(t.id, "notes")).collect();
         Self { tenants, collections, users: Vec::new() }
     }
 

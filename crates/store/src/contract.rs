@@ -51,6 +51,21 @@ pub fn tenant(slug: &str) -> TenantRow {
     }
 }
 
+/// An empty collection `name` of `tenant`.
+#[must_use]
+pub fn collection(tenant: TenantId, name: &str) -> CollectionRow {
+    CollectionRow {
+        id: CollectionId::new(),
+        tenant_id: tenant,
+        name: name.into(),
+        fields: Vec::new(),
+        data_subject: false,
+        processing: Processing::default(),
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
 #[must_use]
 pub fn user(tenant: TenantId, email: &str) -> UserRow {
     UserRow {
@@ -224,16 +239,7 @@ async fn chains_read_in_pages_and_histories_in_bulk(s: &dyn Store) {
 async fn record_ids_page_in_order_with_deleted_ones(s: &dyn Store) {
     let t = tenant("contract-ids");
     s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
-    let collection = CollectionRow {
-        id: CollectionId::new(),
-        tenant_id: t.id,
-        name: "notes".into(),
-        fields: Vec::new(),
-        data_subject: false,
-        processing: Processing::default(),
-        created_at: T0,
-        updated_at: T0,
-    };
+    let collection = collection(t.id, "notes");
     s.commit(put(Chain::Tenant(t.id), "collection.created", Row::Collection(collection.clone()))).await.expect("c");
     let record = |n: u64| RecordRow {
         id: RecordId::new(),

@@ -63,13 +63,7 @@ pub(crate) fn load(tx: &Transaction<'_>, items: &[DumpItem]) -> StoreResult<()> 
         match item {
             DumpItem::Row(row) => entities::upsert(tx, row)?,
             DumpItem::Entry(e) => journal::insert(tx, &JournalEntry::from(e.clone()))?,
-            DumpItem::Head { chain, chain_seq, hash } => {
-                tx.execute(
-                    "INSERT OR REPLACE INTO journal_heads (chain, chain_seq, hash) VALUES (?1, ?2, ?3)",
-                    params![chain, chain_seq, hash],
-                )
-                .map_err(backend)?;
-            }
+            DumpItem::Head { chain, chain_seq, hash } => journal::set_head(tx, chain, *chain_seq, hash)?,
             DumpItem::Ledger(l) => put_ledger(tx, l)?,
         }
     }
@@ -85,6 +79,8 @@ pub(crate) fn replay(tx: &Transaction<'_>, entries: &[JournalEntry]) -> StoreRes
         rows: Vec<Row>,
     }
     let mut last: u64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0)).map_err(backend)?;
+    // Each chain's head moves once, to its newest entry in the batch.
+    let mut heads = std::collections::HashMap::new();
     for e in entries {
         if e.seq <= last {
             continue;
@@ -99,7 +95,11 @@ pub(crate) fn replay(tx: &Transaction<'_>, entries: &[JournalEntry]) -> StoreRes
             }
         }
         journal::insert(tx, e)?;
+        heads.insert(e.chain.as_str(), (e.chain_seq, e.hash.as_str()));
         last = e.seq;
+    }
+    for (chain, (chain_seq, hash)) in heads {
+        journal::set_head(tx, chain, chain_seq, hash)?;
     }
     Ok(())
 }

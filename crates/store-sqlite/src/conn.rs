@@ -9,6 +9,7 @@ use rusqlite::Connection;
 use valv_store::{StoreError, StoreResult};
 
 use crate::backend;
+use crate::behind::WriteBehind;
 
 /// The SQLite store. Cheap to clone.
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next: Arc<AtomicUsize>,
+    /// Only for a database written unsynced: its background syncs.
+    pub(crate) behind: Option<WriteBehind>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -59,6 +62,7 @@ impl SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(readers),
             next: Arc::new(AtomicUsize::new(0)),
+            behind: (durability == Durability::AtFlush).then(WriteBehind::default),
         })
     }
 

@@ -9,8 +9,14 @@ use valv_store::{ChainHead, Change, HistoryItem, JournalEntry, JournalQuery, Sto
 
 use crate::backend;
 
-pub(crate) const COLUMNS: &str =
-    "seq, chain, chain_seq, at, actor, action, entity, entity_id, payload, payload_hash, prev_hash, hash";
+/// The journal's columns, as a literal so that statements are built at compile time.
+macro_rules! columns {
+    () => {
+        "seq, chain, chain_seq, at, actor, action, entity, entity_id, payload, payload_hash, prev_hash, hash"
+    };
+}
+
+pub(crate) const COLUMNS: &str = columns!();
 
 pub(crate) fn append(tx: &Transaction<'_>, change: &Change) -> StoreResult<JournalEntry> {
     let key = change.chain.key();
@@ -21,14 +27,16 @@ pub(crate) fn append(tx: &Transaction<'_>, change: &Change) -> StoreResult<Journ
         .map_err(backend)?;
     let e = next_entry(change, head.as_ref(), next_seq);
     insert(tx, &e)?;
+    set_head(tx, &e.chain, e.chain_seq, &e.hash)?;
     Ok(e)
 }
 
-/// Writes an entry as it is and moves its chain's head to it.
+/// Writes an entry as it is; its chain's head is moved by the caller
+/// (`set_head`), once per chain for a batch of entries.
 pub(crate) fn insert(tx: &Transaction<'_>, e: &JournalEntry) -> StoreResult<()> {
     crate::entities::run(
         tx,
-        &format!("INSERT INTO journal ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+        concat!("INSERT INTO journal (", columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
         params![
             e.seq,
             e.chain,
@@ -45,13 +53,18 @@ pub(crate) fn insert(tx: &Transaction<'_>, e: &JournalEntry) -> StoreResult<()> 
         ],
     )
     .map_err(backend)?;
-    crate::entities::run(
-        tx,
-        "INSERT OR REPLACE INTO journal_heads (chain, chain_seq, hash) VALUES (?1, ?2, ?3)",
-        params![e.chain, e.chain_seq, e.hash],
-    )
-    .map_err(backend)?;
     Ok(())
+}
+
+/// Moves a chain's head to the entry at `chain_seq`.
+pub(crate) fn set_head(c: &Connection, chain: &str, chain_seq: u64, hash: &str) -> StoreResult<()> {
+    crate::entities::run(
+        c,
+        "INSERT OR REPLACE INTO journal_heads (chain, chain_seq, hash) VALUES (?1, ?2, ?3)",
+        params![chain, chain_seq, hash],
+    )
+    .map_err(backend)
+    .map(drop)
 }
 
 fn head(c: &Connection, key: &str) -> StoreResult<Option<ChainHead>> {

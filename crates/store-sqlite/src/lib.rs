@@ -3,6 +3,7 @@
 //! waits on disk. All SQL of this backend lives in this crate.
 
 mod backup;
+mod behind;
 mod conn;
 mod entities;
 mod ephemeral;

@@ -7,6 +7,7 @@ use valv_store::{
     SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
 };
 
+use crate::behind::WriteBehind;
 use crate::entities::{many, one};
 use crate::{SqliteStore, backend, backup, ephemeral, journal, records};
 
@@ -404,37 +405,43 @@ impl Store for SqliteStore {
     }
 
     async fn flush(&self) -> StoreResult<()> {
-        self.write(|c| {
+        let behind = self.behind.clone();
+        self.write(move |c| {
             // A store opened for a restore becomes an ordinary one (WAL,
-            // every commit synced); then the file, written unsynced so far,
-            // is synced as a whole. In an ordinary store this syncs a file
-            // whose commits are already on disk.
-            c.execute_batch("PRAGMA synchronous = FULL").map_err(backend)?;
+            // every commit synced); the switch itself is left unsynced, as
+            // the file is synced as a whole next, once the background syncs
+            // have ended. In an ordinary store this syncs a file whose
+            // commits are already on disk.
             let mode: String = c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(backend)?;
             if mode != "wal" {
                 return Err(valv_store::StoreError::Backend(format!("the database stayed in {mode} mode")));
             }
+            c.execute_batch("PRAGMA synchronous = FULL").map_err(backend)?;
             let path = c.path().unwrap_or_default().to_owned();
-            let synced = std::fs::File::open(path).and_then(|f| f.sync_all());
+            let synced = behind.map_or(Ok(()), |b| b.finish()).and_then(|()| std::fs::File::open(path)?.sync_all());
             synced.map_err(|e| valv_store::StoreError::Backend(e.to_string()))
         })
         .await
     }
 
     async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()> {
+        let behind = self.behind.clone();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
             backup::load(&tx, &items)?;
-            tx.commit().map_err(backend)
+            tx.commit().map_err(backend)?;
+            WriteBehind::after_commit(behind.as_ref(), c)
         })
         .await
     }
 
     async fn replay(&self, entries: Vec<JournalEntry>) -> StoreResult<()> {
+        let behind = self.behind.clone();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
             backup::replay(&tx, &entries)?;
-            tx.commit().map_err(backend)
+            tx.commit().map_err(backend)?;
+            WriteBehind::after_commit(behind.as_ref(), c)
         })
         .await
     }

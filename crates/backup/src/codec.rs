@@ -153,13 +153,20 @@ fn array<const N: usize>(bytes: &[u8]) -> Result<[u8; N], CodecError> {
     bytes.try_into().map_err(|_| CodecError::Damaged)
 }
 
-/// Compressing memory to memory fails only when zstd cannot allocate.
+/// Compressing memory to memory fails only when zstd cannot allocate. The
+/// frame records its content size, so opening allocates the plaintext once.
 fn compress(plain: &[u8]) -> Result<Vec<u8>, CodecError> {
-    zstd::stream::encode_all(plain, ZSTD_LEVEL).map_err(|e| CodecError::Compression(e.to_string()))
+    zstd::bulk::compress(plain, ZSTD_LEVEL).map_err(|e| CodecError::Compression(e.to_string()))
 }
 
-/// Decompresses a zstd stream, giving up past `cap` bytes.
+/// Decompresses a zstd frame, giving up past `cap` bytes. A frame that
+/// records its size (all written since) is decoded into one allocation of
+/// that size; older frames without it are decoded as a stream.
 fn decompress_capped(z: &[u8], cap: usize) -> Option<Vec<u8>> {
+    if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(z) {
+        let size = usize::try_from(size).ok().filter(|s| *s <= cap)?;
+        return zstd::bulk::decompress(z, size).ok();
+    }
     let decoder = zstd::stream::read::Decoder::with_buffer(z).ok()?;
     let mut out = Vec::new();
     decoder.take(u64::try_from(cap).ok()?.saturating_add(1)).read_to_end(&mut out).ok()?;
@@ -225,10 +232,17 @@ mod tests {
 
     #[test]
     fn decompression_stops_at_the_cap() {
-        let frame = zstd::stream::encode_all(vec![0u8; 1 << 20].as_slice(), ZSTD_LEVEL).unwrap();
-        assert!(frame.len() < 1024, "a bomb is small");
-        assert_eq!(decompress_capped(&frame, 1 << 20).map(|v| v.len()), Some(1 << 20), "at the cap");
-        assert_eq!(decompress_capped(&frame, (1 << 20) - 1), None, "one byte over");
+        let zeros = vec![0u8; 1 << 20];
+        // A frame with its size recorded (as written now) and a streamed one without (as written before).
+        let sized = compress(&zeros).unwrap();
+        let streamed = zstd::stream::encode_all(zeros.as_slice(), ZSTD_LEVEL).unwrap();
+        assert_eq!(zstd::zstd_safe::get_frame_content_size(&sized).ok(), Some(Some(1 << 20)));
+        assert_eq!(zstd::zstd_safe::get_frame_content_size(&streamed).ok(), Some(None));
+        for frame in [sized, streamed] {
+            assert!(frame.len() < 1024, "a bomb is small");
+            assert_eq!(decompress_capped(&frame, 1 << 20).as_deref(), Some(zeros.as_slice()), "at the cap");
+            assert_eq!(decompress_capped(&frame, (1 << 20) - 1), None, "one byte over");
+        }
         assert_eq!(decompress_capped(b"not zstd", 100), None);
     }
 

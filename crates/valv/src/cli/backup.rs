@@ -415,8 +415,8 @@ async fn open_destination(
         }
         Destination::Database(url) => restored.database_url = Some(url.clone()),
     }
-    let store = crate::wiring::restore_store(&restored).await?;
-    let keys = crate::wiring::key_store(&restored).await?;
+    // Two new databases, created side by side.
+    let (store, keys) = tokio::try_join!(crate::wiring::restore_store(&restored), crate::wiring::key_store(&restored))?;
     if store.journal_seq().await? != 0 || keys.check().await?.is_some() {
         anyhow::bail!("{} is not empty; restore into a new, empty one and point the installation at it", to.shown());
     }

@@ -11,7 +11,8 @@ use valv_store::{
     BackupRun, DumpItem, JournalEntry, LedgerRow, Position, Row, StateDigest, StoreError, StoreResult, TargetState,
 };
 
-use crate::{backend, corrupt, entities, int, journal};
+use crate::runs::Runs;
+use crate::{backend, corrupt, int, journal};
 
 /// The digest of what a walk visited, and where the items go.
 struct Emit<'a> {
@@ -70,34 +71,27 @@ pub(crate) async fn journal_after(pool: &PgPool, seq: u64, limit: u32) -> StoreR
     journal::entries(&rows)
 }
 
-pub(crate) async fn load(c: &mut PgConnection, items: &[DumpItem]) -> StoreResult<()> {
+pub(crate) async fn load(c: &mut PgConnection, items: Vec<DumpItem>) -> StoreResult<()> {
     // A piece holds each chain's items together (each sealed with its own key),
     // so a user may come before its tenant: foreign keys are checked at commit.
     sqlx::query("SET CONSTRAINTS ALL DEFERRED").execute(&mut *c).await.map_err(backend)?;
+    let (mut runs, mut entries) = (Runs::default(), Vec::new());
     for item in items {
         match item {
-            DumpItem::Row(row) => entities::upsert(c, row).await?,
-            DumpItem::Entry(e) => journal::insert(c, &JournalEntry::from(e.clone())).await?,
-            DumpItem::Head { chain, chain_seq, hash } => {
-                sqlx::query(
-                    "INSERT INTO journal_heads (chain, chain_seq, hash) VALUES ($1, $2, $3)
-                     ON CONFLICT (chain) DO UPDATE SET chain_seq = excluded.chain_seq, hash = excluded.hash",
-                )
-                .bind(chain)
-                .bind(int(*chain_seq))
-                .bind(hash)
-                .execute(&mut *c)
-                .await
-                .map_err(backend)?;
-            }
-            DumpItem::Ledger(l) => put_ledger(c, l).await?,
+            DumpItem::Row(row) => runs.push(c, row).await?,
+            DumpItem::Entry(e) => entries.push(JournalEntry::from(e)),
+            DumpItem::Head { chain, chain_seq, hash } => journal::set_head(c, &chain, chain_seq, &hash).await?,
+            DumpItem::Ledger(l) => put_ledger(c, &l).await?,
         }
     }
-    Ok(())
+    runs.flush(c).await?;
+    journal::insert_all(c, &entries.iter().collect::<Vec<_>>()).await
 }
 
 /// Replays entries in commit order; entries the store already holds are skipped,
-/// so overlapping segments replay safely. Runs under the write lock.
+/// so overlapping segments replay safely. Runs under the write lock. Rows go
+/// in runs and entries in batches (`runs`); both are written out before a
+/// tenant's purge, which deletes rows and blanks entries.
 pub(crate) async fn replay(c: &mut PgConnection, entries: &[JournalEntry]) -> StoreResult<()> {
     #[derive(serde::Deserialize)]
     struct Payload {
@@ -105,21 +99,31 @@ pub(crate) async fn replay(c: &mut PgConnection, entries: &[JournalEntry]) -> St
         rows: Vec<Row>,
     }
     let mut last = journal::last_seq(c).await?;
+    let (mut runs, mut pending) = (Runs::default(), Vec::new());
+    let mut heads = std::collections::HashMap::new();
     for e in entries {
         if e.seq <= last {
             continue;
         }
         if e.action == "tenant.purged" && e.entity == "tenant" {
+            runs.flush(c).await?;
+            journal::insert_all(c, &std::mem::take(&mut pending)).await?;
             purge_rows(c, &e.entity_id).await?;
         }
         if let Some(p) = &e.payload {
             let p: Payload = serde_json::from_slice(p).map_err(corrupt)?;
-            for row in &p.rows {
-                entities::upsert(c, row).await?;
+            for row in p.rows {
+                runs.push(c, row).await?;
             }
         }
-        journal::insert(c, e).await?;
+        pending.push(e);
+        heads.insert(e.chain.as_str(), (e.chain_seq, e.hash.as_str()));
         last = e.seq;
+    }
+    runs.flush(c).await?;
+    journal::insert_all(c, &pending).await?;
+    for (chain, (chain_seq, hash)) in heads {
+        journal::set_head(c, chain, chain_seq, hash).await?;
     }
     Ok(())
 }

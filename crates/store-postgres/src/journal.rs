@@ -86,6 +86,52 @@ pub(crate) async fn insert(c: &mut PgConnection, e: &JournalEntry) -> StoreResul
     Ok(())
 }
 
+/// Writes entries as they are, a thousand per statement (restores); chain
+/// heads are set apart ([`set_head`]).
+pub(crate) async fn insert_all(c: &mut PgConnection, entries: &[&JournalEntry]) -> StoreResult<()> {
+    for batch in entries.chunks(1_000) {
+        let text = |f: fn(&JournalEntry) -> &str| batch.iter().map(|e| f(e).to_owned()).collect::<Vec<String>>();
+        let ints = |f: fn(&JournalEntry) -> u64| batch.iter().map(|e| int(f(e))).collect::<Vec<i64>>();
+        sqlx::query(&format!(
+            "INSERT INTO journal ({COLUMNS}) SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[],
+               $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BYTEA[], $10::TEXT[], $11::TEXT[],
+               $12::TEXT[])"
+        ))
+        .bind(ints(|e| e.seq))
+        .bind(text(|e| &e.chain))
+        .bind(ints(|e| e.chain_seq))
+        .bind(text(|e| &e.at))
+        .bind(text(|e| &e.actor))
+        .bind(text(|e| &e.action))
+        .bind(text(|e| &e.entity))
+        .bind(text(|e| &e.entity_id))
+        .bind(batch.iter().map(|e| e.payload.clone()).collect::<Vec<Option<Vec<u8>>>>())
+        .bind(text(|e| &e.payload_hash))
+        .bind(text(|e| &e.prev_hash))
+        .bind(text(|e| &e.hash))
+        .persistent(false)
+        .execute(&mut *c)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Moves a chain's head.
+pub(crate) async fn set_head(c: &mut PgConnection, chain: &str, chain_seq: u64, hash: &str) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO journal_heads (chain, chain_seq, hash) VALUES ($1, $2, $3)
+         ON CONFLICT (chain) DO UPDATE SET chain_seq = excluded.chain_seq, hash = excluded.hash",
+    )
+    .bind(chain)
+    .bind(int(chain_seq))
+    .bind(hash)
+    .execute(c)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
 async fn head(c: &mut PgConnection, key: &str) -> StoreResult<Option<ChainHead>> {
     let row: Option<(i64, String)> = sqlx::query_as("SELECT chain_seq, hash FROM journal_heads WHERE chain = $1")
         .bind(key)

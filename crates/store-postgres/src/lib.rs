@@ -15,6 +15,7 @@ mod keys;
 mod lead;
 mod migrate;
 mod records;
+mod runs;
 mod store;
 
 use valv_store::{StoreError, StoreResult};

@@ -317,7 +317,7 @@ impl Store for PgStore {
 
     async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        backup::load(&mut tx, &items).await?;
+        backup::load(&mut tx, items).await?;
         tx.commit().await.map_err(backend)
     }
 

@@ -7,9 +7,10 @@ use time::macros::datetime;
 use valv_domain::files::{FileName, Folder};
 use valv_domain::{CollectionId, Email, FileId, OperatorId, PersonName, UserStatus};
 use valv_store::contract::{tenant, user};
+use valv_store::journal::next_entry;
 use valv_store::{
-    Actor, Chain, Change, CollectionRow, DumpItem, EntryImage, FileRow, FileVersionRow, OperatorRow, Row, Store,
-    StoreError,
+    Actor, Chain, ChainHead, Change, CollectionRow, DumpItem, EntryImage, FileRow, FileVersionRow, OperatorRow, Row,
+    Store, StoreError,
 };
 
 const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
@@ -77,6 +78,7 @@ async fn refusals(s: &dyn Store) -> Vec<(&'static str, String)> {
     deleted.deleted_at = Some(T0);
     let mut moved = first.clone();
     moved.tenant_id = tenant("elsewhere").id;
+    let replayed = moved.clone();
     let cases: Vec<(&'static str, Change)> = vec![
         ("slug", put(Chain::Provider, Row::Tenant(same_slug(&t)))),
         ("operator e-mail", put(Chain::Provider, Row::Operator(operator("OPS@example.se")))),
@@ -100,6 +102,18 @@ async fn refusals(s: &dyn Store) -> Vec<(&'static str, String)> {
     entry.seq = s.journal_seq().await.expect("seq") + 1;
     let err = s.load(vec![DumpItem::Entry(entry)]).await.expect_err("chain position");
     out.push(("chain position", err.to_string()));
+    // A replayed run of rows (restores write them in one statement), the
+    // second of which would move a user to another tenant: none is written.
+    let head = s.chain_heads().await.expect("heads").into_iter().find(|(k, _)| *k == chain.key()).map(|(_, h)| h);
+    let seq = s.journal_seq().await.expect("seq");
+    let fresh = user(t.id, "run@example.se");
+    let a = next_entry(&put(chain, Row::User(fresh.clone())), head.as_ref(), seq + 1);
+    let after_a = ChainHead { chain_seq: a.chain_seq, hash: a.hash.clone() };
+    let b = next_entry(&put(chain, Row::User(replayed)), Some(&after_a), seq + 2);
+    let err = s.replay(vec![a, b]).await.expect_err("replayed row to another tenant");
+    assert_eq!(s.journal_seq().await.expect("seq"), seq, "replay: no entry written");
+    assert_eq!(s.user(t.id, fresh.id).await.expect("read"), None, "replay: no row written");
+    out.push(("replayed row to another tenant", err.to_string()));
     out
 }
 
@@ -128,6 +142,7 @@ async fn refused_writes_name_the_same_constraints_as_sqlite() {
         "users_tenant_email_key",
         "row_owner_mismatch",
         "journal_chain_seq_key",
+        "row_owner_mismatch",
     ];
     for ((case, err), name) in got.iter().zip(names) {
         assert_eq!(err, &StoreError::Conflict(name).to_string(), "{case}");

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::{Value, json};
 
 mod postgres;
-pub use postgres::postgres;
+pub use postgres::{postgres, psql};
 
 /// A password every policy check accepts for the fixtures' names.
 pub const PASSWORD: &str = "violet-tundra-92-oboe-quill";

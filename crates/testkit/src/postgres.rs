@@ -40,6 +40,18 @@ pub fn postgres() -> String {
     format!("postgres://app@127.0.0.1:{port}/{name}")
 }
 
+/// Runs `sql` with `psql` on the database at `url`; returns what it printed
+/// (unaligned, tuples only).
+///
+/// # Panics
+/// When `psql` fails.
+#[must_use]
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new(Path::new(BIN).join("psql")).args([url, "-tAc", sql]).stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// `program` of the server, run as `postgres` when we are root (initdb and
 /// the server refuse to run as root).
 fn server_command(program: &str) -> Command {

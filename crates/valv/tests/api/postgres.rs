@@ -127,3 +127,78 @@ async fn a_restore_into_a_new_database_is_served_as_it_was() {
     let o = served.cli(&["audit", "verify", "--json"]);
     assert!(o.status.success(), "the restored journal verifies: {}", String::from_utf8_lossy(&o.stdout));
 }
+
+/// The leader loses its hold on the lead as a network failure would (the
+/// database ends the connection that holds the lock): for up to one check
+/// interval it does not know and may still ship beside the new leader. It
+/// then stops its background work, a leader takes over within seconds, and
+/// every write made across the handover, through either server, reaches the
+/// target: a restore from it ends at the live journal position, and its
+/// journal verifies (no entry missing, none twice).
+#[tokio::test]
+async fn a_leader_cut_off_hands_over_and_every_write_reaches_the_backup() {
+    let database = valv_testkit::postgres();
+    let shared = tempfile::tempdir().unwrap();
+    let targets = format!("[\"one={}\"]", shared.path().join("target").display());
+    let env = [("VALV_BACKUP_TARGETS", targets.as_str())];
+    let a = serve_on(&database, shared.path(), &env);
+    let op = a.operator().await;
+    let t = a.tenant(&op, "acme").await;
+    let b = serve_on(&database, shared.path(), &env);
+    let col = json!({ "name": "notes", "fields": [{ "name": "n", "type": "number" }] });
+    assert_eq!(t.owner.post(a.at("/api/v1/collections")).json(&col).send().await.unwrap().status(), 201);
+    const LEADS: &str = "leads the background work";
+    let leads = || a.logs().matches(LEADS).count() + b.logs().matches(LEADS).count();
+    wait_until("a server leads", async || leads() == 1).await;
+    let leader = if a.logs().contains(LEADS) { &a } else { &b };
+
+    let (stop, writes) = (std::sync::atomic::AtomicBool::new(false), std::sync::atomic::AtomicU64::new(0));
+    let load = async {
+        for n in 0u64.. {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let server = if n % 2 == 0 { &a } else { &b };
+            let r = t.owner.post(server.at("/api/v1/collections/notes/records")).json(&json!({ "n": n })).send();
+            assert_eq!(r.await.unwrap().status(), 201);
+            writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let handover = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Advisory locks are per database; other tests' databases share this server.
+        let cut = "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+        assert_eq!(valv_testkit::psql(&database, cut), "t", "the lock's connection is ended");
+        wait_until("the old leader stops", async || leader.logs().contains("lost the lead")).await;
+        wait_until("a leader again", async || leads() == 2).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    };
+    tokio::join!(load, handover);
+    assert!(writes.into_inner() > 100, "writes went on through the handover");
+
+    let status = || serde_json::from_slice::<Value>(&a.cli(&["backup", "status", "--json"]).stdout).unwrap();
+    wait_until("the target holds the whole journal", async || {
+        let s = status();
+        s["targets"][0]["shipped_seq"] == s["journal_seq"]
+    })
+    .await;
+    let seq = status()["journal_seq"].as_u64().unwrap();
+    let restored = shared.path().join("restored");
+    let to = restored.display().to_string();
+    let o = a.cli(&["restore", "--at", "2100-01-01T00:00:00Z", "--from", "one", "--json", "--to", &to]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["report"]["seq"].as_u64(), Some(seq), "the restore ends where the live journal does");
+    let key = shared.path().join("master.key");
+    let verify = std::process::Command::new(bin())
+        .arg("--data-dir")
+        .arg(&restored)
+        .args(["audit", "verify", "--json"])
+        .env("VALV_MASTER_KEY_FILE", &key)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "the restored journal verifies: {}", String::from_utf8_lossy(&verify.stdout));
+}

@@ -40,13 +40,33 @@ pub(crate) enum Durability {
     AtFlush,
 }
 
+impl Durability {
+    pub(crate) fn pragmas(self) -> &'static str {
+        match self {
+            Self::EachCommit => "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+            Self::AtFlush => "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;",
+        }
+    }
+}
+
+/// Makes a database written [`Durability::AtFlush`] an ordinary one (WAL,
+/// every commit synced). The switch itself is left unsynced, as the file is
+/// synced as a whole next, once the background syncs (`behind`) have ended.
+/// On an ordinary database this syncs a file whose commits are on disk already.
+pub(crate) fn make_durable(c: &Connection, behind: Option<&WriteBehind>) -> StoreResult<()> {
+    let mode: String = c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(backend)?;
+    if mode != "wal" {
+        return Err(StoreError::Backend(format!("the database stayed in {mode} mode")));
+    }
+    c.execute_batch("PRAGMA synchronous = FULL").map_err(backend)?;
+    let path = c.path().unwrap_or_default().to_owned();
+    let synced = behind.map_or(Ok(()), WriteBehind::finish).and_then(|()| std::fs::File::open(path)?.sync_all());
+    synced.map_err(|e| StoreError::Backend(e.to_string()))
+}
+
 fn open_one(path: &Path, durability: Durability) -> StoreResult<Connection> {
     let c = Connection::open(path).map_err(backend)?;
-    c.execute_batch(match durability {
-        Durability::EachCommit => "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
-        Durability::AtFlush => "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;",
-    })
-    .map_err(backend)?;
+    c.execute_batch(durability.pragmas()).map_err(backend)?;
     c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").map_err(backend)?;
     // Room for every statement the writes and the common reads keep prepared.
     c.set_prepared_statement_cache_capacity(64);

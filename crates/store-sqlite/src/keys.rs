@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 use valv_store::{KeyStore, StoreError, StoreResult};
 
 use crate::backend;
+use crate::conn::{Durability, make_durable};
 
 /// The keyring file.
 #[derive(Clone)]
@@ -28,12 +29,31 @@ impl SqliteKeyStore {
     /// # Errors
     /// When the file cannot be opened or created.
     pub fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_with(path, Durability::EachCommit)
+    }
+
+    /// Creates a new keyring file for a restore: written without syncs, and
+    /// made durable (and an ordinary keyring) by [`KeyStore::flush`] at the
+    /// end, as the restored database is. Until then the restore's marker
+    /// keeps the data dir from being served.
+    ///
+    /// # Errors
+    /// When the file exists with content, or cannot be created.
+    pub fn open_unsynced(path: &Path) -> StoreResult<Self> {
+        if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+            return Err(StoreError::Backend(format!("{} exists; a restore creates a new keyring", path.display())));
+        }
+        Self::open_with(path, Durability::AtFlush)
+    }
+
+    fn open_with(path: &Path, durability: Durability) -> StoreResult<Self> {
         let c = Connection::open(path).map_err(backend)?;
-        c.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;
+        c.execute_batch(&format!(
+            "{} PRAGMA busy_timeout = 10000;
              CREATE TABLE IF NOT EXISTS keyring_check (id INTEGER PRIMARY KEY CHECK (id = 1), value BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS tenant_keys (tenant TEXT PRIMARY KEY, wrapped BLOB NOT NULL);",
-        )
+            durability.pragmas()
+        ))
         .map_err(backend)?;
         Ok(Self { conn: Arc::new(Mutex::new(c)) })
     }
@@ -103,5 +123,34 @@ impl KeyStore for SqliteKeyStore {
     async fn destroy(&self, tenant: &str) -> StoreResult<()> {
         let t = tenant.to_owned();
         self.run(move |c| c.execute("DELETE FROM tenant_keys WHERE tenant = ?1", [t]).map(drop)).await
+    }
+
+    async fn flush(&self) -> StoreResult<()> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || make_durable(&conn.lock().unwrap_or_else(PoisonError::into_inner), None))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_keyring_written_for_a_restore_is_an_ordinary_one_after_its_flush() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keyring.db");
+        let keys = SqliteKeyStore::open_unsynced(&path).expect("open");
+        assert!(keys.init(vec![1, 2]).await.expect("init"));
+        assert!(keys.add_wrapped("t1", vec![3]).await.expect("add"));
+        keys.flush().await.expect("flush");
+        drop(keys);
+        assert!(SqliteKeyStore::open_unsynced(&path).is_err(), "only into a new file");
+        let reopened = SqliteKeyStore::open(&path).expect("reopen");
+        assert_eq!(reopened.check().await.expect("check"), Some(vec![1, 2]));
+        assert_eq!(reopened.wrapped("t1").await.expect("wrapped"), Some(vec![3]));
+        let mode: String = reopened.run(|c| c.query_row("PRAGMA journal_mode", [], |r| r.get(0))).await.expect("mode");
+        assert_eq!(mode, "wal", "every later write is synced as in any keyring");
     }
 }

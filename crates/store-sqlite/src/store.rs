@@ -406,22 +406,7 @@ impl Store for SqliteStore {
 
     async fn flush(&self) -> StoreResult<()> {
         let behind = self.behind.clone();
-        self.write(move |c| {
-            // A store opened for a restore becomes an ordinary one (WAL,
-            // every commit synced); the switch itself is left unsynced, as
-            // the file is synced as a whole next, once the background syncs
-            // have ended. In an ordinary store this syncs a file whose
-            // commits are already on disk.
-            let mode: String = c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(backend)?;
-            if mode != "wal" {
-                return Err(valv_store::StoreError::Backend(format!("the database stayed in {mode} mode")));
-            }
-            c.execute_batch("PRAGMA synchronous = FULL").map_err(backend)?;
-            let path = c.path().unwrap_or_default().to_owned();
-            let synced = behind.map_or(Ok(()), |b| b.finish()).and_then(|()| std::fs::File::open(path)?.sync_all());
-            synced.map_err(|e| valv_store::StoreError::Backend(e.to_string()))
-        })
-        .await
+        self.write(move |c| crate::conn::make_durable(c, behind.as_ref())).await
     }
 
     async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()> {

@@ -22,4 +22,10 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn replace_all(&self, check: Vec<u8>, wrapped: Vec<(String, Vec<u8>)>) -> StoreResult<()>;
     /// Destroys a tenant's key for good (crypto-shredding).
     async fn destroy(&self, tenant: &str) -> StoreResult<()>;
+    /// Makes everything written durable. A keyring opened for a restore
+    /// (written unsynced, like the restored data) becomes an ordinary one;
+    /// for the others every write is durable already.
+    async fn flush(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }

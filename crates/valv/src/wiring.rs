@@ -78,6 +78,19 @@ pub async fn restore_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(Arc::new(store))
 }
 
+/// The keyring a restore writes into: a new file synced once at the end
+/// (`KeyStore::flush`), as the restored database is, or the configured database.
+pub async fn restore_key_store(config: &Config) -> anyhow::Result<Arc<dyn KeyStore>> {
+    if config.database_url.is_some() {
+        return key_store(config).await;
+    }
+    ensure_data_dir(&config.data_dir)?;
+    let path = config.data_dir.join("keyring.db");
+    let keys = SqliteKeyStore::open_unsynced(&path)
+        .with_context(|| format!("cannot create the keyring {}", path.display()))?;
+    Ok(Arc::new(keys))
+}
+
 /// Marks a restored data dir finished: everything is on disk, it may be served.
 pub fn restore_finished(config: &Config) -> anyhow::Result<()> {
     if config.database_url.is_none() {

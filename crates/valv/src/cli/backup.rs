@@ -416,7 +416,8 @@ async fn open_destination(
         Destination::Database(url) => restored.database_url = Some(url.clone()),
     }
     // Two new databases, created side by side.
-    let (store, keys) = tokio::try_join!(crate::wiring::restore_store(&restored), crate::wiring::key_store(&restored))?;
+    let (store, keys) =
+        tokio::try_join!(crate::wiring::restore_store(&restored), crate::wiring::restore_key_store(&restored))?;
     if store.journal_seq().await? != 0 || keys.check().await?.is_some() {
         anyhow::bail!("{} is not empty; restore into a new, empty one and point the installation at it", to.shown());
     }
@@ -451,9 +452,9 @@ async fn restore_into(config: &Config, at: &str, from: &str, to: &Destination, j
         eprintln!();
     }
     // The erasure ledger is applied again before anyone uses the restored data.
-    let valv = crate::wiring::build_on(&restored, Arc::clone(&store), keys).await?;
+    let valv = crate::wiring::build_on(&restored, Arc::clone(&store), Arc::clone(&keys)).await?;
     let reapplied = valv.after_restore().await.map_err(explain)?;
-    store.flush().await?;
+    tokio::try_join!(store.flush(), keys.flush())?;
     crate::wiring::restore_finished(&restored)?;
     Ok(Restored { report, reapplied, store, valv })
 }

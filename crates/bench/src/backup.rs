@@ -120,6 +120,8 @@ async fn replication(a: &BackupArgs) -> anyhow::Result<()> {
 
     // valv: the server ships to a local target.
     let target = a.work.join("valv-target");
+    // A target left by an earlier run would hold segments under another key.
+    let _ = std::fs::remove_dir_all(&target);
     let targets = format!("[\"local={}\"]", target.display());
     let env = [("VALV_BACKUP_TARGETS", targets.as_str()), ("VALV_LOG", "warn")];
     let app = valv_testkit::spawn_with(&a.valv, &[], &env);

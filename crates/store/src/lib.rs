@@ -17,6 +17,7 @@ mod keys;
 mod records;
 mod requests;
 mod rows;
+mod shipped;
 
 #[cfg(feature = "contract")]
 pub mod contract;
@@ -31,6 +32,7 @@ pub use keys::KeyStore;
 pub use records::{CollectionRow, Filter, Op, Processing, RecordQuery, RecordRow};
 pub use requests::RequestRow;
 pub use rows::{Contact, OperatorRow, Row, TenantLimits, TenantRow, TokenId, TokenRow, TotpState, UserRow};
+pub use shipped::ShippedEntry;
 
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use valv_backup::Target;
 use valv_backup::compaction::{self, Merge};
-use valv_store::EntryImage;
+use valv_store::ShippedEntry;
 
 use super::internal;
 use super::objects::{self, Keys};
@@ -77,16 +77,16 @@ impl Valv {
     async fn merge(&self, target: &Target, m: &Merge, inputs: &[&String]) -> ServiceResult<usize> {
         let backup = self.keyring.backup_key().await.map_err(internal)?;
         let keys = Keys { keyring: Some(&self.keyring), backup: backup.clone() };
-        let mut entries: BTreeMap<u64, EntryImage> = BTreeMap::new();
+        let mut entries: BTreeMap<u64, ShippedEntry> = BTreeMap::new();
         for name in inputs {
             let parts = objects::fetch(&[target], name, &backup).await?;
-            let (lines, _) = objects::open_lines::<EntryImage>(parts, name, &keys).await?;
-            entries.extend(lines.into_iter().map(|e| (e.seq, e)));
+            let (lines, _) = objects::open_lines::<ShippedEntry>(parts, name, &keys).await?;
+            entries.extend(lines.into_iter().map(|e| (e.0.seq, e)));
         }
         let name = objects::segment(m.first, m.last);
         let mut parts = objects::Parts::default();
         for e in entries.values() {
-            parts.push(e.chain.clone(), e)?;
+            parts.push(e.0.chain.clone(), e)?;
         }
         let chain_keys = self.chain_keys(parts.chains(), &backup).await;
         target.put(&name, Bytes::from(parts.seal(&name, &chain_keys, &backup)?)).await.map_err(internal)?;

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use valv_backup::{Policy, SegmentInfo, SnapshotInfo, Target};
 use valv_domain::parse_stamp;
-use valv_store::EntryImage;
+use valv_store::ShippedEntry;
 
 use super::objects::{self, Keys};
 use super::restore::manifests;
@@ -108,8 +108,8 @@ impl Valv {
                     Err(_) if !target.exists(&name).await.map_err(internal)? => continue 'listing,
                     Err(e) => return Err(e),
                 };
-                let (entries, _) = objects::open_lines::<EntryImage>(parts, &name, keys).await?;
-                let payloads = entries.iter().filter_map(|e| e.payload.as_deref());
+                let (entries, _) = objects::open_lines::<ShippedEntry>(parts, &name, keys).await?;
+                let payloads = entries.iter().filter_map(|e| e.0.payload.as_deref());
                 out.extend(payloads.flat_map(|p| objects::file_chunks(p.as_bytes())));
             }
             return Ok(out);

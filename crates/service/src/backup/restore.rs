@@ -15,7 +15,7 @@ use valv_backup::Target;
 use valv_blob::{ChunkId, ChunkStore};
 use valv_crypto::seal::Key;
 use valv_domain::parse_stamp;
-use valv_store::{DumpItem, EntryImage, JournalEntry, KeyStore, LedgerRow, Store};
+use valv_store::{DumpItem, EntryImage, JournalEntry, KeyStore, LedgerRow, ShippedEntry, Store};
 
 use super::objects::Keys;
 use super::snapshot::Manifest;
@@ -299,7 +299,8 @@ async fn open_segment<'a>(
 ) -> Result<Opened<'a>, (u64, crate::ServiceError)> {
     let opened = async {
         let parts = objects::fetch(targets, name, &keys.backup).await?;
-        objects::open_lines::<EntryImage>(parts, name, keys).await
+        let (lines, skipped) = objects::open_lines::<ShippedEntry>(parts, name, keys).await?;
+        Ok((lines.into_iter().map(|l| l.0).collect(), skipped))
     };
     Ok((range, name, opened.await.map_err(|e| (range.1, e))?))
 }

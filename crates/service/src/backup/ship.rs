@@ -11,7 +11,7 @@ use bytes::Bytes;
 use valv_backup::Target;
 use valv_crypto::seal::Key;
 use valv_domain::stamp;
-use valv_store::{EntryImage, JournalEntry, LedgerRow, TargetState};
+use valv_store::{EntryImage, JournalEntry, LedgerRow, ShippedEntry, TargetState};
 
 use super::{internal, objects};
 use crate::{ServiceResult, Valv};
@@ -91,7 +91,7 @@ impl Valv {
         let name = objects::segment(first, last_seq);
         let mut parts = objects::Parts::default();
         for e in &entries {
-            parts.push(e.chain.clone(), &EntryImage::from(e.clone()))?;
+            parts.push(e.chain.clone(), &ShippedEntry(EntryImage::from(e.clone())))?;
         }
         let keys = self.chain_keys(parts.chains(), &backup).await;
         target.put(&name, Bytes::from(parts.seal(&name, &keys, &backup)?)).await.map_err(internal)?;

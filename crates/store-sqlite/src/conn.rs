@@ -19,6 +19,8 @@ pub struct SqliteStore {
     next: Arc<AtomicUsize>,
     /// Only for a database written unsynced: its background syncs.
     pub(crate) behind: Option<WriteBehind>,
+    /// Only for a database written unsynced: the indexes `flush` builds.
+    pub(crate) deferred: Arc<Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -83,6 +85,7 @@ impl SqliteStore {
             readers: Arc::new(readers),
             next: Arc::new(AtomicUsize::new(0)),
             behind: (durability == Durability::AtFlush).then(WriteBehind::default),
+            deferred: Arc::default(),
         })
     }
 

@@ -34,8 +34,10 @@ impl SqliteStore {
 
     /// Creates a new database for a restore or a drill's scratch copy: its
     /// commits are not synced one by one, since a restore that stops halfway
-    /// is started again from the backup, not resumed. `Store::flush` makes
-    /// everything durable at the end, and the database an ordinary one.
+    /// is started again from the backup, not resumed, and the secondary
+    /// indexes of the journal and the records are built once at the end.
+    /// `Store::flush` builds them and makes everything durable, and the
+    /// database an ordinary one.
     ///
     /// # Errors
     /// As [`SqliteStore::open`]; a file that already holds data is refused.
@@ -45,6 +47,8 @@ impl SqliteStore {
         }
         let store = Self::connect(path, 4, Durability::AtFlush)?;
         store.write(migrate::run).await?;
+        let deferred = store.write(migrate::defer_indexes).await?;
+        *store.deferred.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = deferred;
         Ok(store)
     }
 

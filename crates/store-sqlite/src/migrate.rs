@@ -32,3 +32,28 @@ pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {
     }
     tx.commit().map_err(backend)
 }
+
+/// Drops the secondary indexes of the tables a restore fills row by row
+/// (the journal and the records) and returns the statements that build them
+/// again: built once at the end, an index is one sort instead of a B-tree
+/// insert per row. Keys and unique constraints stay, so conflicts are still
+/// caught as the rows come and a chain is still found by its key; a tenant
+/// purge replayed meanwhile scans the records table instead (a purge is rare,
+/// and a restore replays at most the entries after its base snapshot).
+pub(crate) fn defer_indexes(c: &mut Connection) -> StoreResult<Vec<String>> {
+    let tx = c.transaction().map_err(backend)?;
+    let indexes: Vec<(String, String)> = {
+        let mut q = tx
+            .prepare(
+                "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
+                 AND tbl_name IN ('journal', 'records') AND sql NOT LIKE 'CREATE UNIQUE%'",
+            )
+            .map_err(backend)?;
+        q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?
+    };
+    for (name, _) in &indexes {
+        tx.execute_batch(&format!("DROP INDEX \"{name}\"")).map_err(backend)?;
+    }
+    tx.commit().map_err(backend)?;
+    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
+}

@@ -1,5 +1,7 @@
 //! `impl Store for SqliteStore`: each method runs one short piece of SQL.
 
+use std::sync::{Arc, PoisonError};
+
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 use valv_store::{
     BackupRun, Chain, ChainHead, Change, CollectionRow, DumpItem, DumpSink, FileRow, FileVersionRow, HistoryItem,
@@ -405,8 +407,13 @@ impl Store for SqliteStore {
     }
 
     async fn flush(&self) -> StoreResult<()> {
-        let behind = self.behind.clone();
-        self.write(move |c| crate::conn::make_durable(c, behind.as_ref())).await
+        let (behind, deferred) = (self.behind.clone(), Arc::clone(&self.deferred));
+        self.write(move |c| {
+            let indexes = std::mem::take(&mut *deferred.lock().unwrap_or_else(PoisonError::into_inner));
+            c.execute_batch(&indexes.join(";\n")).map_err(backend)?;
+            crate::conn::make_durable(c, behind.as_ref())
+        })
+        .await
     }
 
     async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()> {

@@ -135,6 +135,14 @@ async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize) {
     let reopened = open(&dir, "restored.db").await;
     assert_eq!(reopened.state_digest().await.expect("digest").digest, target.digest, "the flushed file holds it all");
     assert!(dir.path().join("restored.db-wal").exists(), "an ordinary database (WAL) after the flush");
+    assert_eq!(indexes(&dir, "restored.db"), indexes(&dir, "live.db"), "the indexes built at the flush are all there");
+}
+
+/// Every index of a database file, with its definition.
+fn indexes(dir: &tempfile::TempDir, name: &str) -> Vec<(String, Option<String>)> {
+    let c = rusqlite::Connection::open(dir.path().join(name)).expect("open");
+    let mut q = c.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' ORDER BY name").expect("prepare");
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).expect("query").collect::<Result<_, _>>().expect("rows")
 }
 
 proptest! {

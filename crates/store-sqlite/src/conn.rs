@@ -43,6 +43,7 @@ pub(crate) enum Durability {
 }
 
 impl Durability {
+    /// What a connection opened with this durability is set to first.
     pub(crate) fn pragmas(self) -> &'static str {
         match self {
             Self::EachCommit => "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",

@@ -33,8 +33,17 @@ async fn wait_until(what: &str, mut ok: impl AsyncFnMut() -> bool) {
     panic!("timed out waiting until {what}");
 }
 
-#[tokio::test]
-async fn two_servers_share_one_database_and_one_of_them_leads() {
+/// Two servers on one new database, sharing the master key, the blob store
+/// and one backup target (`one`), and tenant `acme`, made through the first.
+struct Pair {
+    database: String,
+    shared: tempfile::TempDir,
+    a: TestApp,
+    b: TestApp,
+    t: valv_testkit::Tenant,
+}
+
+async fn pair() -> Pair {
     let database = valv_testkit::postgres();
     let shared = tempfile::tempdir().unwrap();
     let targets = format!("[\"one={}\"]", shared.path().join("target").display());
@@ -43,6 +52,12 @@ async fn two_servers_share_one_database_and_one_of_them_leads() {
     let op = a.operator().await;
     let t = a.tenant(&op, "acme").await;
     let b = serve_on(&database, shared.path(), &env);
+    Pair { database, shared, a, b, t }
+}
+
+#[tokio::test]
+async fn two_servers_share_one_database_and_one_of_them_leads() {
+    let Pair { a, b, t, shared: _shared, .. } = pair().await;
     assert!(b.setup_token.is_none(), "the second server sees the operator the first one made");
 
     // A session made on one server is valid on the other; what one writes, the other reads.
@@ -137,14 +152,7 @@ async fn a_restore_into_a_new_database_is_served_as_it_was() {
 /// journal verifies (no entry missing, none twice).
 #[tokio::test]
 async fn a_leader_cut_off_hands_over_and_every_write_reaches_the_backup() {
-    let database = valv_testkit::postgres();
-    let shared = tempfile::tempdir().unwrap();
-    let targets = format!("[\"one={}\"]", shared.path().join("target").display());
-    let env = [("VALV_BACKUP_TARGETS", targets.as_str())];
-    let a = serve_on(&database, shared.path(), &env);
-    let op = a.operator().await;
-    let t = a.tenant(&op, "acme").await;
-    let b = serve_on(&database, shared.path(), &env);
+    let Pair { database, shared, a, b, t } = pair().await;
     let col = json!({ "name": "notes", "fields": [{ "name": "n", "type": "number" }] });
     assert_eq!(t.owner.post(a.at("/api/v1/collections")).json(&col).send().await.unwrap().status(), 201);
     const LEADS: &str = "leads the background work";

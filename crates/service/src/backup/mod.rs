@@ -17,6 +17,7 @@ mod prune;
 mod restore;
 mod ship;
 mod snapshot;
+mod stream;
 mod tenant;
 
 use std::collections::HashMap;

@@ -123,6 +123,24 @@ pub(crate) async fn open_lines<T: DeserializeOwned + Send + 'static>(
     name: &str,
     keys: &Keys<'_>,
 ) -> ServiceResult<(Vec<T>, usize)> {
+    let (plains, skipped) = open_parts(parts, name, keys).await?;
+    tokio::task::spawn_blocking(move || {
+        let lines = plains.iter().flat_map(|p| p.split(|b| *b == b'\n').filter(|l| !l.is_empty()));
+        let out = lines.map(|l| serde_json::from_slice(l).map_err(internal)).collect::<ServiceResult<Vec<T>>>()?;
+        Ok((out, skipped))
+    })
+    .await
+    .map_err(internal)?
+}
+
+/// The plaintext of each readable part of object `name`, and how many parts
+/// were skipped because their key is gone (a purged tenant). Decrypting runs
+/// on the blocking pool.
+pub(crate) async fn open_parts(
+    parts: Vec<SealedPart>,
+    name: &str,
+    keys: &Keys<'_>,
+) -> ServiceResult<(Vec<Vec<u8>>, usize)> {
     let mut keyed = Vec::with_capacity(parts.len());
     for p in parts {
         let key = keys.of(&p.chain).await;
@@ -130,27 +148,17 @@ pub(crate) async fn open_lines<T: DeserializeOwned + Send + 'static>(
     }
     let (name, backup) = (name.to_owned(), keys.backup.clone());
     tokio::task::spawn_blocking(move || {
-        let (mut out, mut skipped) = (Vec::new(), 0);
-        for (p, key) in keyed {
-            let plain = match key.map(|k| p.open(&name, &k)) {
-                Some(Ok(plain)) => plain,
-                // Purged tenants' remnants were sealed with the backup key.
-                _ => match p.open(&name, &backup) {
-                    Ok(plain) => plain,
-                    Err(_) => {
-                        skipped += 1;
-                        continue;
-                    }
-                },
-            };
-            for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                out.push(serde_json::from_slice(line).map_err(internal)?);
-            }
-        }
-        Ok((out, skipped))
+        let opened = keyed.into_iter().map(|(p, key)| match key.map(|k| p.open(&name, &k)) {
+            Some(Ok(plain)) => Some(plain),
+            // Purged tenants' remnants were sealed with the backup key.
+            _ => p.open(&name, &backup).ok(),
+        });
+        let opened: Vec<Option<Vec<u8>>> = opened.collect();
+        let skipped = opened.iter().filter(|p| p.is_none()).count();
+        (opened.into_iter().flatten().collect(), skipped)
     })
     .await
-    .map_err(internal)?
+    .map_err(internal)
 }
 
 /// Reads an object from the first target that has a good copy; returns its

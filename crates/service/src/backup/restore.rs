@@ -15,11 +15,11 @@ use valv_backup::Target;
 use valv_blob::{ChunkId, ChunkStore};
 use valv_crypto::seal::Key;
 use valv_domain::parse_stamp;
-use valv_store::{DumpItem, EntryImage, JournalEntry, KeyStore, LedgerRow, ShippedEntry, Store};
+use valv_store::{DumpItem, EntryImage, JournalEntry, KeyStore, LedgerRow, Store};
 
 use super::objects::Keys;
 use super::snapshot::Manifest;
-use super::{internal, objects};
+use super::{internal, objects, stream};
 use crate::keyring::Keyring;
 use crate::{ServiceError, ServiceResult};
 
@@ -213,9 +213,8 @@ async fn replay_listed(
 ) -> ServiceResult<Option<ServiceError>> {
     let todo: Vec<_> = listing.iter().filter(|((_, last), _)| *last > report.seq).collect();
     let total = todo.len() as u64;
-    // Segments are fetched and opened sixteen ahead, and their entries applied
-    // in batches: a restore of many small segments (a quiet installation
-    // ships every few entries) is not one store transaction per segment.
+    // Segments are fetched and opened sixteen ahead, and their entries
+    // applied in batches (`REPLAY_BATCH`) as they are parsed.
     let mut pending = todo.iter();
     let mut ahead: futures::stream::FuturesOrdered<Opening<'_>> = futures::stream::FuturesOrdered::new();
     let mut batch: Vec<JournalEntry> = Vec::new();
@@ -231,7 +230,7 @@ async fn replay_listed(
             ahead.push_back(Box::pin(open_segment(targets, keys, (*first, *last), name)));
         }
         let Some(segment) = ahead.next().await else { break };
-        let ((first, _), name, (mut entries, skipped)) = match segment {
+        let ((first, last), name, (mut chunks, skipped)) = match segment {
             Ok(s) => s,
             Err((last, e)) if last > report.seq => {
                 if unreadable.as_ref().is_none_or(|(l, _)| *l < last) {
@@ -251,22 +250,23 @@ async fn replay_listed(
             tracing::warn!(segment = %name, after = report.seq, "entries missing before this segment");
         }
         report.skipped_parts += skipped;
-        entries.sort_by_key(|e| e.seq);
-        let fresh: Vec<EntryImage> = entries.into_iter().filter(|e| e.seq > report.seq).collect();
-        let n_fresh = fresh.len();
-        let due: Vec<JournalEntry> = fresh
-            .into_iter()
-            .take_while(|e| parse_stamp(&e.at).is_ok_and(|t| t <= at))
-            .map(JournalEntry::from)
-            .collect();
-        let reached = due.len() < n_fresh;
-        if let Some(last) = due.last() {
-            (report.seq, report.at) = (last.seq, last.at.clone());
-            report.replayed += due.len() as u64;
-            batch.extend(due);
-        }
-        if batch.len() >= REPLAY_BATCH {
-            store.replay(std::mem::take(&mut batch)).await?;
+        // Entries are applied as they are parsed: the store writes one chunk
+        // while the next is parsed.
+        let mut reached = false;
+        while !reached && let Some(chunk) = chunks.recv().await {
+            match chunk {
+                Ok(chunk) => reached = take_due(chunk, at, report, &mut batch),
+                // What was read of the segment stands; the rest counts as unreadable.
+                Err(e) => {
+                    if last > report.seq && unreadable.as_ref().is_none_or(|(l, _)| *l < last) {
+                        unreadable = Some((last, e));
+                    }
+                    break;
+                }
+            }
+            if batch.len() >= REPLAY_BATCH {
+                store.replay(std::mem::take(&mut batch)).await?;
+            }
         }
         if unreadable.as_ref().is_some_and(|(l, _)| *l <= report.seq) {
             unreadable = None;
@@ -284,8 +284,28 @@ async fn replay_listed(
     Ok(unreadable.map(|(_, e)| e))
 }
 
-/// A segment opened: its range, name, entries and parts skipped.
-type Opened<'a> = ((u64, u64), &'a String, (Vec<EntryImage>, usize));
+/// Adds the entries of `chunk` after the restored position and up to `at`
+/// to `batch`; true once an entry after `at` comes (the instant is reached).
+fn take_due(
+    chunk: Vec<EntryImage>,
+    at: OffsetDateTime,
+    report: &mut RestoreReport,
+    batch: &mut Vec<JournalEntry>,
+) -> bool {
+    let after = report.seq;
+    for e in chunk.into_iter().filter(|e| e.seq > after) {
+        if !parse_stamp(&e.at).is_ok_and(|t| t <= at) {
+            return true;
+        }
+        (report.seq, report.at) = (e.seq, e.at.clone());
+        report.replayed += 1;
+        batch.push(JournalEntry::from(e));
+    }
+    false
+}
+
+/// A segment opened: its range, name, entries (as they are parsed) and parts skipped.
+type Opened<'a> = ((u64, u64), &'a String, (stream::Chunks, usize));
 
 /// A segment being fetched and opened; a failure carries the segment's last sequence number.
 type Opening<'a> =
@@ -299,8 +319,8 @@ async fn open_segment<'a>(
 ) -> Result<Opened<'a>, (u64, crate::ServiceError)> {
     let opened = async {
         let parts = objects::fetch(targets, name, &keys.backup).await?;
-        let (lines, skipped) = objects::open_lines::<ShippedEntry>(parts, name, keys).await?;
-        Ok((lines.into_iter().map(|l| l.0).collect(), skipped))
+        let (plains, skipped) = objects::open_parts(parts, name, keys).await?;
+        Ok((stream::entries(plains), skipped))
     };
     Ok((range, name, opened.await.map_err(|e| (range.1, e))?))
 }
@@ -308,8 +328,11 @@ async fn open_segment<'a>(
 /// Segments fetched and opened ahead of the one being applied.
 const SEGMENTS_AHEAD: usize = 16;
 
-/// Entries applied per store transaction while replaying.
-const REPLAY_BATCH: usize = 5_000;
+/// Entries applied per store transaction while replaying: enough that a
+/// restore of many small segments (a quiet installation ships every few
+/// entries) is not one transaction per segment, few enough that the store
+/// starts writing while a large segment is still being parsed.
+const REPLAY_BATCH: usize = 640;
 
 /// Copies the chunks of every restored file version into the new chunk store.
 async fn copy_chunks(

@@ -40,17 +40,18 @@ impl Valv {
         Ok(())
     }
 
-    /// Counts a failure against both keys and locks them when due.
+    /// Counts a failure against both keys and locks them when due. Each
+    /// count is one atomic step in the store: failures sent at the same
+    /// moment are all counted, and the longest lock due is the one kept.
     pub(crate) async fn record_failure(&self, keys: &Keys) -> ServiceResult<()> {
         let p = self.settings.throttle;
         for (key, free) in [(&keys.account, p.account_free), (&keys.address, p.address_free)] {
-            let failures = self.store.throttle(key).await?.map_or(0, |t| t.failures) + 1;
-            let locked_until = (failures > free).then(|| {
+            let failures = self.store.add_failure(key).await?;
+            if failures > free {
                 let doublings = (failures - free - 1).min(20);
                 let lock = (p.base_lock * 2i32.pow(doublings)).min(p.max_lock);
-                self.now() + lock.max(Duration::ZERO)
-            });
-            self.store.put_throttle(key, Throttle { failures, locked_until }).await?;
+                self.store.lock_throttle(key, self.now() + lock.max(Duration::ZERO)).await?;
+            }
         }
         Ok(())
     }
@@ -65,17 +66,11 @@ impl Valv {
     /// `key`, counted in the throttle table.
     pub(crate) async fn rate_limit(&self, key: &str, limit: u32, window: Duration) -> ServiceResult<()> {
         let now = self.now();
-        let t = match self.store.throttle(key).await? {
-            Some(Throttle { failures, locked_until: Some(end) }) if end > now => {
-                if failures >= limit {
-                    let secs = (end - now).whole_seconds().max(1).unsigned_abs();
-                    return Err(ServiceError::RateLimited { retry_after_secs: secs });
-                }
-                Throttle { failures: failures + 1, locked_until: Some(end) }
-            }
-            _ => Throttle { failures: 1, locked_until: Some(now + window) },
-        };
-        self.store.put_throttle(key, t).await?;
+        let t = self.store.count_call(key, now, window).await?;
+        if t.failures > limit {
+            let secs = t.locked_until.map_or(1, |end| (end - now).whole_seconds().max(1).unsigned_abs());
+            return Err(ServiceError::RateLimited { retry_after_secs: secs });
+        }
         Ok(())
     }
 }

@@ -69,6 +69,17 @@ async fn sign_in(w: &World, password: &str) -> Result<valv_service::SignIn, Serv
     w.valv.sign_in("acme", "ada@acme.example", pw(password), CLIENT).await
 }
 
+/// Failed sign-ins that arrive at the same moment are each counted: ten at
+/// once lock the account as ten one after another would (five free, then
+/// 2 s doubled four times), not shorter because two read the same count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_at_the_same_moment_are_all_counted() {
+    let w = world().await;
+    let attempts = futures::future::join_all((0..10).map(|_| sign_in(&w, "wrong-wrong-wrong"))).await;
+    assert!(attempts.iter().all(|a| matches!(a, Err(ServiceError::BadCredentials))), "none was locked out yet");
+    assert!(matches!(sign_in(&w, PASSWORD).await, Err(ServiceError::Locked { retry_after_secs: 32 })));
+}
+
 #[tokio::test]
 async fn account_locks_double_and_expire_with_time() {
     let w = world().await;

@@ -2,6 +2,7 @@
 //! so these writes take no lock: they never touch the journal.
 
 use sqlx::PgPool;
+use time::{Duration, OffsetDateTime};
 use valv_domain::{OperatorId, TenantId, UserId, parse_stamp, stamp};
 use valv_store::{Principal, SessionRow, StoreResult, Throttle};
 
@@ -112,18 +113,54 @@ pub(crate) async fn throttle(pool: &PgPool, key: &str) -> StoreResult<Option<Thr
     .transpose()
 }
 
-pub(crate) async fn put_throttle(pool: &PgPool, key: &str, t: Throttle) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO throttles (key, failures, locked_until) VALUES ($1, $2, $3)
-         ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until",
+pub(crate) async fn add_failure(pool: &PgPool, key: &str) -> StoreResult<u32> {
+    let n: i64 = sqlx::query_scalar(
+        "INSERT INTO throttles (key, failures) VALUES ($1, 1)
+         ON CONFLICT (key) DO UPDATE SET failures = throttles.failures + 1 RETURNING failures",
     )
     .bind(key)
-    .bind(i64::from(t.failures))
-    .bind(t.locked_until.map(stamp))
+    .fetch_one(pool)
+    .await
+    .map_err(backend)?;
+    u32::try_from(n).map_err(corrupt)
+}
+
+pub(crate) async fn lock_throttle(pool: &PgPool, key: &str, until: OffsetDateTime) -> StoreResult<()> {
+    // Stamps are fixed-width UTC text, so they compare in time order.
+    sqlx::query(
+        "UPDATE throttles SET locked_until = $2 WHERE key = $1 AND (locked_until IS NULL OR locked_until < $2)",
+    )
+    .bind(key)
+    .bind(stamp(until))
     .execute(pool)
     .await
     .map_err(backend)?;
     Ok(())
+}
+
+pub(crate) async fn count_call(
+    pool: &PgPool,
+    key: &str,
+    now: OffsetDateTime,
+    window: Duration,
+) -> StoreResult<Throttle> {
+    let (failures, end): (i64, String) = sqlx::query_as(
+        "INSERT INTO throttles (key, failures, locked_until) VALUES ($1, 1, $3)
+         ON CONFLICT (key) DO UPDATE SET
+           failures = CASE WHEN throttles.locked_until > $2 THEN throttles.failures + 1 ELSE 1 END,
+           locked_until = CASE WHEN throttles.locked_until > $2 THEN throttles.locked_until ELSE $3 END
+         RETURNING failures, locked_until",
+    )
+    .bind(key)
+    .bind(stamp(now))
+    .bind(stamp(now + window))
+    .fetch_one(pool)
+    .await
+    .map_err(backend)?;
+    Ok(Throttle {
+        failures: u32::try_from(failures).map_err(corrupt)?,
+        locked_until: Some(parse_stamp(&end).map_err(corrupt)?),
+    })
 }
 
 pub(crate) async fn clear_throttle(pool: &PgPool, key: &str) -> StoreResult<()> {

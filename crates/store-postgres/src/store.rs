@@ -91,8 +91,16 @@ impl Store for PgStore {
         ephemeral::throttle(&self.pool, key).await
     }
 
-    async fn put_throttle(&self, key: &str, throttle: Throttle) -> StoreResult<()> {
-        ephemeral::put_throttle(&self.pool, key, throttle).await
+    async fn add_failure(&self, key: &str) -> StoreResult<u32> {
+        ephemeral::add_failure(&self.pool, key).await
+    }
+
+    async fn lock_throttle(&self, key: &str, until: time::OffsetDateTime) -> StoreResult<()> {
+        ephemeral::lock_throttle(&self.pool, key, until).await
+    }
+
+    async fn count_call(&self, key: &str, now: time::OffsetDateTime, window: time::Duration) -> StoreResult<Throttle> {
+        ephemeral::count_call(&self.pool, key, now, window).await
     }
 
     async fn clear_throttle(&self, key: &str) -> StoreResult<()> {

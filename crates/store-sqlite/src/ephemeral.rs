@@ -1,6 +1,7 @@
 //! Sessions, throttles and the setup token: not journaled (see valv-store).
 
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
+use time::{Duration, OffsetDateTime};
 use valv_domain::{OperatorId, TenantId, UserId, parse_stamp, stamp};
 use valv_store::{Principal, SessionRow, StoreResult, Throttle};
 
@@ -110,11 +111,37 @@ pub(crate) fn throttle(c: &Connection, key: &str) -> StoreResult<Option<Throttle
     .transpose()
 }
 
-pub(crate) fn put_throttle(c: &Connection, key: &str, t: Throttle) -> StoreResult<()> {
+pub(crate) fn add_failure(c: &Connection, key: &str) -> StoreResult<u32> {
+    c.query_row(
+        "INSERT INTO throttles (key, failures) VALUES (?1, 1)
+         ON CONFLICT (key) DO UPDATE SET failures = throttles.failures + 1 RETURNING failures",
+        [key],
+        |r| r.get(0),
+    )
+    .map_err(backend)
+}
+
+pub(crate) fn lock_throttle(c: &Connection, key: &str, until: OffsetDateTime) -> StoreResult<()> {
+    // Stamps are fixed-width UTC text, so they compare in time order.
     c.execute(
-        "INSERT OR REPLACE INTO throttles (key, failures, locked_until) VALUES (?1, ?2, ?3)",
-        params![key, t.failures, t.locked_until.map(stamp)],
+        "UPDATE throttles SET locked_until = ?2 WHERE key = ?1 AND (locked_until IS NULL OR locked_until < ?2)",
+        params![key, stamp(until)],
     )
     .map_err(backend)?;
     Ok(())
+}
+
+pub(crate) fn count_call(c: &Connection, key: &str, now: OffsetDateTime, window: Duration) -> StoreResult<Throttle> {
+    let (failures, end): (u32, String) = c
+        .query_row(
+            "INSERT INTO throttles (key, failures, locked_until) VALUES (?1, 1, ?3)
+             ON CONFLICT (key) DO UPDATE SET
+               failures = CASE WHEN throttles.locked_until > ?2 THEN throttles.failures + 1 ELSE 1 END,
+               locked_until = CASE WHEN throttles.locked_until > ?2 THEN throttles.locked_until ELSE ?3 END
+             RETURNING failures, locked_until",
+            params![key, stamp(now), stamp(now + window)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(backend)?;
+    Ok(Throttle { failures, locked_until: Some(parse_stamp(&end).map_err(corrupt)?) })
 }

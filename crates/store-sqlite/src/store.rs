@@ -114,9 +114,19 @@ impl Store for SqliteStore {
         self.read(move |c| ephemeral::throttle(c, &key)).await
     }
 
-    async fn put_throttle(&self, key: &str, throttle: Throttle) -> StoreResult<()> {
+    async fn add_failure(&self, key: &str) -> StoreResult<u32> {
         let key = key.to_owned();
-        self.write(move |c| ephemeral::put_throttle(c, &key, throttle)).await
+        self.write(move |c| ephemeral::add_failure(c, &key)).await
+    }
+
+    async fn lock_throttle(&self, key: &str, until: time::OffsetDateTime) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.write(move |c| ephemeral::lock_throttle(c, &key, until)).await
+    }
+
+    async fn count_call(&self, key: &str, now: time::OffsetDateTime, window: time::Duration) -> StoreResult<Throttle> {
+        let key = key.to_owned();
+        self.write(move |c| ephemeral::count_call(c, &key, now, window)).await
     }
 
     async fn clear_throttle(&self, key: &str) -> StoreResult<()> {

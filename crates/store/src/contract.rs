@@ -23,6 +23,7 @@ pub async fn run_all(store: &dyn Store) {
     refused_change_writes_nothing(store).await;
     tenants_never_see_each_others_users(store).await;
     sessions_are_kept_and_ended(store).await;
+    throttles_count_each_failure_keep_the_longest_lock_and_window_calls(store).await;
     setup_token_is_taken_once(store).await;
     journal_filters_and_pages(store).await;
     chains_read_in_pages_and_histories_in_bulk(store).await;
@@ -155,6 +156,30 @@ async fn sessions_are_kept_and_ended(s: &dyn Store) {
     s.delete_sessions(p, Some("s2")).await.expect("delete");
     assert_eq!(s.session("s1").await.expect("get"), None);
     assert!(s.session("s2").await.expect("get").is_some(), "kept session stays");
+}
+
+async fn throttles_count_each_failure_keep_the_longest_lock_and_window_calls(s: &dyn Store) {
+    let key = "account:acme:ada@acme.example";
+    // At the same moment, as a burst of failed sign-ins on several connections.
+    let counts = futures::future::join_all((0..12).map(|_| s.add_failure(key))).await;
+    let mut counts: Vec<u32> = counts.into_iter().map(|c| c.expect("count")).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=12).collect::<Vec<u32>>(), "each failure counted once, none lost");
+    s.lock_throttle(key, T0 + time::Duration::minutes(5)).await.expect("lock");
+    s.lock_throttle(key, T0 + time::Duration::minutes(1)).await.expect("shorter lock");
+    let t = s.throttle(key).await.expect("read").expect("a throttle");
+    assert_eq!((t.failures, t.locked_until), (12, Some(T0 + time::Duration::minutes(5))), "the longer lock stays");
+    s.clear_throttle(key).await.expect("clear");
+    assert_eq!(s.throttle(key).await.expect("read"), None);
+
+    let (rate, window) = ("requests:address:192.0.2.1", time::Duration::hours(1));
+    let call = |at| s.count_call(rate, at, window);
+    let first = call(T0).await.expect("call");
+    assert_eq!((first.failures, first.locked_until), (1, Some(T0 + window)));
+    assert_eq!(call(T0 + time::Duration::minutes(59)).await.expect("call").failures, 2, "same window");
+    let next = call(T0 + time::Duration::minutes(61)).await.expect("call");
+    let end = T0 + time::Duration::minutes(61) + window;
+    assert_eq!((next.failures, next.locked_until), (1, Some(end)), "a new window once the last has ended");
 }
 
 async fn setup_token_is_taken_once(s: &dyn Store) {

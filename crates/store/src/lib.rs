@@ -85,7 +85,15 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_sessions(&self, principal: Principal, keep: Option<&str>) -> StoreResult<()>;
 
     async fn throttle(&self, key: &str) -> StoreResult<Option<Throttle>>;
-    async fn put_throttle(&self, key: &str, throttle: Throttle) -> StoreResult<()>;
+    /// Counts one more failure against `key` in one step, so failures that
+    /// come at the same moment are each counted; returns the new count.
+    async fn add_failure(&self, key: &str) -> StoreResult<u32>;
+    /// Locks `key` until `until`, unless it is locked longer already.
+    async fn lock_throttle(&self, key: &str, until: time::OffsetDateTime) -> StoreResult<()>;
+    /// Counts a call against `key` in its fixed window, in one step: a new
+    /// window of `window` starts at `now` once the last one has ended.
+    /// Returns the calls counted in the window (`failures`) and its end.
+    async fn count_call(&self, key: &str, now: time::OffsetDateTime, window: time::Duration) -> StoreResult<Throttle>;
     async fn clear_throttle(&self, key: &str) -> StoreResult<()>;
 
     /// Stores the digest of the first-start setup token, replacing any other.

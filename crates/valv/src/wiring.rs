@@ -84,7 +84,7 @@ pub async fn restore_key_store(config: &Config) -> anyhow::Result<Arc<dyn KeySto
     if config.database_url.is_some() {
         return key_store(config).await;
     }
-    ensure_data_dir(&config.data_dir)?;
+    // The data dir was made (mode 0700) when the destination was opened.
     let path = config.data_dir.join("keyring.db");
     let keys = SqliteKeyStore::open_unsynced(&path)
         .with_context(|| format!("cannot create the keyring {}", path.display()))?;

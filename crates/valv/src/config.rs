@@ -86,6 +86,9 @@ pub struct Config {
     pub backup_keep_daily_days: u32,
     /// Months a monthly snapshot (the first of each month) is kept.
     pub backup_keep_monthly: u32,
+    /// Seconds a request may take to be answered; an upload, which takes as
+    /// long as its size needs, is given up when nothing arrives for this long.
+    pub request_timeout_secs: u32,
 }
 
 impl Default for Config {
@@ -123,6 +126,7 @@ impl Default for Config {
             backup_keep_pitr_days: 35,
             backup_keep_daily_days: 30,
             backup_keep_monthly: 12,
+            request_timeout_secs: 30,
         }
     }
 }
@@ -168,10 +172,6 @@ impl Config {
             .map_err(|_| refuse("listen", format!("`{}` is not ADDR:PORT, e.g. 127.0.0.1:8443", self.listen)))
     }
 
-    /// The service settings.
-    ///
-    /// # Errors
-    /// Weak or unknown KDF settings; a session lifetime of zero.
     /// The backup targets, opened (nothing is written yet).
     ///
     /// # Errors
@@ -212,6 +212,21 @@ impl Config {
         valv_backup::Schedule::parse(&self.backup_schedule).map_err(|e| refuse("backup_schedule", e.to_string()))
     }
 
+    /// How long a request may take, and an upload may stall.
+    ///
+    /// # Errors
+    /// Zero, or more than an hour.
+    pub fn request_timeout(&self) -> Result<std::time::Duration, ConfigError> {
+        match self.request_timeout_secs {
+            1..=3600 => Ok(std::time::Duration::from_secs(u64::from(self.request_timeout_secs))),
+            _ => Err(refuse("request_timeout_secs", "must be 1 to 3600")),
+        }
+    }
+
+    /// The service settings.
+    ///
+    /// # Errors
+    /// Weak or unknown KDF settings; a session lifetime of zero.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let kdf = match self.password_kdf.as_str() {
             "argon2id" => {
@@ -267,6 +282,8 @@ mod tests {
         assert!(c.settings().unwrap_err().to_string().contains("600000"));
         let c = Config { listen: "nowhere".into(), ..Config::default() };
         assert!(c.listen_addr().unwrap_err().to_string().contains("listen"));
+        let c = Config { request_timeout_secs: 0, ..Config::default() };
+        assert!(c.request_timeout().unwrap_err().to_string().contains("VALV_REQUEST_TIMEOUT_SECS"));
     }
 
     #[test]

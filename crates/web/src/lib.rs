@@ -20,7 +20,7 @@ use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tracing::Instrument as _;
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
@@ -86,7 +86,10 @@ impl Modify for Security {
 }
 
 /// The API's routes and their OpenAPI document.
-pub fn api() -> (Router<Valv>, utoipa::openapi::OpenApi) {
+///
+/// `deadline` is how long a request may take to be answered; for an upload,
+/// how long the client may send nothing before the upload is given up.
+pub fn api(deadline: Duration) -> (Router<Valv>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::routes())
         .merge(routes::auth::routes())
@@ -99,12 +102,17 @@ pub fn api() -> (Router<Valv>, utoipa::openapi::OpenApi) {
         .merge(routes::exports::routes())
         .merge(routes::subjects::routes())
         .merge(routes::requests::routes())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, deadline))
+        // A 2 GiB upload over a slow link needs far longer than the deadline;
+        // it is cut only when the client stalls (so a stalled one cannot hold
+        // a connection and a scan session forever).
+        .merge(routes::files::upload_routes().layer(RequestBodyTimeoutLayer::new(deadline)))
         .split_for_parts()
 }
 
 /// The whole HTTP application.
-pub fn app(valv: Valv) -> Router {
-    let (router, doc) = api();
+pub fn app(valv: Valv, deadline: Duration) -> Router {
+    let (router, doc) = api(deadline);
     let doc: Arc<str> = doc.to_json().unwrap_or_default().into();
     let openapi = move || {
         let doc = Arc::clone(&doc);
@@ -126,8 +134,7 @@ pub fn app(valv: Valv) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
                 .into_response()
-        }))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)));
+        }));
     with_security_headers(router)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

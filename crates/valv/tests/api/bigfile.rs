@@ -25,14 +25,18 @@ async fn a_file_far_larger_than_memory_streams_in_and_out_with_flat_memory() {
     s.write_all(head.as_bytes()).await.unwrap();
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut buf = vec![0u8; 1 << 20];
-    for _ in 0..mib {
+    for sent in 0..mib {
         for w in buf.chunks_exact_mut(8) {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             w.copy_from_slice(&x.to_le_bytes());
         }
-        s.write_all(&buf).await.unwrap();
+        if let Err(e) = s.write_all(&buf).await {
+            let mut said = String::new();
+            let _ = s.read_to_string(&mut said).await;
+            panic!("upload cut after {sent} MiB ({e}); the server said: {said}");
+        }
     }
     let mut reply = String::new();
     s.read_to_string(&mut reply).await.unwrap();

@@ -156,6 +156,43 @@ async fn an_upload_cut_short_leaves_no_version() {
 }
 
 #[tokio::test]
+async fn an_upload_outlasting_the_request_deadline_goes_through_and_a_stalled_one_is_given_up() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = app_with(&["--insecure-http"], &[("VALV_REQUEST_TIMEOUT_SECS", "1")]);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let token = app.token(&t.owner).await;
+    let reply = |mut s: tokio::net::TcpStream| async move {
+        let mut r = String::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_string(&mut r)).await;
+        assert!(read.is_ok(), "the server answers and closes");
+        r
+    };
+
+    // 2.5 s of steady sending: over the 1 s deadline, never idle for it.
+    let (addr, head) = app.raw_upload_head(&token, "slow.bin", 10 * 4096);
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    for i in 0..10u8 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        s.write_all(&[i; 4096]).await.unwrap();
+    }
+    let r = reply(s).await;
+    assert!(r.starts_with("HTTP/1.1 201"), "slow upload answered: {r}");
+
+    // A client that sends part of its body and then nothing.
+    let (addr, head) = app.raw_upload_head(&token, "stalled.bin", 100_000);
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&[7u8; 1000]).await.unwrap();
+    let r = reply(s).await;
+    assert!(r.starts_with("HTTP/1.1 422") && r.contains("upload_incomplete"), "a stalled upload is refused: {r}");
+    let list: Value = t.owner.get(app.at("/api/v1/files")).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = list.as_array().unwrap().iter().filter_map(|f| f["name"].as_str()).collect();
+    assert_eq!(names, ["slow.bin"], "only the slow upload has a version");
+}
+
+#[tokio::test]
 async fn chunks_of_a_broken_upload_are_collected_and_referenced_ones_kept() {
     use tokio::io::AsyncWriteExt as _;
     let app = app_with(&["--insecure-http"], &[]);

@@ -16,12 +16,22 @@ use valv_service::{ByteRange, Download, FileView, UploadTarget, Valv};
 use crate::error::{ErrorResponses, WebError};
 use crate::extract::{ApiQuery, Member, path_id};
 
+/// Routes answered within the server's request deadline (downloads stream
+/// after their answer has begun, so the deadline does not cut them).
 pub(crate) fn routes() -> OpenApiRouter<Valv> {
     OpenApiRouter::new()
-        .routes(routes!(list_files, upload_file))
+        .routes(routes!(list_files))
         .routes(routes!(get_file, delete_file))
-        .routes(routes!(download, upload_version))
+        .routes(routes!(download))
         .routes(routes!(download_version))
+}
+
+/// Uploads: they take as long as their size needs at the client's speed, so
+/// the caller gives them an idle limit instead of the request deadline.
+pub(crate) fn upload_routes() -> OpenApiRouter<Valv> {
+    OpenApiRouter::new()
+        .routes(routes!(upload_file))
+        .routes(routes!(upload_version))
         // Uploads stream; their size is checked against the tenant's limits instead.
         .layer(DefaultBodyLimit::disable())
 }

@@ -15,7 +15,7 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 use valv_backup::Target;
 use valv_crypto::seal::Key;
 use valv_domain::{Clock as _, ManualClock, RecordId};
-use valv_service::backup::{RestoreRequest, restore};
+use valv_service::backup::{RestoreRequest, StoreSlot, restore};
 use valv_service::keyring::Keyring;
 use valv_service::{Caller, Message, NewTenant, Sender, Settings, UploadTarget, Valv};
 use valv_store::Store as _;
@@ -143,11 +143,11 @@ async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize, compact_ev
         }
     }
     let Some((at, digest)) = expected else { return };
-    let restored = SqliteStore::open(&dir.path().join("restored.db")).await.unwrap();
+    let restored = Arc::new(SqliteStore::open(&dir.path().join("restored.db")).await.unwrap());
     let keys = Arc::new(SqliteKeyStore::open(&dir.path().join("restored-keyring.db")).unwrap());
     let blobs = valv_blob::ChunkStore::open(&dir.path().join("restored-blobs").display().to_string()).unwrap();
     let req = RestoreRequest { at, targets: vec![target], master };
-    let report = restore(&restored, keys, &blobs, &req, &|_, _, _| {}).await.unwrap();
+    let report = restore(&StoreSlot::ready(restored.clone()), keys, &blobs, &req, &|_, _, _| {}).await.unwrap();
     assert_eq!(restored.state_digest().await.unwrap().digest, digest, "restored at step {restore_at}: {report:?}");
 }
 
@@ -199,11 +199,11 @@ async fn pruning_drops_what_the_policy_lets_go_and_keeps_every_restore_point_in_
 
     for day in [5usize, 6, 20, 40] {
         let (_, at, digest) = &days[day];
-        let restored = SqliteStore::open(&dir.path().join(format!("r{day}.db"))).await.unwrap();
+        let restored = Arc::new(SqliteStore::open(&dir.path().join(format!("r{day}.db"))).await.unwrap());
         let keys = Arc::new(SqliteKeyStore::open(&dir.path().join(format!("k{day}.db"))).unwrap());
         let blobs = valv_blob::ChunkStore::open(&dir.path().join(format!("b{day}")).display().to_string()).unwrap();
         let req = RestoreRequest { at: *at, targets: vec![target.clone()], master: master.clone() };
-        restore(&restored, keys, &blobs, &req, &|_, _, _| {}).await.unwrap();
+        restore(&StoreSlot::ready(restored.clone()), keys, &blobs, &req, &|_, _, _| {}).await.unwrap();
         assert_eq!(&restored.state_digest().await.unwrap().digest, digest, "day {day} restores after pruning");
     }
 }
@@ -315,11 +315,11 @@ async fn a_damaged_segment_is_covered_by_another_targets_differently_cut_segment
     let restore_into = |name: &'static str| {
         let (dir, targets, master) = (dir.path().to_owned(), vec![a.clone(), b.clone()], master.clone());
         async move {
-            let store = SqliteStore::open(&dir.join(format!("{name}.db"))).await.unwrap();
+            let store = Arc::new(SqliteStore::open(&dir.join(format!("{name}.db"))).await.unwrap());
             let keys = Arc::new(SqliteKeyStore::open(&dir.join(format!("{name}-keyring.db"))).unwrap());
             let blobs = valv_blob::ChunkStore::open(&dir.join(format!("{name}-blobs")).display().to_string()).unwrap();
             let req = RestoreRequest { at: datetime!(2100-01-01 00:00 UTC), targets, master };
-            restore(&store, keys, &blobs, &req, &|_, _, _| {}).await.map(|_| store)
+            restore(&StoreSlot::ready(store.clone()), keys, &blobs, &req, &|_, _, _| {}).await.map(|_| store)
         }
     };
     let restored = restore_into("one-damaged").await.unwrap();
@@ -358,11 +358,11 @@ async fn merged_segments_are_few_and_restore_every_instant() {
     assert_eq!(report[0].chunks_removed, 0, "the file's chunks are referred to by a merged segment");
     for i in [0usize, 23, 59] {
         let (at, digest) = &points[i];
-        let restored = SqliteStore::open(&dir.path().join(format!("r{i}.db"))).await.unwrap();
+        let restored = Arc::new(SqliteStore::open(&dir.path().join(format!("r{i}.db"))).await.unwrap());
         let keys = Arc::new(SqliteKeyStore::open(&dir.path().join(format!("k{i}.db"))).unwrap());
         let blobs = valv_blob::ChunkStore::open(&dir.path().join(format!("b{i}")).display().to_string()).unwrap();
         let req = RestoreRequest { at: *at, targets: vec![target.clone()], master: master.clone() };
-        let report = restore(&restored, keys, &blobs, &req, &|_, _, _| {}).await.unwrap();
+        let report = restore(&StoreSlot::ready(restored.clone()), keys, &blobs, &req, &|_, _, _| {}).await.unwrap();
         assert_eq!(&restored.state_digest().await.unwrap().digest, digest, "step {i}: {report:?}");
         assert_eq!(report.chunks, 1, "the file's chunk is restored");
     }
@@ -384,7 +384,7 @@ async fn restores_beside_merges_give_the_live_state() {
             while l.valv.ship_once(&target, round == 0 && n == 0).await.unwrap() > 0 {}
         }
         let digest = l.valv.store_digest().await.unwrap();
-        let restored = SqliteStore::open(&dir.path().join(format!("r{round}.db"))).await.unwrap();
+        let restored = Arc::new(SqliteStore::open(&dir.path().join(format!("r{round}.db"))).await.unwrap());
         let keys = Arc::new(SqliteKeyStore::open(&dir.path().join(format!("k{round}.db"))).unwrap());
         let blobs = valv_blob::ChunkStore::open(&dir.path().join(format!("b{round}")).display().to_string()).unwrap();
         let req = RestoreRequest {
@@ -392,8 +392,9 @@ async fn restores_beside_merges_give_the_live_state() {
             targets: vec![target.clone()],
             master: master.clone(),
         };
+        let slot = StoreSlot::ready(restored.clone());
         let (restoring, merging) =
-            tokio::join!(restore(&restored, keys, &blobs, &req, &|_, _, _| {}), l.valv.compact_segments(&target));
+            tokio::join!(restore(&slot, keys, &blobs, &req, &|_, _, _| {}), l.valv.compact_segments(&target));
         merging.unwrap();
         let report = restoring.unwrap_or_else(|e| panic!("round {round}: {e}"));
         assert_eq!(restored.state_digest().await.unwrap().digest, digest, "round {round}: {report:?}");
@@ -419,7 +420,7 @@ async fn segments_merged_after_the_listing_are_found_by_listing_again() {
     let listed = target.list("segments/").await.unwrap().len();
     assert!(listed >= 40, "one segment per write, {listed} listed");
     let digest = l.valv.store_digest().await.unwrap();
-    let restored = SqliteStore::open(&dir.path().join("restored.db")).await.unwrap();
+    let restored = Arc::new(SqliteStore::open(&dir.path().join("restored.db")).await.unwrap());
     let keys = Arc::new(SqliteKeyStore::open(&dir.path().join("restored-keyring.db")).unwrap());
     let blobs = valv_blob::ChunkStore::open(&dir.path().join("restored-blobs").display().to_string()).unwrap();
     let req = RestoreRequest { at: datetime!(2100-01-01 00:00 UTC), targets: vec![target.clone()], master };
@@ -435,7 +436,7 @@ async fn segments_merged_after_the_listing_are_found_by_listing_again() {
             *merged = Some(merge.unwrap());
         }
     };
-    let report = restore(&restored, keys, &blobs, &req, &progress).await.unwrap();
+    let report = restore(&StoreSlot::ready(restored.clone()), keys, &blobs, &req, &progress).await.unwrap();
     let removed = merged.lock().unwrap().unwrap();
     assert!(removed >= 30, "the merge removed {removed} of the {listed} listed segments");
     let passes = passes.into_inner().unwrap();

@@ -8,7 +8,8 @@ use futures::TryStreamExt as _;
 use sqlx::{PgConnection, PgPool};
 use valv_store::backup::{DUMP_TABLES, row_of};
 use valv_store::{
-    BackupRun, DumpItem, JournalEntry, LedgerRow, Position, Row, StateDigest, StoreError, StoreResult, TargetState,
+    BackupRun, DumpItem, JournalEntry, LedgerRow, Position, ReplayEntry, RowImage, StateDigest, StoreError,
+    StoreResult, TargetState,
 };
 
 use crate::runs::Runs;
@@ -78,30 +79,25 @@ pub(crate) async fn load(c: &mut PgConnection, items: Vec<DumpItem>) -> StoreRes
     let (mut runs, mut entries) = (Runs::default(), Vec::new());
     for item in items {
         match item {
-            DumpItem::Row(row) => runs.push(c, row).await?,
+            DumpItem::Row(row) => runs.push(c, RowImage::new(&row).map_err(corrupt)?).await?,
             DumpItem::Entry(e) => entries.push(JournalEntry::from(e)),
             DumpItem::Head { chain, chain_seq, hash } => journal::set_head(c, &chain, chain_seq, &hash).await?,
             DumpItem::Ledger(l) => put_ledger(c, &l).await?,
         }
     }
     runs.flush(c).await?;
-    journal::insert_all(c, &entries.iter().collect::<Vec<_>>()).await
+    journal::insert_all(c, &entries).await
 }
 
 /// Replays entries in commit order; entries the store already holds are skipped,
 /// so overlapping segments replay safely. Runs under the write lock. Rows go
 /// in runs and entries in batches (`runs`); both are written out before a
 /// tenant's purge, which deletes rows and blanks entries.
-pub(crate) async fn replay(c: &mut PgConnection, entries: &[JournalEntry]) -> StoreResult<()> {
-    #[derive(serde::Deserialize)]
-    struct Payload {
-        #[serde(default)]
-        rows: Vec<Row>,
-    }
+pub(crate) async fn replay(c: &mut PgConnection, entries: Vec<ReplayEntry>) -> StoreResult<()> {
     let mut last = journal::last_seq(c).await?;
     let (mut runs, mut pending) = (Runs::default(), Vec::new());
     let mut heads = std::collections::HashMap::new();
-    for e in entries {
+    for ReplayEntry { entry: e, rows } in entries {
         if e.seq <= last {
             continue;
         }
@@ -110,20 +106,17 @@ pub(crate) async fn replay(c: &mut PgConnection, entries: &[JournalEntry]) -> St
             journal::insert_all(c, &std::mem::take(&mut pending)).await?;
             purge_rows(c, &e.entity_id).await?;
         }
-        if let Some(p) = &e.payload {
-            let p: Payload = serde_json::from_slice(p).map_err(corrupt)?;
-            for row in p.rows {
-                runs.push(c, row).await?;
-            }
+        for row in rows {
+            runs.push(c, row).await?;
         }
-        pending.push(e);
-        heads.insert(e.chain.as_str(), (e.chain_seq, e.hash.as_str()));
+        heads.insert(e.chain.clone(), (e.chain_seq, e.hash.clone()));
         last = e.seq;
+        pending.push(e);
     }
     runs.flush(c).await?;
     journal::insert_all(c, &pending).await?;
     for (chain, (chain_seq, hash)) in heads {
-        journal::set_head(c, chain, chain_seq, hash).await?;
+        journal::set_head(c, &chain, chain_seq, &hash).await?;
     }
     Ok(())
 }

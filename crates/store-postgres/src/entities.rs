@@ -6,26 +6,22 @@ use serde::de::DeserializeOwned;
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryScalar;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
-use valv_store::{Row, StoreError, StoreResult};
+use valv_store::{Row, RowImage, RowKeys, StoreError, StoreResult};
 
 use crate::{backend, corrupt, int};
 
-fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(corrupt)
-}
-
 /// Writes one row image. An update never moves a row to another tenant.
 pub(crate) async fn upsert(c: &mut PgConnection, row: &Row) -> StoreResult<()> {
-    upsert_run(c, std::slice::from_ref(row)).await
+    upsert_run(c, &[RowImage::new(row).map_err(corrupt)?]).await
 }
 
 /// Writes row images of one table, each key at most once, in one statement
 /// (restores write runs of rows; see `runs`). Rows are written in order, so
 /// a run does what the same rows written one by one would.
-pub(crate) async fn upsert_run(c: &mut PgConnection, rows: &[Row]) -> StoreResult<()> {
+pub(crate) async fn upsert_run(c: &mut PgConnection, rows: &[RowImage]) -> StoreResult<()> {
     let Some(first) = rows.first() else { return Ok(()) };
-    let (insert, conflict) = statement(first);
-    let values = rows.iter().map(values).collect::<StoreResult<Vec<_>>>()?;
+    let (insert, conflict) = statement(&first.keys);
+    let values = rows.iter().map(values);
     let mut q = QueryBuilder::<Postgres>::new(insert);
     q.push_values(values, |mut b, row| {
         for v in row {
@@ -44,48 +40,48 @@ pub(crate) async fn upsert_run(c: &mut PgConnection, rows: &[Row]) -> StoreResul
 }
 
 /// A table's insert (up to `VALUES`) and what a conflict on its key does.
-fn statement(row: &Row) -> (&'static str, &'static str) {
-    match row {
-        Row::Tenant(_) => (
+fn statement(keys: &RowKeys) -> (&'static str, &'static str) {
+    match keys {
+        RowKeys::Tenant { .. } => (
             "INSERT INTO tenants (id, slug, row_json) ",
             " ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, row_json = excluded.row_json",
         ),
-        Row::User(_) => (
+        RowKeys::User { .. } => (
             "INSERT INTO users (id, tenant_id, email_norm, row_json) ",
             " ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, row_json = excluded.row_json
              WHERE users.tenant_id = excluded.tenant_id",
         ),
-        Row::Operator(_) => (
+        RowKeys::Operator { .. } => (
             "INSERT INTO operators (id, email_norm, row_json) ",
             " ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, row_json = excluded.row_json",
         ),
-        Row::Token(_) => (
+        RowKeys::Token { .. } => (
             "INSERT INTO tokens (id, tenant_id, user_id, row_json) ",
             " ON CONFLICT (id) DO UPDATE SET row_json = excluded.row_json
              WHERE tokens.tenant_id = excluded.tenant_id AND tokens.user_id = excluded.user_id",
         ),
-        Row::Collection(_) => (
+        RowKeys::Collection { .. } => (
             "INSERT INTO collections (id, tenant_id, name, row_json) ",
             " ON CONFLICT (id) DO UPDATE SET name = excluded.name, row_json = excluded.row_json
              WHERE collections.tenant_id = excluded.tenant_id",
         ),
-        Row::Record(_) => (
+        RowKeys::Record { .. } => (
             "INSERT INTO records (id, tenant_id, collection_id, deleted, row_json) ",
             " ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, row_json = excluded.row_json
              WHERE records.tenant_id = excluded.tenant_id AND records.collection_id = excluded.collection_id",
         ),
-        Row::File(_) => (
+        RowKeys::File { .. } => (
             "INSERT INTO files (id, tenant_id, folder, name, deleted, row_json) ",
             " ON CONFLICT (id) DO UPDATE SET folder = excluded.folder, name = excluded.name,
                deleted = excluded.deleted, row_json = excluded.row_json
              WHERE files.tenant_id = excluded.tenant_id",
         ),
-        Row::Request(_) => (
+        RowKeys::Request { .. } => (
             "INSERT INTO requests (id, tenant_id, row_json) ",
             " ON CONFLICT (id) DO UPDATE SET row_json = excluded.row_json WHERE requests.tenant_id = excluded.tenant_id",
         ),
         // Versions are immutable: a plain insert, so a second writer of the same number fails.
-        Row::FileVersion(_) => ("INSERT INTO file_versions (file_id, version, tenant_id, size, row_json) ", ""),
+        RowKeys::FileVersion { .. } => ("INSERT INTO file_versions (file_id, version, tenant_id, size, row_json) ", ""),
     }
 }
 
@@ -97,60 +93,28 @@ enum Value {
 }
 
 /// A row's values in its insert's column order.
-fn values(row: &Row) -> StoreResult<Vec<Value>> {
+fn values(image: &RowImage) -> Vec<Value> {
     use Value::{Bool, Int, Text};
-    Ok(match row {
-        Row::Tenant(t) => vec![Text(t.id.to_string()), Text(t.slug.as_str().into()), Text(json(t)?)],
-        Row::User(u) => {
-            vec![Text(u.id.to_string()), Text(u.tenant_id.to_string()), Text(u.email.normalized()), Text(json(u)?)]
+    let text = |s: &String| Text(s.clone());
+    let mut out = match &image.keys {
+        RowKeys::Tenant { id, slug } => vec![text(id), text(slug)],
+        RowKeys::User { id, tenant_id, email_norm } => vec![text(id), text(tenant_id), text(email_norm)],
+        RowKeys::Operator { id, email_norm } => vec![text(id), text(email_norm)],
+        RowKeys::Token { id, tenant_id, user_id } => vec![text(id), text(tenant_id), text(user_id)],
+        RowKeys::Collection { id, tenant_id, name } => vec![text(id), text(tenant_id), text(name)],
+        RowKeys::Record { id, tenant_id, collection_id, deleted } => {
+            vec![text(id), text(tenant_id), text(collection_id), Bool(*deleted)]
         }
-        Row::Operator(o) => vec![Text(o.id.to_string()), Text(o.email.normalized()), Text(json(o)?)],
-        Row::Token(k) => {
-            vec![Text(k.id.to_string()), Text(k.tenant_id.to_string()), Text(k.user_id.to_string()), Text(json(k)?)]
+        RowKeys::File { id, tenant_id, folder, name, deleted } => {
+            vec![text(id), text(tenant_id), text(folder), text(name), Bool(*deleted)]
         }
-        Row::Collection(c) => {
-            vec![Text(c.id.to_string()), Text(c.tenant_id.to_string()), Text(c.name.clone()), Text(json(c)?)]
+        RowKeys::Request { id, tenant_id } => vec![text(id), text(tenant_id)],
+        RowKeys::FileVersion { file_id, version, tenant_id, size } => {
+            vec![text(file_id), Int(i64::from(*version)), text(tenant_id), Int(int(*size))]
         }
-        Row::Record(r) => vec![
-            Text(r.id.to_string()),
-            Text(r.tenant_id.to_string()),
-            Text(r.collection_id.to_string()),
-            Bool(r.deleted_at.is_some()),
-            Text(json(r)?),
-        ],
-        Row::File(f) => vec![
-            Text(f.id.to_string()),
-            Text(f.tenant_id.to_string()),
-            Text(f.folder.as_str().into()),
-            Text(f.name.as_str().into()),
-            Bool(f.deleted_at.is_some()),
-            Text(json(f)?),
-        ],
-        Row::Request(q) => vec![Text(q.id.clone()), Text(q.tenant_id.to_string()), Text(json(q)?)],
-        Row::FileVersion(v) => vec![
-            Text(v.file_id.to_string()),
-            Int(i64::from(v.version)),
-            Text(v.tenant_id.to_string()),
-            Int(int(v.size)),
-            Text(json(v)?),
-        ],
-    })
-}
-
-/// What a row is known by in its table: a run holds each key once, as one
-/// statement cannot change a row twice.
-pub(crate) fn key(row: &Row) -> String {
-    match row {
-        Row::Tenant(t) => t.id.to_string(),
-        Row::User(u) => u.id.to_string(),
-        Row::Operator(o) => o.id.to_string(),
-        Row::Token(k) => k.id.to_string(),
-        Row::Collection(c) => c.id.to_string(),
-        Row::Record(r) => r.id.to_string(),
-        Row::File(f) => f.id.to_string(),
-        Row::Request(q) => q.id.clone(),
-        Row::FileVersion(v) => format!("{}/{}", v.file_id, v.version),
-    }
+    };
+    out.push(text(&image.json));
+    out
 }
 
 /// A query returning one `row_json` column.

@@ -88,7 +88,7 @@ pub(crate) async fn insert(c: &mut PgConnection, e: &JournalEntry) -> StoreResul
 
 /// Writes entries as they are, a thousand per statement (restores); chain
 /// heads are set apart ([`set_head`]).
-pub(crate) async fn insert_all(c: &mut PgConnection, entries: &[&JournalEntry]) -> StoreResult<()> {
+pub(crate) async fn insert_all(c: &mut PgConnection, entries: &[JournalEntry]) -> StoreResult<()> {
     for batch in entries.chunks(1_000) {
         let text = |f: fn(&JournalEntry) -> &str| batch.iter().map(|e| f(e).to_owned()).collect::<Vec<String>>();
         let ints = |f: fn(&JournalEntry) -> u64| batch.iter().map(|e| int(f(e))).collect::<Vec<i64>>();

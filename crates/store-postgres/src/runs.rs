@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::mem::discriminant;
 
 use sqlx::PgConnection;
-use valv_store::{Row, StoreResult};
+use valv_store::{RowImage, StoreResult};
 
 use crate::entities;
 
@@ -18,15 +18,15 @@ const RUN: usize = 1_000;
 /// Row images waiting to be written together.
 #[derive(Default)]
 pub(crate) struct Runs {
-    rows: Vec<Row>,
+    rows: Vec<RowImage>,
     keys: HashSet<String>,
 }
 
 impl Runs {
     /// Adds a row; writes the pending run first when `row` cannot join it.
-    pub(crate) async fn push(&mut self, c: &mut PgConnection, row: Row) -> StoreResult<()> {
-        let key = entities::key(&row);
-        let joins = self.rows.first().is_none_or(|f| discriminant(f) == discriminant(&row));
+    pub(crate) async fn push(&mut self, c: &mut PgConnection, row: RowImage) -> StoreResult<()> {
+        let key = row.keys.key();
+        let joins = self.rows.first().is_none_or(|f| discriminant(&f.keys) == discriminant(&row.keys));
         if !joins || self.keys.contains(&key) || self.rows.len() >= RUN {
             self.flush(c).await?;
         }

@@ -4,8 +4,8 @@
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 use valv_store::{
     BackupRun, Chain, ChainHead, Change, CollectionRow, DumpItem, DumpSink, FileRow, FileVersionRow, HistoryItem,
-    JournalEntry, JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordQuery, RecordRow, RequestRow,
-    SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
+    JournalEntry, JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordQuery, RecordRow, ReplayEntry,
+    RequestRow, SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
 };
 
 use crate::entities::{many, one, rows};
@@ -329,9 +329,9 @@ impl Store for PgStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn replay(&self, entries: Vec<JournalEntry>) -> StoreResult<()> {
+    async fn replay(&self, entries: Vec<ReplayEntry>) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        backup::replay(&mut tx, &entries).await?;
+        backup::replay(&mut tx, entries).await?;
         tx.commit().await.map_err(backend)
     }
 

@@ -9,8 +9,8 @@ use valv_domain::{CollectionId, Email, FileId, OperatorId, PersonName, UserStatu
 use valv_store::contract::{tenant, user};
 use valv_store::journal::next_entry;
 use valv_store::{
-    Actor, Chain, ChainHead, Change, CollectionRow, DumpItem, EntryImage, FileRow, FileVersionRow, OperatorRow, Row,
-    Store, StoreError,
+    Actor, Chain, ChainHead, Change, CollectionRow, DumpItem, EntryImage, FileRow, FileVersionRow, OperatorRow,
+    ReplayEntry, Row, Store, StoreError,
 };
 
 const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
@@ -110,7 +110,8 @@ async fn refusals(s: &dyn Store) -> Vec<(&'static str, String)> {
     let a = next_entry(&put(chain, Row::User(fresh.clone())), head.as_ref(), seq + 1);
     let after_a = ChainHead { chain_seq: a.chain_seq, hash: a.hash.clone() };
     let b = next_entry(&put(chain, Row::User(replayed)), Some(&after_a), seq + 2);
-    let err = s.replay(vec![a, b]).await.expect_err("replayed row to another tenant");
+    let decoded = [a, b].map(|e| ReplayEntry::decode(e).expect("decode"));
+    let err = s.replay(decoded.into()).await.expect_err("replayed row to another tenant");
     assert_eq!(s.journal_seq().await.expect("seq"), seq, "replay: no entry written");
     assert_eq!(s.user(t.id, fresh.id).await.expect("read"), None, "replay: no row written");
     out.push(("replayed row to another tenant", err.to_string()));

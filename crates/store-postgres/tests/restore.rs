@@ -14,7 +14,8 @@ use valv_domain::{PersonName, RecordId};
 use valv_store::contract::{tenant, user};
 use valv_store::journal::verify;
 use valv_store::{
-    Actor, Chain, Change, CollectionRow, DumpItem, JournalEntry, Position, RecordRow, Row, Store, TenantRow, UserRow,
+    Actor, Chain, Change, CollectionRow, DumpItem, JournalEntry, Position, RecordRow, ReplayEntry, Row, Store,
+    TenantRow, UserRow,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -240,8 +241,8 @@ async fn restore(live: Backend, restored: Backend, steps: Vec<Step>, snapshot_at
     let r = open(restored, &dir, "restored.db").await;
     r.load(items).await.expect("load");
     assert_eq!(r.state_digest().await.expect("digest"), base, "a loaded dump is the dumped state");
-    let segment = shipped.into_iter().filter(|e| e.seq > base.seq && e.seq <= target.seq).collect();
-    r.replay(segment).await.expect("replay");
+    let segment = shipped.into_iter().filter(|e| e.seq > base.seq && e.seq <= target.seq);
+    r.replay(segment.map(|e| ReplayEntry::decode(e).expect("decode")).collect()).await.expect("replay");
     assert_eq!(
         r.state_digest().await.expect("digest"),
         target,

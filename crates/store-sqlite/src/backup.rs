@@ -5,7 +5,9 @@
 
 use rusqlite::{Connection, Transaction, params};
 use valv_store::backup::{DUMP_TABLES, row_of};
-use valv_store::{BackupRun, DumpItem, JournalEntry, LedgerRow, Position, Row, StateDigest, StoreResult, TargetState};
+use valv_store::{
+    BackupRun, DumpItem, JournalEntry, LedgerRow, Position, ReplayEntry, StateDigest, StoreResult, TargetState,
+};
 
 use crate::{backend, corrupt, entities, journal};
 
@@ -72,27 +74,19 @@ pub(crate) fn load(tx: &Transaction<'_>, items: &[DumpItem]) -> StoreResult<()> 
 
 /// Replays entries in commit order; entries the store already holds are skipped,
 /// so overlapping segments replay safely.
-pub(crate) fn replay(tx: &Transaction<'_>, entries: &[JournalEntry]) -> StoreResult<()> {
-    #[derive(serde::Deserialize)]
-    struct Payload {
-        #[serde(default)]
-        rows: Vec<Row>,
-    }
+pub(crate) fn replay(tx: &Transaction<'_>, entries: &[ReplayEntry]) -> StoreResult<()> {
     let mut last: u64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0)).map_err(backend)?;
     // Each chain's head moves once, to its newest entry in the batch.
     let mut heads = std::collections::HashMap::new();
-    for e in entries {
+    for ReplayEntry { entry: e, rows } in entries {
         if e.seq <= last {
             continue;
         }
         if e.action == "tenant.purged" && e.entity == "tenant" {
             purge_rows(tx, &e.entity_id)?;
         }
-        if let Some(p) = &e.payload {
-            let p: Payload = serde_json::from_slice(p).map_err(corrupt)?;
-            for row in &p.rows {
-                entities::upsert(tx, row)?;
-            }
+        for row in rows {
+            entities::upsert_image(tx, row)?;
         }
         journal::insert(tx, e)?;
         heads.insert(e.chain.as_str(), (e.chain_seq, e.hash.as_str()));

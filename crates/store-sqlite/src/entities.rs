@@ -3,13 +3,9 @@
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use serde::de::DeserializeOwned;
-use valv_store::{Row, StoreError, StoreResult};
+use valv_store::{Row, RowImage, RowKeys, StoreError, StoreResult};
 
 use crate::{backend, corrupt};
-
-fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(corrupt)
-}
 
 /// Runs a statement kept prepared: every commit, import and restore writes
 /// row after row through the same few statements, and parsing their SQL
@@ -20,79 +16,72 @@ pub(crate) fn run(c: &Connection, sql: &str, params: impl rusqlite::Params) -> r
 
 /// Writes one row image. An update never moves a row to another tenant.
 pub(crate) fn upsert(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
-    let changed = match row {
-        Row::Tenant(t) => run(
+    upsert_image(tx, &RowImage::new(row).map_err(corrupt)?)
+}
+
+/// Writes a row's columns and image (a replay's come ready, see `ReplayEntry`).
+pub(crate) fn upsert_image(tx: &Transaction<'_>, image: &RowImage) -> StoreResult<()> {
+    let json = &image.json;
+    let changed = match &image.keys {
+        RowKeys::Tenant { id, slug } => run(
             tx,
             "INSERT INTO tenants (id, slug, row_json) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, row_json = excluded.row_json",
-            params![t.id.to_string(), t.slug.as_str(), json(t)?],
+            params![id, slug, json],
         ),
-        Row::User(u) => run(
+        RowKeys::User { id, tenant_id, email_norm } => run(
             tx,
             "INSERT INTO users (id, tenant_id, email_norm, row_json) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, row_json = excluded.row_json
              WHERE users.tenant_id = excluded.tenant_id",
-            params![u.id.to_string(), u.tenant_id.to_string(), u.email.normalized(), json(u)?],
+            params![id, tenant_id, email_norm, json],
         ),
-        Row::Operator(o) => run(
+        RowKeys::Operator { id, email_norm } => run(
             tx,
             "INSERT INTO operators (id, email_norm, row_json) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, row_json = excluded.row_json",
-            params![o.id.to_string(), o.email.normalized(), json(o)?],
+            params![id, email_norm, json],
         ),
-        Row::Token(k) => run(
+        RowKeys::Token { id, tenant_id, user_id } => run(
             tx,
             "INSERT INTO tokens (id, tenant_id, user_id, row_json) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET row_json = excluded.row_json
              WHERE tokens.tenant_id = excluded.tenant_id AND tokens.user_id = excluded.user_id",
-            params![k.id.to_string(), k.tenant_id.to_string(), k.user_id.to_string(), json(k)?],
+            params![id, tenant_id, user_id, json],
         ),
-        Row::Collection(c) => run(
+        RowKeys::Collection { id, tenant_id, name } => run(
             tx,
             "INSERT INTO collections (id, tenant_id, name, row_json) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, row_json = excluded.row_json
              WHERE collections.tenant_id = excluded.tenant_id",
-            params![c.id.to_string(), c.tenant_id.to_string(), c.name, json(c)?],
+            params![id, tenant_id, name, json],
         ),
-        Row::Record(r) => run(
+        RowKeys::Record { id, tenant_id, collection_id, deleted } => run(
             tx,
             "INSERT INTO records (id, tenant_id, collection_id, deleted, row_json) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, row_json = excluded.row_json
              WHERE records.tenant_id = excluded.tenant_id AND records.collection_id = excluded.collection_id",
-            params![
-                r.id.to_string(),
-                r.tenant_id.to_string(),
-                r.collection_id.to_string(),
-                r.deleted_at.is_some(),
-                json(r)?
-            ],
+            params![id, tenant_id, collection_id, deleted, json],
         ),
-        Row::File(f) => run(
+        RowKeys::File { id, tenant_id, folder, name, deleted } => run(
             tx,
             "INSERT INTO files (id, tenant_id, folder, name, deleted, row_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (id) DO UPDATE SET folder = excluded.folder, name = excluded.name,
                deleted = excluded.deleted, row_json = excluded.row_json
              WHERE files.tenant_id = excluded.tenant_id",
-            params![
-                f.id.to_string(),
-                f.tenant_id.to_string(),
-                f.folder.as_str(),
-                f.name.as_str(),
-                f.deleted_at.is_some(),
-                json(f)?
-            ],
+            params![id, tenant_id, folder, name, deleted, json],
         ),
-        Row::Request(q) => run(
+        RowKeys::Request { id, tenant_id } => run(
             tx,
             "INSERT INTO requests (id, tenant_id, row_json) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET row_json = excluded.row_json WHERE requests.tenant_id = excluded.tenant_id",
-            params![q.id, q.tenant_id.to_string(), json(q)?],
+            params![id, tenant_id, json],
         ),
         // Versions are immutable: a plain insert, so a second writer of the same number fails.
-        Row::FileVersion(v) => run(
+        RowKeys::FileVersion { file_id, version, tenant_id, size } => run(
             tx,
             "INSERT INTO file_versions (file_id, version, tenant_id, size, row_json) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![v.file_id.to_string(), v.version, v.tenant_id.to_string(), v.size, json(v)?],
+            params![file_id, version, tenant_id, size, json],
         ),
     }
     .map_err(backend)?;

@@ -5,8 +5,8 @@ use std::sync::{Arc, PoisonError};
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 use valv_store::{
     BackupRun, Chain, ChainHead, Change, CollectionRow, DumpItem, DumpSink, FileRow, FileVersionRow, HistoryItem,
-    JournalEntry, JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordQuery, RecordRow, RequestRow,
-    SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
+    JournalEntry, JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordQuery, RecordRow, ReplayEntry,
+    RequestRow, SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
 };
 
 use crate::behind::WriteBehind;
@@ -437,7 +437,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn replay(&self, entries: Vec<JournalEntry>) -> StoreResult<()> {
+    async fn replay(&self, entries: Vec<ReplayEntry>) -> StoreResult<()> {
         let behind = self.behind.clone();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;

@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 use valv_store::contract::{tenant, user};
 use valv_store::journal::verify;
-use valv_store::{Actor, Chain, Change, DumpItem, Position, Row, Store, TenantRow, UserRow};
+use valv_store::{Actor, Chain, Change, DumpItem, Position, ReplayEntry, Row, Store, TenantRow, UserRow};
 use valv_store_sqlite::SqliteStore;
 
 #[derive(Debug, Clone)]
@@ -121,8 +121,8 @@ async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize) {
     let restored = SqliteStore::open_unsynced(&dir.path().join("restored.db")).await.expect("open");
     restored.load(items).await.expect("load");
     assert_eq!(restored.state_digest().await.expect("digest"), base, "a loaded dump is the dumped state");
-    let segment = shipped.into_iter().filter(|e| e.seq > base.seq && e.seq <= target.seq).collect();
-    restored.replay(segment).await.expect("replay");
+    let segment = shipped.into_iter().filter(|e| e.seq > base.seq && e.seq <= target.seq);
+    restored.replay(segment.map(|e| ReplayEntry::decode(e).expect("decode")).collect()).await.expect("replay");
     assert_eq!(restored.state_digest().await.expect("digest").seq, target.seq);
     assert_eq!(restored.state_digest().await.expect("digest").digest, target.digest, "restored state = live state");
     for (key, head) in restored.chain_heads().await.expect("heads") {

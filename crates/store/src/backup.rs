@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::{ChainHead, JournalEntry, Row, StoreError, StoreResult};
+use crate::{ChainHead, JournalEntry, Row, RowImage, StoreError, StoreResult};
 
 /// Tables of journaled rows, in dump order, with their key order. Every
 /// backend dumps them so, and a state's digest depends on it: keeping the
@@ -67,6 +67,47 @@ impl StateDigest {
     #[must_use]
     pub fn finish(self) -> String {
         hex::encode(self.0.finalize())
+    }
+}
+
+/// A shipped entry made ready to be replayed: the entry, and the rows of its
+/// payload decoded with their images encoded. A restore prepares entries
+/// while the store writes the ones before, so the store's single writer
+/// spends its time writing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayEntry {
+    pub entry: JournalEntry,
+    pub rows: Vec<RowImage>,
+}
+
+impl ReplayEntry {
+    /// Decodes `entry`'s payload (none once erased: no rows); its row images
+    /// are taken as they were shipped (`RowImage::shipped`).
+    ///
+    /// # Errors
+    /// `Corrupt` when the payload is not a change's rows.
+    pub fn decode(entry: JournalEntry) -> StoreResult<Self> {
+        #[derive(Deserialize)]
+        struct Payload<'a> {
+            #[serde(default, borrow)]
+            rows: Vec<Shipped<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Shipped<'a> {
+            #[serde(borrow)]
+            table: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            row: &'a serde_json::value::RawValue,
+        }
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("payload of entry {}: {e}", entry.seq));
+        let rows = match &entry.payload {
+            Some(p) => {
+                let shipped = serde_json::from_slice::<Payload<'_>>(p).map_err(corrupt)?.rows;
+                shipped.iter().map(|r| RowImage::shipped(&r.table, r.row)).collect::<Result<_, _>>().map_err(corrupt)?
+            }
+            None => Vec::new(),
+        };
+        Ok(Self { entry, rows })
     }
 }
 
@@ -208,4 +249,35 @@ pub struct BackupRun {
     pub outcome: String,
     /// What was written or checked (targets, position, digests, chunks read), or the error.
     pub detail: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(payload: Option<&str>) -> JournalEntry {
+        JournalEntry {
+            seq: 7,
+            chain: "c".into(),
+            chain_seq: 1,
+            at: "2026-11-24T10:00:00Z".into(),
+            actor: "cli".into(),
+            action: "tenant.created".into(),
+            entity: "tenant".into(),
+            entity_id: "t".into(),
+            payload: payload.map(|p| p.as_bytes().to_vec()),
+            payload_hash: String::new(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_replayed_entry_decodes_its_rows_or_names_itself() {
+        assert!(ReplayEntry::decode(entry(None)).expect("erased").rows.is_empty(), "an erased payload has no rows");
+        assert!(ReplayEntry::decode(entry(Some("{}"))).expect("no rows").rows.is_empty());
+        let bad = ReplayEntry::decode(entry(Some(r#"{"rows":[{"table":"nope","row":{}}]}"#))).expect_err("unknown");
+        assert!(matches!(&bad, StoreError::Corrupt(m) if m.contains("entry 7")), "{bad}");
+        assert!(ReplayEntry::decode(entry(Some("not json"))).is_err());
+    }
 }

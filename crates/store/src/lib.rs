@@ -12,6 +12,7 @@ mod change;
 mod ephemeral;
 mod error;
 mod files;
+mod image;
 pub mod journal;
 mod keys;
 mod records;
@@ -22,11 +23,14 @@ mod shipped;
 #[cfg(feature = "contract")]
 pub mod contract;
 
-pub use backup::{BackupRun, DumpItem, DumpSink, EntryImage, LedgerRow, Position, StateDigest, TargetState};
+pub use backup::{
+    BackupRun, DumpItem, DumpSink, EntryImage, LedgerRow, Position, ReplayEntry, StateDigest, TargetState,
+};
 pub use change::{Actor, Chain, Change};
 pub use ephemeral::{Principal, SessionRow, Throttle};
 pub use error::{StoreError, StoreResult};
 pub use files::{FileRow, FileVersionRow, StoredChunk};
+pub use image::{RowImage, RowKeys};
 pub use journal::{ChainHead, HistoryItem, JournalEntry, JournalQuery};
 pub use keys::KeyStore;
 pub use records::{CollectionRow, Filter, Op, Processing, RecordQuery, RecordRow};
@@ -202,7 +206,7 @@ pub trait Store: Send + Sync + 'static {
     async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()>;
     /// Replays shipped entries after the current position: applies their row
     /// images (and a tenant purge) and appends them as they were, in one transaction.
-    async fn replay(&self, entries: Vec<JournalEntry>) -> StoreResult<()>;
+    async fn replay(&self, entries: Vec<ReplayEntry>) -> StoreResult<()>;
     /// The erasure ledger, oldest first.
     async fn erasure_ledger(&self) -> StoreResult<Vec<LedgerRow>>;
     /// Adds ledger rows that are not there yet (a restore brings back the newest ledger).

@@ -125,3 +125,23 @@ pub enum Row {
     FileVersion(crate::FileVersionRow),
     Request(crate::RequestRow),
 }
+
+impl Row {
+    /// The row as its table stores it (the `row_json` column).
+    ///
+    /// # Errors
+    /// When a value cannot be written as JSON (a map with non-string keys).
+    pub fn image(&self) -> serde_json::Result<String> {
+        match self {
+            Self::Tenant(r) => serde_json::to_string(r),
+            Self::User(r) => serde_json::to_string(r),
+            Self::Operator(r) => serde_json::to_string(r),
+            Self::Token(r) => serde_json::to_string(r),
+            Self::Collection(r) => serde_json::to_string(r),
+            Self::Record(r) => serde_json::to_string(r),
+            Self::File(r) => serde_json::to_string(r),
+            Self::FileVersion(r) => serde_json::to_string(r),
+            Self::Request(r) => serde_json::to_string(r),
+        }
+    }
+}

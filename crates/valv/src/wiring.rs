@@ -64,13 +64,17 @@ pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// has re-applied the erasure ledger and synced, nothing may serve the folder.
 pub const RESTORING: &str = "restore-incomplete";
 
+/// Marks a data dir a restore writes into (`RESTORING`).
+pub fn mark_restoring(dir: &Path) -> std::io::Result<()> {
+    std::fs::write(dir.join(RESTORING), b"")
+}
+
 /// The store a restore writes into: a new embedded database whose commits
 /// are synced once at the end (`Store::flush`), or the configured database.
 pub async fn restore_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     if config.database_url.is_some() {
         return store(config).await;
     }
-    std::fs::write(config.data_dir.join(RESTORING), b"")?;
     let db = config.data_dir.join("valv.db");
     let store = SqliteStore::open_unsynced(&db)
         .await

@@ -5,6 +5,7 @@
 //! it and verify every hash chain of the result; read back a sample of
 //! chunks and open them with their tenant's key (all chunks once a week).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -14,6 +15,7 @@ use valv_domain::TenantId;
 
 use super::objects::Keys;
 use super::restore::{RestoreReport, load_snapshot, manifests, replay};
+use super::slot::StoreSlot;
 use super::{internal, objects};
 use crate::{Caller, ServiceResult, Valv};
 
@@ -90,7 +92,7 @@ impl Valv {
             progress.seq = m.position.seq;
         }
         let far = self.now() + time::Duration::days(1);
-        replay(store.as_ref(), &only, far, &keys, &mut progress, &quiet).await?;
+        replay(&StoreSlot::ready(Arc::clone(&store)), &only, far, &keys, &mut progress, &quiet).await?;
         report.segments_to_seq = progress.seq;
         for c in crate::journal::verify_all(store.as_ref()).await? {
             match c.outcome {

@@ -16,6 +16,7 @@ mod objects;
 mod prune;
 mod restore;
 mod ship;
+mod slot;
 mod snapshot;
 mod stream;
 mod tenant;
@@ -34,6 +35,7 @@ use crate::{Caller, ServiceError, ServiceResult, Valv};
 pub use drill::DrillReport;
 pub use prune::PruneReport;
 pub use restore::{RestoreReport, RestoreRequest, restore};
+pub use slot::StoreSlot;
 pub use snapshot::SnapshotReport;
 pub use tenant::TenantRestoreReport;
 

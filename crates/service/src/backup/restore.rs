@@ -15,9 +15,10 @@ use valv_backup::Target;
 use valv_blob::{ChunkId, ChunkStore};
 use valv_crypto::seal::Key;
 use valv_domain::parse_stamp;
-use valv_store::{DumpItem, EntryImage, JournalEntry, KeyStore, LedgerRow, Store};
+use valv_store::{DumpItem, KeyStore, LedgerRow, ReplayEntry, Store};
 
 use super::objects::Keys;
+use super::slot::StoreSlot;
 use super::snapshot::Manifest;
 use super::{internal, objects, stream};
 use crate::keyring::Keyring;
@@ -52,7 +53,7 @@ pub struct RestoreReport {
 /// # Errors
 /// `restore_no_keyring`, `restore_wrong_key`, damaged objects on every target, store failures.
 pub async fn restore(
-    store: &dyn Store,
+    store: &StoreSlot,
     keys: Arc<dyn KeyStore>,
     blobs: &ChunkStore,
     req: &RestoreRequest,
@@ -64,11 +65,12 @@ pub async fn restore(
     let keys = Keys { keyring: Some(&keyring), backup: backup.clone() };
     let mut report = RestoreReport::default();
     if let Some(m) = base_snapshot(&targets, req.at, &backup).await? {
-        report.skipped_parts += load_snapshot(store, &targets, &m, &keys, progress).await?;
+        report.skipped_parts += load_snapshot(store.get().await?.as_ref(), &targets, &m, &keys, progress).await?;
         (report.snapshot, report.snapshot_seq) = (Some(m.id), m.position.seq);
         (report.seq, report.at) = (m.position.seq, m.position.at);
     }
     replay(store, &targets, req.at, &keys, &mut report, progress).await?;
+    let store = store.get().await?.as_ref();
     let ledger = match objects::fetch(&targets, objects::LEDGER, &backup).await {
         Ok(parts) => objects::open_lines::<LedgerRow>(parts, objects::LEDGER, &keys).await?.0,
         // No erasure was ever shipped: the ledger object is written with the first segment.
@@ -163,7 +165,7 @@ async fn base_snapshot(targets: &[&Target], at: OffsetDateTime, backup: &Key) ->
 /// start: when entries are missing, the segments are listed again and, if
 /// the listing changed, the replay goes on from where it stands.
 pub(crate) async fn replay(
-    store: &dyn Store,
+    store: &StoreSlot,
     targets: &[&Target],
     at: OffsetDateTime,
     keys: &Keys<'_>,
@@ -203,7 +205,7 @@ async fn segments(targets: &[&Target]) -> Listing {
 /// Replays from the segments in `listing`. Returns why entries are missing
 /// (with every entry before the gap applied), or `None` once done.
 async fn replay_listed(
-    store: &dyn Store,
+    store: &StoreSlot,
     targets: &[&Target],
     listing: &Listing,
     at: OffsetDateTime,
@@ -217,7 +219,7 @@ async fn replay_listed(
     // applied in batches (`REPLAY_BATCH`) as they are parsed.
     let mut pending = todo.iter();
     let mut ahead: futures::stream::FuturesOrdered<Opening<'_>> = futures::stream::FuturesOrdered::new();
-    let mut batch: Vec<JournalEntry> = Vec::new();
+    let mut batch: Vec<ReplayEntry> = Vec::new();
     let mut done = 0;
     // Targets cut their segments at different points, so a segment that is
     // damaged everywhere it exists may still be covered by another target's
@@ -242,7 +244,7 @@ async fn replay_listed(
         };
         if let Some((_, e)) = unreadable.take_if(|_| first > report.seq + 1) {
             if !batch.is_empty() {
-                store.replay(batch).await?;
+                store.get().await?.replay(batch).await?;
             }
             return Ok(Some(e));
         }
@@ -250,7 +252,7 @@ async fn replay_listed(
             tracing::warn!(segment = %name, after = report.seq, "entries missing before this segment");
         }
         report.skipped_parts += skipped;
-        // Entries are applied as they are parsed: the store writes one chunk
+        // Entries are applied as they are parsed: the store writes one batch
         // while the next is parsed.
         let mut reached = false;
         while !reached && let Some(chunk) = chunks.recv().await {
@@ -264,8 +266,10 @@ async fn replay_listed(
                     break;
                 }
             }
-            if batch.len() >= REPLAY_BATCH {
-                store.replay(std::mem::take(&mut batch)).await?;
+            // The store writes as soon as a chunk's worth waits and nothing
+            // more is parsed yet; what is parsed meanwhile joins the next batch.
+            if batch.len() >= REPLAY_BATCH || (batch.len() >= stream::CHUNK && chunks.is_empty()) {
+                store.get().await?.replay(std::mem::take(&mut batch)).await?;
             }
         }
         if unreadable.as_ref().is_some_and(|(l, _)| *l <= report.seq) {
@@ -279,7 +283,7 @@ async fn replay_listed(
         progress("journal", done, total);
     }
     if !batch.is_empty() {
-        store.replay(batch).await?;
+        store.get().await?.replay(batch).await?;
     }
     Ok(unreadable.map(|(_, e)| e))
 }
@@ -287,19 +291,19 @@ async fn replay_listed(
 /// Adds the entries of `chunk` after the restored position and up to `at`
 /// to `batch`; true once an entry after `at` comes (the instant is reached).
 fn take_due(
-    chunk: Vec<EntryImage>,
+    chunk: Vec<ReplayEntry>,
     at: OffsetDateTime,
     report: &mut RestoreReport,
-    batch: &mut Vec<JournalEntry>,
+    batch: &mut Vec<ReplayEntry>,
 ) -> bool {
     let after = report.seq;
-    for e in chunk.into_iter().filter(|e| e.seq > after) {
-        if !parse_stamp(&e.at).is_ok_and(|t| t <= at) {
+    for e in chunk.into_iter().filter(|e| e.entry.seq > after) {
+        if !parse_stamp(&e.entry.at).is_ok_and(|t| t <= at) {
             return true;
         }
-        (report.seq, report.at) = (e.seq, e.at.clone());
+        (report.seq, report.at) = (e.entry.seq, e.entry.at.clone());
         report.replayed += 1;
-        batch.push(JournalEntry::from(e));
+        batch.push(e);
     }
     false
 }
@@ -328,10 +332,10 @@ async fn open_segment<'a>(
 /// Segments fetched and opened ahead of the one being applied.
 const SEGMENTS_AHEAD: usize = 16;
 
-/// Entries applied per store transaction while replaying: enough that a
-/// restore of many small segments (a quiet installation ships every few
-/// entries) is not one transaction per segment, few enough that the store
-/// starts writing while a large segment is still being parsed.
+/// Most entries applied per store transaction while replaying: a restore of
+/// many small segments (a quiet installation ships every few entries) is not
+/// one transaction per segment, and a transaction stays small. A batch is
+/// written earlier when the store would otherwise wait for the parsing.
 const REPLAY_BATCH: usize = 640;
 
 /// Copies the chunks of every restored file version into the new chunk store.

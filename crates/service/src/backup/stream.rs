@@ -1,27 +1,34 @@
 //! A segment's entries as a stream. Its parts (one per chain, each written in
 //! `seq` order by the shipper and by merges) are opened first; their lines
-//! are then parsed on the blocking pool, merged by `seq` and sent in chunks
-//! as they come, so a restore applies the first entries while the rest of a
-//! large segment is still being parsed.
+//! are then parsed on the blocking pool, merged by `seq`, decoded for the
+//! store (`ReplayEntry`) and sent in chunks as they come, so a restore applies
+//! the first entries while the rest of a large segment is still being parsed.
 
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-use valv_store::{EntryImage, ShippedEntry};
+use valv_store::{EntryImage, JournalEntry, ReplayEntry, ShippedEntry};
 
 use super::internal;
 use crate::ServiceResult;
 
-/// Entries per chunk.
-const CHUNK: usize = 256;
+/// Entries per chunk: few enough that the store starts writing soon after a
+/// segment is opened.
+pub(crate) const CHUNK: usize = 128;
 
 /// Chunks of a segment's entries in `seq` order; an error ends the stream.
-pub(crate) type Chunks = UnboundedReceiver<ServiceResult<Vec<EntryImage>>>;
+pub(crate) type Chunks = UnboundedReceiver<ServiceResult<Vec<ReplayEntry>>>;
 
-/// Parses and merges the lines of `parts` (each part's plaintext) on the
-/// blocking pool.
+/// Parses, merges and decodes the lines of `parts` (each part's plaintext)
+/// on the blocking pool.
 pub(crate) fn entries(parts: Vec<Vec<u8>>) -> Chunks {
     let (tx, rx) = unbounded_channel();
     tokio::task::spawn_blocking(move || {
-        if let Err(e) = merge(&parts, |chunk| tx.send(Ok(chunk)).is_ok()) {
+        let sent = merge(&parts, |chunk| {
+            let decoded: ServiceResult<Vec<_>> =
+                chunk.into_iter().map(|e| Ok(ReplayEntry::decode(JournalEntry::from(e))?)).collect();
+            let fine = decoded.is_ok();
+            tx.send(decoded).is_ok() && fine
+        });
+        if let Err(e) = sent {
             let _ = tx.send(Err(e));
         }
     });

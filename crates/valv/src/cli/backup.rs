@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Subcommand;
-use valv_service::backup::{RestoreRequest, restore};
+use valv_service::backup::{RestoreRequest, StoreSlot, restore};
 use valv_service::export::{Progress, Renumber};
-use valv_service::{Caller, Valv};
+use valv_service::{Caller, ServiceError, Valv};
 use valv_store::{KeyStore, Store};
 
 use super::{explain, print};
@@ -396,13 +396,18 @@ struct Restored {
 }
 
 /// The stores a restore writes into, and the configuration that serves them.
+/// A new database in a folder is made while the restore begins (`StoreSlot`);
+/// a configured one must be empty before anything is written.
 async fn open_destination(
     config: &Config,
     to: &Destination,
-) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn KeyStore>, valv_blob::ChunkStore, Config)> {
+) -> anyhow::Result<(StoreSlot, Arc<dyn KeyStore>, valv_blob::ChunkStore, Config)> {
+    let not_empty = || {
+        anyhow::anyhow!("{} is not empty; restore into a new, empty one and point the installation at it", to.shown())
+    };
     let mut restored = config.clone();
     restored.backup_targets = Vec::new();
-    match to {
+    let store = match to {
         Destination::Dir(dir) => {
             crate::wiring::ensure_data_dir(dir)?;
             restored.data_dir.clone_from(dir);
@@ -412,16 +417,36 @@ async fn open_destination(
                 // The key file sat in the old data dir by default: the new one gets a copy (mode 0600 is kept).
                 std::fs::copy(crate::keys::key_file(config), dir.join("master.key"))?;
             }
+            // The folder is marked before anything is written into it.
+            crate::wiring::mark_restoring(dir)?;
+            let making = restored.clone();
+            StoreSlot::making(async move {
+                crate::wiring::restore_store(&making).await.map_err(|e| ServiceError::Internal(format!("{e:#}")))
+            })
         }
-        Destination::Database(url) => restored.database_url = Some(url.clone()),
+        Destination::Database(url) => {
+            restored.database_url = Some(url.clone());
+            let store = crate::wiring::restore_store(&restored).await?;
+            if store.journal_seq().await? != 0 {
+                return Err(not_empty());
+            }
+            StoreSlot::ready(store)
+        }
+    };
+    let rest = async {
+        let keys = crate::wiring::restore_key_store(&restored).await?;
+        if keys.check().await?.is_some() {
+            return Err(not_empty());
+        }
+        Ok((keys, crate::wiring::blobs(&restored)?))
     }
-    // Two new databases, created side by side.
-    let (store, keys) =
-        tokio::try_join!(crate::wiring::restore_store(&restored), crate::wiring::restore_key_store(&restored))?;
-    if store.journal_seq().await? != 0 || keys.check().await?.is_some() {
-        anyhow::bail!("{} is not empty; restore into a new, empty one and point the installation at it", to.shown());
+    .await;
+    if rest.is_err() {
+        // A database still being made is whole before the caller cleans its folder up.
+        let _ = store.get().await;
     }
-    Ok((store, keys, crate::wiring::blobs(&restored)?, restored))
+    let (keys, blobs) = rest?;
+    Ok((store, keys, blobs, restored))
 }
 
 /// Restores everything at `at` into `to`, erasures re-applied.
@@ -437,17 +462,19 @@ async fn restore_into(config: &Config, at: &str, from: &str, to: &Destination, j
     targets.insert(0, primary);
     let master = crate::keys::configured(config)?
         .ok_or_else(|| anyhow::anyhow!("the master key is needed: set VALV_MASTER_KEY or master_key_file"))?;
-    let (store, keys, blobs, restored) = open_destination(config, to).await?;
+    let (slot, keys, blobs, restored) = open_destination(config, to).await?;
     let req = RestoreRequest { at, targets, master };
-    let report = restore(store.as_ref(), Arc::clone(&keys), &blobs, &req, &|phase: &str, done: u64, total: u64| {
+    let report = restore(&slot, Arc::clone(&keys), &blobs, &req, &|phase: &str, done: u64, total: u64| {
         if !json {
             let filled = (done * 30).checked_div(total).map_or(30, |f| f as usize);
             eprint!("\rrestoring {phase:<8} [{:<30}] {done}/{total} ", "#".repeat(filled.min(30)));
             let _ = std::io::stderr().flush();
         }
     })
-    .await
-    .map_err(explain)?;
+    .await;
+    // A database still being made is whole before anything else happens to its folder.
+    let store = slot.get().await.map(Arc::clone);
+    let (report, store) = (report.map_err(explain)?, store.map_err(explain)?);
     if !json {
         eprintln!();
     }

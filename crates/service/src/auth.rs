@@ -61,6 +61,7 @@ impl Valv {
         client: IpAddr,
     ) -> ServiceResult<SignIn> {
         let keys = Keys::new(tenant, email, client);
+        let _one_at_a_time = self.attempts.begin(&keys).await;
         self.check_throttle(&keys).await?;
         let t = match Slug::parse(tenant.trim()) {
             Ok(slug) => self.store.tenant_by_slug(&slug).await?,

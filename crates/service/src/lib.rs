@@ -86,6 +86,7 @@ pub struct Valv {
     hashing: Arc<Semaphore>,
     /// A hash verified against for unknown accounts (timing equalisation).
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
+    attempts: Arc<throttle::Attempts>,
 }
 
 impl std::fmt::Debug for Valv {
@@ -117,6 +118,7 @@ impl Valv {
             scratch: None,
             hashing,
             dummy_hash: Arc::default(),
+            attempts: Arc::default(),
         }
     }
 

@@ -19,6 +19,7 @@ impl Valv {
     /// `Locked`, `BadCredentials`, `AccountBlocked`.
     pub async fn operator_sign_in(&self, email: &str, password: SecretString, client: IpAddr) -> ServiceResult<SignIn> {
         let keys = Keys::new("operator", email, client);
+        let _one_at_a_time = self.attempts.begin(&keys).await;
         self.check_throttle(&keys).await?;
         let op = match Email::parse(email) {
             Ok(e) => self.store.operator_by_email(&e).await?,

@@ -3,9 +3,11 @@
 //! Authentication Cheat Sheet, "Account lockout"). Locks expire on their own,
 //! so an attacker cannot lock a user out for good.
 
+use std::hash::BuildHasher as _;
 use std::net::IpAddr;
 
 use time::Duration;
+use tokio::sync::{Mutex, MutexGuard};
 use valv_store::Throttle;
 
 use crate::{ServiceError, ServiceResult, Valv};
@@ -22,6 +24,37 @@ impl Keys {
             account: format!("account:{scope}:{}", email.trim().to_lowercase()),
             address: format!("address:{client}"),
         }
+    }
+}
+
+/// Sign-in attempts in progress, one at a time per account: an attempt
+/// checks the lock, verifies the password and counts its outcome before the
+/// next one for the same account begins, so a burst of attempts cannot all
+/// pass the lock check before the first failure is counted. Accounts share a
+/// fixed number of stripes, keyed by a hash that differs per process (an
+/// attacker cannot pick accounts that collide with someone else's). Per
+/// process: several processes on one database let one attempt through each.
+/// Attempts from one address are not serialised: many people behind one
+/// address would wait for each other's password hashing.
+pub(crate) struct Attempts {
+    stripes: Vec<Mutex<()>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Default for Attempts {
+    fn default() -> Self {
+        Self { stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(), hasher: Default::default() }
+    }
+}
+
+/// Stripes of [`Attempts`]: far more than attempts hashed at once.
+const STRIPES: usize = 256;
+
+impl Attempts {
+    /// Waits until no other attempt for the account of `keys` is in progress.
+    pub(crate) async fn begin(&self, keys: &Keys) -> MutexGuard<'_, ()> {
+        let i = usize::try_from(self.hasher.hash_one(&keys.account) % STRIPES as u64).unwrap_or_default();
+        self.stripes[i].lock().await
     }
 }
 

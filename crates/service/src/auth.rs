@@ -135,7 +135,11 @@ impl Valv {
     /// `session_invalid`; `code_invalid`; `code_replayed`; `Locked` after repeated failures.
     pub async fn second_factor(&self, cookie: &str, factor: SecondFactor, client: IpAddr) -> ServiceResult<SignIn> {
         let (mut session, tenant, mut user) = self.pending(cookie).await?;
-        let method = match self.check_factor(&mut session, &mut user, &factor) {
+        let secret = match (&factor, user.totp.as_ref().filter(|t| t.confirmed)) {
+            (SecondFactor::Totp(_), Some(t)) => Some(self.open_totp(tenant.id, user.id, &t.secret).await?),
+            _ => None,
+        };
+        let method = match self.check_factor(&mut session, &mut user, &factor, secret.as_deref()) {
             Ok(m) => m,
             Err(e) => return Err(self.fail_second_factor(session, &tenant, &user, client, e).await?),
         };
@@ -151,11 +155,19 @@ impl Valv {
         Ok(SignIn { cookie, status: SignInStatus::SignedIn, methods: Vec::new() })
     }
 
-    fn check_factor(&self, s: &mut SessionRow, u: &mut UserRow, f: &SecondFactor) -> ServiceResult<&'static str> {
+    /// Checks `f`; `secret` is the user's opened TOTP secret when `f` is a TOTP code.
+    fn check_factor(
+        &self,
+        s: &mut SessionRow,
+        u: &mut UserRow,
+        f: &SecondFactor,
+        secret: Option<&str>,
+    ) -> ServiceResult<&'static str> {
         match f {
             SecondFactor::Totp(code) => {
                 let state = u.totp.as_mut().filter(|t| t.confirmed).ok_or(WRONG_CODE)?;
-                let step = totp::matching_step(&state.secret, code.trim(), self.unix_now()).ok_or(WRONG_CODE)?;
+                let step =
+                    totp::matching_step(secret.ok_or(WRONG_CODE)?, code.trim(), self.unix_now()).ok_or(WRONG_CODE)?;
                 // RFC 6238 §5.2: a code, once accepted, is never accepted again.
                 if step <= state.last_step {
                     return Err(ServiceError::Unauthenticated {

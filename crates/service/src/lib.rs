@@ -32,6 +32,7 @@ mod subjects;
 mod tenants;
 mod throttle;
 mod tokens;
+mod totp_secret;
 mod upload;
 mod users;
 mod validate;

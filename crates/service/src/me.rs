@@ -85,7 +85,8 @@ impl Valv {
             });
         }
         let secret = totp::new_secret();
-        u.totp = Some(TotpState { secret: secret.clone(), confirmed: false, last_step: 0 });
+        let sealed = self.seal_totp(u.tenant_id, u.id, &secret).await?;
+        u.totp = Some(TotpState { secret: sealed, confirmed: false, last_step: 0 });
         u.updated_at = self.now();
         self.commit_user(caller, "user.totp_enrolment_started", &u).await?;
         let otpauth_url = totp::otpauth_url(&secret, &self.settings.issuer, u.email.as_str());
@@ -99,10 +100,12 @@ impl Valv {
     /// `totp_not_started`; `code_invalid`.
     pub async fn confirm_totp(&self, caller: &Caller, code: &str) -> ServiceResult<Vec<String>> {
         let mut u = self.my_row(caller).await?;
-        let Some(state) = u.totp.as_mut().filter(|t| !t.confirmed) else {
+        let Some(stored) = u.totp.as_ref().filter(|t| !t.confirmed).map(|t| t.secret.clone()) else {
             return Err(ServiceError::Conflict { code: "totp_not_started", message: "start the enrolment first" });
         };
-        let step = totp::matching_step(&state.secret, code.trim(), self.unix_now())
+        let secret = self.open_totp(u.tenant_id, u.id, &stored).await?;
+        let state = u.totp.as_mut().ok_or(ServiceError::NotFound)?;
+        let step = totp::matching_step(&secret, code.trim(), self.unix_now())
             .ok_or(ServiceError::Unauthenticated { code: "code_invalid", message: "the code is wrong or expired" })?;
         state.confirmed = true;
         state.last_step = step;

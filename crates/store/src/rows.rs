@@ -50,7 +50,8 @@ pub struct TenantLimits {
 /// TOTP enrolment of a user (RFC 6238).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TotpState {
-    /// Base32 shared secret.
+    /// The shared secret, sealed with the tenant's key (`sealed:` and the
+    /// sealed bytes in base64); a base32 secret stored before secrets were sealed.
     pub secret: String,
     /// Set once the user proved their app produces codes.
     pub confirmed: bool,

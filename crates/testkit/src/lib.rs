@@ -125,6 +125,22 @@ impl TestApp {
         self.root.path().join("data")
     }
 
+    /// Files of the data dir (database, WAL, keyring, chunks, outbox …) whose
+    /// bytes hold `needle`: where a secret must never be found in plain text.
+    #[must_use]
+    pub fn files_holding(&self, needle: &[u8]) -> Vec<PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() { walk(&p, out) } else { out.push(p) }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&self.data_dir(), &mut files);
+        files.retain(|f| std::fs::read(f).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)));
+        files
+    }
+
     /// Kills the server with SIGKILL (no shutdown at all) and hands back its
     /// folder, for a restart on the same data.
     #[must_use]

@@ -33,6 +33,8 @@ async fn totp_enrolment_sign_in_replay_and_recovery_codes() {
     let e: Value = t.owner.post(app.at("/api/v1/me/totp")).send().await.unwrap().json().await.unwrap();
     let secret = e["secret"].as_str().unwrap().to_owned();
     assert!(e["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
+    // RFC 6238 §5.1: the shared secret is sealed at rest, in the database and its journal alike.
+    assert_eq!(app.files_holding(secret.as_bytes()), Vec::<std::path::PathBuf>::new(), "no file holds the secret");
     let wrong =
         t.owner.post(app.at("/api/v1/me/totp/confirm")).json(&json!({ "code": "000000x" })).send().await.unwrap();
     assert_eq!(code(wrong).await, (401, "code_invalid".into()));

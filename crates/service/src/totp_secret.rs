@@ -1,0 +1,75 @@
+//! TOTP secrets at rest. RFC 6238 §5.1 asks that the shared keys be
+//! protected against unauthorised access: each is sealed with a key derived
+//! from its tenant's data key and bound to its user, so the database, its
+//! journal and every backup hold no usable secret, and destroying a tenant's
+//! key (crypto-shredding) destroys them too. A secret stored before secrets
+//! were sealed is read as it is; the next enrolment seals it.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use valv_crypto::seal::Key;
+use valv_domain::{TenantId, UserId};
+
+use crate::{ServiceError, ServiceResult, Valv};
+
+/// Marks a sealed secret; a base32 secret never starts so.
+const SEALED: &str = "sealed:";
+
+impl Valv {
+    /// `secret` (base32) sealed for `user`, as `TotpState::secret` stores it.
+    pub(crate) async fn seal_totp(&self, tenant: TenantId, user: UserId, secret: &str) -> ServiceResult<String> {
+        let sealed = self.totp_key(tenant).await?.seal(secret.as_bytes(), &context(user));
+        Ok(format!("{SEALED}{}", STANDARD_NO_PAD.encode(sealed)))
+    }
+
+    /// The base32 secret of a stored `TotpState::secret`.
+    pub(crate) async fn open_totp(&self, tenant: TenantId, user: UserId, stored: &str) -> ServiceResult<String> {
+        let Some(encoded) = stored.strip_prefix(SEALED) else { return Ok(stored.to_owned()) };
+        let damaged = || ServiceError::Internal(format!("the TOTP secret of user {user} does not open"));
+        let sealed = STANDARD_NO_PAD.decode(encoded).map_err(|_| damaged())?;
+        let plain = self.totp_key(tenant).await?.open(&sealed, &context(user)).map_err(|_| damaged())?;
+        String::from_utf8(plain).map_err(|_| damaged())
+    }
+
+    async fn totp_key(&self, tenant: TenantId) -> ServiceResult<Key> {
+        let key = self.keyring.key(tenant).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(key.derive(b"totp-secret"))
+    }
+}
+
+/// Binds a sealed secret to its user: copied onto another account, it does not open.
+fn context(user: UserId) -> Vec<u8> {
+    format!("totp:{user}").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use valv_store_sqlite::{SqliteKeyStore, SqliteStore};
+
+    use super::*;
+    use crate::keyring::Keyring;
+
+    #[tokio::test]
+    async fn a_sealed_secret_opens_for_its_user_only_and_an_old_plain_one_reads_as_it_is() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("valv.db")).await.expect("store");
+        let keys = SqliteKeyStore::open(&dir.path().join("keyring.db")).expect("keys");
+        let keyring = Keyring::open(Arc::new(keys), Key::generate()).await.expect("keyring");
+        let clock = Arc::new(valv_domain::SystemClock);
+        let outbox = Arc::new(crate::sender::FileOutbox::new(dir.path().join("outbox")));
+        let valv = Valv::new(Arc::new(store), Arc::new(keyring), clock, outbox, crate::Settings::default());
+        let (tenant, user, other, stranger) = (TenantId::new(), UserId::new(), UserId::new(), TenantId::new());
+        for t in [tenant, stranger] {
+            valv.keyring.create(t).await.expect("tenant key");
+        }
+        let secret = valv_crypto::totp::new_secret();
+        let stored = valv.seal_totp(tenant, user, &secret).await.expect("seal");
+        assert!(stored.starts_with(SEALED) && !stored.contains(&secret), "{stored}");
+        assert_eq!(valv.open_totp(tenant, user, &stored).await.expect("open"), secret);
+        assert!(valv.open_totp(tenant, other, &stored).await.is_err(), "bound to its user");
+        assert!(valv.open_totp(stranger, user, &stored).await.is_err(), "bound to its tenant's key");
+        assert_eq!(valv.open_totp(tenant, user, &secret).await.expect("plain"), secret, "stored before sealing");
+    }
+}

@@ -71,9 +71,9 @@ impl StateDigest {
 }
 
 /// A shipped entry made ready to be replayed: the entry, and the rows of its
-/// payload decoded with their images encoded. A restore prepares entries
-/// while the store writes the ones before, so the store's single writer
-/// spends its time writing.
+/// payload ready to write (their columns, and their images as shipped). A
+/// restore prepares entries while the store writes the ones before, so the
+/// store's single writer spends its time writing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplayEntry {
     pub entry: JournalEntry,

@@ -100,15 +100,16 @@ impl Valv {
     /// `totp_not_started`; `code_invalid`.
     pub async fn confirm_totp(&self, caller: &Caller, code: &str) -> ServiceResult<Vec<String>> {
         let mut u = self.my_row(caller).await?;
-        let Some(stored) = u.totp.as_ref().filter(|t| !t.confirmed).map(|t| t.secret.clone()) else {
+        // Taken out of the row: on any refusal below the row is not written back.
+        let Some(mut state) = u.totp.take().filter(|t| !t.confirmed) else {
             return Err(ServiceError::Conflict { code: "totp_not_started", message: "start the enrolment first" });
         };
-        let secret = self.open_totp(u.tenant_id, u.id, &stored).await?;
-        let state = u.totp.as_mut().ok_or(ServiceError::NotFound)?;
+        let secret = self.open_totp(u.tenant_id, u.id, &state.secret).await?;
         let step = totp::matching_step(&secret, code.trim(), self.unix_now())
             .ok_or(ServiceError::Unauthenticated { code: "code_invalid", message: "the code is wrong or expired" })?;
         state.confirmed = true;
         state.last_step = step;
+        u.totp = Some(state);
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
         u.recovery_codes = codes.iter().map(|c| token::digest(c)).collect();
         u.updated_at = self.now();

@@ -19,8 +19,9 @@ pub struct SqliteStore {
     next: Arc<AtomicUsize>,
     /// Only for a database written unsynced: its background syncs.
     pub(crate) behind: Option<WriteBehind>,
-    /// Only for a database written unsynced: the indexes `flush` builds.
-    pub(crate) deferred: Arc<Mutex<Vec<String>>>,
+    /// Only for a database written unsynced, until `flush`: the indexes it
+    /// builds then. `None` on an ordinary database.
+    pub(crate) deferred: Arc<Mutex<Option<Vec<String>>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -39,6 +40,9 @@ pub(crate) enum Durability {
     /// rollback journal is kept in memory, so a failed transaction still
     /// rolls back) and nothing is synced until `Store::flush` switches to WAL
     /// and syncs once. A crash before that leaves a file to throw away.
+    /// Its pages are 16 KiB instead of SQLite's 4 KiB: a restore writes rows
+    /// of about a kilobyte by the thousand, and with larger pages it writes
+    /// and splits a quarter as many (the benchmark's restore: 41 → 36 ms).
     AtFlush,
 }
 
@@ -47,7 +51,10 @@ impl Durability {
     pub(crate) fn pragmas(self) -> &'static str {
         match self {
             Self::EachCommit => "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
-            Self::AtFlush => "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;",
+            Self::AtFlush => {
+                "PRAGMA page_size = 16384; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; \
+                 PRAGMA cache_size = -65536;"
+            }
         }
     }
 }
@@ -86,7 +93,7 @@ impl SqliteStore {
             readers: Arc::new(readers),
             next: Arc::new(AtomicUsize::new(0)),
             behind: (durability == Durability::AtFlush).then(WriteBehind::default),
-            deferred: Arc::default(),
+            deferred: Arc::new(Mutex::new((durability == Durability::AtFlush).then(Vec::new))),
         })
     }
 

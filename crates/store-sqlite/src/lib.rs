@@ -36,8 +36,10 @@ impl SqliteStore {
     /// commits are not synced one by one, since a restore that stops halfway
     /// is started again from the backup, not resumed, and the secondary
     /// indexes of the journal and the records are built once at the end.
-    /// `Store::flush` builds them and makes everything durable, and the
-    /// database an ordinary one.
+    /// `Store::flush` builds them (and the field indexes asked for meanwhile)
+    /// and makes everything durable, and the database an ordinary one. One
+    /// reader is enough: a restore reads little, and each connection opened
+    /// is time before the first row is written.
     ///
     /// # Errors
     /// As [`SqliteStore::open`]; a file that already holds data is refused.
@@ -45,10 +47,10 @@ impl SqliteStore {
         if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
             return Err(StoreError::Backend(format!("{} exists; a restore creates a new database", path.display())));
         }
-        let store = Self::connect(path, 4, Durability::AtFlush)?;
+        let store = Self::connect(path, 1, Durability::AtFlush)?;
         store.write(migrate::run).await?;
         let deferred = store.write(migrate::defer_indexes).await?;
-        *store.deferred.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = deferred;
+        *store.deferred.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(deferred);
         Ok(store)
     }
 

@@ -24,20 +24,19 @@ fn expr(field: &str) -> StoreResult<String> {
     Ok(format!("json_extract(row_json, '$.data.\"{field}\"')"))
 }
 
-/// Indexes `fields` of one collection; `true` indexes the lower-cased value.
-pub(crate) fn index(c: &Connection, collection: CollectionId, fields: &[(String, bool)]) -> StoreResult<()> {
+/// The statements indexing `fields` of one collection; `true` indexes the lower-cased value.
+pub(crate) fn index(collection: CollectionId, fields: &[(String, bool)]) -> StoreResult<Vec<String>> {
     let tag = collection.to_string().replace('-', "");
-    for (field, lower) in fields {
+    let statement = |(field, lower): &(String, bool)| {
         let e = expr(field)?;
         let (name, e) = if *lower {
             (format!("records_{tag}_{field}_ci"), format!("LOWER({e})"))
         } else {
             (format!("records_{tag}_{field}"), e)
         };
-        c.execute_batch(&format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON records (collection_id, {e})"))
-            .map_err(crate::backend)?;
-    }
-    Ok(())
+        Ok(format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON records (collection_id, {e})"))
+    };
+    fields.iter().map(statement).collect()
 }
 
 /// Records of one collection matching `q`.
@@ -160,7 +159,7 @@ mod tests {
         let mut c = Connection::open_in_memory().expect("db");
         crate::migrate::run(&mut c).expect("migrate");
         let collection = CollectionId::new();
-        index(&c, collection, &[("email".into(), true)]).expect("index");
+        c.execute_batch(&index(collection, &[("email".into(), true)]).expect("index").join(";")).expect("create");
         let filter = Filter { field: "email".into(), op: Op::EqNoCase, value: "A@b.se".into() };
         let lookup = RecordQuery { filters: vec![filter], limit: 100, ..RecordQuery::default() };
         let p = plan(&c, &lookup, collection);

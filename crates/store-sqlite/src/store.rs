@@ -397,7 +397,13 @@ impl Store for SqliteStore {
     }
 
     async fn index_fields(&self, collection: CollectionId, fields: Vec<(String, bool)>) -> StoreResult<()> {
-        self.write(move |c| records::index(c, collection, &fields)).await
+        let statements = records::index(collection, &fields)?;
+        // A database being restored builds them with the others, once its rows are in.
+        if let Some(deferred) = self.deferred.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            deferred.extend(statements);
+            return Ok(());
+        }
+        self.write(move |c| c.execute_batch(&statements.join(";\n")).map_err(backend)).await
     }
 
     async fn journal_seq(&self) -> StoreResult<u64> {
@@ -419,8 +425,11 @@ impl Store for SqliteStore {
     async fn flush(&self) -> StoreResult<()> {
         let (behind, deferred) = (self.behind.clone(), Arc::clone(&self.deferred));
         self.write(move |c| {
-            let indexes = std::mem::take(&mut *deferred.lock().unwrap_or_else(PoisonError::into_inner));
-            c.execute_batch(&indexes.join(";\n")).map_err(backend)?;
+            let indexes = deferred.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or_default();
+            // One transaction: the pages the indexes change are written once.
+            let tx = c.transaction().map_err(backend)?;
+            tx.execute_batch(&indexes.join(";\n")).map_err(backend)?;
+            tx.commit().map_err(backend)?;
             crate::conn::make_durable(c, behind.as_ref())
         })
         .await
@@ -443,6 +452,8 @@ impl Store for SqliteStore {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
             backup::replay(&tx, &entries)?;
             tx.commit().map_err(backend)?;
+            // Freeing a batch's thousands of strings is work the writer need not wait for.
+            tokio::task::spawn_blocking(move || drop(entries));
             WriteBehind::after_commit(behind.as_ref(), c)
         })
         .await

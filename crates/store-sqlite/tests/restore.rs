@@ -158,3 +158,23 @@ proptest! {
         rt.block_on(run(steps, snapshot_at, restore_at));
     }
 }
+
+/// A field index asked for while a database is being restored (the erasure
+/// re-application asks for every collection's) is built at the flush with the
+/// deferred ones; once flushed, the database builds one at once. The new
+/// database has 16 KiB pages.
+#[tokio::test]
+async fn field_indexes_asked_for_during_a_restore_are_built_at_the_flush() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let restored = SqliteStore::open_unsynced(&dir.path().join("restored.db")).await.expect("open");
+    let collection = valv_domain::CollectionId::new();
+    restored.index_fields(collection, vec![("email".into(), true)]).await.expect("index");
+    let named = |suffix: &str| indexes(&dir, "restored.db").iter().any(|(n, _)| n.ends_with(suffix));
+    assert!(!named("_email_ci"), "not built while rows are still coming");
+    restored.flush().await.expect("flush");
+    assert!(named("_email_ci"), "built at the flush");
+    restored.index_fields(collection, vec![("phone".into(), false)]).await.expect("index");
+    assert!(named("_phone"), "after the flush, built at once");
+    let c = rusqlite::Connection::open(dir.path().join("restored.db")).expect("open");
+    assert_eq!(c.query_row("PRAGMA page_size", [], |r| r.get::<_, u32>(0)).expect("page size"), 16384);
+}

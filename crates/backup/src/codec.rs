@@ -63,8 +63,57 @@ impl SealedPart {
     /// [`CodecError::Damaged`] for a wrong key, a wrong name, changed bytes or
     /// a part that decompresses to more than [`MAX_PART`].
     pub fn open(&self, name: &str, key: &Key) -> Result<Vec<u8>, CodecError> {
-        let compressed = key.open(&self.sealed, &part_context(name, &self.chain)).map_err(|_| CodecError::Damaged)?;
-        decompress_capped(&compressed, MAX_PART).ok_or(CodecError::Damaged)
+        decompress_capped(&self.decrypt(name, key)?, MAX_PART).ok_or(CodecError::Damaged)
+    }
+
+    /// The part's plaintext as a stream, opened with `key` as in
+    /// [`SealedPart::open`]: authenticated and decrypted at once (the seal
+    /// covers the whole part), then decompressed as it is read, so a reader
+    /// starts on the first lines of a large part before the rest is
+    /// decompressed.
+    ///
+    /// # Errors
+    /// [`CodecError::Damaged`] as for `open`; reading fails where the
+    /// compressed data is damaged or runs past [`MAX_PART`].
+    pub fn open_stream(&self, name: &str, key: &Key) -> Result<PartStream, CodecError> {
+        PartStream::new(self.decrypt(name, key)?, MAX_PART)
+    }
+
+    fn decrypt(&self, name: &str, key: &Key) -> Result<Vec<u8>, CodecError> {
+        key.open(&self.sealed, &part_context(name, &self.chain)).map_err(|_| CodecError::Damaged)
+    }
+}
+
+/// A part's plaintext, decompressed as it is read ([`SealedPart::open_stream`]).
+pub struct PartStream {
+    decoder: std::io::BufReader<zstd::stream::read::Decoder<'static, std::io::BufReader<std::io::Cursor<Vec<u8>>>>>,
+    /// Bytes that may still be read: past them the part is refused.
+    left: u64,
+}
+
+impl PartStream {
+    fn new(compressed: Vec<u8>, cap: usize) -> Result<Self, CodecError> {
+        let decoder =
+            zstd::stream::read::Decoder::new(std::io::Cursor::new(compressed)).map_err(|_| CodecError::Damaged)?;
+        Ok(Self { decoder: std::io::BufReader::new(decoder), left: u64::try_from(cap).unwrap_or(u64::MAX) })
+    }
+
+    /// The next line without its `\n`, or `None` at the end.
+    ///
+    /// # Errors
+    /// [`CodecError::Damaged`] when the data cannot be decompressed or
+    /// decompresses to more than [`MAX_PART`] bytes (a decompression bomb:
+    /// no line grows past the cap either).
+    pub fn next_line(&mut self) -> Result<Option<Vec<u8>>, CodecError> {
+        use std::io::{BufRead as _, Read as _};
+        let mut line = Vec::new();
+        let n =
+            (&mut self.decoder).take(self.left + 1).read_until(b'\n', &mut line).map_err(|_| CodecError::Damaged)?;
+        self.left = self.left.checked_sub(n as u64).ok_or(CodecError::Damaged)?;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        Ok((n > 0).then_some(line))
     }
 }
 
@@ -185,6 +234,27 @@ mod tests {
         Part { chain: chain.to_owned(), plain: plain.to_vec() }
     }
 
+    fn lines(mut s: PartStream) -> Result<Vec<Vec<u8>>, CodecError> {
+        std::iter::from_fn(|| s.next_line().transpose()).collect()
+    }
+
+    #[test]
+    fn a_part_read_as_a_stream_gives_its_lines_and_refuses_more_than_the_cap() {
+        let plain = b"{\"a\":1}\n\n{\"b\":2}\nlast without newline";
+        let z = compress(plain).unwrap();
+        let got = lines(PartStream::new(z.clone(), plain.len()).unwrap()).unwrap();
+        assert_eq!(
+            got,
+            vec![b"{\"a\":1}".to_vec(), Vec::new(), b"{\"b\":2}".to_vec(), b"last without newline".to_vec()]
+        );
+        assert_eq!(lines(PartStream::new(z.clone(), plain.len() - 1).unwrap()), Err(CodecError::Damaged));
+        let bomb = compress(&vec![b'x'; 1 << 20]).unwrap();
+        assert_eq!(lines(PartStream::new(bomb, 4096).unwrap()), Err(CodecError::Damaged), "one long line is cut too");
+        let mut cut = z;
+        cut.truncate(cut.len() / 2);
+        assert!(PartStream::new(cut, 1 << 20).and_then(lines).is_err(), "a damaged frame fails when read");
+    }
+
     /// One fixed key per tenant, so tests can hand out the right or a wrong one.
     fn key_of(chain: &str) -> Key {
         Key::from_bytes([chain.bytes().fold(7u8, |a, b| a.wrapping_mul(31).wrapping_add(b)); 32])
@@ -264,6 +334,14 @@ mod tests {
                 let key = if part.chain == PROVIDER { backup.clone() } else { key_of(&part.chain) };
                 prop_assert_eq!(&sealed.chain, &part.chain);
                 prop_assert_eq!(sealed.open(&name, &key).unwrap(), part.plain.clone());
+                // As a stream: the same bytes, line by line.
+                let streamed = lines(sealed.open_stream(&name, &key).unwrap()).unwrap();
+                let mut want: Vec<Vec<u8>> = part.plain.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+                if part.plain.is_empty() || part.plain.ends_with(b"\n") {
+                    want.pop();
+                }
+                prop_assert_eq!(streamed, want);
+                prop_assert!(sealed.open_stream(&name, &Key::from_bytes([98; 32])).is_err(), "another key");
             }
         }
 

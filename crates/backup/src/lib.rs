@@ -25,7 +25,7 @@ pub mod retention;
 pub mod schedule;
 pub mod target;
 
-pub use codec::{MAX_PART, PROVIDER, Part, SealedPart, open, seal};
+pub use codec::{MAX_PART, PROVIDER, Part, PartStream, SealedPart, open, seal};
 pub use retention::{Plan, Policy, SegmentInfo, SnapshotInfo};
 pub use schedule::Schedule;
 pub use target::Target;

@@ -141,6 +141,27 @@ pub(crate) async fn open_parts(
     name: &str,
     keys: &Keys<'_>,
 ) -> ServiceResult<(Vec<Vec<u8>>, usize)> {
+    open_each(parts, name, keys, SealedPart::open).await
+}
+
+/// Each readable part of object `name` as a stream decompressed as it is
+/// read ([`valv_backup::PartStream`]), and how many parts were skipped, as
+/// [`open_parts`]; only the decrypting is done here.
+pub(crate) async fn open_streams(
+    parts: Vec<SealedPart>,
+    name: &str,
+    keys: &Keys<'_>,
+) -> ServiceResult<(Vec<valv_backup::PartStream>, usize)> {
+    open_each(parts, name, keys, SealedPart::open_stream).await
+}
+
+/// Opens each part with its chain's key by `open`, on the blocking pool.
+async fn open_each<T: Send + 'static>(
+    parts: Vec<SealedPart>,
+    name: &str,
+    keys: &Keys<'_>,
+    open: fn(&SealedPart, &str, &Key) -> Result<T, valv_backup::CodecError>,
+) -> ServiceResult<(Vec<T>, usize)> {
     let mut keyed = Vec::with_capacity(parts.len());
     for p in parts {
         let key = keys.of(&p.chain).await;
@@ -148,12 +169,12 @@ pub(crate) async fn open_parts(
     }
     let (name, backup) = (name.to_owned(), keys.backup.clone());
     tokio::task::spawn_blocking(move || {
-        let opened = keyed.into_iter().map(|(p, key)| match key.map(|k| p.open(&name, &k)) {
+        let opened = keyed.into_iter().map(|(p, key)| match key.map(|k| open(&p, &name, &k)) {
             Some(Ok(plain)) => Some(plain),
             // Purged tenants' remnants were sealed with the backup key.
-            _ => p.open(&name, &backup).ok(),
+            _ => open(&p, &name, &backup).ok(),
         });
-        let opened: Vec<Option<Vec<u8>>> = opened.collect();
+        let opened: Vec<Option<T>> = opened.collect();
         let skipped = opened.iter().filter(|p| p.is_none()).count();
         (opened.into_iter().flatten().collect(), skipped)
     })

@@ -323,8 +323,8 @@ async fn open_segment<'a>(
 ) -> Result<Opened<'a>, (u64, crate::ServiceError)> {
     let opened = async {
         let parts = objects::fetch(targets, name, &keys.backup).await?;
-        let (plains, skipped) = objects::open_parts(parts, name, keys).await?;
-        Ok((stream::entries(plains), skipped))
+        let (streams, skipped) = objects::open_streams(parts, name, keys).await?;
+        Ok((stream::entries(streams), skipped))
     };
     Ok((range, name, opened.await.map_err(|e| (range.1, e))?))
 }

@@ -1,10 +1,12 @@
 //! A segment's entries as a stream. Its parts (one per chain, each written in
-//! `seq` order by the shipper and by merges) are opened first; their lines
-//! are then parsed on the blocking pool, merged by `seq`, decoded for the
-//! store (`ReplayEntry`) and sent in chunks as they come, so a restore applies
-//! the first entries while the rest of a large segment is still being parsed.
+//! `seq` order by the shipper and by merges) are decrypted first; their lines
+//! are then decompressed and parsed as they are read, on the blocking pool,
+//! merged by `seq`, decoded for the store (`ReplayEntry`) and sent in chunks
+//! as they come, so a restore applies the first entries while the rest of a
+//! large segment is still being decompressed and parsed.
 
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use valv_backup::PartStream;
 use valv_store::{EntryImage, JournalEntry, ReplayEntry, ShippedEntry};
 
 use super::internal;
@@ -17,12 +19,23 @@ pub(crate) const CHUNK: usize = 128;
 /// Chunks of a segment's entries in `seq` order; an error ends the stream.
 pub(crate) type Chunks = UnboundedReceiver<ServiceResult<Vec<ReplayEntry>>>;
 
-/// Parses, merges and decodes the lines of `parts` (each part's plaintext)
-/// on the blocking pool.
-pub(crate) fn entries(parts: Vec<Vec<u8>>) -> Chunks {
+/// Where a part's lines come from.
+trait Lines {
+    /// The next line (without its `\n`), or `None` at the end.
+    fn next_line(&mut self) -> ServiceResult<Option<Vec<u8>>>;
+}
+
+impl Lines for PartStream {
+    fn next_line(&mut self) -> ServiceResult<Option<Vec<u8>>> {
+        PartStream::next_line(self).map_err(internal)
+    }
+}
+
+/// Reads, merges and decodes the lines of `parts` on the blocking pool.
+pub(crate) fn entries(parts: Vec<PartStream>) -> Chunks {
     let (tx, rx) = unbounded_channel();
     tokio::task::spawn_blocking(move || {
-        let sent = merge(&parts, |chunk| {
+        let sent = merge(parts, |chunk| {
             let decoded: ServiceResult<Vec<_>> =
                 chunk.into_iter().map(|e| Ok(ReplayEntry::decode(JournalEntry::from(e))?)).collect();
             let fine = decoded.is_ok();
@@ -39,8 +52,7 @@ pub(crate) fn entries(parts: Vec<Vec<u8>>) -> Chunks {
 /// when `out` answers false (nobody reads any more). A part out of `seq`
 /// order is refused: applied as it stands, its entries would be skipped as
 /// already held.
-fn merge(parts: &[Vec<u8>], mut out: impl FnMut(Vec<EntryImage>) -> bool) -> ServiceResult<()> {
-    let mut lines: Vec<_> = parts.iter().map(|p| p.split(|b| *b == b'\n').filter(|l| !l.is_empty())).collect();
+fn merge(mut lines: Vec<impl Lines>, mut out: impl FnMut(Vec<EntryImage>) -> bool) -> ServiceResult<()> {
     let mut heads = lines.iter_mut().map(next).collect::<ServiceResult<Vec<_>>>()?;
     let (mut chunk, mut last) = (Vec::with_capacity(CHUNK), None);
     while let Some(i) =
@@ -63,8 +75,15 @@ fn merge(parts: &[Vec<u8>], mut out: impl FnMut(Vec<EntryImage>) -> bool) -> Ser
     Ok(())
 }
 
-fn next<'a>(lines: &mut impl Iterator<Item = &'a [u8]>) -> ServiceResult<Option<EntryImage>> {
-    lines.next().map(|l| serde_json::from_slice::<ShippedEntry>(l).map(|s| s.0).map_err(internal)).transpose()
+/// The next entry of a part; empty lines are passed over.
+fn next(lines: &mut impl Lines) -> ServiceResult<Option<EntryImage>> {
+    loop {
+        match lines.next_line()? {
+            Some(l) if l.is_empty() => {}
+            Some(l) => return Ok(Some(serde_json::from_slice::<ShippedEntry>(&l).map_err(internal)?.0)),
+            None => return Ok(None),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -96,9 +115,17 @@ mod tests {
             .collect()
     }
 
+    /// A part's bytes, line by line.
+    impl Lines for std::vec::IntoIter<Vec<u8>> {
+        fn next_line(&mut self) -> ServiceResult<Option<Vec<u8>>> {
+            Ok(self.next())
+        }
+    }
+
     fn collect(parts: &[Vec<u8>]) -> ServiceResult<Vec<Vec<EntryImage>>> {
+        let lines = parts.iter().map(|p| p.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect::<Vec<_>>().into_iter());
         let mut chunks = Vec::new();
-        merge(parts, |c| {
+        merge(lines.collect(), |c| {
             chunks.push(c);
             true
         })?;

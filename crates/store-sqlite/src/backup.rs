@@ -9,6 +9,7 @@ use valv_store::{
     BackupRun, DumpItem, JournalEntry, LedgerRow, Position, ReplayEntry, StateDigest, StoreResult, TargetState,
 };
 
+use crate::behind::WriteBehind;
 use crate::{backend, corrupt, entities, journal};
 
 /// Visits every journaled item in a fixed order inside one read transaction
@@ -72,9 +73,28 @@ pub(crate) fn load(tx: &Transaction<'_>, items: &[DumpItem]) -> StoreResult<()> 
     Ok(())
 }
 
+/// Most entries a replay applies in one transaction when several batches
+/// wait: few transactions, each small.
+pub(crate) const REPLAY_GROUP: usize = 640;
+
+/// Replays `entries` in one transaction; during a restore the file is then
+/// synced in the background (`WriteBehind`).
+pub(crate) fn replay_batch(
+    c: &mut Connection,
+    entries: Vec<ReplayEntry>,
+    behind: Option<&WriteBehind>,
+) -> StoreResult<()> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+    replay(&tx, &entries)?;
+    tx.commit().map_err(backend)?;
+    // Freeing a batch's thousands of strings is work the writer need not wait for.
+    tokio::task::spawn_blocking(move || drop(entries));
+    WriteBehind::after_commit(behind, c)
+}
+
 /// Replays entries in commit order; entries the store already holds are skipped,
 /// so overlapping segments replay safely.
-pub(crate) fn replay(tx: &Transaction<'_>, entries: &[ReplayEntry]) -> StoreResult<()> {
+fn replay(tx: &Transaction<'_>, entries: &[ReplayEntry]) -> StoreResult<()> {
     let mut last: u64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0)).map_err(backend)?;
     // Each chain's head moves once, to its newest entry in the batch.
     let mut heads = std::collections::HashMap::new();

@@ -448,13 +448,24 @@ impl Store for SqliteStore {
 
     async fn replay(&self, entries: Vec<ReplayEntry>) -> StoreResult<()> {
         let behind = self.behind.clone();
+        self.write(move |c| backup::replay_batch(c, entries, behind.as_ref())).await
+    }
+
+    async fn replay_all(&self, mut batches: tokio::sync::mpsc::Receiver<Vec<ReplayEntry>>) -> StoreResult<()> {
+        let behind = self.behind.clone();
+        // The writer takes batches as they come, without going back to the
+        // async side between two: that hand-over waited for a runtime thread
+        // while both cores were busy parsing and writing.
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
-            backup::replay(&tx, &entries)?;
-            tx.commit().map_err(backend)?;
-            // Freeing a batch's thousands of strings is work the writer need not wait for.
-            tokio::task::spawn_blocking(move || drop(entries));
-            WriteBehind::after_commit(behind.as_ref(), c)
+            while let Some(mut entries) = batches.blocking_recv() {
+                while entries.len() < backup::REPLAY_GROUP
+                    && let Ok(more) = batches.try_recv()
+                {
+                    entries.extend(more);
+                }
+                backup::replay_batch(c, entries, behind.as_ref())?;
+            }
+            Ok(())
         })
         .await
     }

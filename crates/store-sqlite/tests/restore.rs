@@ -84,7 +84,7 @@ async fn dump(s: &SqliteStore) -> (Vec<DumpItem>, Position) {
     (items, pos)
 }
 
-async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize) {
+async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize, batch_size: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let live = open(&dir, "live.db").await;
     let mut tenants = vec![tenant("restore-a"), tenant("restore-b")];
@@ -122,7 +122,17 @@ async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize) {
     restored.load(items).await.expect("load");
     assert_eq!(restored.state_digest().await.expect("digest"), base, "a loaded dump is the dumped state");
     let segment = shipped.into_iter().filter(|e| e.seq > base.seq && e.seq <= target.seq);
-    restored.replay(segment.map(|e| ReplayEntry::decode(e).expect("decode")).collect()).await.expect("replay");
+    let entries: Vec<ReplayEntry> = segment.map(|e| ReplayEntry::decode(e).expect("decode")).collect();
+    // Fed in small batches, as a restore sends them while it parses: the
+    // writer applies them back to back, joining those that wait.
+    let (batches, queue) = tokio::sync::mpsc::channel(2);
+    let feeding = async move {
+        for batch in entries.chunks(batch_size) {
+            batches.send(batch.to_vec()).await.expect("send");
+        }
+    };
+    let ((), replayed) = tokio::join!(feeding, restored.replay_all(queue));
+    replayed.expect("replay");
     assert_eq!(restored.state_digest().await.expect("digest").seq, target.seq);
     assert_eq!(restored.state_digest().await.expect("digest").digest, target.digest, "restored state = live state");
     for (key, head) in restored.chain_heads().await.expect("heads") {
@@ -153,9 +163,10 @@ proptest! {
         steps in proptest::collection::vec(step(), 1..25),
         snapshot_at in any::<usize>(),
         restore_at in any::<usize>(),
+        batch_size in 1usize..8,
     ) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        rt.block_on(run(steps, snapshot_at, restore_at));
+        rt.block_on(run(steps, snapshot_at, restore_at, batch_size));
     }
 }
 

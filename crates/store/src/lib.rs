@@ -207,6 +207,15 @@ pub trait Store: Send + Sync + 'static {
     /// Replays shipped entries after the current position: applies their row
     /// images (and a tenant purge) and appends them as they were, in one transaction.
     async fn replay(&self, entries: Vec<ReplayEntry>) -> StoreResult<()>;
+    /// Replays the batches of `batches` as they come, each as [`Store::replay`]
+    /// does, until the channel closes. A store with a single writer applies
+    /// them back to back on it, joining the batches that wait into one transaction.
+    async fn replay_all(&self, mut batches: tokio::sync::mpsc::Receiver<Vec<ReplayEntry>>) -> StoreResult<()> {
+        while let Some(entries) = batches.recv().await {
+            self.replay(entries).await?;
+        }
+        Ok(())
+    }
     /// The erasure ledger, oldest first.
     async fn erasure_ledger(&self) -> StoreResult<Vec<LedgerRow>>;
     /// Adds ledger rows that are not there yet (a restore brings back the newest ledger).

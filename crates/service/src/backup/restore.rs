@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt as _;
+use tokio::sync::mpsc::Sender;
 
 use time::OffsetDateTime;
 use valv_backup::Target;
@@ -159,11 +160,13 @@ async fn base_snapshot(targets: &[&Target], at: OffsetDateTime, backup: &Key) ->
         .max_by_key(|m| m.position.seq))
 }
 
-/// Replays shipped entries after the restored position up to `at`. A
-/// segment merged away while this runs (`compact.rs` writes the merged
-/// segment, then removes its inputs) is missing from the listing taken at the
-/// start: when entries are missing, the segments are listed again and, if
-/// the listing changed, the replay goes on from where it stands.
+/// Replays shipped entries after the restored position up to `at`: the
+/// segments are read here and their entries sent to the store's writer as
+/// they are parsed ([`Store::replay_all`]). A segment merged away while this
+/// runs (`compact.rs` writes the merged segment, then removes its inputs) is
+/// missing from the listing taken at the start: when entries are missing, the
+/// segments are listed again and, if the listing changed, the replay goes on
+/// from where it stands.
 pub(crate) async fn replay(
     store: &StoreSlot,
     targets: &[&Target],
@@ -172,9 +175,31 @@ pub(crate) async fn replay(
     report: &mut RestoreReport,
     progress: &(dyn Fn(&str, u64, u64) + Sync),
 ) -> ServiceResult<()> {
+    let (batches, queue) = tokio::sync::mpsc::channel(QUEUED);
+    let writing = async { Ok::<_, ServiceError>(store.get().await?.replay_all(queue).await?) };
+    let (read, written) = tokio::join!(read_all(batches, targets, at, keys, report, progress), writing);
+    // A store that failed stopped the reading too: its error is the one to tell.
+    written?;
+    read
+}
+
+/// Batches of parsed entries waiting for the store; the reading stays this
+/// far ahead of the writing at most.
+const QUEUED: usize = 16;
+
+/// Reads the segments up to `at` into `batches`; the store's writer ends
+/// when this returns and `batches` is dropped.
+async fn read_all(
+    batches: Sender<Vec<ReplayEntry>>,
+    targets: &[&Target],
+    at: OffsetDateTime,
+    keys: &Keys<'_>,
+    report: &mut RestoreReport,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> ServiceResult<()> {
     let mut listing = segments(targets).await;
     for _ in 0..LISTINGS {
-        let Some(missing) = replay_listed(store, targets, &listing, at, keys, report, progress).await? else {
+        let Some(missing) = replay_listed(&batches, targets, &listing, at, keys, report, progress).await? else {
             return Ok(());
         };
         let now = segments(targets).await;
@@ -205,7 +230,7 @@ async fn segments(targets: &[&Target]) -> Listing {
 /// Replays from the segments in `listing`. Returns why entries are missing
 /// (with every entry before the gap applied), or `None` once done.
 async fn replay_listed(
-    store: &StoreSlot,
+    batches: &Sender<Vec<ReplayEntry>>,
     targets: &[&Target],
     listing: &Listing,
     at: OffsetDateTime,
@@ -215,11 +240,10 @@ async fn replay_listed(
 ) -> ServiceResult<Option<ServiceError>> {
     let todo: Vec<_> = listing.iter().filter(|((_, last), _)| *last > report.seq).collect();
     let total = todo.len() as u64;
-    // Segments are fetched and opened sixteen ahead, and their entries
-    // applied in batches (`REPLAY_BATCH`) as they are parsed.
+    // Segments are fetched and opened sixteen ahead, and their entries sent
+    // to the store as they are parsed.
     let mut pending = todo.iter();
     let mut ahead: futures::stream::FuturesOrdered<Opening<'_>> = futures::stream::FuturesOrdered::new();
-    let mut batch: Vec<ReplayEntry> = Vec::new();
     let mut done = 0;
     // Targets cut their segments at different points, so a segment that is
     // damaged everywhere it exists may still be covered by another target's
@@ -243,21 +267,22 @@ async fn replay_listed(
             Err(_) => continue,
         };
         if let Some((_, e)) = unreadable.take_if(|_| first > report.seq + 1) {
-            if !batch.is_empty() {
-                store.get().await?.replay(batch).await?;
-            }
             return Ok(Some(e));
         }
         if first > report.seq + 1 && report.seq > 0 {
             tracing::warn!(segment = %name, after = report.seq, "entries missing before this segment");
         }
         report.skipped_parts += skipped;
-        // Entries are applied as they are parsed: the store writes one batch
-        // while the next is parsed.
         let mut reached = false;
         while !reached && let Some(chunk) = chunks.recv().await {
             match chunk {
-                Ok(chunk) => reached = take_due(chunk, at, report, &mut batch),
+                Ok(chunk) => {
+                    let due;
+                    (due, reached) = take_due(chunk, at, report);
+                    if !due.is_empty() {
+                        batches.send(due).await.map_err(|_| internal("the store stopped writing"))?;
+                    }
+                }
                 // What was read of the segment stands; the rest counts as unreadable.
                 Err(e) => {
                     if last > report.seq && unreadable.as_ref().is_none_or(|(l, _)| *l < last) {
@@ -265,11 +290,6 @@ async fn replay_listed(
                     }
                     break;
                 }
-            }
-            // The store writes as soon as a chunk's worth waits and nothing
-            // more is parsed yet; what is parsed meanwhile joins the next batch.
-            if batch.len() >= REPLAY_BATCH || (batch.len() >= stream::CHUNK && chunks.is_empty()) {
-                store.get().await?.replay(std::mem::take(&mut batch)).await?;
             }
         }
         if unreadable.as_ref().is_some_and(|(l, _)| *l <= report.seq) {
@@ -282,30 +302,23 @@ async fn replay_listed(
         done += 1;
         progress("journal", done, total);
     }
-    if !batch.is_empty() {
-        store.get().await?.replay(batch).await?;
-    }
     Ok(unreadable.map(|(_, e)| e))
 }
 
-/// Adds the entries of `chunk` after the restored position and up to `at`
-/// to `batch`; true once an entry after `at` comes (the instant is reached).
-fn take_due(
-    chunk: Vec<ReplayEntry>,
-    at: OffsetDateTime,
-    report: &mut RestoreReport,
-    batch: &mut Vec<ReplayEntry>,
-) -> bool {
+/// The entries of `chunk` after the restored position and up to `at`, and
+/// whether an entry after `at` came (the instant is reached).
+fn take_due(chunk: Vec<ReplayEntry>, at: OffsetDateTime, report: &mut RestoreReport) -> (Vec<ReplayEntry>, bool) {
+    let mut due = Vec::with_capacity(chunk.len());
     let after = report.seq;
     for e in chunk.into_iter().filter(|e| e.entry.seq > after) {
         if !parse_stamp(&e.entry.at).is_ok_and(|t| t <= at) {
-            return true;
+            return (due, true);
         }
         (report.seq, report.at) = (e.entry.seq, e.entry.at.clone());
         report.replayed += 1;
-        batch.push(e);
+        due.push(e);
     }
-    false
+    (due, false)
 }
 
 /// A segment opened: its range, name, entries (as they are parsed) and parts skipped.
@@ -331,12 +344,6 @@ async fn open_segment<'a>(
 
 /// Segments fetched and opened ahead of the one being applied.
 const SEGMENTS_AHEAD: usize = 16;
-
-/// Most entries applied per store transaction while replaying: a restore of
-/// many small segments (a quiet installation ships every few entries) is not
-/// one transaction per segment, and a transaction stays small. A batch is
-/// written earlier when the store would otherwise wait for the parsing.
-const REPLAY_BATCH: usize = 640;
 
 /// Copies the chunks of every restored file version into the new chunk store.
 async fn copy_chunks(

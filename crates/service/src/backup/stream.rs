@@ -14,7 +14,7 @@ use crate::ServiceResult;
 
 /// Entries per chunk: few enough that the store starts writing soon after a
 /// segment is opened.
-pub(crate) const CHUNK: usize = 128;
+const CHUNK: usize = 128;
 
 /// Chunks of a segment's entries in `seq` order; an error ends the stream.
 pub(crate) type Chunks = UnboundedReceiver<ServiceResult<Vec<ReplayEntry>>>;

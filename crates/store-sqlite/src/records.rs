@@ -172,5 +172,11 @@ mod tests {
         };
         let p = plan(&c, &all, collection);
         assert!(p.contains("records_tenant_collection_id_idx") && !p.contains("TEMP B-TREE"), "paging: {p}");
+        let live = RecordQuery { limit: 500, ..RecordQuery::default() };
+        let p = plan(&c, &live, collection);
+        assert!(p.contains("records_tenant_collection_id_idx") && !p.contains("TEMP B-TREE"), "live records: {p}");
+        let count = "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM records WHERE tenant_id = ?1 AND collection_id = ?2 AND (?3 OR deleted = 0)";
+        let p: String = c.query_row(count, rusqlite::params!["t", "c", false], |r| r.get(3)).expect("plan");
+        assert!(p.contains("COVERING INDEX records_tenant_collection_id_idx"), "the count reads the index only: {p}");
     }
 }

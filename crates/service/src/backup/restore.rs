@@ -228,7 +228,7 @@ async fn segments(targets: &[&Target]) -> Listing {
 }
 
 /// Replays from the segments in `listing`. Returns why entries are missing
-/// (with every entry before the gap applied), or `None` once done.
+/// (with every entry before the gap sent to the store), or `None` once done.
 async fn replay_listed(
     batches: &Sender<Vec<ReplayEntry>>,
     targets: &[&Target],

@@ -432,8 +432,12 @@ async fn segments_merged_after_the_listing_are_found_by_listing_again() {
         passes.lock().unwrap().push((done, total));
         let mut merged = merged.lock().unwrap();
         if merged.is_none() {
-            let merge = tokio::task::block_in_place(|| handle.block_on(l.valv.compact_segments(&target)));
-            *merged = Some(merge.unwrap());
+            // The merge runs on the runtime's workers while this thread waits
+            // on a plain channel: a nested `block_on` here would take the
+            // wake-ups meant for the restore, which would then wait forever.
+            let (valv, target, (tx, rx)) = (l.valv.clone(), target.clone(), std::sync::mpsc::channel());
+            handle.spawn(async move { tx.send(valv.compact_segments(&target).await).unwrap() });
+            *merged = Some(tokio::task::block_in_place(|| rx.recv().unwrap()).unwrap());
         }
     };
     let report = restore(&StoreSlot::ready(restored.clone()), keys, &blobs, &req, &progress).await.unwrap();

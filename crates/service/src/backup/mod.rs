@@ -10,6 +10,7 @@
 //! tenant's key, everything with the backup key, so a target alone reveals
 //! only sizes, and destroying a tenant key shreds its data in every backup.
 
+mod apply;
 mod compact;
 mod drill;
 mod objects;

@@ -18,10 +18,11 @@ use valv_crypto::seal::Key;
 use valv_domain::parse_stamp;
 use valv_store::{DumpItem, KeyStore, LedgerRow, ReplayEntry, Store};
 
+use super::apply::{Apply, Opened, Segment};
 use super::objects::Keys;
 use super::slot::StoreSlot;
 use super::snapshot::Manifest;
-use super::{internal, objects, stream};
+use super::{internal, objects};
 use crate::keyring::Keyring;
 use crate::{ServiceError, ServiceResult};
 
@@ -240,109 +241,56 @@ async fn replay_listed(
 ) -> ServiceResult<Option<ServiceError>> {
     let todo: Vec<_> = listing.iter().filter(|((_, last), _)| *last > report.seq).collect();
     let total = todo.len() as u64;
-    // Segments are fetched and opened sixteen ahead, and their entries sent
-    // to the store as they are parsed.
+    let (opened, segments) = tokio::sync::mpsc::channel(SEGMENTS_AHEAD);
+    let (done, mut segments_done) = tokio::sync::mpsc::unbounded_channel();
+    let apply = Apply { batches: batches.clone(), at, report: std::mem::take(report) };
+    let applying = tokio::task::spawn_blocking(move || apply.run(segments, &done));
+    let telling = async {
+        while let Some(n) = segments_done.recv().await {
+            progress("journal", n, total);
+        }
+    };
+    // The segments ahead are fetched and decrypted here while the thread applies the one before.
+    let (applied, (), ()) = tokio::join!(applying, open_all(&todo, targets, keys, opened), telling);
+    let (applied, missing) = applied.map_err(internal)?;
+    *report = applied;
+    missing
+}
+
+/// Fetches and decrypts the segments of `todo`, a few at a time, and passes
+/// them on to `out` in order; stops early when `out` is dropped.
+async fn open_all(todo: &[&((u64, u64), String)], targets: &[&Target], keys: &Keys<'_>, out: Sender<Segment>) {
     let mut pending = todo.iter();
-    let mut ahead: futures::stream::FuturesOrdered<Opening<'_>> = futures::stream::FuturesOrdered::new();
-    let mut done = 0;
-    // Targets cut their segments at different points, so a segment that is
-    // damaged everywhere it exists may still be covered by another target's
-    // segments: its failure counts only if its entries are not found elsewhere.
-    let mut unreadable: Option<(u64, crate::ServiceError)> = None;
+    let mut opening: futures::stream::FuturesOrdered<Opening<'_>> = futures::stream::FuturesOrdered::new();
     loop {
-        while ahead.len() < SEGMENTS_AHEAD
-            && let Some(((first, last), name)) = pending.next()
+        while opening.len() < FETCHING
+            && let Some((range, name)) = pending.next()
         {
-            ahead.push_back(Box::pin(open_segment(targets, keys, (*first, *last), name)));
+            opening.push_back(Box::pin(open_segment(targets, keys, *range, name)));
         }
-        let Some(segment) = ahead.next().await else { break };
-        let ((first, last), name, (mut chunks, skipped)) = match segment {
-            Ok(s) => s,
-            Err((last, e)) if last > report.seq => {
-                if unreadable.as_ref().is_none_or(|(l, _)| *l < last) {
-                    unreadable = Some((last, e));
-                }
-                continue;
-            }
-            Err(_) => continue,
-        };
-        if let Some((_, e)) = unreadable.take_if(|_| first > report.seq + 1) {
-            return Ok(Some(e));
+        let Some(segment) = opening.next().await else { return };
+        if out.send(segment).await.is_err() {
+            return;
         }
-        if first > report.seq + 1 && report.seq > 0 {
-            tracing::warn!(segment = %name, after = report.seq, "entries missing before this segment");
-        }
-        report.skipped_parts += skipped;
-        let mut reached = false;
-        while !reached && let Some(chunk) = chunks.recv().await {
-            match chunk {
-                Ok(chunk) => {
-                    let due;
-                    (due, reached) = take_due(chunk, at, report);
-                    if !due.is_empty() {
-                        batches.send(due).await.map_err(|_| internal("the store stopped writing"))?;
-                    }
-                }
-                // What was read of the segment stands; the rest counts as unreadable.
-                Err(e) => {
-                    if last > report.seq && unreadable.as_ref().is_none_or(|(l, _)| *l < last) {
-                        unreadable = Some((last, e));
-                    }
-                    break;
-                }
-            }
-        }
-        if unreadable.as_ref().is_some_and(|(l, _)| *l <= report.seq) {
-            unreadable = None;
-        }
-        if reached {
-            unreadable = None;
-            break;
-        }
-        done += 1;
-        progress("journal", done, total);
     }
-    Ok(unreadable.map(|(_, e)| e))
 }
 
-/// The entries of `chunk` after the restored position and up to `at`, and
-/// whether an entry after `at` came (the instant is reached).
-fn take_due(chunk: Vec<ReplayEntry>, at: OffsetDateTime, report: &mut RestoreReport) -> (Vec<ReplayEntry>, bool) {
-    let mut due = Vec::with_capacity(chunk.len());
-    let after = report.seq;
-    for e in chunk.into_iter().filter(|e| e.entry.seq > after) {
-        if !parse_stamp(&e.entry.at).is_ok_and(|t| t <= at) {
-            return (due, true);
-        }
-        (report.seq, report.at) = (e.entry.seq, e.entry.at.clone());
-        report.replayed += 1;
-        due.push(e);
-    }
-    (due, false)
-}
+/// A segment being fetched and decrypted.
+type Opening<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Segment> + Send + 'a>>;
 
-/// A segment opened: its range, name, entries (as they are parsed) and parts skipped.
-type Opened<'a> = ((u64, u64), &'a String, (stream::Chunks, usize));
-
-/// A segment being fetched and opened; a failure carries the segment's last sequence number.
-type Opening<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Opened<'a>, (u64, crate::ServiceError)>> + Send + 'a>>;
-
-async fn open_segment<'a>(
-    targets: &[&Target],
-    keys: &Keys<'_>,
-    range: (u64, u64),
-    name: &'a String,
-) -> Result<Opened<'a>, (u64, crate::ServiceError)> {
+async fn open_segment(targets: &[&Target], keys: &Keys<'_>, range: (u64, u64), name: &str) -> Segment {
     let opened = async {
         let parts = objects::fetch(targets, name, &keys.backup).await?;
-        let (streams, skipped) = objects::open_streams(parts, name, keys).await?;
-        Ok((stream::entries(streams), skipped))
+        objects::open_streams(parts, name, keys).await
     };
-    Ok((range, name, opened.await.map_err(|e| (range.1, e))?))
+    let (parts, skipped) = opened.await.map_err(|e| (range.1, e))?;
+    Ok(Opened { range, name: name.to_owned(), parts, skipped })
 }
 
-/// Segments fetched and opened ahead of the one being applied.
+/// Segments fetched and decrypted at once.
+const FETCHING: usize = 4;
+
+/// Segments decrypted and waiting for the thread that applies them.
 const SEGMENTS_AHEAD: usize = 16;
 
 /// Copies the chunks of every restored file version into the new chunk store.

@@ -1,11 +1,9 @@
-//! A segment's entries as a stream. Its parts (one per chain, each written in
+//! A segment's entries in chunks. Its parts (one per chain, each written in
 //! `seq` order by the shipper and by merges) are decrypted first; their lines
-//! are then decompressed and parsed as they are read, on the blocking pool,
-//! merged by `seq`, decoded for the store (`ReplayEntry`) and sent in chunks
-//! as they come, so a restore applies the first entries while the rest of a
-//! large segment is still being decompressed and parsed.
+//! are then decompressed and parsed as they are read, merged by `seq` and
+//! handed on in chunks as they come, so a restore applies the first entries
+//! while the rest of a large segment is still being decompressed and parsed.
 
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use valv_backup::PartStream;
 use valv_store::{EntryImage, JournalEntry, ReplayEntry, ShippedEntry};
 
@@ -16,11 +14,8 @@ use crate::ServiceResult;
 /// segment is opened.
 const CHUNK: usize = 128;
 
-/// Chunks of a segment's entries in `seq` order; an error ends the stream.
-pub(crate) type Chunks = UnboundedReceiver<ServiceResult<Vec<ReplayEntry>>>;
-
 /// Where a part's lines come from.
-trait Lines {
+pub(crate) trait Lines {
     /// The next line (without its `\n`), or `None` at the end.
     fn next_line(&mut self) -> ServiceResult<Option<Vec<u8>>>;
 }
@@ -31,28 +26,16 @@ impl Lines for PartStream {
     }
 }
 
-/// Reads, merges and decodes the lines of `parts` on the blocking pool.
-pub(crate) fn entries(parts: Vec<PartStream>) -> Chunks {
-    let (tx, rx) = unbounded_channel();
-    tokio::task::spawn_blocking(move || {
-        let sent = merge(parts, |chunk| {
-            let decoded: ServiceResult<Vec<_>> =
-                chunk.into_iter().map(|e| Ok(ReplayEntry::decode(JournalEntry::from(e))?)).collect();
-            let fine = decoded.is_ok();
-            tx.send(decoded).is_ok() && fine
-        });
-        if let Err(e) = sent {
-            let _ = tx.send(Err(e));
-        }
-    });
-    rx
+/// A chunk's entries decoded for the store; a chunk with an undecodable entry is refused whole.
+pub(crate) fn decode(chunk: Vec<EntryImage>) -> ServiceResult<Vec<ReplayEntry>> {
+    chunk.into_iter().map(|e| Ok(ReplayEntry::decode(JournalEntry::from(e))?)).collect()
 }
 
 /// Hands the parts' entries to `out` in chunks, merged by `seq`; stops early
 /// when `out` answers false (nobody reads any more). A part out of `seq`
 /// order is refused: applied as it stands, its entries would be skipped as
 /// already held.
-fn merge(mut lines: Vec<impl Lines>, mut out: impl FnMut(Vec<EntryImage>) -> bool) -> ServiceResult<()> {
+pub(crate) fn merge(mut lines: Vec<impl Lines>, mut out: impl FnMut(Vec<EntryImage>) -> bool) -> ServiceResult<()> {
     let mut heads = lines.iter_mut().map(next).collect::<ServiceResult<Vec<_>>>()?;
     let (mut chunk, mut last) = (Vec::with_capacity(CHUNK), None);
     while let Some(i) =

@@ -162,8 +162,9 @@ async fn base_snapshot(targets: &[&Target], at: OffsetDateTime, backup: &Key) ->
 }
 
 /// Replays shipped entries after the restored position up to `at`: the
-/// segments are read here and their entries sent to the store's writer as
-/// they are parsed ([`Store::replay_all`]). A segment merged away while this
+/// segments are fetched and decrypted here, parsed on one thread
+/// (`apply.rs`) and their entries sent to the store's writer as they are
+/// parsed ([`Store::replay_all`]). A segment merged away while this
 /// runs (`compact.rs` writes the merged segment, then removes its inputs) is
 /// missing from the listing taken at the start: when entries are missing, the
 /// segments are listed again and, if the listing changed, the replay goes on

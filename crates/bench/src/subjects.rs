@@ -71,7 +71,7 @@ async fn seed(
             updated_by: owner.actor().to_string(),
         };
         batch.push(
-            Change::new(Chain::Tenant(tenant), now, owner.actor(), "record.created")
+            Change::new(Chain::Tenant(tenant), now, owner.actor(), valv_store::Action::RecordCreated)
                 .about("record", r.id)
                 .row(Row::Record(r)),
         );

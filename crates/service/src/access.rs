@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use valv_domain::schema::FieldType;
 use valv_domain::{FileId, TenantId, stamp};
-use valv_store::{Chain, Change, CollectionRow, JournalQuery, RecordRow};
+use valv_store::{Action, Chain, Change, CollectionRow, JournalQuery, RecordRow};
 
 use crate::subjects::{Found, SubjectQuery};
 use crate::{Caller, ServiceResult, UserView, Valv};
@@ -91,7 +91,7 @@ impl Valv {
             processing: processing(&found),
             records,
         };
-        let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "subject.access_report")
+        let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::SubjectAccessReport)
             .detail(serde_json::json!({ "records": report.records.len(), "users": report.users.len() }));
         self.store.commit(change).await?;
         Ok(report)

@@ -11,7 +11,7 @@ use serde::Serialize;
 use valv_crypto::password::Verdict;
 use valv_crypto::{token, totp};
 use valv_domain::{Email, Slug, UserStatus};
-use valv_store::{Actor, Chain, Change, Principal, Row, SessionRow, TenantRow, UserRow};
+use valv_store::{Action, Actor, Chain, Change, Principal, Row, SessionRow, TenantRow, UserRow};
 
 use crate::me::normalize_recovery;
 use crate::throttle::Keys;
@@ -95,7 +95,7 @@ impl Valv {
         let methods = second_factors(&t, &u);
         let principal = Principal::User { tenant: t.id, user: u.id };
         let (cookie, session) = self.new_session(principal, methods.is_empty());
-        let action = if methods.is_empty() { "auth.signed_in" } else { "auth.password_verified" };
+        let action = if methods.is_empty() { Action::AuthSignedIn } else { Action::AuthPasswordVerified };
         let mut change = Change::new(Chain::Tenant(t.id), self.now(), Actor::User(u.id), action)
             .about("user", u.id)
             .detail(serde_json::json!({ "method": "password", "rehashed": rehash, "client": client.to_string() }));
@@ -144,7 +144,7 @@ impl Valv {
             Err(e) => return Err(self.fail_second_factor(session, &tenant, &user, client, e).await?),
         };
         user.updated_at = self.now();
-        let change = Change::new(Chain::Tenant(tenant.id), self.now(), Actor::User(user.id), "auth.signed_in")
+        let change = Change::new(Chain::Tenant(tenant.id), self.now(), Actor::User(user.id), Action::AuthSignedIn)
             .about("user", user.id)
             .detail(serde_json::json!({ "method": method, "client": client.to_string() }))
             .row(Row::User(user.clone()));
@@ -207,7 +207,7 @@ impl Valv {
     ) -> ServiceResult<ServiceError> {
         session.code_failures += 1;
         let change =
-            Change::new(Chain::Tenant(tenant.id), self.now(), Actor::User(user.id), "auth.second_factor_failed")
+            Change::new(Chain::Tenant(tenant.id), self.now(), Actor::User(user.id), Action::AuthSecondFactorFailed)
                 .about("user", user.id)
                 .detail(serde_json::json!({ "reason": err.code(), "client": client.to_string() }));
         self.store.commit(change).await?;
@@ -274,7 +274,7 @@ impl Valv {
         self.record_failure(keys).await?;
         let chain = tenant.map_or(Chain::Provider, |t| Chain::Tenant(t.id));
         let email: String = email.chars().take(254).collect();
-        let change = Change::new(chain, self.now(), Actor::Anonymous, "auth.sign_in_failed")
+        let change = Change::new(chain, self.now(), Actor::Anonymous, Action::AuthSignInFailed)
             .about("sign_in", "")
             .detail(serde_json::json!({ "reason": reason, "email": email, "client": client.to_string() }));
         self.store.commit(change).await?;

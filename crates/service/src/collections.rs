@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use valv_domain::schema::{FieldDef, FieldType, check_fields, parse_identifier};
 use valv_domain::{CollectionId, Role, TenantId};
-use valv_store::{Chain, Change, CollectionRow, Processing, Row};
+use valv_store::{Action, Chain, Change, CollectionRow, Constraint, Processing, Row};
 
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
@@ -92,7 +92,7 @@ impl Valv {
             created_at: now,
             updated_at: now,
         };
-        self.commit_collection(caller, "collection.created", &row).await?;
+        self.commit_collection(caller, Action::CollectionCreated, &row).await?;
         Ok(CollectionView::from(&row))
     }
 
@@ -115,7 +115,7 @@ impl Valv {
         row.data_subject = patch.data_subject.unwrap_or(row.data_subject);
         row.processing = patch.processing.unwrap_or(row.processing);
         row.updated_at = self.now();
-        self.commit_collection(caller, "collection.updated", &row).await?;
+        self.commit_collection(caller, Action::CollectionUpdated, &row).await?;
         Ok(CollectionView::from(&row))
     }
 
@@ -156,12 +156,12 @@ impl Valv {
         Ok(())
     }
 
-    async fn commit_collection(&self, caller: &Caller, action: &'static str, row: &CollectionRow) -> ServiceResult<()> {
+    async fn commit_collection(&self, caller: &Caller, action: Action, row: &CollectionRow) -> ServiceResult<()> {
         let change = Change::new(Chain::Tenant(row.tenant_id), self.now(), caller.actor(), action)
             .about("collection", row.id)
             .row(Row::Collection(row.clone()));
         match self.store.commit(change).await {
-            Err(valv_store::StoreError::Conflict("collections_tenant_name_key")) => {
+            Err(valv_store::StoreError::Conflict(Constraint::CollectionsTenantName)) => {
                 Err(ServiceError::Conflict { code: "collection_exists", message: "a collection with this name exists" })
             }
             other => {

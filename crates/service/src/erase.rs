@@ -12,7 +12,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use valv_domain::schema::FieldType;
 use valv_domain::{Email, FileId, PersonName, Phone, RecordId, Role, TenantId, UserStatus, stamp};
-use valv_store::{Chain, Change, CollectionRow, FileRow, Filter, Op, Principal, RecordQuery, RecordRow, Row, UserRow};
+use valv_store::{
+    Action, Chain, Change, CollectionRow, FileRow, Filter, Op, Principal, RecordQuery, RecordRow, Row, UserRow,
+};
 
 use crate::subjects::{Found, SubjectQuery};
 use crate::{Caller, ServiceError, ServiceResult, Valv};
@@ -151,7 +153,7 @@ impl Valv {
         // Ids and field names only: enough for every restore to erase again (reapply.rs), no data.
         let ledger = serde_json::json!({ "id": id, "tenant": tenant.to_string(), "at": stamp(now), "entities": entities,
             "erased": erased, "subjects": subjects, "kept": kept.iter().map(|k| &k.id).collect::<Vec<_>>() });
-        let mut change = Change::new(Chain::Tenant(tenant), now, caller.actor(), "subject.erased")
+        let mut change = Change::new(Chain::Tenant(tenant), now, caller.actor(), Action::SubjectErased)
             .about("erasure", &id)
             .detail(serde_json::json!({ "erased": erased.len(), "kept": kept.len() }));
         change.rows = rows;

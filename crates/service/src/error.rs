@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use valv_crypto::policy::Feedback;
-use valv_store::StoreError;
+use valv_store::{Constraint, StoreError};
 
 /// One refused input field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -105,13 +105,13 @@ impl ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict("users_tenant_email_key") => {
+            StoreError::Conflict(Constraint::UsersTenantEmail) => {
                 Self::Conflict { code: "email_taken", message: "a user with this e-mail address already exists" }
             }
-            StoreError::Conflict("tenants_slug_key") => {
+            StoreError::Conflict(Constraint::TenantsSlug) => {
                 Self::Conflict { code: "slug_taken", message: "another organisation already uses this slug" }
             }
-            StoreError::Conflict("operators_email_key") => {
+            StoreError::Conflict(Constraint::OperatorsEmail) => {
                 Self::Conflict { code: "email_taken", message: "an operator with this e-mail address already exists" }
             }
             other => Self::Internal(other.to_string()),

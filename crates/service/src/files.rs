@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use valv_blob::{BlobError, ChunkId, ChunkRef, Manifest, TenantKeys, read_range};
 use valv_domain::{FileId, TenantId};
-use valv_store::{Chain, Change, FileRow, FileVersionRow, Row};
+use valv_store::{Action, Chain, Change, FileRow, FileVersionRow, Row};
 
 use crate::collections::{reader, writer};
 use crate::{Caller, ServiceError, ServiceResult, Valv};
@@ -124,7 +124,7 @@ impl Valv {
         let tenant = writer(caller)?;
         let mut f = self.live_file(tenant, id).await?;
         f.deleted_at = Some(self.now());
-        let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "file.deleted")
+        let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::FileDeleted)
             .about("file", id)
             .row(Row::File(f));
         self.store.commit(change).await?;

@@ -5,7 +5,7 @@
 use secrecy::SecretString;
 use serde::Serialize;
 use valv_crypto::{password::Verdict, policy, token, totp};
-use valv_store::{Principal, TotpState, UserRow};
+use valv_store::{Action, Principal, TotpState, UserRow};
 
 use crate::{Caller, ServiceError, ServiceResult, UserView, Valv, Via};
 
@@ -63,7 +63,7 @@ impl Valv {
         check_password(&new, &[u.name.as_str(), u.email.as_str(), tenant.name.as_str()])?;
         u.password_hash = Some(self.hash_password(new).await?);
         u.updated_at = self.now();
-        self.commit_user(caller, "user.password_changed", &u).await?;
+        self.commit_user(caller, Action::UserPasswordChanged, &u).await?;
         let keep = match caller {
             Caller::User { via: Via::Session(id), .. } => Some(id.as_str()),
             _ => None,
@@ -88,7 +88,7 @@ impl Valv {
         let sealed = self.seal_totp(u.tenant_id, u.id, &secret).await?;
         u.totp = Some(TotpState { secret: sealed, confirmed: false, last_step: 0 });
         u.updated_at = self.now();
-        self.commit_user(caller, "user.totp_enrolment_started", &u).await?;
+        self.commit_user(caller, Action::UserTotpEnrolmentStarted, &u).await?;
         let otpauth_url = totp::otpauth_url(&secret, &self.settings.issuer, u.email.as_str());
         Ok(TotpEnrolment { secret, otpauth_url })
     }
@@ -113,7 +113,7 @@ impl Valv {
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
         u.recovery_codes = codes.iter().map(|c| token::digest(c)).collect();
         u.updated_at = self.now();
-        self.commit_user(caller, "user.totp_enabled", &u).await?;
+        self.commit_user(caller, Action::UserTotpEnabled, &u).await?;
         Ok(codes)
     }
 

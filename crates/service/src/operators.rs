@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use secrecy::SecretString;
 use valv_crypto::password::Verdict;
 use valv_domain::{Email, UserStatus};
-use valv_store::{Actor, Chain, Change, Principal};
+use valv_store::{Action, Actor, Chain, Change, Principal};
 
 use crate::auth::session_invalid;
 use crate::throttle::Keys;
@@ -37,7 +37,7 @@ impl Valv {
         }
         self.clear_throttle(&keys).await?;
         let (cookie, session) = self.new_session(Principal::Operator(op.id), true);
-        let change = Change::new(Chain::Provider, self.now(), Actor::Operator(op.id), "auth.operator_signed_in")
+        let change = Change::new(Chain::Provider, self.now(), Actor::Operator(op.id), Action::AuthOperatorSignedIn)
             .about("operator", op.id)
             .detail(serde_json::json!({ "client": client.to_string() }));
         self.store.commit(change).await?;
@@ -84,7 +84,7 @@ impl Valv {
             _ => return Ok(()),
         };
         self.store.delete_session(session).await?;
-        let change = Change::new(caller.chain(), self.now(), caller.actor(), "auth.signed_out");
+        let change = Change::new(caller.chain(), self.now(), caller.actor(), Action::AuthSignedOut);
         self.store.commit(change).await?;
         Ok(())
     }

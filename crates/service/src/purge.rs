@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use time::OffsetDateTime;
-use valv_store::{Chain, Change, Row, TenantRow};
+use valv_store::{Action, Chain, Change, Row, TenantRow};
 
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
@@ -66,7 +66,7 @@ impl Valv {
         let mut removed = 0;
         for t in tenants.into_iter().filter(|t| t.id != keep && t.purged_at.is_none()) {
             let detail = serde_json::json!({ "key_destroyed": true, "kept_tenant": keep.to_string() });
-            self.remove_tenant(caller, t, "tenant.left_out_of_copy", detail).await?;
+            self.remove_tenant(caller, t, Action::TenantLeftOutOfCopy, detail).await?;
             removed += 1;
         }
         Ok(removed)
@@ -74,7 +74,7 @@ impl Valv {
 
     async fn purge(&self, caller: &Caller, t: TenantRow) -> ServiceResult<PurgeReceipt> {
         let detail = serde_json::json!({ "key_destroyed": true, "export_window_days": self.settings.export_window.whole_days() });
-        self.remove_tenant(caller, t, "tenant.purged", detail).await
+        self.remove_tenant(caller, t, Action::TenantPurged, detail).await
     }
 
     /// Destroys the tenant's key, deletes its rows (one journaled change) and its chunks.
@@ -82,7 +82,7 @@ impl Valv {
         &self,
         caller: &Caller,
         t: TenantRow,
-        action: &'static str,
+        action: Action,
         detail: serde_json::Value,
     ) -> ServiceResult<PurgeReceipt> {
         let now = self.now();
@@ -96,7 +96,7 @@ impl Valv {
             .row(Row::Tenant(row));
         let deleted: BTreeMap<String, u64> = self.store.purge_tenant(t.id, change).await?.into_iter().collect();
         let chunks_deleted = self.delete_chunks(&t).await;
-        tracing::info!(tenant = %t.id, chunks_deleted, action, "tenant data deleted and key destroyed");
+        tracing::info!(tenant = %t.id, chunks_deleted, action = %action, "tenant data deleted and key destroyed");
         Ok(PurgeReceipt {
             tenant_id: t.id.to_string(),
             slug: t.slug.to_string(),

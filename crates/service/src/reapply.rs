@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use valv_domain::{FileId, RecordId, TenantId, UserId, parse_stamp};
-use valv_store::{Actor, Chain, Change, Row};
+use valv_store::{Action, Actor, Chain, Change, Row};
 
 use crate::erase::{Erased, anonymised};
 use crate::{ServiceError, ServiceResult, Valv};
@@ -82,7 +82,7 @@ impl Valv {
                 _ => {}
             }
         }
-        let mut change = Change::new(Chain::Tenant(tenant), now, Actor::System, "subject.erasure_reapplied")
+        let mut change = Change::new(Chain::Tenant(tenant), now, Actor::System, Action::SubjectErasureReapplied)
             .about("erasure", &l.id)
             .detail(serde_json::json!({ "items": rows.len() }));
         change.rows = rows;

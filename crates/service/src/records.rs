@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use valv_domain::{RecordId, TenantId};
-use valv_store::{Chain, Change, CollectionRow, RecordRow, Row};
+use valv_store::{Action, Chain, Change, CollectionRow, RecordRow, Row};
 
 use crate::collections::{reader, writer};
 use crate::validate::Reference;
@@ -91,7 +91,7 @@ impl Valv {
             updated_at: now,
             updated_by: actor,
         };
-        self.commit_record(caller, "record.created", &row).await?;
+        self.commit_record(caller, Action::RecordCreated, &row).await?;
         Ok(RecordView::new(&row, &c.name))
     }
 
@@ -122,7 +122,7 @@ impl Valv {
         precondition(if_match, r.revision)?;
         let data = validate::merge(&r.data, &patch);
         self.check_data(tenant, &c, &data).await?;
-        self.write_revision(caller, &c, r, "record.updated", |r| r.data = data).await
+        self.write_revision(caller, &c, r, Action::RecordUpdated, |r| r.data = data).await
     }
 
     /// Soft-deletes a record: it leaves lists; its history stays.
@@ -140,7 +140,7 @@ impl Valv {
         let (c, r) = self.live_record(tenant, collection, id).await?;
         precondition(if_match, r.revision)?;
         let now = self.now();
-        self.write_revision(caller, &c, r, "record.deleted", |r| r.deleted_at = Some(now)).await.map(drop)
+        self.write_revision(caller, &c, r, Action::RecordDeleted, |r| r.deleted_at = Some(now)).await.map(drop)
     }
 
     /// Writes the next revision of `r` after `edit`.
@@ -149,7 +149,7 @@ impl Valv {
         caller: &Caller,
         c: &CollectionRow,
         mut r: RecordRow,
-        action: &'static str,
+        action: Action,
         edit: impl FnOnce(&mut RecordRow),
     ) -> ServiceResult<RecordView> {
         edit(&mut r);
@@ -216,7 +216,7 @@ impl Valv {
         if errors.is_empty() { Ok(()) } else { Err(ServiceError::Validation(errors)) }
     }
 
-    async fn commit_record(&self, caller: &Caller, action: &'static str, r: &RecordRow) -> ServiceResult<()> {
+    async fn commit_record(&self, caller: &Caller, action: Action, r: &RecordRow) -> ServiceResult<()> {
         let change = Change::new(Chain::Tenant(r.tenant_id), self.now(), caller.actor(), action)
             .about("record", r.id)
             .row(Row::Record(r.clone()));

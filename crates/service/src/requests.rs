@@ -12,7 +12,7 @@ use time::Duration;
 use utoipa::ToSchema;
 use valv_crypto::token;
 use valv_domain::{DeadlineStatus, Email, RequestDeadline, Slug, TenantId, stamp};
-use valv_store::{Actor, Chain, Change, RequestRow, Row};
+use valv_store::{Action, Actor, Chain, Change, RequestRow, Row};
 
 use crate::subjects::SubjectQuery;
 use crate::{Caller, Message, Recipient, ServiceError, ServiceResult, Valv};
@@ -79,7 +79,7 @@ impl Valv {
         }
     }
 
-    async fn save_request(&self, actor: Actor, action: &'static str, r: &RequestRow) -> ServiceResult<()> {
+    async fn save_request(&self, actor: Actor, action: Action, r: &RequestRow) -> ServiceResult<()> {
         let change = Change::new(Chain::Tenant(r.tenant_id), self.now(), actor, action)
             .about("request", &r.id)
             .row(Row::Request(r.clone()));
@@ -122,7 +122,7 @@ impl Valv {
             answered_at: None,
             response: None,
         };
-        self.save_request(Actor::Anonymous, "request.received", &r).await?;
+        self.save_request(Actor::Anonymous, Action::RequestReceived, &r).await?;
         let code = format!("{}.{}.{secret}", t.id, r.id);
         let base = self.settings.public_url.trim_end_matches('/');
         let body = format!(
@@ -158,7 +158,7 @@ impl Valv {
         r.verification_digest = None;
         r.verified_at = Some(self.now());
         r.status = "open".into();
-        self.save_request(Actor::Anonymous, "request.verified", &r).await
+        self.save_request(Actor::Anonymous, Action::RequestVerified, &r).await
     }
 
     /// The tenant's requests; `deadline` filters on `open`, `due_soon` or `overdue`.
@@ -200,7 +200,7 @@ impl Valv {
             .extend(months, self.now())
             .map_err(|e| ServiceError::Invalid { code: "extension_refused", message: e.to_string() })?;
         r.extension_reason = Some(reason.trim().chars().take(2000).collect());
-        self.save_request(caller.actor(), "request.extended", &r).await?;
+        self.save_request(caller.actor(), Action::RequestExtended, &r).await?;
         Ok(self.request_view(&r))
     }
 
@@ -229,7 +229,7 @@ impl Valv {
         r.response = Some(response.map_err(|e| ServiceError::Internal(e.to_string()))?);
         r.answered_at = Some(self.now());
         r.status = "answered".into();
-        self.save_request(caller.actor(), "request.answered", &r).await?;
+        self.save_request(caller.actor(), Action::RequestAnswered, &r).await?;
         Ok(self.request_view(&r))
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use valv_domain::RecordId;
-use valv_store::{JournalEntry, RecordRow, Row};
+use valv_store::{Action, JournalEntry, RecordRow, Row};
 
 use crate::collections::{reader, writer};
 use crate::records::precondition;
@@ -131,7 +131,7 @@ impl Valv {
         let (c, current) = self.any_record(tenant, collection, id).await?;
         precondition(if_match, current.revision)?;
         self.check_data(tenant, &c, &old).await?;
-        self.write_revision(caller, &c, current, "record.restored", |r| {
+        self.write_revision(caller, &c, current, Action::RecordRestored, |r| {
             r.data = old;
             r.deleted_at = None;
         })

@@ -5,7 +5,7 @@
 use secrecy::SecretString;
 use valv_crypto::token;
 use valv_domain::{Email, OperatorId, PersonName, UserStatus};
-use valv_store::{Actor, Chain, Change, OperatorRow, Row};
+use valv_store::{Action, Actor, Chain, Change, OperatorRow, Row};
 
 use crate::form::Form;
 use crate::me::check_password;
@@ -58,7 +58,7 @@ impl Valv {
             created_at: self.now(),
         };
         let view = OperatorView::from(&row);
-        let change = Change::new(Chain::Provider, self.now(), Actor::Anonymous, "operator.created")
+        let change = Change::new(Chain::Provider, self.now(), Actor::Anonymous, Action::OperatorCreated)
             .about("operator", row.id)
             .detail(serde_json::json!({ "via": "setup_token" }))
             .row(Row::Operator(row));

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use valv_domain::{Email, PersonName, Phone, Role, Slug, TenantId, TenantName, UserId, UserStatus};
-use valv_store::{Chain, Change, Contact, Row, TenantLimits, TenantRow, UserRow};
+use valv_store::{Action, Chain, Change, Contact, Row, TenantLimits, TenantRow, UserRow};
 
 use crate::form::Form;
 use crate::{Caller, ServiceError, ServiceResult, TenantView, UserView, Valv};
@@ -89,10 +89,10 @@ impl Valv {
         // The data key exists before the tenant does: no tenant is ever without one.
         self.keyring.create(tenant.id).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
         let views = (TenantView::from(&tenant), UserView::from(&owner));
-        let created = Change::new(Chain::Provider, now, caller.actor(), "tenant.created")
+        let created = Change::new(Chain::Provider, now, caller.actor(), Action::TenantCreated)
             .about("tenant", tenant.id)
             .row(Row::Tenant(tenant.clone()));
-        let invited = Change::new(Chain::Tenant(tenant.id), now, caller.actor(), "user.invited")
+        let invited = Change::new(Chain::Tenant(tenant.id), now, caller.actor(), Action::UserInvited)
             .about("user", owner.id)
             .row(Row::User(owner.clone()));
         self.store.commit_all(vec![created, invited]).await?;
@@ -132,8 +132,11 @@ impl Valv {
     /// `Forbidden` unless an operator; `NotFound`.
     pub async fn set_tenant_blocked(&self, caller: &Caller, id: TenantId, blocked: bool) -> ServiceResult<TenantView> {
         caller.operator()?;
-        let (status, action) =
-            if blocked { (UserStatus::Blocked, "tenant.blocked") } else { (UserStatus::Active, "tenant.unblocked") };
+        let (status, action) = if blocked {
+            (UserStatus::Blocked, Action::TenantBlocked)
+        } else {
+            (UserStatus::Active, Action::TenantUnblocked)
+        };
         self.update_tenant(caller, id, action, |t| t.status = status).await
     }
 
@@ -150,7 +153,7 @@ impl Valv {
             });
         }
         let now = self.now();
-        self.update_tenant(caller, id, "tenant.terminated", |t| t.terminated_at = Some(now)).await
+        self.update_tenant(caller, id, Action::TenantTerminated, |t| t.terminated_at = Some(now)).await
     }
 
     /// Sets a tenant's limits; an absent value falls back to the installation's.
@@ -173,7 +176,7 @@ impl Valv {
         if values.iter().flatten().any(|v| *v == 0) {
             return Err(ServiceError::field("limits", "invalid_limit", "a limit must be at least 1"));
         }
-        self.update_tenant(caller, id, "tenant.limits_changed", |t| t.limits = l).await
+        self.update_tenant(caller, id, Action::TenantLimitsChanged, |t| t.limits = l).await
     }
 
     /// The limits in force for `tenant`.
@@ -192,7 +195,7 @@ impl Valv {
     /// `Forbidden` unless owner or admin.
     pub async fn set_require_second_factor(&self, caller: &Caller, required: bool) -> ServiceResult<TenantView> {
         let (tenant, _) = caller.admin()?;
-        self.update_tenant(caller, tenant, "tenant.second_factor_policy_changed", |t| {
+        self.update_tenant(caller, tenant, Action::TenantSecondFactorPolicyChanged, |t| {
             t.require_second_factor = required;
         })
         .await
@@ -202,7 +205,7 @@ impl Valv {
         &self,
         caller: &Caller,
         id: TenantId,
-        action: &'static str,
+        action: Action,
         edit: impl FnOnce(&mut TenantRow),
     ) -> ServiceResult<TenantView> {
         let mut t = self.tenant_row(id).await?;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::Duration;
 use valv_crypto::token;
 use valv_domain::{Role, TokenId, UserStatus};
-use valv_store::{Chain, Change, Row, TokenRow};
+use valv_store::{Action, Chain, Change, Row, TokenRow};
 
 use crate::{Caller, ServiceError, ServiceResult, TokenView, Valv};
 
@@ -71,7 +71,7 @@ impl Valv {
             expires_at: now + Duration::days(i64::from(days)),
             revoked_at: None,
         };
-        let change = Change::new(Chain::Tenant(tenant), now, caller.actor(), "token.created")
+        let change = Change::new(Chain::Tenant(tenant), now, caller.actor(), Action::TokenCreated)
             .about("token", row.id)
             .detail(serde_json::json!({ "role": role.as_str(), "expires_in_days": days }))
             .row(Row::Token(row.clone()));
@@ -102,7 +102,7 @@ impl Valv {
             .ok_or(ServiceError::NotFound)?;
         if row.revoked_at.is_none() {
             row.revoked_at = Some(self.now());
-            let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "token.revoked")
+            let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::TokenRevoked)
                 .about("token", id)
                 .row(Row::Token(row.clone()));
             self.store.commit(change).await?;

@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt as _};
 use valv_blob::{BlobError, Manifest, write_stream};
 use valv_domain::files::{FileName, Folder};
 use valv_domain::{FileId, TenantId};
-use valv_store::{Chain, Change, FileRow, FileVersionRow, Row, StoredChunk};
+use valv_store::{Action, Chain, Change, Constraint, FileRow, FileVersionRow, Row, StoredChunk};
 
 use crate::collections::writer;
 use crate::files::{FileView, file_view};
@@ -145,7 +145,7 @@ impl Valv {
             }
             Ok(Verdict::Infected(signature)) => {
                 self.collect(tenant, m).await;
-                let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "file.malware_refused")
+                let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::FileMalwareRefused)
                     .about("file", file.id)
                     .detail(serde_json::json!({ "signature": signature, "name": file.name.as_str(), "size": m.size }));
                 self.store.commit(change).await?;
@@ -188,19 +188,19 @@ impl Valv {
             uploaded_at: self.now(),
             scan,
         };
-        let action = if f.current_version == 1 { "file.created" } else { "file.version_added" };
+        let action = if f.current_version == 1 { Action::FileCreated } else { Action::FileVersionAdded };
         let change = Change::new(Chain::Tenant(f.tenant_id), self.now(), caller.actor(), action)
             .about("file", f.id)
             .row(Row::File(f.clone()))
             .row(Row::FileVersion(v));
         match self.store.commit(change).await {
-            Err(valv_store::StoreError::Conflict("files_tenant_path_key")) => {
+            Err(valv_store::StoreError::Conflict(Constraint::FilesTenantPath)) => {
                 return Err(ServiceError::Conflict {
                     code: "file_exists",
                     message: "a file with this name exists in this folder",
                 });
             }
-            Err(valv_store::StoreError::Conflict("file_versions_pkey")) => {
+            Err(valv_store::StoreError::Conflict(Constraint::FileVersionsKey)) => {
                 return Err(ServiceError::Conflict {
                     code: "version_conflict",
                     message: "another upload to this file finished first; upload again",

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use valv_crypto::token;
 use valv_domain::{Email, PersonName, Phone, Role, TenantId, UserId, UserStatus};
-use valv_store::{Actor, Chain, Change, Principal, Row, TenantRow, UserRow};
+use valv_store::{Action, Actor, Chain, Change, Principal, Row, TenantRow, UserRow};
 
 use crate::form::Form;
 use crate::me::check_password;
@@ -77,7 +77,7 @@ impl Valv {
             created_at: now,
             updated_at: now,
         };
-        self.commit_user(caller, "user.invited", &user).await?;
+        self.commit_user(caller, Action::UserInvited, &user).await?;
         self.send_invitation(&tenant, &user, &credential).await;
         Ok(UserView::from(&user))
     }
@@ -128,7 +128,7 @@ impl Valv {
         u.phone = phone.unwrap_or(u.phone);
         u.role = role.unwrap_or(u.role);
         u.updated_at = self.now();
-        self.commit_user(caller, "user.updated", &u).await?;
+        self.commit_user(caller, Action::UserUpdated, &u).await?;
         Ok(UserView::from(&u))
     }
 
@@ -154,7 +154,7 @@ impl Valv {
         let now = self.now();
         u.status = if blocked { UserStatus::Blocked } else { UserStatus::Active };
         u.updated_at = now;
-        let action = if blocked { "user.blocked" } else { "user.unblocked" };
+        let action = if blocked { Action::UserBlocked } else { Action::UserUnblocked };
         let mut change =
             Change::new(Chain::Tenant(tenant), now, caller.actor(), action).about("user", id).row(Row::User(u.clone()));
         if blocked {
@@ -200,7 +200,7 @@ impl Valv {
         user.password_hash = Some(self.hash_password(password).await?);
         user.invitation_digest = None;
         user.updated_at = self.now();
-        let change = Change::new(Chain::Tenant(tenant_id), self.now(), Actor::User(user_id), "user.activated")
+        let change = Change::new(Chain::Tenant(tenant_id), self.now(), Actor::User(user_id), Action::UserActivated)
             .about("user", user_id)
             .row(Row::User(user.clone()));
         self.store.commit(change).await?;
@@ -223,7 +223,7 @@ impl Valv {
         let secret = token::random(32);
         u.invitation_digest = Some(token::digest(&secret));
         u.updated_at = self.now();
-        self.commit_user(caller, "user.invited", &u).await?;
+        self.commit_user(caller, Action::UserInvited, &u).await?;
         let tenant = self.tenant_row(tenant_id).await?;
         self.send_invitation(&tenant, &u, &format!("{tenant_id}.{id}.{secret}")).await;
         Ok(UserView::from(&u))
@@ -254,7 +254,7 @@ impl Valv {
         Ok(())
     }
 
-    pub(crate) async fn commit_user(&self, caller: &Caller, action: &'static str, u: &UserRow) -> ServiceResult<()> {
+    pub(crate) async fn commit_user(&self, caller: &Caller, action: Action, u: &UserRow) -> ServiceResult<()> {
         let change = Change::new(Chain::Tenant(u.tenant_id), self.now(), caller.actor(), action)
             .about("user", u.id)
             .row(Row::User(u.clone()));

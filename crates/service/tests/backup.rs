@@ -223,7 +223,9 @@ async fn a_tenant_restore_merges_thousands_of_records_in_order() {
     let collection = live_store.collections(tenant).await.unwrap().remove(0);
     let copy = SqliteStore::open(&dir.path().join("copy.db")).await.unwrap();
     let put = |chain, row| {
-        valv_store::Change::new(chain, l.clock.now(), valv_store::Actor::Cli, "test").about("t", "x").row(row)
+        valv_store::Change::new(chain, l.clock.now(), valv_store::Actor::Cli, valv_store::Action::RecordUpdated)
+            .about("t", "x")
+            .row(row)
     };
     let provider = valv_store::Chain::Provider;
     let t = valv_store::Chain::Tenant(tenant);

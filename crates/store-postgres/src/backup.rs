@@ -6,10 +6,9 @@
 
 use futures::TryStreamExt as _;
 use sqlx::{PgConnection, PgPool};
-use valv_store::backup::{DUMP_TABLES, row_of};
 use valv_store::{
-    BackupRun, DumpItem, JournalEntry, LedgerRow, Position, ReplayEntry, RowImage, StateDigest, StoreError,
-    StoreResult, TargetState,
+    Action, BackupRun, DumpItem, JournalEntry, LedgerRow, Position, ReplayEntry, RowImage, StateDigest, StoreError,
+    StoreResult, Table, TargetState,
 };
 
 use crate::runs::Runs;
@@ -40,11 +39,11 @@ pub(crate) async fn walk(
     out: Option<&tokio::sync::mpsc::Sender<DumpItem>>,
 ) -> StoreResult<Position> {
     let mut e = Emit { digest: StateDigest::default(), out };
-    for (table, order) in DUMP_TABLES {
-        let sql = format!("SELECT row_json FROM {table} ORDER BY {order}");
+    for (table, order) in Table::dumped() {
+        let sql = format!("SELECT row_json FROM {} ORDER BY {order}", table.name());
         let mut rows = sqlx::query_scalar::<_, String>(&sql).fetch(&mut *c);
         while let Some(json) = rows.try_next().await.map_err(backend)? {
-            e.emit(DumpItem::Row(row_of(table, &json)?)).await?;
+            e.emit(DumpItem::Row(table.decode(&json)?)).await?;
         }
     }
     let (mut seq, mut at) = (0u64, String::new());
@@ -101,7 +100,7 @@ pub(crate) async fn replay(c: &mut PgConnection, entries: Vec<ReplayEntry>) -> S
         if e.seq <= last {
             continue;
         }
-        if e.action == "tenant.purged" && e.entity == "tenant" {
+        if e.entity == "tenant" && Action::parse(&e.action).is_some_and(Action::removes_tenant) {
             runs.flush(c).await?;
             journal::insert_all(c, &std::mem::take(&mut pending)).await?;
             purge_rows(c, &e.entity_id).await?;
@@ -124,13 +123,13 @@ pub(crate) async fn replay(c: &mut PgConnection, entries: Vec<ReplayEntry>) -> S
 /// Deletes the rows of a tenant and blanks its chain's payloads.
 pub(crate) async fn purge_rows(c: &mut PgConnection, tenant: &str) -> StoreResult<Vec<(String, u64)>> {
     let mut counts = Vec::new();
-    for table in valv_store::backup::TENANT_TABLES {
-        let done = sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1"))
+    for table in Table::purged() {
+        let done = sqlx::query(&format!("DELETE FROM {} WHERE tenant_id = $1", table.name()))
             .bind(tenant)
             .execute(&mut *c)
             .await
             .map_err(backend)?;
-        counts.push((table.to_owned(), done.rows_affected()));
+        counts.push((table.name().to_owned(), done.rows_affected()));
     }
     sqlx::query("UPDATE journal SET payload = NULL WHERE chain = $1")
         .bind(tenant)

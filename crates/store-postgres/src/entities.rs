@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryScalar;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
-use valv_store::{Row, RowImage, RowKeys, StoreError, StoreResult};
+use valv_store::{Constraint, Row, RowImage, RowKeys, StoreError, StoreResult};
 
 use crate::{backend, corrupt, int};
 
@@ -36,7 +36,7 @@ pub(crate) async fn upsert_run(c: &mut PgConnection, rows: &[RowImage]) -> Store
     // One row is the live server's statement, kept prepared; a run's text varies with its length.
     let changed = q.build().persistent(rows.len() == 1).execute(c).await.map_err(backend)?.rows_affected();
     // Fewer rows changed: the conflict's `WHERE` refused to move a row to another owner.
-    if changed == rows.len() as u64 { Ok(()) } else { Err(StoreError::Conflict("row_owner_mismatch")) }
+    if changed == rows.len() as u64 { Ok(()) } else { Err(StoreError::Conflict(Constraint::RowOwnerMismatch)) }
 }
 
 /// A table's insert (up to `VALUES`) and what a conflict on its key does.

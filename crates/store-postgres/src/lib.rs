@@ -18,28 +18,16 @@ mod records;
 mod runs;
 mod store;
 
-use valv_store::{StoreError, StoreResult};
+use valv_store::{Constraint, StoreError, StoreResult};
 
 pub use conn::PgStore;
 pub use keys::PgKeyStore;
-
-/// Unique constraints a write may break, by the names PostgreSQL reports,
-/// which are the names the SQLite backend maps its errors to.
-const KNOWN_CONSTRAINTS: [&str; 7] = [
-    "files_tenant_path_key",
-    "file_versions_pkey",
-    "collections_tenant_name_key",
-    "users_tenant_email_key",
-    "tenants_slug_key",
-    "operators_email_key",
-    "journal_chain_seq_key",
-];
 
 /// Maps a database error to a store error, naming the constraint on conflicts.
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.kind() == sqlx::error::ErrorKind::UniqueViolation
-        && let Some(name) = db.constraint().and_then(|c| KNOWN_CONSTRAINTS.iter().find(|k| **k == c))
+        && let Some(name) = db.constraint().and_then(Constraint::named)
     {
         return StoreError::Conflict(name);
     }

@@ -282,7 +282,8 @@ mod tests {
         let t = valv_store::contract::tenant("plans");
         let at = t.created_at;
         let c = CollectionRow { data_subject: true, ..valv_store::contract::collection(t.id, "contacts") };
-        let mut change = Change::new(Chain::Tenant(t.id), at, Actor::Cli, "import").row(Row::Collection(c.clone()));
+        let mut change = Change::new(Chain::Tenant(t.id), at, Actor::Cli, valv_store::Action::RecordImported)
+            .row(Row::Collection(c.clone()));
         for i in 0..n {
             let data = serde_json::json!({ "email": format!("P{i}@example.se"), "customer": format!("c-{i}"),
                 "a_very_long_field_name_here": i.to_string() });
@@ -299,7 +300,8 @@ mod tests {
                 updated_by: "cli".into(),
             }));
         }
-        let tenant = Change::new(Chain::Provider, at, Actor::Cli, "tenant.created").row(Row::Tenant(t.clone()));
+        let tenant =
+            Change::new(Chain::Provider, at, Actor::Cli, valv_store::Action::TenantCreated).row(Row::Tenant(t.clone()));
         store.commit_all(vec![tenant, change]).await.expect("records");
         let fields =
             vec![("email".into(), true), ("customer".into(), false), ("a_very_long_field_name_here".into(), false)];

@@ -16,7 +16,7 @@ use valv_store::{
 const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
 
 fn put(chain: Chain, row: Row) -> Change {
-    Change::new(chain, T0, Actor::Cli, "test.put").about("test", "x").row(row)
+    Change::new(chain, T0, Actor::Cli, valv_store::Action::RecordUpdated).about("test", "x").row(row)
 }
 
 fn operator(email: &str) -> OperatorRow {
@@ -134,16 +134,17 @@ async fn refused_writes_name_the_same_constraints_as_sqlite() {
         Arc::new(valv_store_postgres::PgStore::connect(&valv_testkit::postgres()).await.expect("postgres"));
     let (want, got) = (refusals(&*sqlite).await, refusals(&*pg).await);
     assert_eq!(got, want, "PostgreSQL refuses as SQLite does");
+    use valv_store::Constraint as C;
     let names = [
-        "tenants_slug_key",
-        "operators_email_key",
-        "collections_tenant_name_key",
-        "files_tenant_path_key",
-        "file_versions_pkey",
-        "users_tenant_email_key",
-        "row_owner_mismatch",
-        "journal_chain_seq_key",
-        "row_owner_mismatch",
+        C::TenantsSlug,
+        C::OperatorsEmail,
+        C::CollectionsTenantName,
+        C::FilesTenantPath,
+        C::FileVersionsKey,
+        C::UsersTenantEmail,
+        C::RowOwnerMismatch,
+        C::JournalChainSeq,
+        C::RowOwnerMismatch,
     ];
     for ((case, err), name) in got.iter().zip(names) {
         assert_eq!(err, &StoreError::Conflict(name).to_string(), "{case}");

@@ -13,12 +13,20 @@ async fn postgres_store_passes_the_contract_suite() {
 }
 
 #[tokio::test]
+async fn every_table_is_dumped_restored_and_purged_of_a_tenant() {
+    let store = PgStore::connect(&valv_testkit::postgres()).await.expect("connect");
+    let fresh = PgStore::connect(&valv_testkit::postgres()).await.expect("connect");
+    valv_store::contract::every_table_is_dumped_restored_and_purged(&store, &fresh).await;
+}
+
+#[tokio::test]
 async fn reopening_keeps_data_and_skips_applied_migrations() {
     let url = valv_testkit::postgres();
     let t = valv_store::contract::tenant("reopen");
     {
         let s = PgStore::connect(&url).await.expect("connect");
-        let c = Change::new(Chain::Provider, t.created_at, Actor::Cli, "tenant.created").row(Row::Tenant(t.clone()));
+        let c =
+            Change::new(Chain::Provider, t.created_at, Actor::Cli, valv_store::Action::TenantCreated).row(Row::Tenant(t.clone()));
         s.commit(c).await.expect("commit");
     }
     let s = PgStore::connect(&url).await.expect("reconnect");
@@ -44,13 +52,13 @@ async fn two_instances_writing_at_once_keep_one_gapless_verifiable_journal() {
     let url = valv_testkit::postgres();
     let (a, b) = (PgStore::connect(&url).await.expect("a"), PgStore::connect(&url).await.expect("b"));
     let t = valv_store::contract::tenant("concurrent");
-    let c = Change::new(Chain::Provider, t.created_at, Actor::Cli, "tenant.created").row(Row::Tenant(t.clone()));
+    let c = Change::new(Chain::Provider, t.created_at, Actor::Cli, valv_store::Action::TenantCreated).row(Row::Tenant(t.clone()));
     a.commit(c).await.expect("tenant");
     let writer = |s: PgStore, chain: Chain| {
         tokio::spawn(async move {
             for i in 0..EACH {
                 // Both write the tenant's chain and one of their own.
-                let c = Change::new(chain, t.created_at, Actor::System, "event").about("n", i);
+                let c = Change::new(chain, t.created_at, Actor::System, valv_store::Action::AuthSignedIn).about("n", i);
                 s.commit(c).await.expect("commit");
             }
         })

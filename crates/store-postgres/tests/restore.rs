@@ -93,9 +93,9 @@ impl World {
         for s in stores {
             for (t, c) in self.tenants.iter().zip(&self.collections) {
                 let change =
-                    Change::new(Chain::Provider, t.created_at, Actor::Cli, "tenant.created").about("tenant", t.id);
+                    Change::new(Chain::Provider, t.created_at, Actor::Cli, valv_store::Action::TenantCreated).about("tenant", t.id);
                 s.commit(change.row(Row::Tenant(t.clone()))).await.expect("tenant");
-                let change = Change::new(Chain::Tenant(t.id), t.created_at, Actor::Cli, "collection.created");
+                let change = Change::new(Chain::Tenant(t.id), t.created_at, Actor::Cli, valv_store::Action::CollectionCreated);
                 s.commit(change.about("collection", c.id).row(Row::Collection(c.clone()))).await.expect("collection");
             }
         }
@@ -127,7 +127,8 @@ impl World {
         Some(match *step {
             Step::AddUser(t) if self.tenants[t % 2].purged_at.is_none() => {
                 let u = user(self.tenants[t % 2].id, &format!("u{i}@example.se"));
-                let c = Change::new(Chain::Tenant(u.tenant_id), at, Actor::Cli, "user.created").about("user", u.id);
+                let c =
+                    Change::new(Chain::Tenant(u.tenant_id), at, Actor::Cli, valv_store::Action::UserCreated).about("user", u.id);
                 self.users.push(u.clone());
                 Op::Commit(c.row(Row::User(u)))
             }
@@ -136,18 +137,18 @@ impl World {
                 u.name = PersonName::parse(&format!("Name {i}")).expect("name");
                 let chain = Chain::Tenant(u.tenant_id);
                 if matches!(step, Step::Erase(_)) {
-                    let c = Change::new(chain, at, Actor::System, "subject.erased").about("erasure", i);
+                    let c = Change::new(chain, at, Actor::System, valv_store::Action::SubjectErased).about("erasure", i);
                     let entities = vec![("user".to_owned(), u.id.to_string())];
                     Op::Erase(u.tenant_id, format!("erasure-{i}"), entities, c.row(Row::User(u.clone())))
                 } else {
-                    let c = Change::new(chain, at, Actor::Cli, "user.updated").about("user", u.id);
+                    let c = Change::new(chain, at, Actor::Cli, valv_store::Action::UserUpdated).about("user", u.id);
                     Op::Commit(c.row(Row::User(u.clone())))
                 }
             }
             Step::Purge(t) if self.tenants[t % 2].purged_at.is_none() => {
                 let t = &mut self.tenants[t % 2];
                 t.purged_at = Some(at);
-                let c = Change::new(Chain::Provider, at, Actor::System, "tenant.purged").about("tenant", t.id);
+                let c = Change::new(Chain::Provider, at, Actor::System, valv_store::Action::TenantPurged).about("tenant", t.id);
                 Op::Purge(t.id, c.row(Row::Tenant(t.clone())))
             }
             Step::AddRecord(t, kind) if self.tenants[t % 2].purged_at.is_none() => {
@@ -164,11 +165,12 @@ impl World {
                     updated_at: at,
                     updated_by: "cli".into(),
                 };
-                let change = Change::new(Chain::Tenant(c.tenant_id), at, Actor::Cli, "record.created");
+                let change = Change::new(Chain::Tenant(c.tenant_id), at, Actor::Cli, valv_store::Action::RecordCreated);
                 Op::Commit(change.about("record", r.id).row(Row::Record(r)))
             }
             Step::Event(t) => {
-                let c = Change::new(Chain::Tenant(self.tenants[t % 2].id), at, Actor::Anonymous, "user.sign_in_failed");
+                let c =
+                    Change::new(Chain::Tenant(self.tenants[t % 2].id), at, Actor::Anonymous, valv_store::Action::AuthSignInFailed);
                 Op::Commit(c.detail(json!({ "reason": "wrong password", "attempt": i })))
             }
             _ => return None,

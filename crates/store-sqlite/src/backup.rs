@@ -4,9 +4,9 @@
 //! and the bookkeeping of targets and runs.
 
 use rusqlite::{Connection, Transaction, params};
-use valv_store::backup::{DUMP_TABLES, row_of};
 use valv_store::{
-    BackupRun, DumpItem, JournalEntry, LedgerRow, Position, ReplayEntry, StateDigest, StoreResult, TargetState,
+    Action, BackupRun, DumpItem, JournalEntry, LedgerRow, Position, ReplayEntry, StateDigest, StoreResult, Table,
+    TargetState,
 };
 
 use crate::behind::WriteBehind;
@@ -21,12 +21,13 @@ pub(crate) fn walk(c: &Connection, visit: &mut dyn FnMut(DumpItem) -> StoreResul
         digest.add(&item)?;
         visit(item)
     };
-    for (table, order) in DUMP_TABLES {
-        let mut stmt = tx.prepare(&format!("SELECT row_json FROM {table} ORDER BY {order}")).map_err(backend)?;
+    for (table, order) in Table::dumped() {
+        let mut stmt =
+            tx.prepare(&format!("SELECT row_json FROM {} ORDER BY {order}", table.name())).map_err(backend)?;
         let mut rows = stmt.query([]).map_err(backend)?;
         while let Some(r) = rows.next().map_err(backend)? {
             let json: String = r.get(0).map_err(backend)?;
-            emit(DumpItem::Row(row_of(table, &json)?))?;
+            emit(DumpItem::Row(table.decode(&json)?))?;
         }
     }
     let (mut seq, mut at) = (0u64, String::new());
@@ -102,7 +103,7 @@ fn replay(tx: &Transaction<'_>, entries: &[ReplayEntry]) -> StoreResult<()> {
         if e.seq <= last {
             continue;
         }
-        if e.action == "tenant.purged" && e.entity == "tenant" {
+        if e.entity == "tenant" && Action::parse(&e.action).is_some_and(Action::removes_tenant) {
             purge_rows(tx, &e.entity_id)?;
         }
         for row in rows {
@@ -121,9 +122,9 @@ fn replay(tx: &Transaction<'_>, entries: &[ReplayEntry]) -> StoreResult<()> {
 /// Deletes the rows of a tenant and blanks its chain's payloads.
 pub(crate) fn purge_rows(tx: &Transaction<'_>, tenant: &str) -> StoreResult<Vec<(String, u64)>> {
     let mut counts = Vec::new();
-    for table in valv_store::backup::TENANT_TABLES {
-        let n = tx.execute(&format!("DELETE FROM {table} WHERE tenant_id = ?1"), [tenant]).map_err(backend)?;
-        counts.push((table.to_owned(), n as u64));
+    for table in Table::purged() {
+        let n = tx.execute(&format!("DELETE FROM {} WHERE tenant_id = ?1", table.name()), [tenant]).map_err(backend)?;
+        counts.push((table.name().to_owned(), n as u64));
     }
     tx.execute("UPDATE journal SET payload = NULL WHERE chain = ?1", [tenant]).map_err(backend)?;
     Ok(counts)

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use serde::de::DeserializeOwned;
-use valv_store::{Row, RowImage, RowKeys, StoreError, StoreResult};
+use valv_store::{Constraint, Row, RowImage, RowKeys, StoreError, StoreResult};
 
 use crate::{backend, corrupt};
 
@@ -85,7 +85,7 @@ pub(crate) fn upsert_image(tx: &Transaction<'_>, image: &RowImage) -> StoreResul
         ),
     }
     .map_err(backend)?;
-    if changed == 1 { Ok(()) } else { Err(StoreError::Conflict("row_owner_mismatch")) }
+    if changed == 1 { Ok(()) } else { Err(StoreError::Conflict(Constraint::RowOwnerMismatch)) }
 }
 
 /// One row image by a query returning `row_json`.

@@ -15,7 +15,7 @@ mod store;
 
 use std::path::Path;
 
-use valv_store::{Change, JournalEntry, StoreError, StoreResult};
+use valv_store::{Change, Constraint, JournalEntry, StoreError, StoreResult};
 
 use conn::Durability;
 pub use conn::SqliteStore;
@@ -94,25 +94,11 @@ impl SqliteStore {
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
         && f.code == rusqlite::ErrorCode::ConstraintViolation
-        && let Some(name) = constraint_name(msg)
+        && let Some(name) = Constraint::of_sqlite_message(msg)
     {
         return StoreError::Conflict(name);
     }
     StoreError::Backend(e.to_string())
-}
-
-/// SQLite reports the columns of a failed UNIQUE constraint, not its name.
-fn constraint_name(msg: &str) -> Option<&'static str> {
-    const KNOWN: [(&str, &str); 7] = [
-        ("files.tenant_id, files.folder, files.name", "files_tenant_path_key"),
-        ("file_versions.file_id, file_versions.version", "file_versions_pkey"),
-        ("collections.tenant_id, collections.name", "collections_tenant_name_key"),
-        ("users.tenant_id, users.email_norm", "users_tenant_email_key"),
-        ("tenants.slug", "tenants_slug_key"),
-        ("operators.email_norm", "operators_email_key"),
-        ("journal.chain, journal.chain_seq", "journal_chain_seq_key"),
-    ];
-    KNOWN.iter().find(|(cols, _)| msg.contains(cols)).map(|(_, n)| *n)
 }
 
 pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {

@@ -18,7 +18,7 @@ async fn reopening_keeps_data_and_skips_applied_migrations() {
             valv_store::Chain::Provider,
             t.created_at,
             valv_store::Actor::Cli,
-            "tenant.created",
+            valv_store::Action::TenantCreated,
         )
         .row(valv_store::Row::Tenant(t.clone()));
         valv_store::Store::commit(&s, c).await.expect("commit");
@@ -53,4 +53,12 @@ async fn lookups_by_identifier_use_the_expression_indexes() {
         "SELECT row_json FROM records WHERE tenant_id = 't' AND collection_id = '{id}' AND json_extract(row_json, '$.data.\"customer\"') = ('x')"
     ));
     assert!(reference.contains("_customer"), "reference lookups use their index: {reference}");
+}
+
+#[tokio::test]
+async fn every_table_is_dumped_restored_and_purged_of_a_tenant() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = valv_store_sqlite::SqliteStore::open(&dir.path().join("valv.db")).await.expect("open");
+    let fresh = valv_store_sqlite::SqliteStore::open(&dir.path().join("fresh.db")).await.expect("open");
+    valv_store::contract::every_table_is_dumped_restored_and_purged(&store, &fresh).await;
 }

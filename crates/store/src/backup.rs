@@ -9,44 +9,6 @@ use sha2::{Digest as _, Sha256};
 
 use crate::{ChainHead, JournalEntry, Row, RowImage, StoreError, StoreResult};
 
-/// Tables of journaled rows, in dump order, with their key order. Every
-/// backend dumps them so, and a state's digest depends on it: keeping the
-/// list here keeps the digests of SQLite and PostgreSQL equal.
-pub const DUMP_TABLES: [(&str, &str); 9] = [
-    ("tenants", "id"),
-    ("operators", "id"),
-    ("users", "id"),
-    ("tokens", "id"),
-    ("collections", "id"),
-    ("records", "id"),
-    ("files", "id"),
-    ("file_versions", "file_id, version"),
-    ("requests", "id"),
-];
-
-/// Rows of one tenant, deleted when it is purged (the tenant row itself stays, marked purged).
-pub const TENANT_TABLES: [&str; 7] =
-    ["sessions", "tokens", "file_versions", "files", "records", "collections", "users"];
-
-/// The row stored as `json` in `table` (one of [`DUMP_TABLES`]).
-///
-/// # Errors
-/// `Corrupt` when the text is not a row of that table.
-pub fn row_of(table: &str, json: &str) -> StoreResult<Row> {
-    let parsed = match table {
-        "tenants" => serde_json::from_str(json).map(Row::Tenant),
-        "operators" => serde_json::from_str(json).map(Row::Operator),
-        "users" => serde_json::from_str(json).map(Row::User),
-        "tokens" => serde_json::from_str(json).map(Row::Token),
-        "collections" => serde_json::from_str(json).map(Row::Collection),
-        "records" => serde_json::from_str(json).map(Row::Record),
-        "files" => serde_json::from_str(json).map(Row::File),
-        "file_versions" => serde_json::from_str(json).map(Row::FileVersion),
-        _ => serde_json::from_str(json).map(Row::Request),
-    };
-    parsed.map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 /// The state digest: SHA-256 over every dump item's JSON, one per line, in
 /// dump order. Both backends compute it with this, so it is one definition.
 #[derive(Default)]
@@ -194,14 +156,7 @@ impl DumpItem {
     #[must_use]
     pub fn chain(&self) -> String {
         match self {
-            Self::Row(Row::Tenant(_) | Row::Operator(_)) => PROVIDER.to_owned(),
-            Self::Row(Row::User(r)) => r.tenant_id.to_string(),
-            Self::Row(Row::Token(r)) => r.tenant_id.to_string(),
-            Self::Row(Row::Collection(r)) => r.tenant_id.to_string(),
-            Self::Row(Row::Record(r)) => r.tenant_id.to_string(),
-            Self::Row(Row::File(r)) => r.tenant_id.to_string(),
-            Self::Row(Row::FileVersion(r)) => r.tenant_id.to_string(),
-            Self::Row(Row::Request(r)) => r.tenant_id.to_string(),
+            Self::Row(row) => row.tenant().map_or_else(|| PROVIDER.to_owned(), |t| t.to_string()),
             Self::Entry(e) => e.chain.clone(),
             Self::Head { chain, .. } => chain.clone(),
             Self::Ledger(l) => l.tenant_id.clone(),

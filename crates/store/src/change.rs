@@ -6,7 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use valv_domain::{OperatorId, TenantId, TokenId, UserId};
 
-use crate::Row;
+use crate::{Action, Row};
 
 /// Which hash chain an entry belongs to: one per tenant, one for the provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,8 +60,7 @@ pub struct Change {
     pub chain: Chain,
     pub at: OffsetDateTime,
     pub actor: Actor,
-    /// Dotted verb, e.g. `user.blocked`.
-    pub action: &'static str,
+    pub action: Action,
     /// Kind and id of the entity the action is about.
     pub entity: &'static str,
     pub entity_id: String,
@@ -80,7 +79,7 @@ struct Payload<'a> {
 impl Change {
     /// An event on `chain` with no rows yet.
     #[must_use]
-    pub fn new(chain: Chain, at: OffsetDateTime, actor: Actor, action: &'static str) -> Self {
+    pub fn new(chain: Chain, at: OffsetDateTime, actor: Actor, action: Action) -> Self {
         Self {
             chain,
             at,

@@ -3,9 +3,9 @@
 /// What went wrong in a backend.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A named unique constraint refused the write; nothing was written.
+    /// A named constraint refused the write; nothing was written.
     #[error("conflict on {0}")]
-    Conflict(&'static str),
+    Conflict(crate::Constraint),
     /// Stored data could not be read back into its types.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

@@ -12,7 +12,7 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use valv_domain::{CollectionId, RecordId, TenantId};
 
-use crate::Row;
+use crate::{Row, Table};
 
 /// The columns a table keeps beside a row's image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,23 +103,26 @@ impl RowImage {
         Ok(Self { keys: RowKeys::of(row), json: row.image()? })
     }
 
-    /// Takes a shipped row image of `table` as it is.
+    /// Takes a shipped row image of the table tagged `table` as it is.
     ///
     /// # Errors
     /// An unknown table, or an image that is not a row of it.
     pub fn shipped(table: &str, image: &RawValue) -> serde_json::Result<Self> {
         let json = image.get();
+        let Some(table) = Table::of_row_tag(table) else {
+            return Err(serde::de::Error::custom(format!("unknown table `{table}`")));
+        };
         let keys = match table {
-            "record" => record_keys(json)?,
-            "tenant" => RowKeys::of(&Row::Tenant(serde_json::from_str(json)?)),
-            "user" => RowKeys::of(&Row::User(serde_json::from_str(json)?)),
-            "operator" => RowKeys::of(&Row::Operator(serde_json::from_str(json)?)),
-            "token" => RowKeys::of(&Row::Token(serde_json::from_str(json)?)),
-            "collection" => RowKeys::of(&Row::Collection(serde_json::from_str(json)?)),
-            "file" => RowKeys::of(&Row::File(serde_json::from_str(json)?)),
-            "file_version" => RowKeys::of(&Row::FileVersion(serde_json::from_str(json)?)),
-            "request" => RowKeys::of(&Row::Request(serde_json::from_str(json)?)),
-            other => return Err(serde::de::Error::custom(format!("unknown table `{other}`"))),
+            Table::Records => record_keys(json)?,
+            Table::Tenants => RowKeys::of(&Row::Tenant(serde_json::from_str(json)?)),
+            Table::Users => RowKeys::of(&Row::User(serde_json::from_str(json)?)),
+            Table::Operators => RowKeys::of(&Row::Operator(serde_json::from_str(json)?)),
+            Table::Tokens => RowKeys::of(&Row::Token(serde_json::from_str(json)?)),
+            Table::Collections => RowKeys::of(&Row::Collection(serde_json::from_str(json)?)),
+            Table::Files => RowKeys::of(&Row::File(serde_json::from_str(json)?)),
+            Table::FileVersions => RowKeys::of(&Row::FileVersion(serde_json::from_str(json)?)),
+            Table::Requests => RowKeys::of(&Row::Request(serde_json::from_str(json)?)),
+            Table::Sessions => return Err(serde::de::Error::custom("sessions are never shipped")),
         };
         Ok(Self { keys, json: json.to_owned() })
     }

@@ -73,7 +73,7 @@ pub fn next_entry(change: &Change, head: Option<&ChainHead>, seq: u64) -> Journa
         chain_seq,
         at: stamp(change.at),
         actor: change.actor.to_string(),
-        action: change.action.to_owned(),
+        action: change.action.as_str().to_owned(),
         entity: change.entity.to_owned(),
         entity_id: change.entity_id.clone(),
         payload_hash: payload_hash(&payload),
@@ -200,9 +200,14 @@ mod tests {
     fn build(n: usize) -> (Vec<JournalEntry>, ChainHead) {
         let mut out: Vec<JournalEntry> = Vec::new();
         for i in 0..n {
-            let c = Change::new(Chain::Provider, time::macros::datetime!(2026-01-01 0:00 UTC), Actor::System, "ev")
-                .about("thing", i)
-                .detail(serde_json::json!({ "i": i }));
+            let c = Change::new(
+                Chain::Provider,
+                time::macros::datetime!(2026-01-01 0:00 UTC),
+                Actor::System,
+                crate::Action::AuthSignedIn,
+            )
+            .about("thing", i)
+            .detail(serde_json::json!({ "i": i }));
             let head = out.last().map(|e| ChainHead { chain_seq: e.chain_seq, hash: e.hash.clone() });
             out.push(next_entry(&c, head.as_ref(), i as u64 + 1));
         }

@@ -7,8 +7,10 @@
 //! lookups (`session`, `token`), which run before the tenant is known and whose
 //! results the service checks against the tenant they name.
 
+mod action;
 pub mod backup;
 mod change;
+mod constraint;
 mod ephemeral;
 mod error;
 mod files;
@@ -19,14 +21,17 @@ mod records;
 mod requests;
 mod rows;
 mod shipped;
+mod table;
 
 #[cfg(feature = "contract")]
 pub mod contract;
 
+pub use action::{Action, Effect};
 pub use backup::{
     BackupRun, DumpItem, DumpSink, EntryImage, LedgerRow, Position, ReplayEntry, StateDigest, TargetState,
 };
 pub use change::{Actor, Chain, Change};
+pub use constraint::Constraint;
 pub use ephemeral::{Principal, SessionRow, Throttle};
 pub use error::{StoreError, StoreResult};
 pub use files::{FileRow, FileVersionRow, StoredChunk};
@@ -37,6 +42,7 @@ pub use records::{CollectionRow, Filter, Op, Processing, RecordQuery, RecordRow}
 pub use requests::RequestRow;
 pub use rows::{Contact, OperatorRow, Row, TenantLimits, TenantRow, TokenId, TokenRow, TotpState, UserRow};
 pub use shipped::ShippedEntry;
+pub use table::{Owner, Table};
 
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 

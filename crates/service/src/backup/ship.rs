@@ -11,16 +11,13 @@ use bytes::Bytes;
 use valv_backup::Target;
 use valv_crypto::seal::Key;
 use valv_domain::stamp;
-use valv_store::{EntryImage, JournalEntry, LedgerRow, ShippedEntry, TargetState};
+use valv_store::{Action, EntryImage, JournalEntry, LedgerRow, ShippedEntry, TargetState};
 
 use super::{internal, objects};
 use crate::{ServiceResult, Valv};
 
 /// Entries per segment at most.
 pub(crate) const BATCH: u32 = 5_000;
-
-/// Actions after which the keyring and the ledger objects are rewritten.
-const KEY_EVENTS: [&str; 3] = ["tenant.created", "tenant.purged", "subject.erased"];
 
 impl Valv {
     /// Ships to every target until the process ends or the returned tasks
@@ -78,7 +75,8 @@ impl Valv {
         let state = self.target_state(target.name()).await?;
         let entries = self.store.journal_after(state.shipped_seq, BATCH).await?;
         let backup = self.keyring.backup_key().await.map_err(internal)?;
-        let key_event = entries.iter().any(|e| KEY_EVENTS.contains(&e.action.as_str()));
+        let key_event =
+            entries.iter().any(|e| Action::parse(&e.action).is_some_and(Action::reships_keyring_and_ledger));
         if sync_keys || key_event {
             self.put_keyring(target).await?;
             self.put_ledger(target, &backup).await?;

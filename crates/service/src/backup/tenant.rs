@@ -1,8 +1,8 @@
 //! Restoring one tenant in place: its collections, records and files are
 //! brought back to how a restored copy of the installation (at some instant,
 //! erasures re-applied) shows them. Nothing is rewritten in the past: every
-//! difference becomes a new revision ("record.restored", "file.restored",
-//! "collection.restored") and anything made after the instant is deleted the
+//! difference becomes a new revision (Action::RecordRestored, Action::FileRestored,
+//! Action::CollectionRestored) and anything made after the instant is deleted the
 //! usual, soft way, so the replacement is in the journal and can itself be
 //! undone by restoring to an instant before it. Accounts are left alone (a
 //! restore never brings back a removed person's access).
@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use valv_domain::{CollectionId, RecordId, TenantId};
-use valv_store::{Chain, Change, RecordQuery, RecordRow, Row, Store};
+use valv_store::{Action, Chain, Change, RecordQuery, RecordRow, Row, Store};
 
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
@@ -51,7 +51,7 @@ impl Valv {
                 changes.push(self.restored(
                     caller,
                     tenant,
-                    "collection.restored",
+                    Action::CollectionRestored,
                     "collection",
                     c.id,
                     Row::Collection(c.clone()),
@@ -68,7 +68,7 @@ impl Valv {
         }
         self.flush(&mut changes, 0).await?;
         self.restore_files(caller, tenant, copy, &mut report).await?;
-        let summary = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "tenant.restored")
+        let summary = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::TenantRestored)
             .about("tenant", tenant)
             .detail(serde_json::json!({ "at": at, "report": report }));
         self.store.commit(summary).await?;
@@ -91,7 +91,7 @@ impl Valv {
                 if f.deleted_at.is_none() {
                     f.deleted_at = Some(self.now());
                     report.files_deleted += 1;
-                    changes.push(self.restored(caller, tenant, "file.restored", "file", f.id, Row::File(f)));
+                    changes.push(self.restored(caller, tenant, Action::FileRestored, "file", f.id, Row::File(f)));
                 }
                 continue;
             };
@@ -112,7 +112,7 @@ impl Valv {
             f.deleted_at = old.deleted_at;
             rows.push(Row::File(f.clone()));
             report.files_restored += 1;
-            let mut change = self.restored(caller, tenant, "file.restored", "file", f.id, Row::File(f));
+            let mut change = self.restored(caller, tenant, Action::FileRestored, "file", f.id, Row::File(f));
             change.rows = rows;
             changes.push(change);
             self.flush(&mut changes, BATCH).await?;
@@ -124,7 +124,7 @@ impl Valv {
         &self,
         caller: &Caller,
         tenant: TenantId,
-        action: &'static str,
+        action: Action,
         entity: &'static str,
         id: impl ToString,
         row: Row,
@@ -225,7 +225,7 @@ impl Valv {
                 }
             };
             if let Some(Row::Record(r)) = change {
-                changes.push(self.restored(caller, tenant, "record.restored", "record", r.id, Row::Record(r)));
+                changes.push(self.restored(caller, tenant, Action::RecordRestored, "record", r.id, Row::Record(r)));
                 self.flush(changes, BATCH).await?;
             }
         }

@@ -174,7 +174,7 @@ mod tests {
                 let at = OffsetDateTime::from_unix_timestamp(secs).unwrap() + time::Duration::nanoseconds(nanos.into());
                 let row = record(id, n as u64 + 1, json!({ "f": data }), at, deleted, &by);
                 // Another record's image in the same change must not be taken.
-                let change = Change::new(Chain::Tenant(row.tenant_id), at, Actor::System, "record.updated")
+                let change = Change::new(Chain::Tenant(row.tenant_id), at, Actor::System, valv_store::Action::RecordUpdated)
                     .row(Row::Record(record(other, 9, json!({ "f": "other" }), at, false, "x")))
                     .row(Row::Record(row.clone()));
                 entries.push(entry(&change, &id.to_string(), erased));

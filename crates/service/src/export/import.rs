@@ -16,7 +16,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 use valv_domain::TenantId;
-use valv_store::{Change, StoreError, TenantRow, UserRow};
+use valv_store::{Action, Change, StoreError, TenantRow, UserRow};
 
 use super::format::{ExportManifest, FORMAT, VERSION};
 use super::parse::{self, Piece};
@@ -259,7 +259,7 @@ impl Valv {
         let mut row = u.clone();
         row.invitation_digest = Some(valv_crypto::token::digest(&secret));
         let change =
-            Change::new(valv_store::Chain::Tenant(t.id), self.now(), valv_store::Actor::System, "user.invited")
+            Change::new(valv_store::Chain::Tenant(t.id), self.now(), valv_store::Actor::System, Action::UserInvited)
                 .about("user", row.id)
                 .row(valv_store::Row::User(row.clone()));
         match self.store.commit(change).await {

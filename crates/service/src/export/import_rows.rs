@@ -13,7 +13,7 @@ use valv_domain::{
     parse_stamp,
 };
 use valv_store::{
-    Chain, Change, CollectionRow, Contact, FileRow, FileVersionRow, RecordRow, Row, StoredChunk, TenantLimits,
+    Action, Chain, Change, CollectionRow, Contact, FileRow, FileVersionRow, RecordRow, Row, StoredChunk, TenantLimits,
     TenantRow, UserRow,
 };
 
@@ -85,7 +85,7 @@ impl<'a> Feed<'a> {
     /// Ends the import: a last journal entry with what was imported, then the commit.
     pub(super) async fn finish(self) -> ServiceResult<(ImportReport, Vec<UserRow>, TenantRow)> {
         let (tenant, _) = self.tenant.ok_or_else(|| damaged("export.json holds no tenant"))?;
-        let change = Change::new(Chain::Provider, self.valv.now(), self.caller.actor(), "tenant.import_finished")
+        let change = Change::new(Chain::Provider, self.valv.now(), self.caller.actor(), Action::TenantImportFinished)
             .about("tenant", tenant.id)
             .detail(serde_json::json!({
                 "journal_head": self.journal_head,
@@ -104,7 +104,7 @@ impl<'a> Feed<'a> {
         self.tx.send(Some(change)).await.map_err(|_| ServiceError::Internal(STORE_STOPPED.into()))
     }
 
-    fn change(&self, tenant: TenantId, action: &'static str) -> Change {
+    fn change(&self, tenant: TenantId, action: Action) -> Change {
         Change::new(Chain::Tenant(tenant), self.valv.now(), self.caller.actor(), action)
     }
 
@@ -196,7 +196,7 @@ impl<'a> Feed<'a> {
         let keys = self.valv.tenant_keys(id).await?;
         self.report.tenant_id = id.to_string();
         self.report.slug = row.slug.to_string();
-        let mut change = Change::new(Chain::Provider, self.valv.now(), self.caller.actor(), "tenant.imported")
+        let mut change = Change::new(Chain::Provider, self.valv.now(), self.caller.actor(), Action::TenantImported)
             .about("tenant", id)
             .row(Row::Tenant(row.clone()));
         if let Some(r) = &self.copy {
@@ -224,7 +224,7 @@ impl<'a> Feed<'a> {
             created_at: instant(&u.created_at)?,
             updated_at: self.valv.now(),
         };
-        let change = self.change(tenant, "user.imported").about("user", row.id).row(Row::User(row.clone()));
+        let change = self.change(tenant, Action::UserImported).about("user", row.id).row(Row::User(row.clone()));
         self.users.push(row);
         self.report.users += 1;
         self.send(change).await
@@ -247,7 +247,7 @@ impl<'a> Feed<'a> {
         };
         self.collections.insert(c.name.clone(), (row.id, c.fields.clone()));
         self.report.collections += 1;
-        self.send(self.change(tenant, "collection.imported").about("collection", row.id).row(Row::Collection(row)))
+        self.send(self.change(tenant, Action::CollectionImported).about("collection", row.id).row(Row::Collection(row)))
             .await
     }
 
@@ -275,7 +275,7 @@ impl<'a> Feed<'a> {
                 updated_at: at,
                 updated_by: self.actor(&rev.by),
             };
-            self.send(self.change(tenant, "record.imported").about("record", id).row(Row::Record(row))).await?;
+            self.send(self.change(tenant, Action::RecordImported).about("record", id).row(Row::Record(row))).await?;
         }
         self.report.records += 1;
         Ok(())
@@ -298,7 +298,7 @@ impl<'a> Feed<'a> {
             created_by: self.actor(&f.created_by),
             deleted_at: f.deleted_at.as_deref().map(instant).transpose()?,
         };
-        let mut change = self.change(tenant, "file.imported").about("file", id);
+        let mut change = self.change(tenant, Action::FileImported).about("file", id);
         for v in &f.versions {
             let part = self.up.part(&v.path).ok_or_else(|| damaged(format!("{} is missing", v.path)))?;
             let (m, _) = valv_blob::write_stream(self.valv.blobs()?, &keys, part)

@@ -23,7 +23,7 @@ use futures::StreamExt as _;
 use serde::Serialize;
 use tokio::io::AsyncWrite;
 use valv_domain::TenantId;
-use valv_store::{Chain, Change, FileRow, FileVersionRow};
+use valv_store::{Action, Chain, Change, FileRow, FileVersionRow};
 
 use self::document::Helper;
 use self::placed::Placed;
@@ -204,7 +204,7 @@ impl Valv {
     }
 
     async fn journal_export(&self, caller: &Caller, tenant: TenantId, progress: &Progress) -> ServiceResult<()> {
-        let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), "tenant.exported")
+        let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::TenantExported)
             .about("tenant", tenant)
             .detail(serde_json::json!({ "items": progress.view().items_done, "bytes": progress.view().bytes_done }));
         self.store.commit(change).await?;

@@ -1,5 +1,10 @@
 //! The contract suite: behaviour every backend must show. A backend's tests
-//! call [`run_all`] with a fresh, empty store.
+//! call [`run_all`] with a fresh, empty store, and
+//! [`every_table_is_dumped_restored_and_purged`] with two.
+
+mod tables;
+
+pub use tables::every_table_is_dumped_restored_and_purged;
 
 use time::macros::datetime;
 use valv_domain::{
@@ -8,11 +13,11 @@ use valv_domain::{
 
 use crate::journal::verify;
 use crate::{
-    Actor, Chain, Change, CollectionRow, Contact, JournalEntry, JournalQuery, Principal, Processing, RecordRow, Row,
-    SessionRow, Store, StoreError, TenantRow, UserRow,
+    Action, Actor, Chain, Change, CollectionRow, Constraint, Contact, JournalEntry, JournalQuery, Principal,
+    Processing, RecordRow, Row, SessionRow, Store, StoreError, TenantRow, UserRow,
 };
 
-const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
+pub(crate) const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
 
 /// Runs every contract test against `store`, which must start empty.
 ///
@@ -86,15 +91,15 @@ pub fn user(tenant: TenantId, email: &str) -> UserRow {
     }
 }
 
-fn put(chain: Chain, action: &'static str, row: Row) -> Change {
+pub(crate) fn put(chain: Chain, action: Action, row: Row) -> Change {
     Change::new(chain, T0, Actor::Cli, action).about("test", "x").row(row)
 }
 
 async fn changes_write_rows_and_a_verifiable_journal(s: &dyn Store) {
     let t = tenant("contract-one");
-    s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+    s.commit(put(Chain::Provider, Action::TenantCreated, Row::Tenant(t.clone()))).await.expect("tenant");
     let u = user(t.id, "a@example.se");
-    let e = s.commit(put(Chain::Tenant(t.id), "user.created", Row::User(u.clone()))).await.expect("user");
+    let e = s.commit(put(Chain::Tenant(t.id), Action::UserCreated, Row::User(u.clone()))).await.expect("user");
     assert_eq!(e.chain_seq, 1, "first entry of a tenant chain");
     assert_eq!(s.user(t.id, u.id).await.expect("read"), Some(u.clone()));
     assert_eq!(s.tenant_by_slug(&t.slug).await.expect("read"), Some(t.clone()));
@@ -106,14 +111,14 @@ async fn changes_write_rows_and_a_verifiable_journal(s: &dyn Store) {
 
 async fn refused_change_writes_nothing(s: &dyn Store) {
     let t = tenant("contract-two");
-    s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+    s.commit(put(Chain::Provider, Action::TenantCreated, Row::Tenant(t.clone()))).await.expect("tenant");
     let first = user(t.id, "dup@example.se");
-    s.commit(put(Chain::Tenant(t.id), "user.created", Row::User(first))).await.expect("first");
+    s.commit(put(Chain::Tenant(t.id), Action::UserCreated, Row::User(first))).await.expect("first");
     let before = s.chain_page(&t.id.to_string(), 0, u32::MAX).await.expect("entries").len();
     let mut dup = user(t.id, "DUP@example.se");
     dup.name = PersonName::parse("Other").expect("name");
-    let err = s.commit(put(Chain::Tenant(t.id), "user.created", Row::User(dup.clone()))).await;
-    assert!(matches!(err, Err(StoreError::Conflict("users_tenant_email_key"))), "{err:?}");
+    let err = s.commit(put(Chain::Tenant(t.id), Action::UserCreated, Row::User(dup.clone()))).await;
+    assert!(matches!(err, Err(StoreError::Conflict(Constraint::UsersTenantEmail))), "{err:?}");
     assert_eq!(s.user(t.id, dup.id).await.expect("read"), None, "refused row is absent");
     assert_eq!(s.chain_page(&t.id.to_string(), 0, u32::MAX).await.expect("entries").len(), before, "no journal entry");
 }
@@ -121,19 +126,19 @@ async fn refused_change_writes_nothing(s: &dyn Store) {
 async fn tenants_never_see_each_others_users(s: &dyn Store) {
     let (a, b) = (tenant("contract-a"), tenant("contract-b"));
     for t in [&a, &b] {
-        s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+        s.commit(put(Chain::Provider, Action::TenantCreated, Row::Tenant(t.clone()))).await.expect("tenant");
     }
     let ua = user(a.id, "same@example.se");
     let ub = user(b.id, "same@example.se");
-    s.commit(put(Chain::Tenant(a.id), "user.created", Row::User(ua.clone()))).await.expect("a");
-    s.commit(put(Chain::Tenant(b.id), "user.created", Row::User(ub.clone())))
+    s.commit(put(Chain::Tenant(a.id), Action::UserCreated, Row::User(ua.clone()))).await.expect("a");
+    s.commit(put(Chain::Tenant(b.id), Action::UserCreated, Row::User(ub.clone())))
         .await
         .expect("b: same e-mail, other tenant");
     assert_eq!(s.user(b.id, ua.id).await.expect("read"), None);
     assert_eq!(s.users(a.id).await.expect("list"), vec![ua.clone()]);
     let mut moved = ua.clone();
     moved.tenant_id = b.id;
-    let err = s.commit(put(Chain::Tenant(b.id), "user.updated", Row::User(moved))).await;
+    let err = s.commit(put(Chain::Tenant(b.id), Action::UserUpdated, Row::User(moved))).await;
     assert!(matches!(err, Err(StoreError::Conflict(_))), "a row cannot move tenant: {err:?}");
 }
 
@@ -191,11 +196,15 @@ async fn setup_token_is_taken_once(s: &dyn Store) {
 
 async fn journal_filters_and_pages(s: &dyn Store) {
     let t = tenant("contract-journal");
-    s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+    s.commit(put(Chain::Provider, Action::TenantCreated, Row::Tenant(t.clone()))).await.expect("tenant");
     let chain = Chain::Tenant(t.id);
     for i in 0..5 {
-        let c =
-            Change::new(chain, T0 + time::Duration::minutes(i), Actor::System, if i % 2 == 0 { "even" } else { "odd" });
+        let c = Change::new(
+            chain,
+            T0 + time::Duration::minutes(i),
+            Actor::System,
+            if i % 2 == 0 { Action::AuthSignedIn } else { Action::AuthSignInFailed },
+        );
         s.commit(c).await.expect("event");
     }
     let q = |f: fn(&mut JournalQuery)| {
@@ -203,7 +212,7 @@ async fn journal_filters_and_pages(s: &dyn Store) {
         f(&mut q);
         q
     };
-    let evens = s.journal(chain, &q(|q| q.action = Some("even".into()))).await.expect("q");
+    let evens = s.journal(chain, &q(|q| q.action = Some(Action::AuthSignedIn.as_str().into()))).await.expect("q");
     assert_eq!(evens.iter().map(|e| e.chain_seq).collect::<Vec<_>>(), vec![5, 3, 1]);
     let page = s
         .journal(
@@ -222,15 +231,15 @@ async fn journal_filters_and_pages(s: &dyn Store) {
 
 async fn chains_read_in_pages_and_histories_in_bulk(s: &dyn Store) {
     let t = tenant("contract-pages");
-    s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+    s.commit(put(Chain::Provider, Action::TenantCreated, Row::Tenant(t.clone()))).await.expect("tenant");
     let users: Vec<UserRow> = (0..4).map(|i| user(t.id, &format!("p{i}@example.se"))).collect();
     for u in &users {
-        let c = Change::new(Chain::Tenant(t.id), T0, Actor::Cli, "user.created")
+        let c = Change::new(Chain::Tenant(t.id), T0, Actor::Cli, Action::UserCreated)
             .about("user", u.id)
             .row(Row::User(u.clone()));
         s.commit(c).await.expect("user");
     }
-    let c = Change::new(Chain::Tenant(t.id), T0, Actor::Cli, "user.updated").about("user", users[0].id);
+    let c = Change::new(Chain::Tenant(t.id), T0, Actor::Cli, Action::UserUpdated).about("user", users[0].id);
     s.commit(c.row(Row::User(users[0].clone()))).await.expect("update");
     let key = t.id.to_string();
     let page: Vec<u64> = s.chain_page(&key, 2, 2).await.expect("page").iter().map(|e| e.chain_seq).collect();
@@ -263,9 +272,11 @@ async fn chains_read_in_pages_and_histories_in_bulk(s: &dyn Store) {
 
 async fn record_ids_page_in_order_with_deleted_ones(s: &dyn Store) {
     let t = tenant("contract-ids");
-    s.commit(put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))).await.expect("tenant");
+    s.commit(put(Chain::Provider, Action::TenantCreated, Row::Tenant(t.clone()))).await.expect("tenant");
     let collection = collection(t.id, "notes");
-    s.commit(put(Chain::Tenant(t.id), "collection.created", Row::Collection(collection.clone()))).await.expect("c");
+    s.commit(put(Chain::Tenant(t.id), Action::CollectionCreated, Row::Collection(collection.clone())))
+        .await
+        .expect("c");
     let record = |n: u64| RecordRow {
         id: RecordId::new(),
         tenant_id: t.id,
@@ -280,7 +291,7 @@ async fn record_ids_page_in_order_with_deleted_ones(s: &dyn Store) {
     };
     let mut rows: Vec<RecordRow> = (0..5).map(record).collect();
     for r in &rows {
-        s.commit(put(Chain::Tenant(t.id), "record.created", Row::Record(r.clone()))).await.expect("record");
+        s.commit(put(Chain::Tenant(t.id), Action::RecordCreated, Row::Record(r.clone()))).await.expect("record");
     }
     rows.sort_by_key(|r| r.id.to_string());
     let want: Vec<RecordId> = rows.iter().map(|r| r.id).collect();
@@ -306,8 +317,8 @@ async fn changes_from_a_source_commit_whole_or_not_at_all(s: &dyn Store) {
     let t = tenant("contract-stream");
     let users: Vec<UserRow> = (0..3).map(|i| user(t.id, &format!("s{i}@example.se"))).collect();
     let changes = || {
-        let mut all = vec![put(Chain::Provider, "tenant.created", Row::Tenant(t.clone()))];
-        all.extend(users.iter().map(|u| put(Chain::Tenant(t.id), "user.created", Row::User(u.clone()))));
+        let mut all = vec![put(Chain::Provider, Action::TenantCreated, Row::Tenant(t.clone()))];
+        all.extend(users.iter().map(|u| put(Chain::Tenant(t.id), Action::UserCreated, Row::User(u.clone()))));
         all
     };
     let err = s.commit_from(source(changes(), Some(3))).await;

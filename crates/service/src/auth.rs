@@ -126,7 +126,7 @@ impl Valv {
         let minutes = self.settings.code_ttl.whole_minutes();
         let body = format!("Your {} sign-in code is {code}. It expires in {minutes} minutes.", self.settings.issuer);
         let msg = Message { to, subject: format!("{} sign-in code", self.settings.issuer), body };
-        self.sender.send(msg).await.map_err(|e| ServiceError::Internal(format!("code delivery failed: {e}")))
+        self.sender.send(msg).await.map_err(|e| ServiceError::internal_msg(format!("code delivery failed: {e}")))
     }
 
     /// Completes a pending sign-in with a second factor.

@@ -240,7 +240,7 @@ impl Valv {
 
 /// A user account with its personal data replaced; it can no longer sign in.
 pub(crate) fn anonymised(u: &UserRow, now: time::OffsetDateTime) -> ServiceResult<UserRow> {
-    let internal = |e: valv_domain::Invalid| ServiceError::Internal(e.to_string());
+    let internal = ServiceError::internal;
     let mut a = u.clone();
     a.name = PersonName::parse("Erased user").map_err(internal)?;
     a.email = Email::parse(&format!("erased-{}@erased.invalid", u.id)).map_err(internal)?;

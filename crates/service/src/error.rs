@@ -65,9 +65,10 @@ pub enum ServiceError {
     /// Input that cannot be used as a whole (an archive, a document); the message says why.
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
-    /// A dependency failed; the message is for the log, never for the client.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A dependency failed. The cause chain is for the log, never for the
+    /// client: the request middleware logs it once with the request id.
+    #[error("internal error: {0:#}")]
+    Internal(#[source] anyhow::Error),
 }
 
 impl ServiceError {
@@ -97,6 +98,16 @@ impl ServiceError {
         }
     }
 
+    /// An internal failure caused by `e`, kept as the source.
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    /// An internal failure described by `what` alone.
+    pub fn internal_msg(what: impl std::fmt::Display + std::fmt::Debug + Send + Sync + 'static) -> Self {
+        Self::Internal(anyhow::Error::msg(what))
+    }
+
     pub(crate) fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError { field: field.into(), code: code.into(), message: message.into() }])
     }
@@ -114,7 +125,7 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict(Constraint::OperatorsEmail) => {
                 Self::Conflict { code: "email_taken", message: "an operator with this e-mail address already exists" }
             }
-            other => Self::Internal(other.to_string()),
+            other => Self::internal(other),
         }
     }
 }

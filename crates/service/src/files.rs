@@ -81,11 +81,11 @@ pub struct Download {
 
 impl Valv {
     pub(crate) fn blobs(&self) -> ServiceResult<&valv_blob::ChunkStore> {
-        self.blobs.as_ref().ok_or_else(|| ServiceError::Internal("no chunk store is configured".into()))
+        self.blobs.as_ref().ok_or_else(|| ServiceError::internal_msg("no chunk store is configured"))
     }
 
     pub(crate) async fn tenant_keys(&self, tenant: TenantId) -> ServiceResult<TenantKeys> {
-        let key = self.keyring.key(tenant).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let key = self.keyring.key(tenant).await.map_err(ServiceError::internal)?;
         Ok(TenantKeys::new(&tenant.to_string(), &key))
     }
 
@@ -195,6 +195,6 @@ pub(crate) fn manifest(v: &FileVersionRow) -> ServiceResult<Manifest> {
         .iter()
         .map(|c| ChunkId::parse(&c.id).map(|id| ChunkRef { id, len: c.len }))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ServiceError::Internal(format!("stored version has a bad chunk id: {e}")))?;
+        .map_err(|e| ServiceError::internal(anyhow::Error::new(e).context("stored version has a bad chunk id")))?;
     Ok(Manifest { chunks, size: v.size, sha256: v.sha256.clone() })
 }

@@ -33,11 +33,11 @@ impl Valv {
             // Referenced ids are read before listing: a chunk a version starts to
             // use meanwhile is younger than the grace period and so kept anyway.
             let referenced: HashSet<String> = self.store.referenced_chunks(t.id).await?.into_iter().collect();
-            let stored = blobs.list_aged(&tenant).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let stored = blobs.list_aged(&tenant).await.map_err(ServiceError::internal)?;
             for (id, written) in stored {
                 report.chunks_examined += 1;
                 if written <= cutoff && !referenced.contains(id.as_str()) {
-                    blobs.delete(&tenant, &id).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+                    blobs.delete(&tenant, &id).await.map_err(ServiceError::internal)?;
                     report.chunks_deleted += 1;
                 }
             }

@@ -143,21 +143,19 @@ impl Valv {
     /// Hashes a password on the blocking pool, at most `hash_concurrency` at a
     /// time, so a sign-in storm never stalls the async executor (STYLE.md).
     async fn hash_password(&self, password: SecretString) -> ServiceResult<String> {
-        let _permit = self.hashing.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let _permit = self.hashing.acquire().await.map_err(ServiceError::internal)?;
         let kdf = self.settings.kdf;
         tokio::task::spawn_blocking(move || kdf.hash(&password))
             .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))?
-            .map_err(|e| ServiceError::Internal(e.to_string()))
+            .map_err(ServiceError::internal)?
+            .map_err(ServiceError::internal)
     }
 
     /// Verifies a password on the blocking pool (see [`Self::hash_password`]).
     async fn verify_password(&self, password: SecretString, phc: String) -> ServiceResult<Verdict> {
-        let _permit = self.hashing.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let _permit = self.hashing.acquire().await.map_err(ServiceError::internal)?;
         let kdf = self.settings.kdf;
-        tokio::task::spawn_blocking(move || kdf.verify(&password, &phc))
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))
+        tokio::task::spawn_blocking(move || kdf.verify(&password, &phc)).await.map_err(ServiceError::internal)
     }
 
     /// Readiness: the store answers.

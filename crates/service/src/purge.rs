@@ -86,7 +86,7 @@ impl Valv {
         detail: serde_json::Value,
     ) -> ServiceResult<PurgeReceipt> {
         let now = self.now();
-        self.keyring.destroy(t.id).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.keyring.destroy(t.id).await.map_err(ServiceError::internal)?;
         let mut row = t.clone();
         row.purged_at = Some(now);
         row.updated_at = now;

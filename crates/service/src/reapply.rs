@@ -40,8 +40,7 @@ impl Valv {
             if self.store.tenant(tenant).await?.is_none_or(|t| t.purged_at.is_some()) {
                 continue;
             }
-            let l: Ledger =
-                serde_json::from_value(row.detail.clone()).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let l: Ledger = serde_json::from_value(row.detail.clone()).map_err(ServiceError::internal)?;
             self.reapply(tenant, &l, row.detail).await?;
             n += 1;
         }

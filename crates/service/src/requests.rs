@@ -226,7 +226,7 @@ impl Valv {
         } else {
             serde_json::to_value(self.access_report(caller, &q).await?)
         };
-        r.response = Some(response.map_err(|e| ServiceError::Internal(e.to_string()))?);
+        r.response = Some(response.map_err(ServiceError::internal)?);
         r.answered_at = Some(self.now());
         r.status = "answered".into();
         self.save_request(caller.actor(), Action::RequestAnswered, &r).await?;

@@ -87,7 +87,7 @@ impl Valv {
             updated_at: now,
         };
         // The data key exists before the tenant does: no tenant is ever without one.
-        self.keyring.create(tenant.id).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.keyring.create(tenant.id).await.map_err(ServiceError::internal)?;
         let views = (TenantView::from(&tenant), UserView::from(&owner));
         let created = Change::new(Chain::Provider, now, caller.actor(), Action::TenantCreated)
             .about("tenant", tenant.id)

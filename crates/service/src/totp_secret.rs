@@ -25,14 +25,14 @@ impl Valv {
     /// The base32 secret of a stored `TotpState::secret`.
     pub(crate) async fn open_totp(&self, tenant: TenantId, user: UserId, stored: &str) -> ServiceResult<String> {
         let Some(encoded) = stored.strip_prefix(SEALED) else { return Ok(stored.to_owned()) };
-        let damaged = || ServiceError::Internal(format!("the TOTP secret of user {user} does not open"));
+        let damaged = || ServiceError::internal_msg(format!("the TOTP secret of user {user} does not open"));
         let sealed = STANDARD_NO_PAD.decode(encoded).map_err(|_| damaged())?;
         let plain = self.totp_key(tenant).await?.open(&sealed, &context(user)).map_err(|_| damaged())?;
         String::from_utf8(plain).map_err(|_| damaged())
     }
 
     async fn totp_key(&self, tenant: TenantId) -> ServiceResult<Key> {
-        let key = self.keyring.key(tenant).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let key = self.keyring.key(tenant).await.map_err(ServiceError::internal)?;
         Ok(key.derive(b"totp-secret"))
     }
 }

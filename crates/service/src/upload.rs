@@ -241,7 +241,7 @@ fn upload_failed(e: &BlobError, flags: &Flags, limit: u64, limits: Limits) -> Se
             code: "upload_incomplete",
             message: "the upload ended before its body was complete; nothing was stored",
         },
-        other => ServiceError::Internal(other.to_string()),
+        other => ServiceError::internal_msg(other.to_string()),
     }
 }
 

@@ -25,8 +25,8 @@ async fn reopening_keeps_data_and_skips_applied_migrations() {
     let t = valv_store::contract::tenant("reopen");
     {
         let s = PgStore::connect(&url).await.expect("connect");
-        let c =
-            Change::new(Chain::Provider, t.created_at, Actor::Cli, valv_store::Action::TenantCreated).row(Row::Tenant(t.clone()));
+        let c = Change::new(Chain::Provider, t.created_at, Actor::Cli, valv_store::Action::TenantCreated)
+            .row(Row::Tenant(t.clone()));
         s.commit(c).await.expect("commit");
     }
     let s = PgStore::connect(&url).await.expect("reconnect");
@@ -52,7 +52,8 @@ async fn two_instances_writing_at_once_keep_one_gapless_verifiable_journal() {
     let url = valv_testkit::postgres();
     let (a, b) = (PgStore::connect(&url).await.expect("a"), PgStore::connect(&url).await.expect("b"));
     let t = valv_store::contract::tenant("concurrent");
-    let c = Change::new(Chain::Provider, t.created_at, Actor::Cli, valv_store::Action::TenantCreated).row(Row::Tenant(t.clone()));
+    let c = Change::new(Chain::Provider, t.created_at, Actor::Cli, valv_store::Action::TenantCreated)
+        .row(Row::Tenant(t.clone()));
     a.commit(c).await.expect("tenant");
     let writer = |s: PgStore, chain: Chain| {
         tokio::spawn(async move {

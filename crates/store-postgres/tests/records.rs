@@ -45,7 +45,8 @@ async fn fill(stores: &[&dyn Store]) -> (TenantId, CollectionId) {
     let c = CollectionRow { created_at: at, updated_at: at, ..valv_store::contract::collection(t.id, "things") };
     let mut changes = vec![
         Change::new(Chain::Provider, at, Actor::Cli, valv_store::Action::TenantCreated).row(Row::Tenant(t.clone())),
-        Change::new(Chain::Tenant(t.id), at, Actor::Cli, valv_store::Action::CollectionCreated).row(Row::Collection(c.clone())),
+        Change::new(Chain::Tenant(t.id), at, Actor::Cli, valv_store::Action::CollectionCreated)
+            .row(Row::Collection(c.clone())),
     ];
     for (i, v) in values().into_iter().enumerate() {
         let data = v.map_or_else(|| json!({ "other": i }), |v| json!({ "v": v, "n": i }));
@@ -61,7 +62,9 @@ async fn fill(stores: &[&dyn Store]) -> (TenantId, CollectionId) {
             updated_at: at,
             updated_by: "cli".into(),
         };
-        changes.push(Change::new(Chain::Tenant(t.id), at, Actor::Cli, valv_store::Action::RecordCreated).row(Row::Record(r)));
+        changes.push(
+            Change::new(Chain::Tenant(t.id), at, Actor::Cli, valv_store::Action::RecordCreated).row(Row::Record(r)),
+        );
     }
     for s in stores {
         s.commit_all(changes.clone()).await.expect("fill");

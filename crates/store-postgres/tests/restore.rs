@@ -92,10 +92,11 @@ impl World {
     async fn create(&self, stores: &[&dyn Store]) {
         for s in stores {
             for (t, c) in self.tenants.iter().zip(&self.collections) {
-                let change =
-                    Change::new(Chain::Provider, t.created_at, Actor::Cli, valv_store::Action::TenantCreated).about("tenant", t.id);
+                let change = Change::new(Chain::Provider, t.created_at, Actor::Cli, valv_store::Action::TenantCreated)
+                    .about("tenant", t.id);
                 s.commit(change.row(Row::Tenant(t.clone()))).await.expect("tenant");
-                let change = Change::new(Chain::Tenant(t.id), t.created_at, Actor::Cli, valv_store::Action::CollectionCreated);
+                let change =
+                    Change::new(Chain::Tenant(t.id), t.created_at, Actor::Cli, valv_store::Action::CollectionCreated);
                 s.commit(change.about("collection", c.id).row(Row::Collection(c.clone()))).await.expect("collection");
             }
         }
@@ -127,8 +128,8 @@ impl World {
         Some(match *step {
             Step::AddUser(t) if self.tenants[t % 2].purged_at.is_none() => {
                 let u = user(self.tenants[t % 2].id, &format!("u{i}@example.se"));
-                let c =
-                    Change::new(Chain::Tenant(u.tenant_id), at, Actor::Cli, valv_store::Action::UserCreated).about("user", u.id);
+                let c = Change::new(Chain::Tenant(u.tenant_id), at, Actor::Cli, valv_store::Action::UserCreated)
+                    .about("user", u.id);
                 self.users.push(u.clone());
                 Op::Commit(c.row(Row::User(u)))
             }
@@ -137,7 +138,8 @@ impl World {
                 u.name = PersonName::parse(&format!("Name {i}")).expect("name");
                 let chain = Chain::Tenant(u.tenant_id);
                 if matches!(step, Step::Erase(_)) {
-                    let c = Change::new(chain, at, Actor::System, valv_store::Action::SubjectErased).about("erasure", i);
+                    let c =
+                        Change::new(chain, at, Actor::System, valv_store::Action::SubjectErased).about("erasure", i);
                     let entities = vec![("user".to_owned(), u.id.to_string())];
                     Op::Erase(u.tenant_id, format!("erasure-{i}"), entities, c.row(Row::User(u.clone())))
                 } else {
@@ -148,7 +150,8 @@ impl World {
             Step::Purge(t) if self.tenants[t % 2].purged_at.is_none() => {
                 let t = &mut self.tenants[t % 2];
                 t.purged_at = Some(at);
-                let c = Change::new(Chain::Provider, at, Actor::System, valv_store::Action::TenantPurged).about("tenant", t.id);
+                let c = Change::new(Chain::Provider, at, Actor::System, valv_store::Action::TenantPurged)
+                    .about("tenant", t.id);
                 Op::Purge(t.id, c.row(Row::Tenant(t.clone())))
             }
             Step::AddRecord(t, kind) if self.tenants[t % 2].purged_at.is_none() => {
@@ -169,8 +172,12 @@ impl World {
                 Op::Commit(change.about("record", r.id).row(Row::Record(r)))
             }
             Step::Event(t) => {
-                let c =
-                    Change::new(Chain::Tenant(self.tenants[t % 2].id), at, Actor::Anonymous, valv_store::Action::AuthSignInFailed);
+                let c = Change::new(
+                    Chain::Tenant(self.tenants[t % 2].id),
+                    at,
+                    Actor::Anonymous,
+                    valv_store::Action::AuthSignInFailed,
+                );
                 Op::Commit(c.detail(json!({ "reason": "wrong password", "attempt": i })))
             }
             _ => return None,

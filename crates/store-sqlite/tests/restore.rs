@@ -42,7 +42,8 @@ async fn apply(s: &SqliteStore, tenants: &mut [TenantRow], users: &mut Vec<UserR
                 return;
             }
             let u = user(t.id, &format!("u{i}@example.se"));
-            let c = Change::new(Chain::Tenant(t.id), at, Actor::Cli, valv_store::Action::UserCreated).about("user", u.id);
+            let c =
+                Change::new(Chain::Tenant(t.id), at, Actor::Cli, valv_store::Action::UserCreated).about("user", u.id);
             s.commit(c.row(Row::User(u.clone()))).await.expect("user");
             users.push(u);
         }
@@ -53,7 +54,8 @@ async fn apply(s: &SqliteStore, tenants: &mut [TenantRow], users: &mut Vec<UserR
                 return;
             }
             u.name = valv_domain::PersonName::parse(&format!("Name {i}")).expect("name");
-            let c = Change::new(Chain::Tenant(u.tenant_id), at, Actor::Cli, valv_store::Action::UserUpdated).about("user", u.id);
+            let c = Change::new(Chain::Tenant(u.tenant_id), at, Actor::Cli, valv_store::Action::UserUpdated)
+                .about("user", u.id);
             s.commit(c.row(Row::User(u.clone()))).await.expect("rename");
         }
         Step::Purge(t) => {
@@ -63,7 +65,8 @@ async fn apply(s: &SqliteStore, tenants: &mut [TenantRow], users: &mut Vec<UserR
                 return;
             }
             t.purged_at = Some(at);
-            let c = Change::new(Chain::Provider, at, Actor::System, valv_store::Action::TenantPurged).about("tenant", t.id);
+            let c =
+                Change::new(Chain::Provider, at, Actor::System, valv_store::Action::TenantPurged).about("tenant", t.id);
             s.purge_tenant(t.id, c.row(Row::Tenant(t.clone()))).await.expect("purge");
         }
         Step::Rename(_) => {}
@@ -89,7 +92,8 @@ async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize, batch_size
     let live = open(&dir, "live.db").await;
     let mut tenants = vec![tenant("restore-a"), tenant("restore-b")];
     for t in &tenants {
-        let c = Change::new(Chain::Provider, t.created_at, Actor::Cli, valv_store::Action::TenantCreated).about("tenant", t.id);
+        let c = Change::new(Chain::Provider, t.created_at, Actor::Cli, valv_store::Action::TenantCreated)
+            .about("tenant", t.id);
         live.commit(c.row(Row::Tenant(t.clone()))).await.expect("tenant");
     }
     let mut users = Vec::new();

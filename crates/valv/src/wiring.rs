@@ -184,7 +184,7 @@ fn scratch() -> ScratchStore {
         Box::pin(async move {
             let s = SqliteStore::open_unsynced(&dir.join("scratch.db"))
                 .await
-                .map_err(|e| valv_service::ServiceError::Internal(e.to_string()))?;
+                .map_err(valv_service::ServiceError::internal)?;
             Ok(Arc::new(s) as Arc<dyn valv_store::Store>)
         })
     })

@@ -1,6 +1,9 @@
 //! `WebError`: a service error (or a refused request) as an HTTP answer
 //! `{"error": {"code", "message", "request_id", ...}}` with the right status.
-//! A 5xx is logged once with its cause; the client sees the request id only.
+//! A 5xx carries its cause to the request middleware, which logs it once
+//! with its cause chain and the request id; the client sees the request id only.
+
+use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -43,14 +46,28 @@ pub struct WebError {
     code: &'static str,
     message: String,
     fields: Vec<FieldError>,
-    feedback: Option<serde_json::Value>,
+    feedback: Option<Box<serde_json::Value>>,
     retry_after: Option<u64>,
+    cause: Option<Cause>,
 }
+
+/// Why a request failed on valv's side: put on the response for the request
+/// middleware to log (with the request id), never sent to the client.
+#[derive(Debug, Clone)]
+pub(crate) struct Cause(pub(crate) Arc<anyhow::Error>);
 
 impl WebError {
     #[must_use]
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), fields: Vec::new(), feedback: None, retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+            feedback: None,
+            retry_after: None,
+            cause: None,
+        }
     }
 
     #[must_use]
@@ -61,6 +78,11 @@ impl WebError {
 
 impl From<ServiceError> for WebError {
     fn from(e: ServiceError) -> Self {
+        if let ServiceError::Internal(cause) = e {
+            let mut w = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side");
+            w.cause = Some(Cause(Arc::new(cause)));
+            return w;
+        }
         let code = e.code();
         let status = match &e {
             ServiceError::Validation(_) | ServiceError::PasswordRefused { .. } | ServiceError::Unprocessable { .. } => {
@@ -81,15 +103,12 @@ impl From<ServiceError> for WebError {
             ServiceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ServiceError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            ServiceError::Internal(cause) => {
-                tracing::error!(error = %cause, "request failed");
-                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side");
-            }
+            ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut w = Self::new(status, code, e.to_string());
         match e {
             ServiceError::Validation(fields) => w.fields = fields,
-            ServiceError::PasswordRefused { feedback, .. } => w.feedback = serde_json::to_value(feedback).ok(),
+            ServiceError::PasswordRefused { feedback, .. } => w.feedback = serde_json::to_value(feedback).ok().map(Box::new),
             ServiceError::Locked { retry_after_secs } | ServiceError::RateLimited { retry_after_secs } => {
                 w.retry_after = Some(retry_after_secs);
             }
@@ -108,12 +127,15 @@ impl IntoResponse for WebError {
                 message: self.message,
                 request_id,
                 fields: self.fields,
-                feedback: self.feedback,
+                feedback: self.feedback.map(|f| *f),
             },
         };
         let mut res = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(cause) = self.cause {
+            res.extensions_mut().insert(cause);
         }
         res
     }

@@ -157,7 +157,8 @@ fn with_security_headers(router: Router) -> Router {
 }
 
 /// One span per request (request id, method, route, status, latency), with
-/// the request id made available to error answers. Paths are logged by route
+/// the request id made available to error answers, and the one log line of
+/// a failure on valv's side with its cause chain. Paths are logged by route
 /// template, so ids and query strings never reach the log.
 async fn request_scope(req: Request, next: Next) -> Response {
     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
@@ -170,8 +171,62 @@ async fn request_scope(req: Request, next: Next) -> Response {
         tenant = tracing::field::Empty
     );
     let started = Instant::now();
-    let res = error::REQUEST_ID.scope(id, next.run(req)).instrument(span.clone()).await;
+    let mut res = error::REQUEST_ID.scope(id, next.run(req)).instrument(span.clone()).await;
     let status = res.status().as_u16();
-    span.in_scope(|| tracing::info!(status, latency_ms = started.elapsed().as_secs_f64() * 1e3, "answered"));
+    span.in_scope(|| {
+        if let Some(error::Cause(cause)) = res.extensions_mut().remove::<error::Cause>() {
+            tracing::error!(status, error = format!("{cause:#}"), "request failed");
+        }
+        tracing::info!(status, latency_ms = started.elapsed().as_secs_f64() * 1e3, "answered");
+    });
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Body;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// Collects what the log writes.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Log {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_logged_once_with_its_cause_chain_and_request_id_and_never_answered() {
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let failing = || async {
+            let cause = anyhow::anyhow!("disk I/O error on page 7").context("writing the record");
+            WebError::from(valv_service::ServiceError::internal(cause))
+        };
+        let app = Router::new().route("/fail", get(failing)).layer(middleware::from_fn(request_scope));
+        let req = Request::builder().uri("/fail").header("x-request-id", "req-42").body(Body::empty()).expect("req");
+        let res = app.oneshot(req).await.expect("answer");
+
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.expect("body");
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("req-42") && !body.contains("disk"), "the client sees the request id only: {body}");
+        let text = String::from_utf8_lossy(&log.0.lock().expect("log")).into_owned();
+        let failures: Vec<&str> = text.lines().filter(|l| l.contains("request failed")).collect();
+        assert_eq!(failures.len(), 1, "logged once: {text}");
+        assert!(failures[0].contains("writing the record: disk I/O error on page 7"), "with its cause chain: {text}");
+        assert!(failures[0].contains("req-42"), "and the request id: {text}");
+    }
 }

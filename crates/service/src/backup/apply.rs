@@ -12,7 +12,7 @@ use valv_domain::parse_stamp;
 use valv_store::ReplayEntry;
 
 use super::restore::RestoreReport;
-use super::{internal, stream};
+use super::stream;
 use crate::{ServiceError, ServiceResult};
 
 /// A segment fetched and decrypted, or why it could not be.
@@ -78,7 +78,7 @@ impl Apply {
                     self.note(&mut unreadable, last, e);
                     false
                 }
-                Err(Stop::Store) => return (self.report, Err(internal("the store stopped writing"))),
+                Err(Stop::Store) => return (self.report, Err(ServiceError::internal_msg("the store stopped writing"))),
             };
             if unreadable.as_ref().is_some_and(|(l, _)| *l <= self.report.seq) {
                 unreadable = None;

@@ -72,7 +72,10 @@ impl Valv {
     }
 
     async fn drill(&self, target: &Target, all_chunks: bool) -> ServiceResult<DrillReport> {
-        let scratch = self.scratch.clone().ok_or_else(|| internal("no scratch store for restore drills"))?;
+        let scratch = self
+            .scratch
+            .clone()
+            .ok_or_else(|| crate::ServiceError::internal_msg("no scratch store for restore drills"))?;
         let dir = tempfile::tempdir().map_err(internal)?;
         let store = scratch(dir.path().to_path_buf()).await?;
         let backup = self.keyring.backup_key().await.map_err(internal)?;

@@ -63,8 +63,8 @@ pub struct BackupStatus {
     pub targets: Vec<TargetStatus>,
 }
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Internal(e.to_string())
+pub(crate) fn internal(e: impl Into<anyhow::Error>) -> ServiceError {
+    ServiceError::internal(e)
 }
 
 impl Valv {

@@ -197,5 +197,5 @@ pub(crate) async fn fetch(targets: &[&Target], path: &str, backup: &Key) -> Serv
         }
         tracing::warn!(target = t.name(), object = path, "{why}; trying the next target");
     }
-    Err(internal(why))
+    Err(crate::ServiceError::internal_msg(why))
 }

@@ -114,7 +114,7 @@ impl Valv {
             }
             return Ok(out);
         }
-        Err(internal("the segments on the target kept changing while pruning; prune again"))
+        Err(crate::ServiceError::internal_msg("the segments on the target kept changing while pruning; prune again"))
     }
 
     /// Chunks the live state uses (entries not shipped yet refer to these too).

@@ -210,7 +210,7 @@ async fn read_all(
         }
         listing = now;
     }
-    Err(internal("the segments on the targets kept changing during the restore; run it again"))
+    Err(ServiceError::internal_msg("the segments on the targets kept changing during the restore; run it again"))
 }
 
 /// How often a replay lists the segments again before it gives up.
@@ -323,7 +323,7 @@ async fn copy_chunks(
                     break;
                 }
             }
-            let bytes = got.ok_or_else(|| internal(format!("chunk {path} is on no target")))?;
+            let bytes = got.ok_or_else(|| ServiceError::internal_msg(format!("chunk {path} is on no target")))?;
             blobs.put(tenant, &chunk, bytes).await.map_err(internal)?;
         }
         progress("chunks", n as u64 + 1, total);

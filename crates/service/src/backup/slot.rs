@@ -67,7 +67,7 @@ mod tests {
         assert_eq!(store.journal_seq().await.expect("seq"), 0, "the new store is there, empty");
         assert!(Arc::ptr_eq(store, slot.get().await.expect("again")), "made once");
 
-        let failed = StoreSlot::making(async { Err(internal("the disk is full")) });
+        let failed = StoreSlot::making(async { Err(crate::ServiceError::internal_msg("the disk is full")) });
         let first = failed.get().await.err().expect("fails");
         assert!(first.to_string().contains("the disk is full"), "{first}");
         assert_eq!(failed.get().await.err().expect("fails again").code(), "store_not_made");

@@ -43,7 +43,10 @@ pub(crate) fn merge(mut lines: Vec<impl Lines>, mut out: impl FnMut(Vec<EntryIma
     {
         let Some(e) = heads[i].take() else { break };
         if last.is_some_and(|l| e.seq <= l) {
-            return Err(internal(format!("a segment's entries are out of order at {}", e.seq)));
+            return Err(crate::ServiceError::internal_msg(format!(
+                "a segment's entries are out of order at {}",
+                e.seq
+            )));
         }
         last = Some(e.seq);
         heads[i] = next(&mut lines[i])?;

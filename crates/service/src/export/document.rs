@@ -42,7 +42,7 @@ pub(super) struct Helper<T>(pub(super) tokio::task::JoinHandle<T>);
 
 impl<T> Helper<T> {
     pub(super) async fn join(mut self) -> ServiceResult<T> {
-        (&mut self.0).await.map_err(|e| ServiceError::Internal(format!("export: {e}")))
+        (&mut self.0).await.map_err(|e| ServiceError::internal(anyhow::Error::new(e).context("export")))
     }
 }
 
@@ -232,7 +232,7 @@ impl Valv {
     async fn render_records(&self, tenant: TenantId, collection: &str, page: Vec<RecordId>) -> ServiceResult<Vec<u8>> {
         let ids: Vec<String> = page.iter().map(ToString::to_string).collect();
         let entries = self.store.histories(tenant, "record", ids.clone()).await?;
-        let internal = |e: serde_json::Error| ServiceError::Internal(format!("export: {e}"));
+        let internal = |e: serde_json::Error| ServiceError::internal(anyhow::Error::new(e).context("export"));
         let mut rendered = super::history::render(&entries).map_err(internal)?;
         let mut out = Vec::new();
         for (id, key) in page.into_iter().zip(&ids) {
@@ -291,7 +291,7 @@ impl<S: Sink> JsonOut<S> {
 
     fn value<T: Serialize>(&mut self, v: &T) -> ServiceResult<()> {
         self.buf.clear();
-        serde_json::to_writer(&mut self.buf, v).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        serde_json::to_writer(&mut self.buf, v).map_err(ServiceError::internal)?;
         self.sink.write(&self.buf).map_err(io)
     }
 

@@ -77,13 +77,13 @@ fn spool_part(entry: &mut impl std::io::Read, name: &str, spool: &mut Spool) -> 
             break;
         }
         sha.update(&buf[..n]);
-        spool.write(&buf[..n]).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        spool.write(&buf[..n]).map_err(ServiceError::internal)?;
     }
     Ok(hex::encode(sha.finalize()))
 }
 
 fn new_spool() -> ServiceResult<Spool> {
-    Spool::new(None).map_err(|e| ServiceError::Internal(e.to_string()))
+    Spool::new(None).map_err(ServiceError::internal)
 }
 
 /// Reads the archive at `path`.
@@ -107,13 +107,13 @@ fn unpack(f: impl std::io::Read) -> ServiceResult<Unpacked> {
         let is_file = name.starts_with("files/") && name.split('/').count() == 3 && !name.contains("..");
         if is_file {
             hashes.insert(name.clone(), spool_part(&mut entry, &name, &mut files)?);
-            let end = files.mark().map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let end = files.mark().map_err(ServiceError::internal)?;
             parts.insert(name, start..end);
             start = end;
         } else if name == "export.json" {
             let mut spool = new_spool()?;
             hashes.insert(name.clone(), spool_part(&mut entry, &name, &mut spool)?);
-            spool.close().map_err(|e| ServiceError::Internal(e.to_string()))?;
+            spool.close().map_err(ServiceError::internal)?;
             doc = Some(spool);
         } else if name == "manifest.json" {
             let mut bytes = Vec::new();
@@ -135,7 +135,7 @@ fn unpack(f: impl std::io::Read) -> ServiceResult<Unpacked> {
         return Err(damaged("a part does not match the SHA-256 in the manifest, or one is missing"));
     }
     let doc = doc.ok_or_else(|| damaged("export.json is missing"))?;
-    files.close().map_err(|e| ServiceError::Internal(e.to_string()))?;
+    files.close().map_err(ServiceError::internal)?;
     Ok(Unpacked { doc, files, parts })
 }
 
@@ -284,11 +284,11 @@ fn source(mut rx: mpsc::Receiver<Option<Change>>) -> valv_store::ChangeSource {
 pub(super) const STORE_STOPPED: &str = "import: the store stopped taking changes";
 
 fn is_store_stopped(e: &ServiceError) -> bool {
-    matches!(e, ServiceError::Internal(m) if m == STORE_STOPPED)
+    matches!(e, ServiceError::Internal(m) if m.to_string() == STORE_STOPPED)
 }
 
-fn internal(e: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Internal(format!("import: {e}"))
+fn internal(e: impl std::error::Error + Send + Sync + 'static) -> ServiceError {
+    ServiceError::internal(anyhow::Error::new(e).context("import"))
 }
 
 pub(super) fn conflict() -> ServiceError {

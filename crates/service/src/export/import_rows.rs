@@ -95,13 +95,13 @@ impl<'a> Feed<'a> {
                 "file_versions": self.report.file_versions,
             }));
         for item in [Some(change), None] {
-            self.tx.send(item).await.map_err(|_| ServiceError::Internal(STORE_STOPPED.into()))?;
+            self.tx.send(item).await.map_err(|_| ServiceError::internal_msg(STORE_STOPPED))?;
         }
         Ok((self.report, self.users, tenant))
     }
 
     async fn send(&self, change: Change) -> ServiceResult<()> {
-        self.tx.send(Some(change)).await.map_err(|_| ServiceError::Internal(STORE_STOPPED.into()))
+        self.tx.send(Some(change)).await.map_err(|_| ServiceError::internal_msg(STORE_STOPPED))
     }
 
     fn change(&self, tenant: TenantId, action: Action) -> Change {
@@ -190,7 +190,7 @@ impl<'a> Feed<'a> {
         };
         self.valv.keyring.create(id).await.map_err(|e| match e {
             crate::keyring::KeyringError::Exists(_) => super::import::conflict(),
-            e => ServiceError::Internal(e.to_string()),
+            e => ServiceError::internal(e),
         })?;
         self.key_made = Some(id);
         let keys = self.valv.tenant_keys(id).await?;
@@ -301,9 +301,8 @@ impl<'a> Feed<'a> {
         let mut change = self.change(tenant, Action::FileImported).about("file", id);
         for v in &f.versions {
             let part = self.up.part(&v.path).ok_or_else(|| damaged(format!("{} is missing", v.path)))?;
-            let (m, _) = valv_blob::write_stream(self.valv.blobs()?, &keys, part)
-                .await
-                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let (m, _) =
+                valv_blob::write_stream(self.valv.blobs()?, &keys, part).await.map_err(ServiceError::internal)?;
             if m.sha256 != v.sha256 || m.size != v.size {
                 return Err(damaged(format!("{} does not match its recorded SHA-256", v.path)));
             }

@@ -64,8 +64,7 @@ impl Valv {
         self.export_allowed(caller, tenant).await?;
         self.expire_exports();
         let id = valv_crypto::token::random(16);
-        let spool =
-            Spool::new(self.settings.export_dir.as_deref()).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let spool = Spool::new(self.settings.export_dir.as_deref()).map_err(ServiceError::internal)?;
         let progress = Arc::new(Progress::default());
         let job = Job {
             tenant,
@@ -79,8 +78,7 @@ impl Valv {
         let (valv, who, job_id) = (self.clone(), caller.clone(), id.clone());
         tokio::spawn(async move {
             let result = valv.export(&who, tenant, spool, &progress).await;
-            let result =
-                result.and_then(|mut s| s.close().map(|()| s).map_err(|e| ServiceError::Internal(e.to_string())));
+            let result = result.and_then(|mut s| s.close().map(|()| s).map_err(ServiceError::internal));
             let mut jobs = valv.jobs.0.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(j) = jobs.get_mut(&job_id) {
                 j.finished = Some(valv.now());

@@ -96,7 +96,7 @@ impl Progress {
 }
 
 fn io(e: std::io::Error) -> ServiceError {
-    ServiceError::Internal(format!("export: {e}"))
+    ServiceError::internal(anyhow::Error::new(e).context("export"))
 }
 
 impl Valv {
@@ -192,7 +192,7 @@ impl Valv {
         let ((head, journal), ()) =
             tokio::try_join!(document, self.export_file_bytes(tenant, &inventory, &mut tar, progress))?;
         if tar.next_body_at() != document_at {
-            return Err(ServiceError::Internal("export: the file parts took another size than planned".into()));
+            return Err(ServiceError::internal_msg("export: the file parts took another size than planned"));
         }
         let (placed, sha) = head.finish().map_err(io)?;
         tar.part_placed("export.json", placed, sha, journal.len(), journal.reader()).await.map_err(io)?;

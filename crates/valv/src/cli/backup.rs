@@ -421,7 +421,7 @@ async fn open_destination(
             crate::wiring::mark_restoring(dir)?;
             let making = restored.clone();
             StoreSlot::making(async move {
-                crate::wiring::restore_store(&making).await.map_err(|e| ServiceError::Internal(format!("{e:#}")))
+                crate::wiring::restore_store(&making).await.map_err(|e| ServiceError::internal_msg(format!("{e:#}")))
             })
         }
         Destination::Database(url) => {

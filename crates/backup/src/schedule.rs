@@ -30,6 +30,13 @@ impl Default for Schedule {
     }
 }
 
+impl std::fmt::Display for Schedule {
+    /// The cron expression as configured.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.cron.as_str())
+    }
+}
+
 impl FromStr for Schedule {
     type Err = ScheduleError;
 

@@ -14,6 +14,7 @@ pub mod export;
 mod files;
 mod form;
 mod gc;
+pub mod jobs;
 mod journal;
 pub mod keyring;
 mod list;
@@ -88,6 +89,8 @@ pub struct Valv {
     /// A hash verified against for unknown accounts (timing equalisation).
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
     attempts: Arc<throttle::Attempts>,
+    /// The background jobs `valv serve` runs while it leads.
+    background: Arc<jobs::Registry>,
 }
 
 impl std::fmt::Debug for Valv {
@@ -120,6 +123,7 @@ impl Valv {
             hashing,
             dummy_hash: Arc::default(),
             attempts: Arc::default(),
+            background: Arc::default(),
         }
     }
 

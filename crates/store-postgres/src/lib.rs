@@ -10,6 +10,7 @@ mod backup;
 mod conn;
 mod entities;
 mod ephemeral;
+mod jobs;
 mod journal;
 mod keys;
 mod lead;

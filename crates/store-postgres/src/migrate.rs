@@ -18,6 +18,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_backup", include_str!("../migrations/0006_backup.sql")),
     ("0007_records_paging", include_str!("../migrations/0007_records_paging.sql")),
     ("0008_records_one_index", include_str!("../migrations/0008_records_one_index.sql")),
+    ("0009_jobs", include_str!("../migrations/0009_jobs.sql")),
 ];
 
 pub(crate) async fn run(pool: &PgPool) -> StoreResult<()> {

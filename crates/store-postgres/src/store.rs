@@ -4,12 +4,13 @@
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 use valv_store::{
     BackupRun, Chain, ChainHead, Change, CollectionRow, DumpItem, DumpSink, FileRow, FileVersionRow, HistoryItem,
-    JournalEntry, JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordQuery, RecordRow, ReplayEntry,
-    RequestRow, SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
+    JobRun, JournalEntry, JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordQuery, RecordRow,
+    ReplayEntry, RequestRow, SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow,
+    UserRow,
 };
 
 use crate::entities::{many, one, rows};
-use crate::{PgStore, backend, backup, ephemeral, journal, records, uint};
+use crate::{PgStore, backend, backup, ephemeral, jobs, journal, records, uint};
 
 #[async_trait::async_trait]
 impl Store for PgStore {
@@ -362,6 +363,14 @@ impl Store for PgStore {
 
     async fn add_backup_run(&self, run: BackupRun) -> StoreResult<()> {
         backup::add_run(&self.pool, &run).await
+    }
+
+    async fn job_runs(&self) -> StoreResult<Vec<JobRun>> {
+        jobs::runs(&self.pool).await
+    }
+
+    async fn put_job_run(&self, run: JobRun) -> StoreResult<()> {
+        jobs::put(&self.pool, &run).await
     }
 
     async fn lead(&self) -> StoreResult<bool> {

@@ -7,6 +7,7 @@ mod behind;
 mod conn;
 mod entities;
 mod ephemeral;
+mod jobs;
 mod journal;
 mod keys;
 mod migrate;

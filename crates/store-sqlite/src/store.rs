@@ -5,13 +5,14 @@ use std::sync::{Arc, PoisonError};
 use valv_domain::{CollectionId, Email, FileId, OperatorId, RecordId, Slug, TenantId, UserId};
 use valv_store::{
     BackupRun, Chain, ChainHead, Change, CollectionRow, DumpItem, DumpSink, FileRow, FileVersionRow, HistoryItem,
-    JournalEntry, JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordQuery, RecordRow, ReplayEntry,
-    RequestRow, SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow, UserRow,
+    JobRun, JournalEntry, JournalQuery, LedgerRow, OperatorRow, Position, Principal, RecordQuery, RecordRow,
+    ReplayEntry, RequestRow, SessionRow, Store, StoreResult, TargetState, TenantRow, Throttle, TokenId, TokenRow,
+    UserRow,
 };
 
 use crate::behind::WriteBehind;
 use crate::entities::{many, one};
-use crate::{SqliteStore, backend, backup, ephemeral, journal, records};
+use crate::{SqliteStore, backend, backup, ephemeral, jobs, journal, records};
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
@@ -497,5 +498,13 @@ impl Store for SqliteStore {
 
     async fn add_backup_run(&self, run: BackupRun) -> StoreResult<()> {
         self.write(move |c| backup::add_run(c, &run)).await
+    }
+
+    async fn job_runs(&self) -> StoreResult<Vec<JobRun>> {
+        self.read(jobs::runs).await
+    }
+
+    async fn put_job_run(&self, run: JobRun) -> StoreResult<()> {
+        self.write(move |c| jobs::put(c, &run)).await
     }
 }

@@ -15,6 +15,7 @@ mod ephemeral;
 mod error;
 mod files;
 mod image;
+mod jobs;
 pub mod journal;
 mod keys;
 mod records;
@@ -36,6 +37,7 @@ pub use ephemeral::{Principal, SessionRow, Throttle};
 pub use error::{StoreError, StoreResult};
 pub use files::{FileRow, FileVersionRow, StoredChunk};
 pub use image::{RowImage, RowKeys};
+pub use jobs::{JobOutcome, JobRun};
 pub use journal::{ChainHead, HistoryItem, JournalEntry, JournalQuery};
 pub use keys::KeyStore;
 pub use records::{CollectionRow, Filter, Op, Processing, RecordQuery, RecordRow};
@@ -232,6 +234,11 @@ pub trait Store: Send + Sync + 'static {
     /// The newest backup and drill runs, newest first.
     async fn backup_runs(&self, limit: u32) -> StoreResult<Vec<BackupRun>>;
     async fn add_backup_run(&self, run: BackupRun) -> StoreResult<()>;
+
+    /// The last run of every background job that has run, by name.
+    async fn job_runs(&self) -> StoreResult<Vec<JobRun>>;
+    /// Records `run` as the last run of its job.
+    async fn put_job_run(&self, run: JobRun) -> StoreResult<()>;
 
     /// Whether this process leads the installation's background work
     /// (backup shipping, the daily full backup, purging expired tenants):

@@ -76,6 +76,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Background jobs (shipping, purging, the daily full backup): when each runs and how its last run went.
+    #[command(after_help = "Example:\n  valv jobs --json")]
+    Jobs {
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the journal.
     #[command(subcommand, after_help = "Example:\n  valv audit verify")]
     Audit(cli::audit::AuditCommand),
@@ -171,6 +177,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Jobs { json } => cli::jobs::run(&wiring::local(args.config.as_deref(), &overrides).await?, json).await,
         Command::Audit(c) => cli::audit::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
         Command::Backup(c) => {
             let config = wiring::config(args.config.as_deref(), &overrides)?;

@@ -55,7 +55,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value
     let local = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
-    tokio::spawn(lead_background_work(valv.clone(), config.schedule()?, config.retention()));
+    tokio::spawn(lead_background_work(valv.clone()));
     let scheme = if config.insecure_http { "http" } else { "https" };
     let tls = if config.insecure_http {
         tracing::warn!("serving plain HTTP (--insecure-http): only safe behind a proxy that terminates TLS");
@@ -100,15 +100,11 @@ fn init_logging(filter: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the background work (purging, backup shipping, the daily full
-/// backup) while this process leads the installation: always on the embedded
-/// store; on a shared database, in exactly one of the processes serving it,
-/// another taking over within seconds when the leader ends.
-async fn lead_background_work(
-    valv: valv_service::Valv,
-    schedule: valv_backup::Schedule,
-    retention: valv_backup::Policy,
-) {
+/// Runs the background jobs (`valv_service::jobs`) while this process leads
+/// the installation: always on the embedded store; on a shared database, in
+/// exactly one of the processes serving it, another taking over within
+/// seconds when the leader ends.
+async fn lead_background_work(valv: valv_service::Valv) {
     let mut every = tokio::time::interval(LEAD_CHECK);
     let mut work: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     loop {
@@ -120,9 +116,7 @@ async fn lead_background_work(
         match (leads, work.is_empty()) {
             (true, true) => {
                 tracing::info!("this process leads the background work (backups, purging)");
-                work = valv.ship_forever();
-                work.push(tokio::spawn(purge_hourly(valv.clone())));
-                work.push(tokio::spawn(full_backup_on_schedule(valv.clone(), schedule.clone(), retention)));
+                work = valv.start_jobs();
             }
             (false, false) => {
                 tracing::warn!("this process lost the lead of the background work; stopping it");
@@ -135,61 +129,6 @@ async fn lead_background_work(
 
 /// How often a process asks whether it leads (and a follower whether it may).
 const LEAD_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Deletes tenants whose export window closed, once an hour.
-async fn purge_hourly(valv: valv_service::Valv) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        every.tick().await;
-        valv.expire_exports();
-        match valv.purge_expired(&valv_service::Caller::System).await {
-            Ok(r) if !r.is_empty() => tracing::info!(tenants = r.len(), "purged tenants after their export window"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "purging tenants failed; retrying in an hour"),
-        }
-    }
-}
-
-/// The daily full backup (default 15:00 UTC), each followed by a restore
-/// drill and pruning by the retention policy.
-async fn full_backup_on_schedule(
-    valv: valv_service::Valv,
-    schedule: valv_backup::Schedule,
-    retention: valv_backup::Policy,
-) {
-    use valv_domain::Clock as _;
-    if valv.targets().is_empty() {
-        return;
-    }
-    loop {
-        let now = valv_domain::SystemClock.now();
-        let Some(next) = schedule.next_after(now) else { return };
-        let wait = (next - now).max(time::Duration::ZERO);
-        tokio::time::sleep(wait.try_into().unwrap_or_default()).await;
-        let system = valv_service::Caller::System;
-        match valv.backup_now(&system, &|_| {}).await {
-            Ok(r) => {
-                tracing::info!(id = %r.id, seq = r.seq, written = ?r.targets_written, failed = ?r.targets_failed, "full backup done")
-            }
-            Err(e) => tracing::error!(error = %e, "full backup failed"),
-        }
-        match valv.verify_backups(&system, false).await {
-            Ok(reports) => {
-                for r in reports {
-                    if r.ok {
-                        tracing::info!(target = %r.target, seq = r.snapshot_seq, "restore drill passed");
-                    } else {
-                        tracing::error!(target = %r.target, error = ?r.error, "restore drill FAILED");
-                    }
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "restore drill could not run"),
-        }
-        if let Err(e) = valv.prune_backups(&system, &retention).await {
-            tracing::error!(error = %e, "pruning backups failed");
-        }
-    }
-}
 
 async fn shutdown_on_signal(handle: axum_server::Handle) {
     let ctrl_c = tokio::signal::ctrl_c();

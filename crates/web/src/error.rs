@@ -108,7 +108,9 @@ impl From<ServiceError> for WebError {
         let mut w = Self::new(status, code, e.to_string());
         match e {
             ServiceError::Validation(fields) => w.fields = fields,
-            ServiceError::PasswordRefused { feedback, .. } => w.feedback = serde_json::to_value(feedback).ok().map(Box::new),
+            ServiceError::PasswordRefused { feedback, .. } => {
+                w.feedback = serde_json::to_value(feedback).ok().map(Box::new)
+            }
             ServiceError::Locked { retry_after_secs } | ServiceError::RateLimited { retry_after_secs } => {
                 w.retry_after = Some(retry_after_secs);
             }

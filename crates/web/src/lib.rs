@@ -102,6 +102,7 @@ pub fn api(deadline: Duration) -> (Router<Valv>, utoipa::openapi::OpenApi) {
         .merge(routes::exports::routes())
         .merge(routes::subjects::routes())
         .merge(routes::requests::routes())
+        .merge(routes::jobs::routes())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, deadline))
         // A 2 GiB upload over a slow link needs far longer than the deadline;
         // it is cut only when the client stalls (so a stalled one cannot hold

@@ -34,6 +34,7 @@ pub async fn run_all(store: &dyn Store) {
     chains_read_in_pages_and_histories_in_bulk(store).await;
     changes_from_a_source_commit_whole_or_not_at_all(store).await;
     record_ids_page_in_order_with_deleted_ones(store).await;
+    the_last_run_of_each_job_is_kept(store).await;
 }
 
 #[must_use]
@@ -335,4 +336,20 @@ async fn changes_from_a_source_commit_whole_or_not_at_all(s: &dyn Store) {
     assert_eq!(entries.len(), 3, "one entry per change");
     let head = s.chain_heads().await.expect("heads").into_iter().find(|(k, _)| *k == t.id.to_string()).map(|(_, h)| h);
     assert!(verify(&t.id.to_string(), &entries, head.as_ref()).is_ok(), "the chain verifies");
+}
+
+async fn the_last_run_of_each_job_is_kept(s: &dyn Store) {
+    let run = |job: &str, minute: i64, outcome| crate::JobRun {
+        job: job.to_owned(),
+        started_at: T0 + time::Duration::minutes(minute),
+        finished_at: Some(T0 + time::Duration::minutes(minute + 1)),
+        outcome,
+        detail: serde_json::json!({ "minute": minute }),
+    };
+    assert!(s.job_runs().await.expect("runs").is_empty(), "no job has run");
+    s.put_job_run(run("purge", 0, crate::JobOutcome::Ok)).await.expect("put");
+    s.put_job_run(run("full-backup", 1, crate::JobOutcome::Failed)).await.expect("put");
+    s.put_job_run(run("purge", 60, crate::JobOutcome::Ok)).await.expect("put again");
+    let runs = s.job_runs().await.expect("runs");
+    assert_eq!(runs, vec![run("full-backup", 1, crate::JobOutcome::Failed), run("purge", 60, crate::JobOutcome::Ok)]);
 }

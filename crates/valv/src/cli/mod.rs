@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod backup;
 pub mod export;
+pub mod jobs;
 pub mod keys;
 pub mod tenant;
 pub mod user;

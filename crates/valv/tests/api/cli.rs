@@ -86,6 +86,7 @@ fn every_command_has_help_with_an_example() {
         &["keys", "rotate"],
         &["keys", "verify"],
         &["gc"],
+        &["jobs"],
         &["export"],
         &["import"],
     ];

@@ -49,3 +49,31 @@ async fn plain_http_needs_the_explicit_flag_and_warns() {
     let https = crate::app();
     assert!(https.url.starts_with("https://"), "HTTPS by default");
 }
+
+#[tokio::test]
+async fn operators_see_every_background_job_and_its_last_run() {
+    let app = crate::app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    // The purge job runs as the server starts leading, then hourly.
+    let mut jobs = serde_json::Value::Null;
+    for _ in 0..100 {
+        jobs = op.get(app.at("/api/v1/jobs")).send().await.unwrap().json().await.unwrap();
+        if jobs[1]["last_run"]["outcome"] == "ok" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let names: Vec<&str> = jobs.as_array().unwrap().iter().map(|j| j["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["shipping", "purge", "full-backup"], "{jobs}");
+    assert_eq!(jobs[1]["cadence"], "every 1 h");
+    assert_eq!(jobs[1]["last_run"]["outcome"], "ok", "{jobs}");
+    assert_eq!(jobs[1]["last_run"]["detail"]["tenants_purged"], serde_json::json!([]));
+    assert_eq!(jobs[2]["cadence"], "on the schedule 0 15 * * * (UTC)");
+
+    let out = app.cli(&["jobs", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[1]["last_run"], jobs[1]["last_run"], "the command reads the same record");
+    assert_eq!(t.owner.get(app.at("/api/v1/jobs")).send().await.unwrap().status(), 403, "tenants never see them");
+}

@@ -4,6 +4,7 @@ pub(crate) mod auth;
 pub(crate) mod exports;
 pub(crate) mod files;
 pub(crate) mod health;
+pub(crate) mod jobs;
 pub(crate) mod journal;
 pub(crate) mod me;
 pub(crate) mod records;

@@ -42,7 +42,7 @@ pub(crate) enum Durability {
     /// and syncs once. A crash before that leaves a file to throw away.
     /// Its pages are 16 KiB instead of SQLite's 4 KiB: a restore writes rows
     /// of about a kilobyte by the thousand, and with larger pages it writes
-    /// and splits a quarter as many (the benchmark's restore: 41 → 36 ms).
+    /// and splits a quarter as many pages.
     AtFlush,
 }
 

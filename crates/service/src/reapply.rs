@@ -28,7 +28,7 @@ impl Valv {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn after_restore(&self) -> ServiceResult<usize> {
+    pub(crate) async fn after_restore(&self) -> ServiceResult<usize> {
         for t in self.store.tenants().await? {
             for c in self.store.collections(t.id).await? {
                 self.index_collection(&c).await?;

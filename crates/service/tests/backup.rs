@@ -449,3 +449,46 @@ async fn segments_merged_after_the_listing_are_found_by_listing_again() {
     assert!(passes.windows(2).any(|w| w[1].0 <= w[0].0), "the restore listed the target again: {passes:?}");
     assert_eq!(restored.state_digest().await.unwrap().digest, digest, "{report:?}");
 }
+
+/// A restore into a folder, through the one use case: the marker is there
+/// while it writes and the installation comes back only once it is whole.
+async fn restore_into_folder(dir: &std::path::Path, req: &RestoreRequest) -> (std::path::PathBuf, Option<Valv>) {
+    use valv_service::backup::{Destination, restore_installation};
+    std::fs::create_dir_all(dir).unwrap();
+    let marker = dir.join("restore-incomplete");
+    std::fs::write(&marker, b"").unwrap();
+    let store: Arc<dyn valv_store::Store> = Arc::new(SqliteStore::open(&dir.join("valv.db")).await.unwrap());
+    let keys = Arc::new(SqliteKeyStore::open(&dir.join("keyring.db")).unwrap());
+    let blobs = valv_blob::ChunkStore::open(&dir.join("blobs").display().to_string()).unwrap();
+    let dest = Destination { store: StoreSlot::ready(store), keys, blobs, marker: Some(marker.clone()) };
+    let master = req.master.clone();
+    let open = async |store, keys| {
+        let keyring = Keyring::open(keys, master).await.map_err(valv_service::ServiceError::internal)?;
+        let clock = Arc::new(ManualClock::new(datetime!(2026-03-02 12:00 UTC)));
+        Ok(Valv::new(store, Arc::new(keyring), clock, Arc::new(Inbox::default()), Settings::default()))
+    };
+    let restored = restore_installation(dest, req, &|_, _, _| {}, open).await;
+    (marker, restored.ok().map(|r| r.valv().clone()))
+}
+
+#[tokio::test]
+async fn a_restored_installation_exists_only_once_whole_and_its_marker_goes_with_the_last_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = Key::generate();
+    let target = Target::open("local", &dir.path().join("target").display().to_string()).unwrap();
+    let mut l = live(dir.path(), master.clone(), target.clone()).await;
+    apply(&mut l, &Step::Create(7)).await;
+    while l.valv.ship_once(&target, true).await.unwrap() > 0 {}
+    let digest = l.valv.store_digest().await.unwrap();
+
+    let wrong = RestoreRequest { at: l.clock.now(), targets: vec![target.clone()], master: Key::generate() };
+    let (marker, none) = restore_into_folder(&dir.path().join("wrong"), &wrong).await;
+    assert!(none.is_none(), "a restore with the wrong key yields no installation");
+    assert!(marker.exists(), "and its folder stays marked as incomplete");
+
+    let req = RestoreRequest { at: l.clock.now(), targets: vec![target], master };
+    let (marker, restored) = restore_into_folder(&dir.path().join("whole"), &req).await;
+    let restored = restored.expect("a whole installation");
+    assert!(!marker.exists(), "the marker is cleared once the restore is whole");
+    assert_eq!(restored.store_digest().await.unwrap(), digest, "it holds the live state");
+}

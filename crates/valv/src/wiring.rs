@@ -64,9 +64,15 @@ pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// has re-applied the erasure ledger and synced, nothing may serve the folder.
 pub const RESTORING: &str = "restore-incomplete";
 
-/// Marks a data dir a restore writes into (`RESTORING`).
+/// The marker file of a data dir a restore writes into (`RESTORING`).
+pub fn restoring_marker(dir: &Path) -> std::path::PathBuf {
+    dir.join(RESTORING)
+}
+
+/// Marks a data dir a restore writes into (`RESTORING`); the restore
+/// removes the marker once it is whole (`restore_installation`).
 pub fn mark_restoring(dir: &Path) -> std::io::Result<()> {
-    std::fs::write(dir.join(RESTORING), b"")
+    std::fs::write(restoring_marker(dir), b"")
 }
 
 /// The store a restore writes into: a new embedded database whose commits
@@ -93,16 +99,6 @@ pub async fn restore_key_store(config: &Config) -> anyhow::Result<Arc<dyn KeySto
     let keys = SqliteKeyStore::open_unsynced(&path)
         .with_context(|| format!("cannot create the keyring {}", path.display()))?;
     Ok(Arc::new(keys))
-}
-
-/// Marks a restored data dir finished: everything is on disk, it may be served.
-pub fn restore_finished(config: &Config) -> anyhow::Result<()> {
-    if config.database_url.is_none() {
-        std::fs::remove_file(config.data_dir.join(RESTORING))?;
-        // The folder's entries (the new files, the marker gone) are durable too.
-        std::fs::File::open(&config.data_dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 /// Names the setting; the URL itself (it may hold a password) is never shown.

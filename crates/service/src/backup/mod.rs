@@ -3,7 +3,8 @@
 //! the chunks they reference (`ship.rs`); a full backup writes a consistent
 //! snapshot of all state to every target (`snapshot.rs`); a drill restores
 //! it into a scratch store and compares digests (`drill.rs`); a restore
-//! rebuilds an installation as it was at any instant (`restore.rs`).
+//! rebuilds an installation as it was at any instant (`restore.rs`), made
+//! ready to serve in one use case (`installation.rs`).
 //!
 //! Objects on a target: `keyring`, `ledger`, `chunks/…`, `segments/…`,
 //! `snapshots/{seq}/…` (see `valv-backup`). Tenant data is sealed with the
@@ -13,6 +14,7 @@
 mod apply;
 mod compact;
 mod drill;
+mod installation;
 mod objects;
 mod prune;
 mod restore;
@@ -34,6 +36,7 @@ use valv_store::{Store, TargetState};
 use crate::{Caller, ServiceError, ServiceResult, Valv};
 
 pub use drill::DrillReport;
+pub use installation::{Destination, Restored, restore_installation};
 pub use prune::PruneReport;
 pub use restore::{RestoreReport, RestoreRequest, restore};
 pub use slot::StoreSlot;

@@ -49,8 +49,12 @@ pub struct RestoreReport {
     pub erasures: usize,
 }
 
-/// Restores into `store`, `keys` and `blobs` (all empty). `progress` gets a
-/// phase name, done and total.
+/// Restores the journaled state at `req.at` into `store`, `keys` and
+/// `blobs` (all empty). `progress` gets a phase name, done and total. The
+/// state alone is not ready to serve: the erasure ledger is not re-applied
+/// and nothing is made durable. Drills and the restore's own tests compare
+/// this state with the live one; an installation to serve comes from
+/// [`super::restore_installation`] only.
 ///
 /// # Errors
 /// `restore_no_keyring`, `restore_wrong_key`, damaged objects on every target, store failures.

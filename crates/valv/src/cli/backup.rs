@@ -6,10 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Subcommand;
-use valv_service::backup::{RestoreRequest, StoreSlot, restore};
+use valv_service::backup::{self as service, RestoreRequest, StoreSlot};
 use valv_service::export::{Progress, Renumber};
 use valv_service::{Caller, ServiceError, Valv};
-use valv_store::{KeyStore, Store};
 
 use super::{explain, print};
 use crate::config::Config;
@@ -211,7 +210,8 @@ pub async fn restore_cmd(
     if let Destination::Dir(dir) = to {
         empty_target(dir)?;
     }
-    let Restored { report, reapplied, .. } = restore_into(config, at, from, to, json).await?;
+    let restored = restore_into(config, at, from, to, json).await?;
+    let (report, reapplied) = (restored.report(), restored.erasures_reapplied());
     let shown = to.shown();
     let out = serde_json::json!({ "report": report, "erasures_reapplied": reapplied, "restored_to": shown });
     print(json, &out, || {
@@ -239,11 +239,11 @@ pub async fn restore_tenant_copy_cmd(
     empty_target(to)?;
     let result = async {
         let copy = restore_into(config, at, from, &Destination::Dir(to.to_owned()), json).await?;
-        let removed = copy.valv.keep_only_tenant(&Caller::Cli, id).await.map_err(|e| match e {
+        let removed = copy.valv().keep_only_tenant(&Caller::Cli, id).await.map_err(|e| match e {
             valv_service::ServiceError::NotFound => anyhow::anyhow!("tenant {tenant} did not exist at {at}"),
             e => explain(e),
         })?;
-        anyhow::Ok((copy.report, copy.reapplied, removed))
+        anyhow::Ok((copy.report().clone(), copy.erasures_reapplied(), removed))
     }
     .await;
     let (report, reapplied, removed) = match result {
@@ -286,7 +286,7 @@ pub async fn restore_tenant_as_cmd(
     let report = in_scratch(config, at, from, json, async |copy| {
         let progress = Arc::new(Progress::default());
         let (l, p) = (live.clone(), Arc::clone(&progress));
-        let job = tokio::spawn(async move { l.copy_tenant(&Caller::Cli, &copy.valv, id, renumber, &p).await });
+        let job = tokio::spawn(async move { l.copy_tenant(&Caller::Cli, copy.valv(), id, renumber, &p).await });
         while !job.is_finished() {
             if !json {
                 super::export::bar("copying", progress.view());
@@ -319,7 +319,7 @@ async fn in_scratch<T>(
     at: &str,
     from: &str,
     json: bool,
-    f: impl AsyncFnOnce(Restored) -> anyhow::Result<T>,
+    f: impl AsyncFnOnce(service::Restored) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     let scratch = config.data_dir.join(format!("restore-scratch-{}", std::process::id()));
     let result =
@@ -350,7 +350,7 @@ pub async fn restore_tenant_cmd(
         return Ok(ExitCode::FAILURE);
     }
     let report = in_scratch(config, at, from, json, async |copy| {
-        live.restore_tenant(&Caller::Cli, id, copy.store.as_ref(), at).await.map_err(explain)
+        live.restore_tenant(&Caller::Cli, id, copy.store().as_ref(), at).await.map_err(explain)
     })
     .await?;
     print(json, &report, || {
@@ -386,22 +386,10 @@ fn empty_target(to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A restored installation: what the restore did, and the installation itself.
-struct Restored {
-    report: valv_service::backup::RestoreReport,
-    /// Erasures of the ledger applied again.
-    reapplied: usize,
-    store: Arc<dyn Store>,
-    valv: Valv,
-}
-
 /// The stores a restore writes into, and the configuration that serves them.
 /// A new database in a folder is made while the restore begins (`StoreSlot`);
 /// a configured one must be empty before anything is written.
-async fn open_destination(
-    config: &Config,
-    to: &Destination,
-) -> anyhow::Result<(StoreSlot, Arc<dyn KeyStore>, valv_blob::ChunkStore, Config)> {
+async fn open_destination(config: &Config, to: &Destination) -> anyhow::Result<(service::Destination, Config)> {
     let not_empty = || {
         anyhow::anyhow!("{} is not empty; restore into a new, empty one and point the installation at it", to.shown())
     };
@@ -446,11 +434,18 @@ async fn open_destination(
         let _ = store.get().await;
     }
     let (keys, blobs) = rest?;
-    Ok((store, keys, blobs, restored))
+    let marker = restored.database_url.is_none().then(|| crate::wiring::restoring_marker(&restored.data_dir));
+    Ok((service::Destination { store, keys, blobs, marker }, restored))
 }
 
-/// Restores everything at `at` into `to`, erasures re-applied.
-async fn restore_into(config: &Config, at: &str, from: &str, to: &Destination, json: bool) -> anyhow::Result<Restored> {
+/// Restores everything at `at` into `to`, ready to serve (`restore_installation`).
+async fn restore_into(
+    config: &Config,
+    at: &str,
+    from: &str,
+    to: &Destination,
+    json: bool,
+) -> anyhow::Result<service::Restored> {
     let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
         .map_err(|_| anyhow::anyhow!("--at must be an RFC 3339 instant, as in 2026-11-23T14:05:00Z"))?;
     let mut targets = config.targets()?;
@@ -462,26 +457,21 @@ async fn restore_into(config: &Config, at: &str, from: &str, to: &Destination, j
     targets.insert(0, primary);
     let master = crate::keys::configured(config)?
         .ok_or_else(|| anyhow::anyhow!("the master key is needed: set VALV_MASTER_KEY or master_key_file"))?;
-    let (slot, keys, blobs, restored) = open_destination(config, to).await?;
+    let (dest, restored) = open_destination(config, to).await?;
     let req = RestoreRequest { at, targets, master };
-    let report = restore(&slot, Arc::clone(&keys), &blobs, &req, &|phase: &str, done: u64, total: u64| {
+    let progress = |phase: &str, done: u64, total: u64| {
         if !json {
             let filled = (done * 30).checked_div(total).map_or(30, |f| f as usize);
             eprint!("\rrestoring {phase:<8} [{:<30}] {done}/{total} ", "#".repeat(filled.min(30)));
             let _ = std::io::stderr().flush();
         }
-    })
-    .await;
-    // A database still being made is whole before anything else happens to its folder.
-    let store = slot.get().await.map(Arc::clone);
-    let (report, store) = (report.map_err(explain)?, store.map_err(explain)?);
+    };
+    let open = async |store, keys| {
+        crate::wiring::build_on(&restored, store, keys).await.map_err(|e| ServiceError::internal_msg(format!("{e:#}")))
+    };
+    let done = service::restore_installation(dest, &req, &progress, open).await;
     if !json {
         eprintln!();
     }
-    // The erasure ledger is applied again before anyone uses the restored data.
-    let valv = crate::wiring::build_on(&restored, Arc::clone(&store), Arc::clone(&keys)).await?;
-    let reapplied = valv.after_restore().await.map_err(explain)?;
-    tokio::try_join!(store.flush(), keys.flush())?;
-    crate::wiring::restore_finished(&restored)?;
-    Ok(Restored { report, reapplied, store, valv })
+    done.map_err(explain)
 }

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
+use valv_store::prelude::*;
 
 use proptest::prelude::*;
 use secrecy::SecretString;
@@ -18,7 +19,6 @@ use valv_domain::{Clock as _, ManualClock, RecordId};
 use valv_service::backup::{RestoreRequest, StoreSlot, restore};
 use valv_service::keyring::Keyring;
 use valv_service::{Caller, Message, NewTenant, Sender, Settings, UploadTarget, Valv};
-use valv_store::Store as _;
 use valv_store_sqlite::{SqliteKeyStore, SqliteStore};
 
 #[derive(Default)]

@@ -3,7 +3,9 @@
 use sqlx::PgPool;
 use valv_store::{JobRun, StoreResult};
 
+use crate::PgStore;
 use crate::{backend, corrupt};
+use valv_store::JobStore;
 
 pub(crate) async fn runs(pool: &PgPool) -> StoreResult<Vec<JobRun>> {
     let rows: Vec<String> =
@@ -22,4 +24,15 @@ pub(crate) async fn put(pool: &PgPool, run: &JobRun) -> StoreResult<()> {
     .await
     .map_err(backend)
     .map(drop)
+}
+
+#[async_trait::async_trait]
+impl JobStore for PgStore {
+    async fn job_runs(&self) -> StoreResult<Vec<JobRun>> {
+        runs(&self.pool).await
+    }
+
+    async fn put_job_run(&self, run: JobRun) -> StoreResult<()> {
+        put(&self.pool, &run).await
+    }
 }

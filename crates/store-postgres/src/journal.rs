@@ -13,7 +13,11 @@ use valv_domain::stamp;
 use valv_store::journal::next_entry;
 use valv_store::{ChainHead, Change, HistoryItem, JournalEntry, JournalQuery, StoreResult};
 
+use crate::PgStore;
 use crate::{backend, int, uint};
+use valv_domain::TenantId;
+use valv_store::Chain;
+use valv_store::JournalStore;
 
 pub(crate) const COLUMNS: &str =
     "seq, chain, chain_seq, at, actor, action, entity, entity_id, payload, payload_hash, prev_hash, hash";
@@ -259,4 +263,44 @@ pub(crate) async fn histories(
         }
     }
     Ok(out)
+}
+
+#[async_trait::async_trait]
+impl JournalStore for PgStore {
+    async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<JournalEntry>> {
+        self.apply(changes).await
+    }
+
+    async fn commit_from(&self, source: valv_store::ChangeSource) -> StoreResult<u64> {
+        self.apply_from(source).await
+    }
+
+    async fn journal(&self, chain: Chain, query: &JournalQuery) -> StoreResult<Vec<JournalEntry>> {
+        self::query(&self.pool, &chain.key(), query).await
+    }
+
+    async fn chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>> {
+        let mut c = self.pool.acquire().await.map_err(backend)?;
+        heads(&mut c).await
+    }
+
+    async fn chain_page(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        chain_page(&self.pool, key, after, limit, true).await
+    }
+
+    async fn chain_links(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        chain_page(&self.pool, key, after, limit, false).await
+    }
+
+    async fn chain_keys(&self) -> StoreResult<Vec<String>> {
+        keys(&self.pool).await
+    }
+
+    async fn history(&self, tenant: TenantId, entity: &str, entity_id: &str) -> StoreResult<Vec<JournalEntry>> {
+        history(&self.pool, &tenant.to_string(), entity, entity_id).await
+    }
+
+    async fn histories(&self, tenant: TenantId, entity: &str, ids: Vec<String>) -> StoreResult<Vec<HistoryItem>> {
+        histories(&self.pool, &tenant.to_string(), entity, &ids).await
+    }
 }

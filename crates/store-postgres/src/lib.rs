@@ -6,18 +6,20 @@
 //! digests of both backends are byte for byte the same. All SQL of this
 //! backend lives in this crate.
 
-mod backup;
+mod accounts;
 mod conn;
+mod content;
 mod entities;
-mod ephemeral;
 mod jobs;
 mod journal;
 mod keys;
 mod lead;
 mod migrate;
+mod privacy;
 mod records;
+mod replication;
 mod runs;
-mod store;
+mod sessions;
 
 use valv_store::{Constraint, StoreError, StoreResult};
 
@@ -150,7 +152,7 @@ async fn erase(
     let entry = journal::Appender::new(&mut tx).await?.append(&mut tx, change).await?;
     let l =
         valv_store::LedgerRow { id: erasure_id.to_owned(), tenant_id: t, at: entry.at.clone(), detail: ledger.clone() };
-    backup::put_ledger(&mut tx, &l).await?;
+    replication::put_ledger(&mut tx, &l).await?;
     tx.commit().await.map_err(backend)?;
     Ok(entry)
 }

@@ -265,7 +265,8 @@ fn sort_key(s: &mut Sql, field: &str) -> (String, String, String) {
 
 #[cfg(test)]
 mod tests {
-    use valv_store::{Filter, Op, RecordQuery, Store as _};
+    use valv_store::prelude::*;
+    use valv_store::{Filter, Op, RecordQuery};
 
     use super::*;
 

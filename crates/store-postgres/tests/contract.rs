@@ -3,7 +3,8 @@
 //! instances write to one database at once.
 
 use valv_store::journal::verify;
-use valv_store::{Actor, Chain, Change, Row, Store as _};
+use valv_store::prelude::*;
+use valv_store::{Actor, Chain, Change, Row};
 use valv_store_postgres::PgStore;
 
 #[tokio::test]

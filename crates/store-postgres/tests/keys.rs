@@ -1,7 +1,8 @@
 //! The PostgreSQL keyring: initialised once, a tenant's key never replaced by
 //! accident, rotated whole, destroyed for good, and kept out of every dump.
 
-use valv_store::{KeyStore as _, Store as _};
+use valv_store::KeyStore as _;
+use valv_store::prelude::*;
 use valv_store_postgres::{PgKeyStore, PgStore};
 
 #[tokio::test]

@@ -3,7 +3,9 @@
 use rusqlite::{Connection, params};
 use valv_store::{JobRun, StoreResult};
 
+use crate::SqliteStore;
 use crate::{backend, corrupt};
+use valv_store::JobStore;
 
 pub(crate) fn runs(c: &Connection) -> StoreResult<Vec<JobRun>> {
     let mut stmt = c.prepare_cached("SELECT row_json FROM jobs ORDER BY name").map_err(backend)?;
@@ -20,4 +22,15 @@ pub(crate) fn put(c: &Connection, run: &JobRun) -> StoreResult<()> {
     )
     .map_err(backend)
     .map(drop)
+}
+
+#[async_trait::async_trait]
+impl JobStore for SqliteStore {
+    async fn job_runs(&self) -> StoreResult<Vec<JobRun>> {
+        self.read(runs).await
+    }
+
+    async fn put_job_run(&self, run: JobRun) -> StoreResult<()> {
+        self.write(move |c| put(c, &run)).await
+    }
 }

@@ -7,7 +7,11 @@ use valv_domain::stamp;
 use valv_store::journal::next_entry;
 use valv_store::{ChainHead, Change, HistoryItem, JournalEntry, JournalQuery, StoreResult};
 
+use crate::SqliteStore;
 use crate::backend;
+use valv_domain::TenantId;
+use valv_store::Chain;
+use valv_store::JournalStore;
 
 /// The journal's columns, as a literal so that statements are built at compile time.
 macro_rules! columns {
@@ -181,4 +185,48 @@ pub(crate) fn histories(c: &Connection, chain: &str, entity: &str, ids: &[String
         }
     }
     Ok(out)
+}
+
+#[async_trait::async_trait]
+impl JournalStore for SqliteStore {
+    async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<JournalEntry>> {
+        self.apply(changes).await
+    }
+
+    async fn commit_from(&self, source: valv_store::ChangeSource) -> StoreResult<u64> {
+        self.apply_from(source).await
+    }
+
+    async fn journal(&self, chain: Chain, query: &JournalQuery) -> StoreResult<Vec<JournalEntry>> {
+        let q = query.clone();
+        self.read(move |c| self::query(c, &chain.key(), &q)).await
+    }
+
+    async fn chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>> {
+        self.read(heads).await
+    }
+
+    async fn chain_page(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        let key = key.to_owned();
+        self.read(move |c| chain_page(c, &key, after, limit, true)).await
+    }
+
+    async fn chain_links(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        let key = key.to_owned();
+        self.read(move |c| chain_page(c, &key, after, limit, false)).await
+    }
+
+    async fn chain_keys(&self) -> StoreResult<Vec<String>> {
+        self.read(keys).await
+    }
+
+    async fn history(&self, tenant: TenantId, entity: &str, entity_id: &str) -> StoreResult<Vec<JournalEntry>> {
+        let (entity, id) = (entity.to_owned(), entity_id.to_owned());
+        self.read(move |c| history(c, &tenant.to_string(), &entity, &id)).await
+    }
+
+    async fn histories(&self, tenant: TenantId, entity: &str, ids: Vec<String>) -> StoreResult<Vec<HistoryItem>> {
+        let entity = entity.to_owned();
+        self.read(move |c| histories(c, &tenant.to_string(), &entity, &ids)).await
+    }
 }

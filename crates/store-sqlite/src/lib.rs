@@ -2,17 +2,19 @@
 //! readers, each call run on tokio's blocking pool so the async executor never
 //! waits on disk. All SQL of this backend lives in this crate.
 
-mod backup;
+mod accounts;
 mod behind;
 mod conn;
+mod content;
 mod entities;
-mod ephemeral;
 mod jobs;
 mod journal;
 mod keys;
 mod migrate;
+mod privacy;
 mod records;
-mod store;
+mod replication;
+mod sessions;
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! The SQLite backend passes the store contract suite.
 
+use valv_store::prelude::*;
 #[tokio::test]
 async fn sqlite_store_passes_the_contract_suite() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -21,15 +22,14 @@ async fn reopening_keeps_data_and_skips_applied_migrations() {
             valv_store::Action::TenantCreated,
         )
         .row(valv_store::Row::Tenant(t.clone()));
-        valv_store::Store::commit(&s, c).await.expect("commit");
+        s.commit(c).await.expect("commit");
     }
     let s = valv_store_sqlite::SqliteStore::open(&path).await.expect("reopen");
-    assert_eq!(valv_store::Store::tenant(&s, t.id).await.expect("read"), Some(t));
+    assert_eq!(s.tenant(t.id).await.expect("read"), Some(t));
 }
 
 #[tokio::test]
 async fn lookups_by_identifier_use_the_expression_indexes() {
-    use valv_store::Store as _;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("valv.db");
     let s = valv_store_sqlite::SqliteStore::open(&path).await.expect("open");

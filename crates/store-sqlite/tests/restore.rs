@@ -7,7 +7,8 @@
 use proptest::prelude::*;
 use valv_store::contract::{tenant, user};
 use valv_store::journal::verify;
-use valv_store::{Actor, Chain, Change, DumpItem, Position, ReplayEntry, Row, Store, TenantRow, UserRow};
+use valv_store::prelude::*;
+use valv_store::{Actor, Chain, Change, DumpItem, Position, ReplayEntry, Row, TenantRow, UserRow};
 use valv_store_sqlite::SqliteStore;
 
 #[derive(Debug, Clone)]

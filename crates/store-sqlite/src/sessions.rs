@@ -5,7 +5,9 @@ use time::{Duration, OffsetDateTime};
 use valv_domain::{OperatorId, TenantId, UserId, parse_stamp, stamp};
 use valv_store::{Principal, SessionRow, StoreResult, Throttle};
 
+use crate::SqliteStore;
 use crate::{backend, corrupt};
+use valv_store::SessionStore;
 
 pub(crate) fn put_session(c: &Connection, s: &SessionRow) -> StoreResult<()> {
     let (kind, tenant, subject) = match s.principal {
@@ -144,4 +146,69 @@ pub(crate) fn count_call(c: &Connection, key: &str, now: OffsetDateTime, window:
         )
         .map_err(backend)?;
     Ok(Throttle { failures, locked_until: Some(parse_stamp(&end).map_err(corrupt)?) })
+}
+
+#[async_trait::async_trait]
+impl SessionStore for SqliteStore {
+    async fn put_session(&self, session: SessionRow) -> StoreResult<()> {
+        self.write(move |c| put_session(c, &session)).await
+    }
+
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRow>> {
+        let id = id.to_owned();
+        self.read(move |c| session(c, &id)).await
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.write(move |c| c.execute("DELETE FROM sessions WHERE id = ?1", [id]).map(drop).map_err(backend)).await
+    }
+
+    async fn delete_sessions(&self, principal: Principal, keep: Option<&str>) -> StoreResult<()> {
+        let keep = keep.map(str::to_owned);
+        self.write(move |c| delete_sessions(c, principal, keep.as_deref())).await
+    }
+
+    async fn throttle(&self, key: &str) -> StoreResult<Option<Throttle>> {
+        let key = key.to_owned();
+        self.read(move |c| throttle(c, &key)).await
+    }
+
+    async fn add_failure(&self, key: &str) -> StoreResult<u32> {
+        let key = key.to_owned();
+        self.write(move |c| add_failure(c, &key)).await
+    }
+
+    async fn lock_throttle(&self, key: &str, until: time::OffsetDateTime) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.write(move |c| lock_throttle(c, &key, until)).await
+    }
+
+    async fn count_call(&self, key: &str, now: time::OffsetDateTime, window: time::Duration) -> StoreResult<Throttle> {
+        let key = key.to_owned();
+        self.write(move |c| count_call(c, &key, now, window)).await
+    }
+
+    async fn clear_throttle(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.write(move |c| c.execute("DELETE FROM throttles WHERE key = ?1", [key]).map(drop).map_err(backend)).await
+    }
+
+    async fn put_setup_token(&self, digest: &str) -> StoreResult<()> {
+        let digest = digest.to_owned();
+        self.write(move |c| {
+            c.execute("INSERT OR REPLACE INTO setup_token (id, digest) VALUES (1, ?1)", [digest])
+                .map(drop)
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn take_setup_token(&self, digest: &str) -> StoreResult<bool> {
+        let digest = digest.to_owned();
+        self.write(move |c| {
+            c.execute("DELETE FROM setup_token WHERE id = 1 AND digest = ?1", [digest]).map(|n| n == 1).map_err(backend)
+        })
+        .await
+    }
 }

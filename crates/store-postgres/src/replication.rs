@@ -11,8 +11,11 @@ use valv_store::{
     StoreResult, Table, TargetState,
 };
 
+use crate::PgStore;
 use crate::runs::Runs;
 use crate::{backend, corrupt, int, journal};
+use valv_store::DumpSink;
+use valv_store::ReplicationStore;
 
 /// The digest of what a walk visited, and where the items go.
 struct Emit<'a> {
@@ -210,4 +213,77 @@ pub(crate) async fn add_run(pool: &PgPool, r: &BackupRun) -> StoreResult<()> {
         .await
         .map_err(backend)
         .map(drop)
+}
+
+#[async_trait::async_trait]
+impl ReplicationStore for PgStore {
+    async fn journal_seq(&self) -> StoreResult<u64> {
+        let mut c = self.pool.acquire().await.map_err(backend)?;
+        journal::last_seq(&mut c).await
+    }
+
+    async fn journal_after(&self, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        journal_after(&self.pool, seq, limit).await
+    }
+
+    async fn dump(&self, mut sink: DumpSink) -> StoreResult<Position> {
+        // The sink may block (it hands items to the backup's writer): it runs
+        // on the blocking pool, fed through a bounded channel.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<DumpItem>(1024);
+        let reader = tokio::task::spawn_blocking(move || {
+            while let Some(item) = rx.blocking_recv() {
+                sink(item)?;
+            }
+            Ok::<_, valv_store::StoreError>(())
+        });
+        let walked = async move {
+            let mut t = self.snapshot().await?;
+            let position = walk(&mut t, Some(&tx)).await?;
+            t.commit().await.map_err(backend)?;
+            Ok::<_, valv_store::StoreError>(position)
+        }
+        .await;
+        // The sink's own error says more than the walk's "reader stopped".
+        reader.await.map_err(|e| valv_store::StoreError::Backend(e.to_string()))??;
+        walked
+    }
+
+    async fn state_digest(&self) -> StoreResult<Position> {
+        let mut tx = self.snapshot().await?;
+        let position = walk(&mut tx, None).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(position)
+    }
+
+    async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        load(&mut tx, items).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn replay(&self, entries: Vec<ReplayEntry>) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        replay(&mut tx, entries).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn backup_targets(&self) -> StoreResult<Vec<TargetState>> {
+        targets(&self.pool).await
+    }
+
+    async fn put_backup_target(&self, state: TargetState) -> StoreResult<()> {
+        put_target(&self.pool, &state).await
+    }
+
+    async fn backup_runs(&self, limit: u32) -> StoreResult<Vec<BackupRun>> {
+        runs(&self.pool, limit).await
+    }
+
+    async fn add_backup_run(&self, run: BackupRun) -> StoreResult<()> {
+        add_run(&self.pool, &run).await
+    }
+
+    async fn lead(&self) -> StoreResult<bool> {
+        self.leader.lead(&self.pool).await
+    }
 }

@@ -9,8 +9,12 @@ use valv_store::{
     TargetState,
 };
 
+use crate::SqliteStore;
 use crate::behind::WriteBehind;
 use crate::{backend, corrupt, entities, journal};
+use std::sync::{Arc, PoisonError};
+use valv_store::DumpSink;
+use valv_store::ReplicationStore;
 
 /// Visits every journaled item in a fixed order inside one read transaction
 /// and returns the position and SHA-256 digest of what it visited.
@@ -183,4 +187,87 @@ pub(crate) fn add_run(c: &Connection, r: &BackupRun) -> StoreResult<()> {
     )
     .map_err(backend)
     .map(drop)
+}
+
+#[async_trait::async_trait]
+impl ReplicationStore for SqliteStore {
+    async fn journal_seq(&self) -> StoreResult<u64> {
+        self.read(|c| c.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0)).map_err(backend)).await
+    }
+
+    async fn journal_after(&self, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        self.read(move |c| journal_after(c, seq, limit)).await
+    }
+
+    async fn dump(&self, mut sink: DumpSink) -> StoreResult<Position> {
+        self.read(move |c| walk(c, &mut *sink)).await
+    }
+
+    async fn state_digest(&self) -> StoreResult<Position> {
+        self.read(|c| walk(c, &mut |_| Ok(()))).await
+    }
+
+    async fn flush(&self) -> StoreResult<()> {
+        let (behind, deferred) = (self.behind.clone(), Arc::clone(&self.deferred));
+        self.write(move |c| {
+            let indexes = deferred.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or_default();
+            // One transaction: the pages the indexes change are written once.
+            let tx = c.transaction().map_err(backend)?;
+            tx.execute_batch(&indexes.join(";\n")).map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            crate::conn::make_durable(c, behind.as_ref())
+        })
+        .await
+    }
+
+    async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()> {
+        let behind = self.behind.clone();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+            load(&tx, &items)?;
+            tx.commit().map_err(backend)?;
+            WriteBehind::after_commit(behind.as_ref(), c)
+        })
+        .await
+    }
+
+    async fn replay(&self, entries: Vec<ReplayEntry>) -> StoreResult<()> {
+        let behind = self.behind.clone();
+        self.write(move |c| replay_batch(c, entries, behind.as_ref())).await
+    }
+
+    async fn replay_all(&self, mut batches: tokio::sync::mpsc::Receiver<Vec<ReplayEntry>>) -> StoreResult<()> {
+        let behind = self.behind.clone();
+        // The writer takes batches as they come, without going back to the
+        // async side between two: that hand-over waited for a runtime thread
+        // while both cores were busy parsing and writing.
+        self.write(move |c| {
+            while let Some(mut entries) = batches.blocking_recv() {
+                while entries.len() < REPLAY_GROUP
+                    && let Ok(more) = batches.try_recv()
+                {
+                    entries.extend(more);
+                }
+                replay_batch(c, entries, behind.as_ref())?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn backup_targets(&self) -> StoreResult<Vec<TargetState>> {
+        self.read(targets).await
+    }
+
+    async fn put_backup_target(&self, state: TargetState) -> StoreResult<()> {
+        self.write(move |c| put_target(c, &state)).await
+    }
+
+    async fn backup_runs(&self, limit: u32) -> StoreResult<Vec<BackupRun>> {
+        self.read(move |c| runs(c, limit)).await
+    }
+
+    async fn add_backup_run(&self, run: BackupRun) -> StoreResult<()> {
+        self.write(move |c| add_run(c, &run)).await
+    }
 }

@@ -6,7 +6,9 @@ use time::{Duration, OffsetDateTime};
 use valv_domain::{OperatorId, TenantId, UserId, parse_stamp, stamp};
 use valv_store::{Principal, SessionRow, StoreResult, Throttle};
 
+use crate::PgStore;
 use crate::{backend, corrupt};
+use valv_store::SessionStore;
 
 pub(crate) async fn put_session(pool: &PgPool, s: &SessionRow) -> StoreResult<()> {
     let (kind, tenant, subject) = match s.principal {
@@ -188,4 +190,51 @@ pub(crate) async fn take_setup_token(pool: &PgPool, digest: &str) -> StoreResult
         .await
         .map_err(backend)?;
     Ok(done.rows_affected() == 1)
+}
+
+#[async_trait::async_trait]
+impl SessionStore for PgStore {
+    async fn put_session(&self, session: SessionRow) -> StoreResult<()> {
+        put_session(&self.pool, &session).await
+    }
+
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRow>> {
+        session(&self.pool, id).await
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        delete_session(&self.pool, id).await
+    }
+
+    async fn delete_sessions(&self, principal: Principal, keep: Option<&str>) -> StoreResult<()> {
+        delete_sessions(&self.pool, principal, keep).await
+    }
+
+    async fn throttle(&self, key: &str) -> StoreResult<Option<Throttle>> {
+        throttle(&self.pool, key).await
+    }
+
+    async fn add_failure(&self, key: &str) -> StoreResult<u32> {
+        add_failure(&self.pool, key).await
+    }
+
+    async fn lock_throttle(&self, key: &str, until: time::OffsetDateTime) -> StoreResult<()> {
+        lock_throttle(&self.pool, key, until).await
+    }
+
+    async fn count_call(&self, key: &str, now: time::OffsetDateTime, window: time::Duration) -> StoreResult<Throttle> {
+        count_call(&self.pool, key, now, window).await
+    }
+
+    async fn clear_throttle(&self, key: &str) -> StoreResult<()> {
+        clear_throttle(&self.pool, key).await
+    }
+
+    async fn put_setup_token(&self, digest: &str) -> StoreResult<()> {
+        put_setup_token(&self.pool, digest).await
+    }
+
+    async fn take_setup_token(&self, digest: &str) -> StoreResult<bool> {
+        take_setup_token(&self.pool, digest).await
+    }
 }

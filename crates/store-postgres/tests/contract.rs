@@ -21,6 +21,13 @@ async fn every_table_is_dumped_restored_and_purged_of_a_tenant() {
 }
 
 #[tokio::test]
+async fn replayed_entries_rebuild_the_state() {
+    let store = PgStore::connect(&valv_testkit::postgres()).await.expect("connect");
+    let fresh = PgStore::connect(&valv_testkit::postgres()).await.expect("connect");
+    valv_store::contract::replayed_entries_rebuild_the_state(&store, &fresh).await;
+}
+
+#[tokio::test]
 async fn reopening_keeps_data_and_skips_applied_migrations() {
     let url = valv_testkit::postgres();
     let t = valv_store::contract::tenant("reopen");

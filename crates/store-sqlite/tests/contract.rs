@@ -62,3 +62,11 @@ async fn every_table_is_dumped_restored_and_purged_of_a_tenant() {
     let fresh = valv_store_sqlite::SqliteStore::open(&dir.path().join("fresh.db")).await.expect("open");
     valv_store::contract::every_table_is_dumped_restored_and_purged(&store, &fresh).await;
 }
+
+#[tokio::test]
+async fn replayed_entries_rebuild_the_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = valv_store_sqlite::SqliteStore::open(&dir.path().join("valv.db")).await.expect("open");
+    let fresh = valv_store_sqlite::SqliteStore::open(&dir.path().join("fresh.db")).await.expect("open");
+    valv_store::contract::replayed_entries_rebuild_the_state(&store, &fresh).await;
+}

@@ -5,35 +5,22 @@
 
 use std::collections::BTreeSet;
 
-use valv_domain::files::{FileName, Folder};
-use valv_domain::{
-    Email, FileId, OperatorId, PersonName, RecordId, RequestDeadline, TenantId, TokenId, UserId, UserStatus,
-};
+use valv_domain::{Email, OperatorId, PersonName, RecordId, TenantId, UserId, UserStatus};
 
-use super::{T0, collection, put, tenant, user};
+use super::{T0, collection, file, put, request, tenant, token, user, version};
 use crate::{
-    Action, Chain, Change, DumpItem, FileRow, FileVersionRow, OperatorRow, Owner, Principal, RecordRow, RequestRow,
-    Row, SessionRow, Store, StoreResult, StoredChunk, Table, TokenRow,
+    Action, Chain, Change, DumpItem, OperatorRow, Owner, Principal, RecordRow, Row, SessionRow, Store, StoreResult,
+    Table,
 };
 
 /// One row in every journaled table of tenant `t`.
 fn rows_of(t: TenantId) -> Vec<Row> {
     let u = user(t, &format!("{t}@example.se"));
     let c = collection(t, "contacts");
-    let file = FileId::new();
+    let f = file(t, "/contracts", "deal.pdf");
     vec![
         Row::User(u.clone()),
-        Row::Token(TokenRow {
-            id: TokenId::new(),
-            tenant_id: t,
-            user_id: u.id,
-            name: "script".into(),
-            role: u.role,
-            secret_digest: "digest".into(),
-            created_at: T0,
-            expires_at: T0,
-            revoked_at: None,
-        }),
+        Row::Token(token(&u)),
         Row::Collection(c.clone()),
         Row::Record(RecordRow {
             id: RecordId::new(),
@@ -47,42 +34,9 @@ fn rows_of(t: TenantId) -> Vec<Row> {
             updated_at: T0,
             updated_by: "cli".into(),
         }),
-        Row::File(FileRow {
-            id: file,
-            tenant_id: t,
-            folder: Folder::parse("/contracts").expect("folder"),
-            name: FileName::parse("deal.pdf").expect("name"),
-            current_version: 1,
-            created_at: T0,
-            created_by: "cli".into(),
-            deleted_at: None,
-        }),
-        Row::FileVersion(FileVersionRow {
-            file_id: file,
-            tenant_id: t,
-            version: 1,
-            size: 3,
-            sha256: "00".into(),
-            media_type: "application/pdf".into(),
-            chunks: vec![StoredChunk { id: "chunk".into(), len: 3 }],
-            uploaded_by: "cli".into(),
-            uploaded_at: T0,
-            scan: "not scanned".into(),
-        }),
-        Row::Request(RequestRow {
-            id: format!("request-{t}"),
-            tenant_id: t,
-            kind: "access".into(),
-            email: "subject@example.se".into(),
-            message: "every record about me".into(),
-            deadline: RequestDeadline::new(T0),
-            extension_reason: None,
-            verification_digest: None,
-            verified_at: Some(T0),
-            status: "answered".into(),
-            answered_at: Some(T0),
-            response: Some(serde_json::json!({ "records": ["the whole extract"] })),
-        }),
+        Row::File(f.clone()),
+        Row::FileVersion(version(&f, 1, &["chunk"])),
+        Row::Request(request(t, &format!("request-{t}"))),
     ]
 }
 

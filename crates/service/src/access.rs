@@ -82,7 +82,7 @@ impl Valv {
             records.push(self.report_record(tenant, c, r, "related").await?);
         }
         let report = AccessReport {
-            generated_at: stamp(self.now()),
+            generated_at: stamp(self.ctx.now()),
             query: q.clone(),
             ambiguous: found.subjects.len() > 1,
             users: found.users.iter().map(|(u, _)| UserView::from(u)).collect(),
@@ -91,9 +91,9 @@ impl Valv {
             processing: processing(&found),
             records,
         };
-        let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::SubjectAccessReport)
+        let change = Change::new(Chain::Tenant(tenant), self.ctx.now(), caller.actor(), Action::SubjectAccessReport)
             .detail(serde_json::json!({ "records": report.records.len(), "users": report.users.len() }));
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         Ok(report)
     }
 
@@ -131,7 +131,7 @@ impl Valv {
             }
         }
         let mut out = Vec::new();
-        for f in self.store.files(tenant, None).await? {
+        for f in self.ctx.store.files(tenant, None).await? {
             if named.contains(&f.id) || uploaders.contains(&f.created_by) {
                 out.push(ReportFile {
                     id: f.id.to_string(),
@@ -149,12 +149,12 @@ impl Valv {
     async fn report_journal(&self, tenant: TenantId, found: &Found) -> ServiceResult<Vec<serde_json::Value>> {
         let mut entries = Vec::new();
         for (u, _) in &found.users {
-            entries.extend(self.store.history(tenant, "user", &u.id.to_string()).await?);
+            entries.extend(self.ctx.store.history(tenant, "user", &u.id.to_string()).await?);
             let q = JournalQuery { actor: Some(format!("user:{}", u.id)), limit: 10_000, ..JournalQuery::default() };
-            entries.extend(self.store.journal(Chain::Tenant(tenant), &q).await?);
+            entries.extend(self.ctx.store.journal(Chain::Tenant(tenant), &q).await?);
         }
         for (_, r, _) in &found.subjects {
-            entries.extend(self.store.history(tenant, "record", &r.id.to_string()).await?);
+            entries.extend(self.ctx.store.history(tenant, "record", &r.id.to_string()).await?);
         }
         entries.sort_by_key(|e| e.seq);
         entries.dedup_by_key(|e| e.seq);

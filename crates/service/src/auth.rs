@@ -64,11 +64,11 @@ impl Valv {
         let _one_at_a_time = self.attempts.begin(&keys).await;
         self.check_throttle(&keys).await?;
         let t = match Slug::parse(tenant.trim()) {
-            Ok(slug) => self.store.tenant_by_slug(&slug).await?,
+            Ok(slug) => self.ctx.store.tenant_by_slug(&slug).await?,
             Err(_) => None,
         };
         let u = match (&t, Email::parse(email)) {
-            (Some(t), Ok(e)) => self.store.user_by_email(t.id, &e).await?,
+            (Some(t), Ok(e)) => self.ctx.store.user_by_email(t.id, &e).await?,
             _ => None,
         };
         let phc = u.as_ref().and_then(|u| u.password_hash.clone());
@@ -76,7 +76,7 @@ impl Valv {
         let retained = SecretString::from(password.expose_secret().to_owned());
         // Unknown accounts cost one hash too, so timing does not reveal which exist.
         let verdict = match phc {
-            Some(phc) => self.verify_password(password, phc).await?,
+            Some(phc) => self.ctx.verify_password(password, phc).await?,
             None => self.burn_hash(password).await?,
         };
         let (Some(t), Some(mut u), Verdict::Match { rehash }) = (t.clone(), u, verdict) else {
@@ -90,20 +90,20 @@ impl Valv {
         self.clear_throttle(&keys).await?;
         if rehash {
             // The stored hash used older settings: upgrade it now that we hold the password.
-            u.password_hash = Some(self.hash_password(retained).await?);
+            u.password_hash = Some(self.ctx.hash_password(retained).await?);
         }
         let methods = second_factors(&t, &u);
         let principal = Principal::User { tenant: t.id, user: u.id };
         let (cookie, session) = self.new_session(principal, methods.is_empty());
         let action = if methods.is_empty() { Action::AuthSignedIn } else { Action::AuthPasswordVerified };
-        let mut change = Change::new(Chain::Tenant(t.id), self.now(), Actor::User(u.id), action)
+        let mut change = Change::new(Chain::Tenant(t.id), self.ctx.now(), Actor::User(u.id), action)
             .about("user", u.id)
             .detail(serde_json::json!({ "method": "password", "rehashed": rehash, "client": client.to_string() }));
         if rehash {
             change = change.row(Row::User(u));
         }
-        self.store.commit(change).await?;
-        self.store.put_session(session).await?;
+        self.ctx.store.commit(change).await?;
+        self.ctx.store.put_session(session).await?;
         let status = if methods.is_empty() { SignInStatus::SignedIn } else { SignInStatus::SecondFactorRequired };
         Ok(SignIn { cookie, status, methods })
     }
@@ -121,12 +121,13 @@ impl Valv {
         };
         let code = token::numeric_code(6);
         session.code_digest = Some(token::digest(&code));
-        session.code_expires_at = Some(self.now() + self.settings.code_ttl);
-        self.store.put_session(session).await?;
-        let minutes = self.settings.code_ttl.whole_minutes();
-        let body = format!("Your {} sign-in code is {code}. It expires in {minutes} minutes.", self.settings.issuer);
-        let msg = Message { to, subject: format!("{} sign-in code", self.settings.issuer), body };
-        self.sender.send(msg).await.map_err(|e| ServiceError::internal_msg(format!("code delivery failed: {e}")))
+        session.code_expires_at = Some(self.ctx.now() + self.ctx.settings.code_ttl);
+        self.ctx.store.put_session(session).await?;
+        let minutes = self.ctx.settings.code_ttl.whole_minutes();
+        let body =
+            format!("Your {} sign-in code is {code}. It expires in {minutes} minutes.", self.ctx.settings.issuer);
+        let msg = Message { to, subject: format!("{} sign-in code", self.ctx.settings.issuer), body };
+        self.ctx.sender.send(msg).await.map_err(|e| ServiceError::internal_msg(format!("code delivery failed: {e}")))
     }
 
     /// Completes a pending sign-in with a second factor.
@@ -143,15 +144,15 @@ impl Valv {
             Ok(m) => m,
             Err(e) => return Err(self.fail_second_factor(session, &tenant, &user, client, e).await?),
         };
-        user.updated_at = self.now();
-        let change = Change::new(Chain::Tenant(tenant.id), self.now(), Actor::User(user.id), Action::AuthSignedIn)
+        user.updated_at = self.ctx.now();
+        let change = Change::new(Chain::Tenant(tenant.id), self.ctx.now(), Actor::User(user.id), Action::AuthSignedIn)
             .about("user", user.id)
             .detail(serde_json::json!({ "method": method, "client": client.to_string() }))
             .row(Row::User(user.clone()));
-        self.store.commit(change).await?;
-        self.store.delete_session(&session.id).await?;
+        self.ctx.store.commit(change).await?;
+        self.ctx.store.delete_session(&session.id).await?;
         let (cookie, fresh) = self.new_session(session.principal, true);
-        self.store.put_session(fresh).await?;
+        self.ctx.store.put_session(fresh).await?;
         Ok(SignIn { cookie, status: SignInStatus::SignedIn, methods: Vec::new() })
     }
 
@@ -185,7 +186,7 @@ impl Valv {
                 Ok("recovery_code")
             }
             SecondFactor::SentCode(code) => {
-                let fresh = s.code_expires_at.is_some_and(|t| t > self.now());
+                let fresh = s.code_expires_at.is_some_and(|t| t > self.ctx.now());
                 let ok =
                     fresh && s.code_digest.as_deref().is_some_and(|d| token::digest_eq(d, &token::digest(code.trim())));
                 if !ok {
@@ -207,19 +208,19 @@ impl Valv {
     ) -> ServiceResult<ServiceError> {
         session.code_failures += 1;
         let change =
-            Change::new(Chain::Tenant(tenant.id), self.now(), Actor::User(user.id), Action::AuthSecondFactorFailed)
+            Change::new(Chain::Tenant(tenant.id), self.ctx.now(), Actor::User(user.id), Action::AuthSecondFactorFailed)
                 .about("user", user.id)
                 .detail(serde_json::json!({ "reason": err.code(), "client": client.to_string() }));
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         if session.code_failures >= MAX_CODE_FAILURES {
             // Too many guesses: the pending sign-in ends and the password is needed again.
-            self.store.delete_session(&session.id).await?;
+            self.ctx.store.delete_session(&session.id).await?;
             return Ok(ServiceError::Unauthenticated {
                 code: "second_factor_locked",
                 message: "too many wrong codes; sign in again",
             });
         }
-        self.store.put_session(session).await?;
+        self.ctx.store.put_session(session).await?;
         Ok(err)
     }
 
@@ -231,7 +232,7 @@ impl Valv {
             return Err(session_invalid());
         }
         let t = self.tenant_row(tenant).await.map_err(|_| session_invalid())?;
-        let u = self.store.user(tenant, user).await?.ok_or_else(session_invalid)?;
+        let u = self.ctx.store.user(tenant, user).await?.ok_or_else(session_invalid)?;
         self.admit(&t, &u)?;
         Ok((s, t, u))
     }
@@ -239,8 +240,8 @@ impl Valv {
     /// The unexpired session of `cookie`, its secret checked in constant time.
     pub(crate) async fn live_session(&self, cookie: &str) -> ServiceResult<SessionRow> {
         let (id, secret) = token::split(cookie).ok_or_else(session_invalid)?;
-        let s = self.store.session(id).await?.ok_or_else(session_invalid)?;
-        if !token::digest_eq(&s.secret_digest, &token::digest(secret)) || s.expires_at <= self.now() {
+        let s = self.ctx.store.session(id).await?.ok_or_else(session_invalid)?;
+        if !token::digest_eq(&s.secret_digest, &token::digest(secret)) || s.expires_at <= self.ctx.now() {
             return Err(session_invalid());
         }
         Ok(s)
@@ -248,14 +249,14 @@ impl Valv {
 
     pub(crate) fn new_session(&self, principal: Principal, complete: bool) -> (String, SessionRow) {
         let (id, secret) = (token::random(16), token::random(32));
-        let ttl = if complete { self.settings.session_ttl } else { self.settings.code_ttl };
+        let ttl = if complete { self.ctx.settings.session_ttl } else { self.ctx.settings.code_ttl };
         let row = SessionRow {
             id: id.clone(),
             secret_digest: token::digest(&secret),
             principal,
             complete,
-            created_at: self.now(),
-            expires_at: self.now() + ttl,
+            created_at: self.ctx.now(),
+            expires_at: self.ctx.now() + ttl,
             code_digest: None,
             code_expires_at: None,
             code_failures: 0,
@@ -274,10 +275,10 @@ impl Valv {
         self.record_failure(keys).await?;
         let chain = tenant.map_or(Chain::Provider, |t| Chain::Tenant(t.id));
         let email: String = email.chars().take(254).collect();
-        let change = Change::new(chain, self.now(), Actor::Anonymous, Action::AuthSignInFailed)
+        let change = Change::new(chain, self.ctx.now(), Actor::Anonymous, Action::AuthSignInFailed)
             .about("sign_in", "")
             .detail(serde_json::json!({ "reason": reason, "email": email, "client": client.to_string() }));
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         Ok(())
     }
 
@@ -285,10 +286,10 @@ impl Valv {
     async fn burn_hash(&self, password: SecretString) -> ServiceResult<Verdict> {
         let dummy = self
             .dummy_hash
-            .get_or_try_init(|| self.hash_password(SecretString::from("valv-dummy-password".to_owned())))
+            .get_or_try_init(|| self.ctx.hash_password(SecretString::from("valv-dummy-password".to_owned())))
             .await?
             .clone();
-        self.verify_password(password, dummy).await.map(|_| Verdict::Mismatch)
+        self.ctx.verify_password(password, dummy).await.map(|_| Verdict::Mismatch)
     }
 }
 
@@ -306,7 +307,9 @@ impl Valv {
         }
         match t.terminated_at {
             None => Ok(false),
-            Some(end) if u.role.manages_accounts() && self.now() < end + self.settings.export_window => Ok(true),
+            Some(end) if u.role.manages_accounts() && self.ctx.now() < end + self.ctx.settings.export_window => {
+                Ok(true)
+            }
             Some(_) => Err(ServiceError::TenantTerminated),
         }
     }

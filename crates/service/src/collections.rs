@@ -81,7 +81,7 @@ impl Valv {
         let (tenant, _) = caller.admin()?;
         let name = parse_identifier(&new.name).map_err(|e| ServiceError::field("name", "invalid_name", e.reason))?;
         check(&new.fields)?;
-        let now = self.now();
+        let now = self.ctx.now();
         let row = CollectionRow {
             id: CollectionId::new(),
             tenant_id: tenant,
@@ -114,7 +114,7 @@ impl Valv {
         }
         row.data_subject = patch.data_subject.unwrap_or(row.data_subject);
         row.processing = patch.processing.unwrap_or(row.processing);
-        row.updated_at = self.now();
+        row.updated_at = self.ctx.now();
         self.commit_collection(caller, Action::CollectionUpdated, &row).await?;
         Ok(CollectionView::from(&row))
     }
@@ -125,7 +125,7 @@ impl Valv {
     /// `Forbidden` for auditors and operators.
     pub async fn collections(&self, caller: &Caller) -> ServiceResult<Vec<CollectionView>> {
         let tenant = reader(caller)?;
-        Ok(self.store.collections(tenant).await?.iter().map(CollectionView::from).collect())
+        Ok(self.ctx.store.collections(tenant).await?.iter().map(CollectionView::from).collect())
     }
 
     /// One collection by name.
@@ -137,7 +137,7 @@ impl Valv {
     }
 
     pub(crate) async fn collection_row(&self, tenant: TenantId, name: &str) -> ServiceResult<CollectionRow> {
-        self.store.collection_by_name(tenant, name).await?.ok_or(ServiceError::NotFound)
+        self.ctx.store.collection_by_name(tenant, name).await?.ok_or(ServiceError::NotFound)
     }
 
     /// Indexes the fields people are looked up by (identifiers and references).
@@ -152,15 +152,15 @@ impl Valv {
                 _ => None,
             })
             .collect();
-        self.store.index_fields(c.id, fields).await?;
+        self.ctx.store.index_fields(c.id, fields).await?;
         Ok(())
     }
 
     async fn commit_collection(&self, caller: &Caller, action: Action, row: &CollectionRow) -> ServiceResult<()> {
-        let change = Change::new(Chain::Tenant(row.tenant_id), self.now(), caller.actor(), action)
+        let change = Change::new(Chain::Tenant(row.tenant_id), self.ctx.now(), caller.actor(), action)
             .about("collection", row.id)
             .row(Row::Collection(row.clone()));
-        match self.store.commit(change).await {
+        match self.ctx.store.commit(change).await {
             Err(valv_store::StoreError::Conflict(Constraint::CollectionsTenantName)) => {
                 Err(ServiceError::Conflict { code: "collection_exists", message: "a collection with this name exists" })
             }

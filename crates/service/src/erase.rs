@@ -78,7 +78,7 @@ impl Valv {
         }
         self.refuse_last_owner(&found).await?;
         let id = valv_crypto::token::random(12);
-        let now = self.now();
+        let now = self.ctx.now();
         let idents: Vec<String> =
             [q.email.clone(), q.phone.clone()].into_iter().flatten().map(|s| s.to_lowercase()).collect();
         let (mut rows, mut erased, mut kept, mut entities) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -127,8 +127,9 @@ impl Valv {
         let files = self.files_only_theirs(tenant, &found, &subject_ids).await?;
         let mut chunks = Vec::new();
         for f in &files {
-            chunks
-                .extend(self.store.file_versions(tenant, f.id).await?.into_iter().flat_map(|v| v.chunks).map(|c| c.id));
+            chunks.extend(
+                self.ctx.store.file_versions(tenant, f.id).await?.into_iter().flat_map(|v| v.chunks).map(|c| c.id),
+            );
             let mut gone = f.clone();
             gone.deleted_at = Some(now);
             entities.push(("file".to_owned(), f.id.to_string()));
@@ -158,10 +159,10 @@ impl Valv {
             .detail(serde_json::json!({ "erased": erased.len(), "kept": kept.len() }));
         change.rows = rows;
         let file_ids = files.iter().map(|f| f.id).collect();
-        let entry = self.store.erase(tenant, &id, entities, file_ids, ledger, change).await?;
+        let entry = self.ctx.store.erase(tenant, &id, entities, file_ids, ledger, change).await?;
         self.drop_chunks(tenant, chunks).await?;
         for (u, _) in &found.users {
-            self.store.delete_sessions(Principal::User { tenant, user: u.id }, None).await?;
+            self.ctx.store.delete_sessions(Principal::User { tenant, user: u.id }, None).await?;
         }
         Ok(ErasureReceipt { id, at: entry.at, erased, kept })
     }
@@ -183,7 +184,7 @@ impl Valv {
                 }
             }
         }
-        let collections = self.store.collections(tenant).await?;
+        let collections = self.ctx.store.collections(tenant).await?;
         let mut out = Vec::new();
         'files: for id in named {
             for c in &collections {
@@ -195,12 +196,12 @@ impl Valv {
                         include_deleted: true,
                         ..RecordQuery::default()
                     };
-                    if self.store.records(tenant, c.id, &q).await?.iter().any(|r| !subjects.contains(&r.id)) {
+                    if self.ctx.store.records(tenant, c.id, &q).await?.iter().any(|r| !subjects.contains(&r.id)) {
                         continue 'files;
                     }
                 }
             }
-            out.extend(self.store.file(tenant, id).await?);
+            out.extend(self.ctx.store.file(tenant, id).await?);
         }
         Ok(out)
     }
@@ -210,8 +211,8 @@ impl Valv {
         if chunks.is_empty() {
             return Ok(());
         }
-        let referenced = self.store.referenced_chunks(tenant).await?;
-        let blobs = self.blobs()?;
+        let referenced = self.ctx.store.referenced_chunks(tenant).await?;
+        let blobs = self.ctx.blobs()?;
         for c in chunks.iter().filter(|c| !referenced.contains(c)) {
             if let Ok(id) = valv_blob::ChunkId::parse(c) {
                 let _ = blobs.delete(&tenant.to_string(), &id).await;
@@ -222,7 +223,7 @@ impl Valv {
 
     async fn refuse_last_owner(&self, found: &Found) -> ServiceResult<()> {
         for (u, _) in found.users.iter().filter(|(u, _)| u.role == Role::Owner && u.status == UserStatus::Active) {
-            let owners = self.store.users(u.tenant_id).await?;
+            let owners = self.ctx.store.users(u.tenant_id).await?;
             let others = owners
                 .iter()
                 .filter(|o| o.id != u.id && o.role == Role::Owner && o.status == UserStatus::Active)

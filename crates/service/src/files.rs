@@ -80,17 +80,13 @@ pub struct Download {
 }
 
 impl Valv {
-    pub(crate) fn blobs(&self) -> ServiceResult<&valv_blob::ChunkStore> {
-        self.blobs.as_ref().ok_or_else(|| ServiceError::internal_msg("no chunk store is configured"))
-    }
-
     pub(crate) async fn tenant_keys(&self, tenant: TenantId) -> ServiceResult<TenantKeys> {
-        let key = self.keyring.key(tenant).await.map_err(ServiceError::internal)?;
+        let key = self.ctx.keyring.key(tenant).await.map_err(ServiceError::internal)?;
         Ok(TenantKeys::new(&tenant.to_string(), &key))
     }
 
     pub(crate) async fn live_file(&self, tenant: TenantId, id: FileId) -> ServiceResult<FileRow> {
-        self.store.file(tenant, id).await?.filter(|f| f.deleted_at.is_none()).ok_or(ServiceError::NotFound)
+        self.ctx.store.file(tenant, id).await?.filter(|f| f.deleted_at.is_none()).ok_or(ServiceError::NotFound)
     }
 
     /// Live files, in one folder or all.
@@ -100,8 +96,8 @@ impl Valv {
     pub async fn files(&self, caller: &Caller, folder: Option<&str>) -> ServiceResult<Vec<FileView>> {
         let tenant = reader(caller)?;
         let mut out = Vec::new();
-        for f in self.store.files(tenant, folder).await? {
-            out.push(file_view(&f, &self.store.file_versions(tenant, f.id).await?));
+        for f in self.ctx.store.files(tenant, folder).await? {
+            out.push(file_view(&f, &self.ctx.store.file_versions(tenant, f.id).await?));
         }
         Ok(out)
     }
@@ -113,7 +109,7 @@ impl Valv {
     pub async fn file(&self, caller: &Caller, id: FileId) -> ServiceResult<FileView> {
         let tenant = reader(caller)?;
         let f = self.live_file(tenant, id).await?;
-        Ok(file_view(&f, &self.store.file_versions(tenant, id).await?))
+        Ok(file_view(&f, &self.ctx.store.file_versions(tenant, id).await?))
     }
 
     /// Soft-deletes a file; its versions stay until retention or erasure.
@@ -123,11 +119,11 @@ impl Valv {
     pub async fn delete_file(&self, caller: &Caller, id: FileId) -> ServiceResult<()> {
         let tenant = writer(caller)?;
         let mut f = self.live_file(tenant, id).await?;
-        f.deleted_at = Some(self.now());
-        let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::FileDeleted)
+        f.deleted_at = Some(self.ctx.now());
+        let change = Change::new(Chain::Tenant(tenant), self.ctx.now(), caller.actor(), Action::FileDeleted)
             .about("file", id)
             .row(Row::File(f));
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         Ok(())
     }
 
@@ -148,6 +144,7 @@ impl Valv {
         let f = self.live_file(tenant, id).await?;
         let want = version.unwrap_or(f.current_version);
         let v = self
+            .ctx
             .store
             .file_versions(tenant, id)
             .await?
@@ -156,7 +153,7 @@ impl Valv {
             .ok_or(ServiceError::NotFound)?;
         let range = resolve(range, v.size)?;
         let manifest = manifest(&v)?;
-        let body = read_range(self.blobs()?.clone(), self.tenant_keys(tenant).await?, manifest, range.clone());
+        let body = read_range(self.ctx.blobs()?.clone(), self.tenant_keys(tenant).await?, manifest, range.clone());
         Ok(Download {
             name: f.name.to_string(),
             media_type: v.media_type,

@@ -3,7 +3,7 @@
 
 use valv_domain::Invalid;
 
-use crate::error::{FieldError, ServiceError};
+use crate::{FieldError, ServiceError};
 
 /// Collects field errors while parsing a submitted form.
 #[derive(Debug, Default)]

@@ -24,15 +24,15 @@ impl Valv {
     /// `Forbidden` unless operator or CLI; store failures.
     pub async fn collect_garbage(&self, caller: &Caller, grace: Duration) -> ServiceResult<GcReport> {
         caller.operator()?;
-        let blobs = self.blobs()?;
-        let cutoff = (self.now() - grace).unix_timestamp();
+        let blobs = self.ctx.blobs()?;
+        let cutoff = (self.ctx.now() - grace).unix_timestamp();
         let mut report = GcReport::default();
-        for t in self.store.tenants().await? {
+        for t in self.ctx.store.tenants().await? {
             report.tenants += 1;
             let tenant = t.id.to_string();
             // Referenced ids are read before listing: a chunk a version starts to
             // use meanwhile is younger than the grace period and so kept anyway.
-            let referenced: HashSet<String> = self.store.referenced_chunks(t.id).await?.into_iter().collect();
+            let referenced: HashSet<String> = self.ctx.store.referenced_chunks(t.id).await?.into_iter().collect();
             let stored = blobs.list_aged(&tenant).await.map_err(ServiceError::internal)?;
             for (id, written) in stored {
                 report.chunks_examined += 1;

@@ -53,7 +53,7 @@ impl Valv {
         // Sequence numbers are stored as signed 64-bit integers; any larger cursor means "from the newest".
         let before = f.before.map(|b| b.min(i64::MAX.unsigned_abs()));
         let q = JournalQuery { actor: f.actor, action: f.action, from: f.from, to: f.to, before, limit };
-        Ok(self.store.journal(chain, &q).await?)
+        Ok(self.ctx.store.journal(chain, &q).await?)
     }
 
     /// Verifies every chain, or only the provider's and one tenant's.
@@ -62,8 +62,8 @@ impl Valv {
     /// `Forbidden` unless operator or CLI; store failures.
     pub async fn verify_journal(&self, caller: &Caller, tenant: Option<TenantId>) -> ServiceResult<Vec<ChainReport>> {
         caller.operator()?;
-        let heads = self.store.chain_heads().await?;
-        let mut keys = self.store.chain_keys().await?;
+        let heads = self.ctx.store.chain_heads().await?;
+        let mut keys = self.ctx.store.chain_keys().await?;
         if let Some(t) = tenant {
             self.tenant_row(t).await?;
             keys = vec![t.to_string()];
@@ -71,7 +71,7 @@ impl Valv {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let head = heads.iter().find(|(k, _)| *k == key).map(|(_, h)| h);
-            out.push(ChainReport { outcome: verify_chain(self.store.as_ref(), &key, head).await?, chain: key });
+            out.push(ChainReport { outcome: verify_chain(self.ctx.store.as_ref(), &key, head).await?, chain: key });
         }
         Ok(out)
     }

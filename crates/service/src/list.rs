@@ -102,7 +102,7 @@ impl Valv {
         let tenant = reader(caller)?;
         let c = self.collection_row(tenant, collection).await?;
         let q = parse(&c.fields, params)?;
-        let rows = self.store.records(tenant, c.id, &q).await?;
+        let rows = self.ctx.store.records(tenant, c.id, &q).await?;
         let next_cursor = (rows.len() == q.limit as usize).then(|| rows.last()).flatten().map(|r| {
             let key = q.sort.as_ref().map_or(Value::Null, |(f, _)| r.data.get(f).cloned().unwrap_or(Value::from("")));
             encode_cursor(&key, &r.id.to_string())

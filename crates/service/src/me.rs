@@ -56,19 +56,19 @@ impl Valv {
     ) -> ServiceResult<()> {
         let mut u = self.my_row(caller).await?;
         let phc = u.password_hash.clone().unwrap_or_default();
-        if self.verify_password(current, phc).await? == Verdict::Mismatch {
+        if self.ctx.verify_password(current, phc).await? == Verdict::Mismatch {
             return Err(ServiceError::BadCredentials);
         }
         let tenant = self.tenant_row(u.tenant_id).await?;
         check_password(&new, &[u.name.as_str(), u.email.as_str(), tenant.name.as_str()])?;
-        u.password_hash = Some(self.hash_password(new).await?);
-        u.updated_at = self.now();
+        u.password_hash = Some(self.ctx.hash_password(new).await?);
+        u.updated_at = self.ctx.now();
         self.commit_user(caller, Action::UserPasswordChanged, &u).await?;
         let keep = match caller {
             Caller::User { via: Via::Session(id), .. } => Some(id.as_str()),
             _ => None,
         };
-        self.store.delete_sessions(Principal::User { tenant: u.tenant_id, user: u.id }, keep).await?;
+        self.ctx.store.delete_sessions(Principal::User { tenant: u.tenant_id, user: u.id }, keep).await?;
         Ok(())
     }
 
@@ -87,9 +87,9 @@ impl Valv {
         let secret = totp::new_secret();
         let sealed = self.seal_totp(u.tenant_id, u.id, &secret).await?;
         u.totp = Some(TotpState { secret: sealed, confirmed: false, last_step: 0 });
-        u.updated_at = self.now();
+        u.updated_at = self.ctx.now();
         self.commit_user(caller, Action::UserTotpEnrolmentStarted, &u).await?;
-        let otpauth_url = totp::otpauth_url(&secret, &self.settings.issuer, u.email.as_str());
+        let otpauth_url = totp::otpauth_url(&secret, &self.ctx.settings.issuer, u.email.as_str());
         Ok(TotpEnrolment { secret, otpauth_url })
     }
 
@@ -112,13 +112,13 @@ impl Valv {
         u.totp = Some(state);
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
         u.recovery_codes = codes.iter().map(|c| token::digest(c)).collect();
-        u.updated_at = self.now();
+        u.updated_at = self.ctx.now();
         self.commit_user(caller, Action::UserTotpEnabled, &u).await?;
         Ok(codes)
     }
 
     pub(crate) fn unix_now(&self) -> u64 {
-        self.now().unix_timestamp().max(0).unsigned_abs()
+        self.ctx.now().unix_timestamp().max(0).unsigned_abs()
     }
 }
 

@@ -22,11 +22,11 @@ impl Valv {
         let _one_at_a_time = self.attempts.begin(&keys).await;
         self.check_throttle(&keys).await?;
         let op = match Email::parse(email) {
-            Ok(e) => self.store.operator_by_email(&e).await?,
+            Ok(e) => self.ctx.store.operator_by_email(&e).await?,
             Err(_) => None,
         };
         let phc = op.as_ref().map(|o| o.password_hash.clone()).unwrap_or_default();
-        let verdict = self.verify_password(password, phc).await?;
+        let verdict = self.ctx.verify_password(password, phc).await?;
         let (Some(op), Verdict::Match { .. }) = (op, verdict) else {
             self.fail_sign_in(&keys, None, email, client, "bad_credentials").await?;
             return Err(ServiceError::BadCredentials);
@@ -37,11 +37,11 @@ impl Valv {
         }
         self.clear_throttle(&keys).await?;
         let (cookie, session) = self.new_session(Principal::Operator(op.id), true);
-        let change = Change::new(Chain::Provider, self.now(), Actor::Operator(op.id), Action::AuthOperatorSignedIn)
+        let change = Change::new(Chain::Provider, self.ctx.now(), Actor::Operator(op.id), Action::AuthOperatorSignedIn)
             .about("operator", op.id)
             .detail(serde_json::json!({ "client": client.to_string() }));
-        self.store.commit(change).await?;
-        self.store.put_session(session).await?;
+        self.ctx.store.commit(change).await?;
+        self.ctx.store.put_session(session).await?;
         Ok(SignIn { cookie, status: SignInStatus::SignedIn, methods: Vec::new() })
     }
 
@@ -60,12 +60,12 @@ impl Valv {
         match s.principal {
             Principal::User { tenant, user } => {
                 let t = self.tenant_row(tenant).await.map_err(|_| session_invalid())?;
-                let u = self.store.user(tenant, user).await?.ok_or_else(session_invalid)?;
+                let u = self.ctx.store.user(tenant, user).await?.ok_or_else(session_invalid)?;
                 let export_only = self.admit(&t, &u)?;
                 Ok(Caller::User { tenant, user, role: u.role, via: Via::Session(s.id), export_only })
             }
             Principal::Operator(id) => {
-                let op = self.store.operator(id).await?.ok_or_else(session_invalid)?;
+                let op = self.ctx.store.operator(id).await?.ok_or_else(session_invalid)?;
                 if op.status == UserStatus::Blocked {
                     return Err(ServiceError::AccountBlocked);
                 }
@@ -83,9 +83,9 @@ impl Valv {
             Caller::User { via: Via::Session(id), .. } | Caller::Operator { session: id, .. } => id,
             _ => return Ok(()),
         };
-        self.store.delete_session(session).await?;
-        let change = Change::new(caller.chain(), self.now(), caller.actor(), Action::AuthSignedOut);
-        self.store.commit(change).await?;
+        self.ctx.store.delete_session(session).await?;
+        let change = Change::new(caller.chain(), self.ctx.now(), caller.actor(), Action::AuthSignedOut);
+        self.ctx.store.commit(change).await?;
         Ok(())
     }
 
@@ -97,7 +97,7 @@ impl Valv {
         let Caller::Operator { id, .. } = caller else {
             return Err(ServiceError::Forbidden("this needs a provider operator"));
         };
-        let op = self.store.operator(*id).await?.ok_or(ServiceError::NotFound)?;
+        let op = self.ctx.store.operator(*id).await?.ok_or(ServiceError::NotFound)?;
         Ok(OperatorView::from(&op))
     }
 }

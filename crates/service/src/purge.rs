@@ -39,10 +39,10 @@ impl Valv {
     /// `Forbidden` unless operator, CLI or valv itself; store failures.
     pub async fn purge_expired(&self, caller: &Caller) -> ServiceResult<Vec<PurgeReceipt>> {
         caller.operator()?;
-        let now = self.now();
+        let now = self.ctx.now();
         let mut receipts = Vec::new();
-        for t in self.store.tenants().await? {
-            let due = t.terminated_at.is_some_and(|end| end + self.settings.export_window <= now);
+        for t in self.ctx.store.tenants().await? {
+            let due = t.terminated_at.is_some_and(|end| end + self.ctx.settings.export_window <= now);
             if due && t.purged_at.is_none() {
                 receipts.push(self.purge(caller, t).await?);
             }
@@ -59,7 +59,7 @@ impl Valv {
     /// in the restored state; store failures.
     pub async fn keep_only_tenant(&self, caller: &Caller, keep: valv_domain::TenantId) -> ServiceResult<usize> {
         caller.operator()?;
-        let tenants = self.store.tenants().await?;
+        let tenants = self.ctx.store.tenants().await?;
         if !tenants.iter().any(|t| t.id == keep && t.purged_at.is_none()) {
             return Err(ServiceError::NotFound);
         }
@@ -73,7 +73,7 @@ impl Valv {
     }
 
     async fn purge(&self, caller: &Caller, t: TenantRow) -> ServiceResult<PurgeReceipt> {
-        let detail = serde_json::json!({ "key_destroyed": true, "export_window_days": self.settings.export_window.whole_days() });
+        let detail = serde_json::json!({ "key_destroyed": true, "export_window_days": self.ctx.settings.export_window.whole_days() });
         self.remove_tenant(caller, t, Action::TenantPurged, detail).await
     }
 
@@ -85,8 +85,8 @@ impl Valv {
         action: Action,
         detail: serde_json::Value,
     ) -> ServiceResult<PurgeReceipt> {
-        let now = self.now();
-        self.keyring.destroy(t.id).await.map_err(ServiceError::internal)?;
+        let now = self.ctx.now();
+        self.ctx.keyring.destroy(t.id).await.map_err(ServiceError::internal)?;
         let mut row = t.clone();
         row.purged_at = Some(now);
         row.updated_at = now;
@@ -94,7 +94,7 @@ impl Valv {
             .about("tenant", t.id)
             .detail(detail)
             .row(Row::Tenant(row));
-        let deleted: BTreeMap<String, u64> = self.store.purge_tenant(t.id, change).await?.into_iter().collect();
+        let deleted: BTreeMap<String, u64> = self.ctx.store.purge_tenant(t.id, change).await?.into_iter().collect();
         let chunks_deleted = self.delete_chunks(&t).await;
         tracing::info!(tenant = %t.id, chunks_deleted, action = %action, "tenant data deleted and key destroyed");
         Ok(PurgeReceipt {
@@ -112,7 +112,7 @@ impl Valv {
     /// Removes the tenant's chunks; any left behind are unreadable without the key
     /// and go with the next `valv gc`.
     async fn delete_chunks(&self, t: &TenantRow) -> u64 {
-        let Ok(blobs) = self.blobs() else { return 0 };
+        let Ok(blobs) = self.ctx.blobs() else { return 0 };
         let tenant = t.id.to_string();
         let mut n = 0;
         for (id, _) in blobs.list_aged(&tenant).await.unwrap_or_default() {

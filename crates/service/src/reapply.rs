@@ -29,15 +29,15 @@ impl Valv {
     /// # Errors
     /// Store failures.
     pub(crate) async fn after_restore(&self) -> ServiceResult<usize> {
-        for t in self.store.tenants().await? {
-            for c in self.store.collections(t.id).await? {
+        for t in self.ctx.store.tenants().await? {
+            for c in self.ctx.store.collections(t.id).await? {
                 self.index_collection(&c).await?;
             }
         }
         let mut n = 0;
-        for row in self.store.erasure_ledger().await? {
+        for row in self.ctx.store.erasure_ledger().await? {
             let Ok(tenant) = TenantId::parse(&row.tenant_id) else { continue };
-            if self.store.tenant(tenant).await?.is_none_or(|t| t.purged_at.is_some()) {
+            if self.ctx.store.tenant(tenant).await?.is_none_or(|t| t.purged_at.is_some()) {
                 continue;
             }
             let l: Ledger = serde_json::from_value(row.detail.clone()).map_err(ServiceError::internal)?;
@@ -48,14 +48,14 @@ impl Valv {
     }
 
     async fn reapply(&self, tenant: TenantId, l: &Ledger, detail: serde_json::Value) -> ServiceResult<()> {
-        let now = self.now();
+        let now = self.ctx.now();
         let at = parse_stamp(&l.at).unwrap_or(now);
         let (mut rows, mut files) = (Vec::new(), Vec::new());
         for e in &l.erased {
             match e.kind.as_str() {
                 "record" => {
                     let Ok(id) = RecordId::parse(&e.id) else { continue };
-                    let Some(mut r) = self.store.record(tenant, id).await? else { continue };
+                    let Some(mut r) = self.ctx.store.record(tenant, id).await? else { continue };
                     if let Some(obj) = r.data.as_object_mut() {
                         e.fields.iter().for_each(|f| drop(obj.remove(f)));
                     }
@@ -66,13 +66,13 @@ impl Valv {
                 }
                 "user" => {
                     let Ok(id) = UserId::parse(&e.id) else { continue };
-                    if let Some(u) = self.store.user(tenant, id).await? {
+                    if let Some(u) = self.ctx.store.user(tenant, id).await? {
                         rows.push(Row::User(anonymised(&u, now)?));
                     }
                 }
                 "file" => {
                     let Ok(id) = FileId::parse(&e.id) else { continue };
-                    if let Some(mut f) = self.store.file(tenant, id).await? {
+                    if let Some(mut f) = self.ctx.store.file(tenant, id).await? {
                         f.deleted_at = f.deleted_at.or(Some(at));
                         rows.push(Row::File(f));
                         files.push(id);
@@ -85,7 +85,7 @@ impl Valv {
             .about("erasure", &l.id)
             .detail(serde_json::json!({ "items": rows.len() }));
         change.rows = rows;
-        self.store.erase(tenant, &l.id, l.entities.clone(), files, detail, change).await?;
+        self.ctx.store.erase(tenant, &l.id, l.entities.clone(), files, detail, change).await?;
         Ok(())
     }
 }

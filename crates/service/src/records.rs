@@ -72,13 +72,13 @@ impl Valv {
         let c = self.collection_row(tenant, collection).await?;
         self.check_data(tenant, &c, &data).await?;
         let max = self.limits(tenant).await?.records;
-        if self.store.count_records(tenant, c.id, false).await? >= max {
+        if self.ctx.store.count_records(tenant, c.id, false).await? >= max {
             return Err(ServiceError::Quota {
                 code: "quota_records",
                 message: format!("a collection holds at most {max} records"),
             });
         }
-        let (now, actor) = (self.now(), caller.actor().to_string());
+        let (now, actor) = (self.ctx.now(), caller.actor().to_string());
         let row = RecordRow {
             id: RecordId::new(),
             tenant_id: tenant,
@@ -139,7 +139,7 @@ impl Valv {
         let tenant = writer(caller)?;
         let (c, r) = self.live_record(tenant, collection, id).await?;
         precondition(if_match, r.revision)?;
-        let now = self.now();
+        let now = self.ctx.now();
         self.write_revision(caller, &c, r, Action::RecordDeleted, |r| r.deleted_at = Some(now)).await.map(drop)
     }
 
@@ -154,7 +154,7 @@ impl Valv {
     ) -> ServiceResult<RecordView> {
         edit(&mut r);
         r.revision += 1;
-        r.updated_at = self.now();
+        r.updated_at = self.ctx.now();
         r.updated_by = caller.actor().to_string();
         self.commit_record(caller, action, &r).await?;
         Ok(RecordView::new(&r, &c.name))
@@ -180,8 +180,13 @@ impl Valv {
         id: RecordId,
     ) -> ServiceResult<(CollectionRow, RecordRow)> {
         let c = self.collection_row(tenant, collection).await?;
-        let r =
-            self.store.record(tenant, id).await?.filter(|r| r.collection_id == c.id).ok_or(ServiceError::NotFound)?;
+        let r = self
+            .ctx
+            .store
+            .record(tenant, id)
+            .await?
+            .filter(|r| r.collection_id == c.id)
+            .ok_or(ServiceError::NotFound)?;
         Ok((c, r))
     }
 
@@ -193,9 +198,10 @@ impl Valv {
         for r in refs {
             let (field, found) = match r {
                 Reference::Record { field, collection, id } => {
-                    let target = self.store.collection_by_name(tenant, &collection).await?;
+                    let target = self.ctx.store.collection_by_name(tenant, &collection).await?;
                     let found = match target {
                         Some(t) => self
+                            .ctx
                             .store
                             .record(tenant, id)
                             .await?
@@ -205,7 +211,7 @@ impl Valv {
                     (field, found)
                 }
                 Reference::File { field, id } => {
-                    (field, self.store.file(tenant, id).await?.is_some_and(|f| f.deleted_at.is_none()))
+                    (field, self.ctx.store.file(tenant, id).await?.is_some_and(|f| f.deleted_at.is_none()))
                 }
             };
             if !found {
@@ -217,10 +223,10 @@ impl Valv {
     }
 
     async fn commit_record(&self, caller: &Caller, action: Action, r: &RecordRow) -> ServiceResult<()> {
-        let change = Change::new(Chain::Tenant(r.tenant_id), self.now(), caller.actor(), action)
+        let change = Change::new(Chain::Tenant(r.tenant_id), self.ctx.now(), caller.actor(), action)
             .about("record", r.id)
             .row(Row::Record(r.clone()));
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         Ok(())
     }
 }

@@ -56,7 +56,7 @@ pub struct RequestView {
 
 impl Valv {
     fn request_view(&self, r: &RequestRow) -> RequestView {
-        let state = match (r.answered_at, r.deadline.status(self.now(), WARN_BEFORE)) {
+        let state = match (r.answered_at, r.deadline.status(self.ctx.now(), WARN_BEFORE)) {
             (Some(_), _) | (None, DeadlineStatus::Open) => "open",
             (None, DeadlineStatus::DueSoon) => "due_soon",
             (None, DeadlineStatus::Overdue) => "overdue",
@@ -80,10 +80,10 @@ impl Valv {
     }
 
     async fn save_request(&self, actor: Actor, action: Action, r: &RequestRow) -> ServiceResult<()> {
-        let change = Change::new(Chain::Tenant(r.tenant_id), self.now(), actor, action)
+        let change = Change::new(Chain::Tenant(r.tenant_id), self.ctx.now(), actor, action)
             .about("request", &r.id)
             .row(Row::Request(r.clone()));
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         Ok(())
     }
 
@@ -95,17 +95,21 @@ impl Valv {
     /// to one e-mail address (the form must not become a way to flood a mailbox).
     pub async fn file_request(&self, slug: &str, new: NewRequest, client: IpAddr) -> ServiceResult<String> {
         let t = match Slug::parse(slug) {
-            Ok(s) => {
-                self.store.tenant_by_slug(&s).await?.filter(|t| t.purged_at.is_none()).ok_or(ServiceError::NotFound)?
-            }
+            Ok(s) => self
+                .ctx
+                .store
+                .tenant_by_slug(&s)
+                .await?
+                .filter(|t| t.purged_at.is_none())
+                .ok_or(ServiceError::NotFound)?,
             Err(_) => return Err(ServiceError::NotFound),
         };
         if !["access", "portability", "erasure"].contains(&new.kind.as_str()) {
             return Err(ServiceError::field("kind", "invalid_kind", "kind must be access, portability or erasure"));
         }
         let email = Email::parse(&new.email).map_err(|e| ServiceError::field("email", "invalid_email", e.reason))?;
-        self.rate_limit(&format!("requests:address:{client}"), 10, Duration::HOUR).await?;
-        self.rate_limit(&format!("requests:email:{}", email.normalized()), 3, Duration::DAY).await?;
+        self.ctx.rate_limit(&format!("requests:address:{client}"), 10, Duration::HOUR).await?;
+        self.ctx.rate_limit(&format!("requests:email:{}", email.normalized()), 3, Duration::DAY).await?;
         let message: String = new.message.unwrap_or_default().chars().take(2000).collect();
         let secret = token::random(32);
         let r = RequestRow {
@@ -114,7 +118,7 @@ impl Valv {
             kind: new.kind,
             email: email.to_string(),
             message,
-            deadline: RequestDeadline::new(self.now()),
+            deadline: RequestDeadline::new(self.ctx.now()),
             extension_reason: None,
             verification_digest: Some(token::digest(&secret)),
             verified_at: None,
@@ -124,13 +128,13 @@ impl Valv {
         };
         self.save_request(Actor::Anonymous, Action::RequestReceived, &r).await?;
         let code = format!("{}.{}.{secret}", t.id, r.id);
-        let base = self.settings.public_url.trim_end_matches('/');
+        let base = self.ctx.settings.public_url.trim_end_matches('/');
         let body = format!(
             "We received your {} request to {}. Confirm that this address is yours:\n{base}/api/v1/public/requests/verify (send this code)\n{code}\n",
             r.kind, t.name
         );
         let msg = Message { to: Recipient::Email(email), subject: format!("Confirm your request to {}", t.name), body };
-        if let Err(e) = self.sender.send(msg).await {
+        if let Err(e) = self.ctx.sender.send(msg).await {
             tracing::warn!(request = %r.id, error = %e, "verification message not delivered");
         }
         Ok(r.id)
@@ -150,13 +154,13 @@ impl Valv {
             return Err(invalid());
         };
         let tenant = TenantId::parse(t).map_err(|_| invalid())?;
-        let mut r = self.store.request(tenant, id).await?.ok_or_else(invalid)?;
+        let mut r = self.ctx.store.request(tenant, id).await?.ok_or_else(invalid)?;
         let ok = r.verification_digest.as_deref().is_some_and(|d| token::digest_eq(d, &token::digest(secret)));
         if !ok {
             return Err(invalid());
         }
         r.verification_digest = None;
-        r.verified_at = Some(self.now());
+        r.verified_at = Some(self.ctx.now());
         r.status = "open".into();
         self.save_request(Actor::Anonymous, Action::RequestVerified, &r).await
     }
@@ -167,7 +171,7 @@ impl Valv {
     /// `Forbidden` unless owner/admin.
     pub async fn requests(&self, caller: &Caller, deadline: Option<&str>) -> ServiceResult<Vec<RequestView>> {
         let (tenant, _) = caller.admin()?;
-        let all = self.store.requests(tenant).await?;
+        let all = self.ctx.store.requests(tenant).await?;
         Ok(all
             .iter()
             .map(|r| self.request_view(r))
@@ -187,7 +191,7 @@ impl Valv {
         reason: &str,
     ) -> ServiceResult<RequestView> {
         let (tenant, _) = caller.admin()?;
-        let mut r = self.store.request(tenant, id).await?.ok_or(ServiceError::NotFound)?;
+        let mut r = self.ctx.store.request(tenant, id).await?.ok_or(ServiceError::NotFound)?;
         if reason.trim().is_empty() {
             return Err(ServiceError::field(
                 "reason",
@@ -197,7 +201,7 @@ impl Valv {
         }
         r.deadline = r
             .deadline
-            .extend(months, self.now())
+            .extend(months, self.ctx.now())
             .map_err(|e| ServiceError::Invalid { code: "extension_refused", message: e.to_string() })?;
         r.extension_reason = Some(reason.trim().chars().take(2000).collect());
         self.save_request(caller.actor(), Action::RequestExtended, &r).await?;
@@ -210,7 +214,7 @@ impl Valv {
     /// `not_verified`; `already_answered`; what the access report or erasure refuse.
     pub async fn answer_request(&self, caller: &Caller, id: &str) -> ServiceResult<RequestView> {
         let (tenant, _) = caller.admin()?;
-        let mut r = self.store.request(tenant, id).await?.ok_or(ServiceError::NotFound)?;
+        let mut r = self.ctx.store.request(tenant, id).await?.ok_or(ServiceError::NotFound)?;
         if r.verified_at.is_none() {
             return Err(ServiceError::Conflict {
                 code: "not_verified",
@@ -227,7 +231,7 @@ impl Valv {
             serde_json::to_value(self.access_report(caller, &q).await?)
         };
         r.response = Some(response.map_err(ServiceError::internal)?);
-        r.answered_at = Some(self.now());
+        r.answered_at = Some(self.ctx.now());
         r.status = "answered".into();
         self.save_request(caller.actor(), Action::RequestAnswered, &r).await?;
         Ok(self.request_view(&r))

@@ -56,7 +56,7 @@ impl Valv {
         tenant: valv_domain::TenantId,
         id: RecordId,
     ) -> ServiceResult<Vec<RecordRow>> {
-        let entries = self.store.history(tenant, "record", &id.to_string()).await?;
+        let entries = self.ctx.store.history(tenant, "record", &id.to_string()).await?;
         Ok(entries.iter().filter_map(|e| image(e.payload.as_deref(), id)).collect())
     }
 
@@ -68,7 +68,7 @@ impl Valv {
     ) -> ServiceResult<Vec<(JournalEntry, RecordRow)>> {
         let tenant = reader(caller)?;
         self.any_record(tenant, collection, id).await?;
-        let entries = self.store.history(tenant, "record", &id.to_string()).await?;
+        let entries = self.ctx.store.history(tenant, "record", &id.to_string()).await?;
         Ok(entries.into_iter().filter_map(|e| image(e.payload.as_deref(), id).map(|r| (e, r))).collect())
     }
 

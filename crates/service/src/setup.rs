@@ -17,11 +17,11 @@ impl Valv {
     /// # Errors
     /// When the store fails.
     pub async fn setup_token(&self) -> ServiceResult<Option<String>> {
-        if self.store.operator_count().await? > 0 {
+        if self.ctx.store.operator_count().await? > 0 {
             return Ok(None);
         }
         let secret = token::random(32);
-        self.store.put_setup_token(&token::digest(&secret)).await?;
+        self.ctx.store.put_setup_token(&token::digest(&secret)).await?;
         Ok(Some(secret))
     }
 
@@ -43,7 +43,7 @@ impl Valv {
         check_password(&password, &[name.as_str(), email.as_str()])?;
         // The token is taken only once the input is known to be good, so a typo
         // does not burn it.
-        if !self.store.take_setup_token(&token::digest(setup_token)).await? {
+        if !self.ctx.store.take_setup_token(&token::digest(setup_token)).await? {
             return Err(ServiceError::Unauthenticated {
                 code: "setup_token_invalid",
                 message: "the setup token is unknown or was already used; restart valv serve for a new one",
@@ -54,15 +54,15 @@ impl Valv {
             name,
             email,
             status: UserStatus::Active,
-            password_hash: self.hash_password(password).await?,
-            created_at: self.now(),
+            password_hash: self.ctx.hash_password(password).await?,
+            created_at: self.ctx.now(),
         };
         let view = OperatorView::from(&row);
-        let change = Change::new(Chain::Provider, self.now(), Actor::Anonymous, Action::OperatorCreated)
+        let change = Change::new(Chain::Provider, self.ctx.now(), Actor::Anonymous, Action::OperatorCreated)
             .about("operator", row.id)
             .detail(serde_json::json!({ "via": "setup_token" }))
             .row(Row::Operator(row));
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         Ok(view)
     }
 }

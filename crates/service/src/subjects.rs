@@ -110,7 +110,7 @@ impl Valv {
     pub(crate) async fn find_subject(&self, tenant: TenantId, q: &SubjectQuery) -> ServiceResult<Found> {
         let ids = parse(q)?;
         let users = self.matching_users(tenant, &ids).await?;
-        let collections = self.store.collections(tenant).await?;
+        let collections = self.ctx.store.collections(tenant).await?;
         let mut subjects: BTreeMap<RecordId, (CollectionRow, RecordRow, Vec<String>)> = BTreeMap::new();
         for c in collections.iter().filter(|c| c.data_subject) {
             for (r, on) in self.matching_records(tenant, c, &ids, true).await? {
@@ -134,7 +134,7 @@ impl Valv {
 
     async fn matching_users(&self, tenant: TenantId, ids: &Ids) -> ServiceResult<Vec<(UserRow, Vec<String>)>> {
         let mut out: Vec<(UserRow, Vec<String>)> = Vec::new();
-        for u in self.store.users(tenant).await? {
+        for u in self.ctx.store.users(tenant).await? {
             let mut on = Vec::new();
             if ids.email.as_ref().is_some_and(|e| e.normalized() == u.email.normalized()) {
                 on.push("email".to_owned());
@@ -164,7 +164,7 @@ impl Valv {
         let mut out = Vec::new();
         if let (true, Some(id)) = (any_field, ids.id)
             && let Some(r) =
-                self.store.record(tenant, RecordId::from_uuid(id)).await?.filter(|r| r.collection_id == c.id)
+                self.ctx.store.record(tenant, RecordId::from_uuid(id)).await?.filter(|r| r.collection_id == c.id)
         {
             out.push((r, "id"));
         }
@@ -177,7 +177,7 @@ impl Valv {
             let filter = Filter { field: f.name.clone(), op, value: serde_json::Value::from(value) };
             let q =
                 RecordQuery { filters: vec![filter], limit: 10_000, include_deleted: true, ..RecordQuery::default() };
-            out.extend(self.store.records(tenant, c.id, &q).await?.into_iter().map(|r| (r, on)));
+            out.extend(self.ctx.store.records(tenant, c.id, &q).await?.into_iter().map(|r| (r, on)));
         }
         Ok(out)
     }
@@ -205,7 +205,7 @@ impl Valv {
                     include_deleted: true,
                     ..RecordQuery::default()
                 };
-                out.extend(self.store.records(tenant, c.id, &q).await?);
+                out.extend(self.ctx.store.records(tenant, c.id, &q).await?);
             }
         }
         Ok(out)

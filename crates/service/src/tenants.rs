@@ -56,7 +56,7 @@ impl Valv {
     pub async fn create_tenant(&self, caller: &Caller, new: NewTenant) -> ServiceResult<(TenantView, UserView)> {
         caller.operator()?;
         let (name, slug, contact) = parse_tenant(&new)?;
-        let now = self.now();
+        let now = self.ctx.now();
         let tenant = TenantRow {
             id: TenantId::new(),
             slug,
@@ -87,7 +87,7 @@ impl Valv {
             updated_at: now,
         };
         // The data key exists before the tenant does: no tenant is ever without one.
-        self.keyring.create(tenant.id).await.map_err(ServiceError::internal)?;
+        self.ctx.keyring.create(tenant.id).await.map_err(ServiceError::internal)?;
         let views = (TenantView::from(&tenant), UserView::from(&owner));
         let created = Change::new(Chain::Provider, now, caller.actor(), Action::TenantCreated)
             .about("tenant", tenant.id)
@@ -95,7 +95,7 @@ impl Valv {
         let invited = Change::new(Chain::Tenant(tenant.id), now, caller.actor(), Action::UserInvited)
             .about("user", owner.id)
             .row(Row::User(owner.clone()));
-        self.store.commit_all(vec![created, invited]).await?;
+        self.ctx.store.commit_all(vec![created, invited]).await?;
         self.send_invitation(&tenant, &owner, &invitation.1).await;
         Ok(views)
     }
@@ -106,7 +106,7 @@ impl Valv {
     /// `Forbidden` unless an operator.
     pub async fn tenants(&self, caller: &Caller) -> ServiceResult<Vec<TenantView>> {
         caller.operator()?;
-        Ok(self.store.tenants().await?.iter().map(TenantView::from).collect())
+        Ok(self.ctx.store.tenants().await?.iter().map(TenantView::from).collect())
     }
 
     /// One tenant: operators see any; a tenant's users see their own.
@@ -123,7 +123,7 @@ impl Valv {
     }
 
     pub(crate) async fn tenant_row(&self, id: TenantId) -> ServiceResult<TenantRow> {
-        self.store.tenant(id).await?.ok_or(ServiceError::NotFound)
+        self.ctx.store.tenant(id).await?.ok_or(ServiceError::NotFound)
     }
 
     /// Blocks or unblocks a tenant: all its users are refused while blocked.
@@ -152,7 +152,7 @@ impl Valv {
                 message: "the tenant is already terminated",
             });
         }
-        let now = self.now();
+        let now = self.ctx.now();
         self.update_tenant(caller, id, Action::TenantTerminated, |t| t.terminated_at = Some(now)).await
     }
 
@@ -183,9 +183,9 @@ impl Valv {
     pub(crate) async fn limits(&self, tenant: TenantId) -> ServiceResult<Limits> {
         let l = self.tenant_row(tenant).await?.limits;
         Ok(Limits {
-            file_bytes: l.max_file_bytes.unwrap_or(self.settings.max_file_bytes),
-            storage_bytes: l.max_storage_bytes.unwrap_or(self.settings.max_tenant_bytes),
-            records: l.max_records_per_collection.unwrap_or(self.settings.max_records_per_collection),
+            file_bytes: l.max_file_bytes.unwrap_or(self.ctx.settings.max_file_bytes),
+            storage_bytes: l.max_storage_bytes.unwrap_or(self.ctx.settings.max_tenant_bytes),
+            records: l.max_records_per_collection.unwrap_or(self.ctx.settings.max_records_per_collection),
         })
     }
 
@@ -210,11 +210,11 @@ impl Valv {
     ) -> ServiceResult<TenantView> {
         let mut t = self.tenant_row(id).await?;
         edit(&mut t);
-        t.updated_at = self.now();
+        t.updated_at = self.ctx.now();
         let chain = if matches!(caller, Caller::User { .. }) { Chain::Tenant(id) } else { Chain::Provider };
         let change =
-            Change::new(chain, self.now(), caller.actor(), action).about("tenant", id).row(Row::Tenant(t.clone()));
-        self.store.commit(change).await?;
+            Change::new(chain, self.ctx.now(), caller.actor(), action).about("tenant", id).row(Row::Tenant(t.clone()));
+        self.ctx.store.commit(change).await?;
         Ok(TenantView::from(&t))
     }
 

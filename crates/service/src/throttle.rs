@@ -61,9 +61,9 @@ impl Attempts {
 impl Valv {
     /// Refuses the attempt while either key is locked.
     pub(crate) async fn check_throttle(&self, keys: &Keys) -> ServiceResult<()> {
-        let now = self.now();
+        let now = self.ctx.now();
         for key in [&keys.account, &keys.address] {
-            if let Some(Throttle { locked_until: Some(until), .. }) = self.store.throttle(key).await?
+            if let Some(Throttle { locked_until: Some(until), .. }) = self.ctx.store.throttle(key).await?
                 && until > now
             {
                 let secs = (until - now).whole_seconds().max(1).unsigned_abs();
@@ -77,13 +77,13 @@ impl Valv {
     /// count is one atomic step in the store: failures sent at the same
     /// moment are all counted, and the longest lock due is the one kept.
     pub(crate) async fn record_failure(&self, keys: &Keys) -> ServiceResult<()> {
-        let p = self.settings.throttle;
+        let p = self.ctx.settings.throttle;
         for (key, free) in [(&keys.account, p.account_free), (&keys.address, p.address_free)] {
-            let failures = self.store.add_failure(key).await?;
+            let failures = self.ctx.store.add_failure(key).await?;
             if failures > free {
                 let doublings = (failures - free - 1).min(20);
                 let lock = (p.base_lock * 2i32.pow(doublings)).min(p.max_lock);
-                self.store.lock_throttle(key, self.now() + lock.max(Duration::ZERO)).await?;
+                self.ctx.store.lock_throttle(key, self.ctx.now() + lock.max(Duration::ZERO)).await?;
             }
         }
         Ok(())
@@ -91,19 +91,7 @@ impl Valv {
 
     /// A successful sign-in clears the account's count (not the address's).
     pub(crate) async fn clear_throttle(&self, keys: &Keys) -> ServiceResult<()> {
-        self.store.clear_throttle(&keys.account).await?;
-        Ok(())
-    }
-
-    /// A fixed-window rate limit: at most `limit` calls per `window` for
-    /// `key`, counted in the throttle table.
-    pub(crate) async fn rate_limit(&self, key: &str, limit: u32, window: Duration) -> ServiceResult<()> {
-        let now = self.now();
-        let t = self.store.count_call(key, now, window).await?;
-        if t.failures > limit {
-            let secs = t.locked_until.map_or(1, |end| (end - now).whole_seconds().max(1).unsigned_abs());
-            return Err(ServiceError::RateLimited { retry_after_secs: secs });
-        }
+        self.ctx.store.clear_throttle(&keys.account).await?;
         Ok(())
     }
 }

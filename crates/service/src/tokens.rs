@@ -59,7 +59,7 @@ impl Valv {
             return Err(ServiceError::field("expires_in_days", "invalid_expiry", "expires_in_days must be 1 to 365"));
         }
         let secret = token::random(32);
-        let now = self.now();
+        let now = self.ctx.now();
         let row = TokenRow {
             id: TokenId::new(),
             tenant_id: tenant,
@@ -75,7 +75,7 @@ impl Valv {
             .about("token", row.id)
             .detail(serde_json::json!({ "role": role.as_str(), "expires_in_days": days }))
             .row(Row::Token(row.clone()));
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         Ok(TokenCreated { token: TokenView::from(&row), secret: format!("{PREFIX}{}.{secret}", row.id) })
     }
 
@@ -85,7 +85,7 @@ impl Valv {
     /// `Forbidden` for operators.
     pub async fn tokens(&self, caller: &Caller) -> ServiceResult<Vec<TokenView>> {
         let (tenant, user, _) = caller.member()?;
-        Ok(self.store.tokens(tenant, user).await?.iter().map(TokenView::from).collect())
+        Ok(self.ctx.store.tokens(tenant, user).await?.iter().map(TokenView::from).collect())
     }
 
     /// Revokes one of the caller's tokens.
@@ -95,17 +95,18 @@ impl Valv {
     pub async fn revoke_token(&self, caller: &Caller, id: TokenId) -> ServiceResult<TokenView> {
         let (tenant, user, _) = caller.member()?;
         let mut row = self
+            .ctx
             .store
             .token(id)
             .await?
             .filter(|t| t.tenant_id == tenant && t.user_id == user)
             .ok_or(ServiceError::NotFound)?;
         if row.revoked_at.is_none() {
-            row.revoked_at = Some(self.now());
-            let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::TokenRevoked)
+            row.revoked_at = Some(self.ctx.now());
+            let change = Change::new(Chain::Tenant(tenant), self.ctx.now(), caller.actor(), Action::TokenRevoked)
                 .about("token", id)
                 .row(Row::Token(row.clone()));
-            self.store.commit(change).await?;
+            self.ctx.store.commit(change).await?;
         }
         Ok(TokenView::from(&row))
     }
@@ -118,8 +119,8 @@ impl Valv {
     pub async fn resolve_token(&self, bearer: &str) -> ServiceResult<Caller> {
         let (id, secret) = bearer.strip_prefix(PREFIX).and_then(token::split).ok_or_else(invalid)?;
         let id = TokenId::parse(id).map_err(|_| invalid())?;
-        let row = self.store.token(id).await?.ok_or_else(invalid)?;
-        let live = row.revoked_at.is_none() && row.expires_at > self.now();
+        let row = self.ctx.store.token(id).await?.ok_or_else(invalid)?;
+        let live = row.revoked_at.is_none() && row.expires_at > self.ctx.now();
         if !token::digest_eq(&row.secret_digest, &token::digest(secret)) || !live {
             return Err(invalid());
         }

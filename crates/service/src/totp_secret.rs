@@ -32,7 +32,7 @@ impl Valv {
     }
 
     async fn totp_key(&self, tenant: TenantId) -> ServiceResult<Key> {
-        let key = self.keyring.key(tenant).await.map_err(ServiceError::internal)?;
+        let key = self.ctx.keyring.key(tenant).await.map_err(ServiceError::internal)?;
         Ok(key.derive(b"totp-secret"))
     }
 }
@@ -62,7 +62,7 @@ mod tests {
         let valv = Valv::new(Arc::new(store), Arc::new(keyring), clock, outbox, crate::Settings::default());
         let (tenant, user, other, stranger) = (TenantId::new(), UserId::new(), UserId::new(), TenantId::new());
         for t in [tenant, stranger] {
-            valv.keyring.create(t).await.expect("tenant key");
+            valv.ctx.keyring.create(t).await.expect("tenant key");
         }
         let secret = valv_crypto::totp::new_secret();
         let stored = valv.seal_totp(tenant, user, &secret).await.expect("seal");

@@ -64,7 +64,7 @@ impl Valv {
         let flags = Arc::new(Flags::default());
         let counted = guard(body, limit, Arc::clone(&scan), Arc::clone(&flags));
         let keys = self.tenant_keys(tenant).await?;
-        let written = write_stream(self.blobs()?, &keys, Box::pin(counted)).await;
+        let written = write_stream(self.ctx.blobs()?, &keys, Box::pin(counted)).await;
         let manifest = match written {
             Ok((m, _)) => m,
             Err(e) => return Err(upload_failed(&e, &flags, limit, limits)),
@@ -91,7 +91,7 @@ impl Valv {
                     folder,
                     name,
                     current_version: 0,
-                    created_at: self.now(),
+                    created_at: self.ctx.now(),
                     created_by: caller.actor().to_string(),
                     deleted_at: None,
                 })
@@ -101,7 +101,7 @@ impl Valv {
 
     /// Bytes this upload may hold: the per-file limit or what is left of the tenant's storage.
     async fn upload_limit(&self, tenant: TenantId, limits: Limits) -> ServiceResult<u64> {
-        let used = self.store.tenant_bytes(tenant).await?;
+        let used = self.ctx.store.tenant_bytes(tenant).await?;
         let left = limits.storage_bytes.saturating_sub(used);
         if left == 0 {
             return Err(storage_full(limits));
@@ -110,10 +110,10 @@ impl Valv {
     }
 
     async fn start_scan(&self) -> ServiceResult<Option<Session>> {
-        let Some(clamd) = &self.settings.clamd else { return Ok(None) };
+        let Some(clamd) = &self.ctx.settings.clamd else { return Ok(None) };
         match clamd.start().await {
             Ok(s) => Ok(Some(s)),
-            Err(e) if self.settings.clamd_fail_open => {
+            Err(e) if self.ctx.settings.clamd_fail_open => {
                 tracing::warn!(error = %e, "malware scanner unreachable; accepting the upload unscanned (fail open)");
                 Ok(None)
             }
@@ -134,7 +134,7 @@ impl Valv {
     ) -> ServiceResult<String> {
         match s.finish().await {
             Ok(Verdict::Clean) => Ok("clean (clamd)".into()),
-            Err(e) if self.settings.clamd_fail_open => {
+            Err(e) if self.ctx.settings.clamd_fail_open => {
                 tracing::warn!(error = %e, "malware scan failed; accepting the upload (fail open)");
                 Ok(format!("not scanned: {e}"))
             }
@@ -145,10 +145,13 @@ impl Valv {
             }
             Ok(Verdict::Infected(signature)) => {
                 self.collect(tenant, m).await;
-                let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::FileMalwareRefused)
-                    .about("file", file.id)
-                    .detail(serde_json::json!({ "signature": signature, "name": file.name.as_str(), "size": m.size }));
-                self.store.commit(change).await?;
+                let change =
+                    Change::new(Chain::Tenant(tenant), self.ctx.now(), caller.actor(), Action::FileMalwareRefused)
+                        .about("file", file.id)
+                        .detail(
+                            serde_json::json!({ "signature": signature, "name": file.name.as_str(), "size": m.size }),
+                        );
+                self.ctx.store.commit(change).await?;
                 Err(ServiceError::Malware { signature })
             }
         }
@@ -156,8 +159,8 @@ impl Valv {
 
     /// Deletes the chunks of a refused upload that no version refers to.
     async fn collect(&self, tenant: TenantId, m: &Manifest) {
-        let Ok(blobs) = self.blobs() else { return };
-        let referenced = self.store.referenced_chunks(tenant).await.unwrap_or_default();
+        let Ok(blobs) = self.ctx.blobs() else { return };
+        let referenced = self.ctx.store.referenced_chunks(tenant).await.unwrap_or_default();
         for c in &m.chunks {
             if !referenced.iter().any(|r| r == c.id.as_str())
                 && let Err(e) = blobs.delete(&tenant.to_string(), &c.id).await
@@ -185,15 +188,15 @@ impl Valv {
             media_type: media_type.to_owned(),
             chunks: m.chunks.iter().map(|c| StoredChunk { id: c.id.as_str().to_owned(), len: c.len }).collect(),
             uploaded_by: caller.actor().to_string(),
-            uploaded_at: self.now(),
+            uploaded_at: self.ctx.now(),
             scan,
         };
         let action = if f.current_version == 1 { Action::FileCreated } else { Action::FileVersionAdded };
-        let change = Change::new(Chain::Tenant(f.tenant_id), self.now(), caller.actor(), action)
+        let change = Change::new(Chain::Tenant(f.tenant_id), self.ctx.now(), caller.actor(), action)
             .about("file", f.id)
             .row(Row::File(f.clone()))
             .row(Row::FileVersion(v));
-        match self.store.commit(change).await {
+        match self.ctx.store.commit(change).await {
             Err(valv_store::StoreError::Conflict(Constraint::FilesTenantPath)) => {
                 return Err(ServiceError::Conflict {
                     code: "file_exists",
@@ -208,7 +211,7 @@ impl Valv {
             }
             other => other?,
         };
-        let versions = self.store.file_versions(f.tenant_id, f.id).await?;
+        let versions = self.ctx.store.file_versions(f.tenant_id, f.id).await?;
         Ok(file_view(&f, &versions))
     }
 }

@@ -61,7 +61,7 @@ impl Valv {
         }
         let tenant = self.tenant_row(tenant_id).await?;
         let ((id, credential), digest) = self.invitation(tenant_id);
-        let now = self.now();
+        let now = self.ctx.now();
         let user = UserRow {
             id,
             tenant_id,
@@ -88,7 +88,7 @@ impl Valv {
     /// `Forbidden` unless owner/admin.
     pub async fn users(&self, caller: &Caller) -> ServiceResult<Vec<UserView>> {
         let (tenant, _) = caller.admin()?;
-        Ok(self.store.users(tenant).await?.iter().map(UserView::from).collect())
+        Ok(self.ctx.store.users(tenant).await?.iter().map(UserView::from).collect())
     }
 
     /// One user of the caller's tenant.
@@ -101,7 +101,7 @@ impl Valv {
     }
 
     pub(crate) async fn user_row(&self, tenant: TenantId, id: UserId) -> ServiceResult<UserRow> {
-        self.store.user(tenant, id).await?.ok_or(ServiceError::NotFound)
+        self.ctx.store.user(tenant, id).await?.ok_or(ServiceError::NotFound)
     }
 
     /// Edits a user's name, e-mail address, mobile number or role.
@@ -127,7 +127,7 @@ impl Valv {
         u.email = email.unwrap_or(u.email);
         u.phone = phone.unwrap_or(u.phone);
         u.role = role.unwrap_or(u.role);
-        u.updated_at = self.now();
+        u.updated_at = self.ctx.now();
         self.commit_user(caller, Action::UserUpdated, &u).await?;
         Ok(UserView::from(&u))
     }
@@ -151,23 +151,23 @@ impl Valv {
         if blocked {
             self.keep_an_owner(&u).await?;
         }
-        let now = self.now();
+        let now = self.ctx.now();
         u.status = if blocked { UserStatus::Blocked } else { UserStatus::Active };
         u.updated_at = now;
         let action = if blocked { Action::UserBlocked } else { Action::UserUnblocked };
         let mut change =
             Change::new(Chain::Tenant(tenant), now, caller.actor(), action).about("user", id).row(Row::User(u.clone()));
         if blocked {
-            for mut t in self.store.tokens(tenant, id).await? {
+            for mut t in self.ctx.store.tokens(tenant, id).await? {
                 if t.revoked_at.is_none() {
                     t.revoked_at = Some(now);
                     change = change.row(Row::Token(t));
                 }
             }
         }
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         if blocked {
-            self.store.delete_sessions(Principal::User { tenant, user: id }, None).await?;
+            self.ctx.store.delete_sessions(Principal::User { tenant, user: id }, None).await?;
         }
         Ok(UserView::from(&u))
     }
@@ -188,7 +188,7 @@ impl Valv {
         let (Ok(tenant_id), Ok(user_id)) = (TenantId::parse(t), UserId::parse(u)) else {
             return Err(invalid);
         };
-        let Some(mut user) = self.store.user(tenant_id, user_id).await? else {
+        let Some(mut user) = self.ctx.store.user(tenant_id, user_id).await? else {
             return Err(invalid);
         };
         let valid = user.invitation_digest.as_deref().is_some_and(|d| token::digest_eq(d, &token::digest(secret)));
@@ -197,13 +197,13 @@ impl Valv {
         }
         let tenant = self.tenant_row(tenant_id).await?;
         check_password(&password, &[user.name.as_str(), user.email.as_str(), tenant.name.as_str()])?;
-        user.password_hash = Some(self.hash_password(password).await?);
+        user.password_hash = Some(self.ctx.hash_password(password).await?);
         user.invitation_digest = None;
-        user.updated_at = self.now();
-        let change = Change::new(Chain::Tenant(tenant_id), self.now(), Actor::User(user_id), Action::UserActivated)
+        user.updated_at = self.ctx.now();
+        let change = Change::new(Chain::Tenant(tenant_id), self.ctx.now(), Actor::User(user_id), Action::UserActivated)
             .about("user", user_id)
             .row(Row::User(user.clone()));
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         Ok(UserView::from(&user))
     }
 
@@ -222,7 +222,7 @@ impl Valv {
         }
         let secret = token::random(32);
         u.invitation_digest = Some(token::digest(&secret));
-        u.updated_at = self.now();
+        u.updated_at = self.ctx.now();
         self.commit_user(caller, Action::UserInvited, &u).await?;
         let tenant = self.tenant_row(tenant_id).await?;
         self.send_invitation(&tenant, &u, &format!("{tenant_id}.{id}.{secret}")).await;
@@ -243,7 +243,7 @@ impl Valv {
         if u.role != Role::Owner || u.status != UserStatus::Active {
             return Ok(());
         }
-        let owners = self.store.users(u.tenant_id).await?;
+        let owners = self.ctx.store.users(u.tenant_id).await?;
         let others = owners.iter().filter(|o| o.id != u.id && o.role == Role::Owner && o.status == UserStatus::Active);
         if others.count() == 0 {
             return Err(ServiceError::Unprocessable {
@@ -255,19 +255,19 @@ impl Valv {
     }
 
     pub(crate) async fn commit_user(&self, caller: &Caller, action: Action, u: &UserRow) -> ServiceResult<()> {
-        let change = Change::new(Chain::Tenant(u.tenant_id), self.now(), caller.actor(), action)
+        let change = Change::new(Chain::Tenant(u.tenant_id), self.ctx.now(), caller.actor(), action)
             .about("user", u.id)
             .row(Row::User(u.clone()));
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         Ok(())
     }
 
     /// Sends an invitation; a failed delivery is logged, and the admin can re-invite.
     pub(crate) async fn send_invitation(&self, tenant: &TenantRow, user: &UserRow, credential: &str) {
-        let base = self.settings.public_url.trim_end_matches('/');
+        let base = self.ctx.settings.public_url.trim_end_matches('/');
         let msg = Message {
             to: Recipient::Email(user.email.clone()),
-            subject: format!("Your {} account at {}", self.settings.issuer, tenant.name),
+            subject: format!("Your {} account at {}", self.ctx.settings.issuer, tenant.name),
             body: format!(
                 "Hello {},\n\nan account was created for you at {} (sign-in name: {}).\n\
                  Set your password here: {base}/activate#{credential}\n\n\
@@ -275,7 +275,7 @@ impl Valv {
                 user.name, tenant.name, tenant.slug
             ),
         };
-        if let Err(e) = self.sender.send(msg).await {
+        if let Err(e) = self.ctx.sender.send(msg).await {
             tracing::warn!(user = %user.id, error = %e, "invitation could not be delivered");
         }
     }

@@ -162,7 +162,7 @@ pub async fn build_on(config: &Config, store: Arc<dyn Store>, keys: Arc<dyn KeyS
     };
     let blobs = blobs(config)?;
     let targets = config.targets()?;
-    let jobs = valv_service::jobs::Registry::standard(config.schedule()?, config.retention());
+    let jobs = valv_service::jobs::standard(config.schedule()?, config.retention());
     Ok(Valv::new(store, Arc::new(keyring), Arc::new(SystemClock), sender, settings)
         .with_blobs(blobs)
         .with_targets(targets, Some(scratch()))

@@ -75,8 +75,8 @@ impl Valv {
     }
 
     async fn merge(&self, target: &Target, m: &Merge, inputs: &[&String]) -> ServiceResult<usize> {
-        let backup = self.keyring.backup_key().await.map_err(internal)?;
-        let keys = Keys { keyring: Some(&self.keyring), backup: backup.clone() };
+        let backup = self.ctx.keyring.backup_key().await.map_err(internal)?;
+        let keys = Keys { keyring: Some(&self.ctx.keyring), backup: backup.clone() };
         let mut entries: BTreeMap<u64, ShippedEntry> = BTreeMap::new();
         for name in inputs {
             let parts = objects::fetch(&[target], name, &backup).await?;

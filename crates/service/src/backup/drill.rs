@@ -50,7 +50,7 @@ impl Valv {
         let all_chunks = all_chunks || self.weekly_chunk_check_due().await?;
         let mut out = Vec::new();
         for t in self.targets.iter() {
-            let started = (self.now(), Instant::now());
+            let started = (self.ctx.now(), Instant::now());
             let report = match self.drill(t, all_chunks).await {
                 Ok(r) => r,
                 Err(e) => DrillReport::failed(t.name(), e.to_string(), all_chunks),
@@ -64,8 +64,8 @@ impl Valv {
 
     /// Whether no drill read every chunk in the last seven days.
     async fn weekly_chunk_check_due(&self) -> ServiceResult<bool> {
-        let week_ago = valv_domain::stamp(self.now() - time::Duration::days(7));
-        let runs = self.store.backup_runs(500).await?;
+        let week_ago = valv_domain::stamp(self.ctx.now() - time::Duration::days(7));
+        let runs = self.ctx.store.backup_runs(500).await?;
         Ok(!runs.iter().any(|r| {
             r.kind == "verify" && r.outcome == "ok" && r.started_at >= week_ago && r.detail["all_chunks"] == true
         }))
@@ -78,8 +78,8 @@ impl Valv {
             .ok_or_else(|| crate::ServiceError::internal_msg("no scratch store for restore drills"))?;
         let dir = tempfile::tempdir().map_err(internal)?;
         let store = scratch(dir.path().to_path_buf()).await?;
-        let backup = self.keyring.backup_key().await.map_err(internal)?;
-        let keys = Keys { keyring: Some(&self.keyring), backup: backup.clone() };
+        let backup = self.ctx.keyring.backup_key().await.map_err(internal)?;
+        let keys = Keys { keyring: Some(&self.ctx.keyring), backup: backup.clone() };
         let only = [target];
         let newest = manifests(&only, &backup).await?.into_iter().max_by_key(|m| m.position.seq);
         let mut report = DrillReport::failed(target.name(), String::new(), all_chunks);
@@ -94,7 +94,7 @@ impl Valv {
             report.restored_digest = store.state_digest().await?.digest;
             progress.seq = m.position.seq;
         }
-        let far = self.now() + time::Duration::days(1);
+        let far = self.ctx.now() + time::Duration::days(1);
         replay(&StoreSlot::ready(Arc::clone(&store)), &only, far, &keys, &mut progress, &quiet).await?;
         report.segments_to_seq = progress.seq;
         for c in crate::journal::verify_all(store.as_ref()).await? {
@@ -113,12 +113,13 @@ impl Valv {
     /// Opens chunks read from the target with their tenant's key (authenticated decryption).
     async fn check_chunks(&self, target: &Target, all: bool, report: &mut DrillReport) -> ServiceResult<()> {
         // A purged tenant's key is gone: its chunks are shredded, not damaged.
-        let keys = Keys { keyring: Some(&self.keyring), backup: self.keyring.backup_key().await.map_err(internal)? };
+        let keys =
+            Keys { keyring: Some(&self.ctx.keyring), backup: self.ctx.keyring.backup_key().await.map_err(internal)? };
         let mut paths: Vec<String> =
             target.list("chunks/").await.map_err(internal)?.into_iter().map(|(p, _)| p).collect();
         if !all && paths.len() > SAMPLE {
             let step = paths.len() / SAMPLE;
-            let offset = usize::try_from(self.now().unix_timestamp().unsigned_abs()).unwrap_or(0) % step.max(1);
+            let offset = usize::try_from(self.ctx.now().unix_timestamp().unsigned_abs()).unwrap_or(0) % step.max(1);
             paths = paths.into_iter().skip(offset).step_by(step.max(1)).take(SAMPLE).collect();
         }
         for path in paths {

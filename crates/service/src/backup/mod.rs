@@ -92,8 +92,8 @@ impl Valv {
     pub async fn backup_status(&self, caller: &Caller) -> ServiceResult<BackupStatus> {
         caller.operator()?;
         let states: HashMap<String, TargetState> =
-            self.store.backup_targets().await?.into_iter().map(|s| (s.name.clone(), s)).collect();
-        let journal_seq = self.store.journal_seq().await?;
+            self.ctx.store.backup_targets().await?.into_iter().map(|s| (s.name.clone(), s)).collect();
+        let journal_seq = self.ctx.store.journal_seq().await?;
         let mut targets = Vec::new();
         for t in self.targets.iter() {
             let s = states.get(t.name()).cloned().unwrap_or_default();
@@ -114,7 +114,7 @@ impl Valv {
     /// # Errors
     /// Store failures.
     pub async fn store_digest(&self) -> ServiceResult<String> {
-        Ok(self.store.state_digest().await?.digest)
+        Ok(self.ctx.store.state_digest().await?.digest)
     }
 
     /// The newest full backups and drills.
@@ -123,23 +123,23 @@ impl Valv {
     /// `Forbidden` unless operator or CLI; store failures.
     pub async fn backup_runs(&self, caller: &Caller, limit: u32) -> ServiceResult<Vec<valv_store::BackupRun>> {
         caller.operator()?;
-        Ok(self.store.backup_runs(limit.clamp(1, 500)).await?)
+        Ok(self.ctx.store.backup_runs(limit.clamp(1, 500)).await?)
     }
 
     /// Age of the oldest entry after `shipped`.
     async fn lag(&self, shipped: u64) -> ServiceResult<f64> {
-        let next = self.store.journal_after(shipped, 1).await?;
+        let next = self.ctx.store.journal_after(shipped, 1).await?;
         Ok(next
             .first()
             .and_then(|e| parse_stamp(&e.at).ok())
-            .map_or(0.0, |at| (self.now() - at).as_seconds_f64().max(0.0)))
+            .map_or(0.0, |at| (self.ctx.now() - at).as_seconds_f64().max(0.0)))
     }
 
     /// Keys for every chain in `chains`; chains of purged tenants (key
     /// destroyed) are sealed with the backup key: what is left of them holds
     /// no payloads (DESIGN.md: a destroyed key is gone from every backup).
     async fn chain_keys(&self, chains: impl Iterator<Item = &String>, backup: &Key) -> HashMap<String, Key> {
-        let source = objects::Keys { keyring: Some(&self.keyring), backup: backup.clone() };
+        let source = objects::Keys { keyring: Some(&self.ctx.keyring), backup: backup.clone() };
         let mut keys = HashMap::new();
         for c in chains {
             if !keys.contains_key(c) {

@@ -44,9 +44,9 @@ impl Valv {
     }
 
     async fn prune(&self, target: &Target, policy: &Policy) -> ServiceResult<PruneReport> {
-        let backup = self.keyring.backup_key().await.map_err(internal)?;
-        let keys = Keys { keyring: Some(&self.keyring), backup: backup.clone() };
-        let now = self.now();
+        let backup = self.ctx.keyring.backup_key().await.map_err(internal)?;
+        let keys = Keys { keyring: Some(&self.ctx.keyring), backup: backup.clone() };
+        let now = self.ctx.now();
         let snaps = manifests(&[target], &backup).await?;
         let infos: Vec<SnapshotInfo> = snaps
             .iter()
@@ -120,9 +120,9 @@ impl Valv {
     /// Chunks the live state uses (entries not shipped yet refer to these too).
     async fn live_chunks(&self) -> ServiceResult<BTreeSet<(String, String)>> {
         let mut out = BTreeSet::new();
-        for t in self.store.tenants().await? {
+        for t in self.ctx.store.tenants().await? {
             let key = t.id.to_string();
-            out.extend(self.store.referenced_chunks(t.id).await?.into_iter().map(|c| (key.clone(), c)));
+            out.extend(self.ctx.store.referenced_chunks(t.id).await?.into_iter().map(|c| (key.clone(), c)));
         }
         Ok(out)
     }

@@ -40,7 +40,7 @@ impl Valv {
     /// # Errors
     /// The store cannot tell.
     pub async fn lead(&self) -> ServiceResult<bool> {
-        Ok(self.store.lead().await?)
+        Ok(self.ctx.store.lead().await?)
     }
 
     async fn ship_loop(&self, target: Target, shipped: tokio::sync::watch::Sender<u64>) {
@@ -73,8 +73,8 @@ impl Valv {
     /// The target or the store failed; nothing is marked shipped then.
     pub async fn ship_once(&self, target: &Target, sync_keys: bool) -> ServiceResult<usize> {
         let state = self.target_state(target.name()).await?;
-        let entries = self.store.journal_after(state.shipped_seq, BATCH).await?;
-        let backup = self.keyring.backup_key().await.map_err(internal)?;
+        let entries = self.ctx.store.journal_after(state.shipped_seq, BATCH).await?;
+        let backup = self.ctx.keyring.backup_key().await.map_err(internal)?;
         let key_event =
             entries.iter().any(|e| Action::parse(&e.action).is_some_and(Action::reships_keyring_and_ledger));
         if sync_keys || key_event {
@@ -95,14 +95,14 @@ impl Valv {
         target.put(&name, Bytes::from(parts.seal(&name, &keys, &backup)?)).await.map_err(internal)?;
         self.record_target(target, Some(last_seq), None).await?;
         let lag = self.lag(last_seq).await?;
-        if lag > self.settings.backup_lag_warning.as_seconds_f64() {
+        if lag > self.ctx.settings.backup_lag_warning.as_seconds_f64() {
             tracing::warn!(target = target.name(), lag_seconds = lag, "backup target lags behind the journal");
         }
         Ok(entries.len())
     }
 
     pub(crate) async fn target_state(&self, name: &str) -> ServiceResult<TargetState> {
-        let states = self.store.backup_targets().await?;
+        let states = self.ctx.store.backup_targets().await?;
         Ok(states
             .into_iter()
             .find(|s| s.name == name)
@@ -113,10 +113,10 @@ impl Valv {
         let mut s = self.target_state(t.name()).await?;
         if let Some(seq) = shipped {
             s.shipped_seq = seq;
-            s.last_success = Some(stamp(self.now()));
+            s.last_success = Some(stamp(self.ctx.now()));
         }
         s.last_error = error;
-        Ok(self.store.put_backup_target(s).await?)
+        Ok(self.ctx.store.put_backup_target(s).await?)
     }
 
     /// Copies the chunks of every file version the entries carry.
@@ -131,7 +131,7 @@ impl Valv {
         target: &Target,
         chunks: BTreeSet<(String, String)>,
     ) -> ServiceResult<()> {
-        let blobs = self.blobs()?;
+        let blobs = self.ctx.blobs()?;
         for (tenant, id) in chunks {
             let path = objects::chunk(&tenant, &id);
             if target.exists(&path).await.map_err(internal)? {
@@ -146,14 +146,14 @@ impl Valv {
     }
 
     pub(crate) async fn put_keyring(&self, target: &Target) -> ServiceResult<()> {
-        let sealed = self.keyring.sealed_copy().await.map_err(internal)?;
+        let sealed = self.ctx.keyring.sealed_copy().await.map_err(internal)?;
         target.put(objects::KEYRING, Bytes::from(sealed)).await.map_err(internal)
     }
 
     /// Rewrites the erasure ledger object: every restore re-applies it.
     pub(crate) async fn put_ledger(&self, target: &Target, backup: &Key) -> ServiceResult<()> {
         let mut parts = objects::Parts::default();
-        let rows: Vec<LedgerRow> = self.store.erasure_ledger().await?;
+        let rows: Vec<LedgerRow> = self.ctx.store.erasure_ledger().await?;
         for l in &rows {
             parts.push(l.tenant_id.clone(), l)?;
         }

@@ -52,7 +52,7 @@ impl Valv {
     /// `Forbidden` unless operator, CLI or system; when every target failed.
     pub async fn backup_now(&self, caller: &Caller, progress: &(dyn Fn(u64) + Sync)) -> ServiceResult<SnapshotReport> {
         caller.operator()?;
-        let started = (self.now(), Instant::now());
+        let started = (self.ctx.now(), Instant::now());
         let result = self.snapshot(progress).await;
         let (outcome, detail) = match &result {
             Ok(r) => {
@@ -79,13 +79,13 @@ impl Valv {
             outcome: outcome.into(),
             detail,
         };
-        Ok(self.store.add_backup_run(run).await?)
+        Ok(self.ctx.store.add_backup_run(run).await?)
     }
 
     async fn snapshot(&self, progress: &(dyn Fn(u64) + Sync)) -> ServiceResult<SnapshotReport> {
-        let backup = self.keyring.backup_key().await.map_err(internal)?;
+        let backup = self.ctx.keyring.backup_key().await.map_err(internal)?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<DumpItem>(1024);
-        let dump = self.store.dump(Box::new(move |item| {
+        let dump = self.ctx.store.dump(Box::new(move |item| {
             tx.blocking_send(item).map_err(|_| valv_store::StoreError::Backend("the backup stopped".into()))
         }));
         let id = uuid::Uuid::now_v7().simple().to_string();
@@ -140,7 +140,7 @@ impl Valv {
         let manifest = Manifest {
             id: w.id.clone(),
             position: position.clone(),
-            taken_at: stamp(self.now()),
+            taken_at: stamp(self.ctx.now()),
             pieces: w.pieces,
             items: w.items,
             chunks: w.chunks.len(),

@@ -41,13 +41,13 @@ impl Valv {
         at: &str,
     ) -> ServiceResult<TenantRestoreReport> {
         caller.operator()?;
-        if copy.tenant(tenant).await?.is_none() || self.store.tenant(tenant).await?.is_none() {
+        if copy.tenant(tenant).await?.is_none() || self.ctx.store.tenant(tenant).await?.is_none() {
             return Err(ServiceError::NotFound);
         }
         let mut report = TenantRestoreReport::default();
         let mut changes = Vec::new();
         for c in copy.collections(tenant).await? {
-            if self.store.collection(tenant, c.id).await?.as_ref() != Some(&c) {
+            if self.ctx.store.collection(tenant, c.id).await?.as_ref() != Some(&c) {
                 changes.push(self.restored(
                     caller,
                     tenant,
@@ -63,15 +63,15 @@ impl Valv {
         for c in copy.collections(tenant).await? {
             self.index_collection(&c).await?;
         }
-        for c in self.store.collections(tenant).await? {
+        for c in self.ctx.store.collections(tenant).await? {
             self.restore_records(caller, tenant, (copy, c.id), &mut changes, &mut report).await?;
         }
         self.flush(&mut changes, 0).await?;
         self.restore_files(caller, tenant, copy, &mut report).await?;
-        let summary = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::TenantRestored)
+        let summary = Change::new(Chain::Tenant(tenant), self.ctx.now(), caller.actor(), Action::TenantRestored)
             .about("tenant", tenant)
             .detail(serde_json::json!({ "at": at, "report": report }));
-        self.store.commit(summary).await?;
+        self.ctx.store.commit(summary).await?;
         Ok(report)
     }
 
@@ -86,17 +86,17 @@ impl Valv {
     ) -> ServiceResult<()> {
         let then: HashMap<_, _> = copy.all_files(tenant).await?.into_iter().map(|f| (f.id, f)).collect();
         let mut changes = Vec::new();
-        for mut f in self.store.all_files(tenant).await? {
+        for mut f in self.ctx.store.all_files(tenant).await? {
             let Some(old) = then.get(&f.id) else {
                 if f.deleted_at.is_none() {
-                    f.deleted_at = Some(self.now());
+                    f.deleted_at = Some(self.ctx.now());
                     report.files_deleted += 1;
                     changes.push(self.restored(caller, tenant, Action::FileRestored, "file", f.id, Row::File(f)));
                 }
                 continue;
             };
             let old_versions = copy.file_versions(tenant, f.id).await?;
-            let live_versions = self.store.file_versions(tenant, f.id).await?;
+            let live_versions = self.ctx.store.file_versions(tenant, f.id).await?;
             let (Some(was), Some(is)) = (old_versions.last(), live_versions.last()) else { continue };
             if was.sha256 == is.sha256 && old.deleted_at == f.deleted_at {
                 continue;
@@ -105,7 +105,7 @@ impl Valv {
             if was.sha256 != is.sha256 {
                 let mut v = was.clone();
                 v.version = is.version + 1;
-                (v.uploaded_at, v.uploaded_by) = (self.now(), caller.actor().to_string());
+                (v.uploaded_at, v.uploaded_by) = (self.ctx.now(), caller.actor().to_string());
                 f.current_version = v.version;
                 rows.push(Row::FileVersion(v));
             }
@@ -129,13 +129,13 @@ impl Valv {
         id: impl ToString,
         row: Row,
     ) -> Change {
-        Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), action).about(entity, id).row(row)
+        Change::new(Chain::Tenant(tenant), self.ctx.now(), caller.actor(), action).about(entity, id).row(row)
     }
 
     /// Commits the gathered changes once there are more than `at_least`.
     async fn flush(&self, changes: &mut Vec<Change>, at_least: usize) -> ServiceResult<()> {
         if !changes.is_empty() && changes.len() >= at_least {
-            self.store.commit_all(std::mem::take(changes)).await?;
+            self.ctx.store.commit_all(std::mem::take(changes)).await?;
         }
         Ok(())
     }
@@ -195,7 +195,7 @@ impl Valv {
         report: &mut TenantRestoreReport,
     ) -> ServiceResult<()> {
         let (mut then, mut now) =
-            (Ordered::new(copy, tenant, collection), Ordered::new(self.store.as_ref(), tenant, collection));
+            (Ordered::new(copy, tenant, collection), Ordered::new(self.ctx.store.as_ref(), tenant, collection));
         let (mut was, mut is) = (then.next().await?, now.next().await?);
         loop {
             // Ids are compared as the store orders them: as text.
@@ -247,13 +247,13 @@ impl Valv {
                 report.records_restored += 1;
             }
             None if is.deleted_at.is_none() => {
-                is.deleted_at = Some(self.now());
+                is.deleted_at = Some(self.ctx.now());
                 report.records_deleted += 1;
             }
             None => return None,
         }
         is.revision += 1;
-        (is.updated_at, is.updated_by) = (self.now(), caller.actor().to_string());
+        (is.updated_at, is.updated_by) = (self.ctx.now(), caller.actor().to_string());
         Some(Row::Record(is))
     }
 }

@@ -93,7 +93,7 @@ impl Valv {
         let mut json = JsonOut::new(sink);
         json.raw(&format!(
             "{{\"format\":\"{FORMAT}\",\"version\":{VERSION},\"exported_at\":\"{}\",\"tenant\":",
-            stamp(self.now())
+            stamp(self.ctx.now())
         ))?;
         json.value(&head)?;
         json.open_list("users")?;
@@ -161,7 +161,7 @@ impl Valv {
         let mut json = JsonOut::new(self.spool()?);
         let mut after = 0;
         loop {
-            let page = self.store.chain_links(&key, after, crate::journal::PAGE).await?;
+            let page = self.ctx.store.chain_links(&key, after, crate::journal::PAGE).await?;
             for e in &page {
                 json.item(&ExportEntry::from(e))?;
             }
@@ -177,7 +177,7 @@ impl Valv {
     }
 
     pub(super) fn spool(&self) -> ServiceResult<Spool> {
-        Spool::new(self.settings.export_dir.as_deref()).map_err(io)
+        Spool::new(self.ctx.settings.export_dir.as_deref()).map_err(io)
     }
 
     /// Records of one collection with every revision, page by page. Pages are
@@ -220,7 +220,7 @@ impl Valv {
             let valv = valv.clone();
             async move {
                 let Some(after) = cursor else { return Ok(None) };
-                let page = valv.store.record_ids(tenant, collection, after, RECORDS_PAGE).await?;
+                let page = valv.ctx.store.record_ids(tenant, collection, after, RECORDS_PAGE).await?;
                 let next = (page.len() == RECORDS_PAGE as usize).then(|| page.last().copied());
                 Ok((!page.is_empty()).then_some((page, next)))
             }
@@ -231,7 +231,7 @@ impl Valv {
     /// as JSON list items separated by commas.
     async fn render_records(&self, tenant: TenantId, collection: &str, page: Vec<RecordId>) -> ServiceResult<Vec<u8>> {
         let ids: Vec<String> = page.iter().map(ToString::to_string).collect();
-        let entries = self.store.histories(tenant, "record", ids.clone()).await?;
+        let entries = self.ctx.store.histories(tenant, "record", ids.clone()).await?;
         let internal = |e: serde_json::Error| ServiceError::internal(anyhow::Error::new(e).context("export"));
         let mut rendered = super::history::render(&entries).map_err(internal)?;
         let mut out = Vec::new();
@@ -244,7 +244,7 @@ impl Valv {
                 Some(c) => c,
                 // The newest entry's image was erased: the row says it.
                 None => {
-                    let row = self.store.record(tenant, id).await?.ok_or(ServiceError::NotFound)?;
+                    let row = self.ctx.store.record(tenant, id).await?.ok_or(ServiceError::NotFound)?;
                     (row.created_at, row.created_by.into())
                 }
             };

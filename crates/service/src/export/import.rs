@@ -176,10 +176,10 @@ impl Valv {
         progress: &Arc<Progress>,
     ) -> ServiceResult<ImportReport> {
         caller.operator()?;
-        if from.store.tenant(tenant).await?.is_none() {
+        if from.ctx.store.tenant(tenant).await?.is_none() {
             return Err(ServiceError::NotFound);
         }
-        if self.store.tenant_by_slug(&renumber.slug).await?.is_some() {
+        if self.ctx.store.tenant_by_slug(&renumber.slug).await?.is_some() {
             return Err(conflict());
         }
         let mut spool = from.export_into(&Caller::System, tenant, self.spool()?, progress).await?;
@@ -202,7 +202,7 @@ impl Valv {
         let parser = tokio::task::spawn_blocking(move || {
             parse::parse(reader, &mut |piece| piece_tx.blocking_send(piece).map_err(|_| "the import stopped".into()))
         });
-        let commit = self.store.commit_from(source(change_rx));
+        let commit = self.ctx.store.commit_from(source(change_rx));
         let mut key_made = None;
         let feed = async {
             let mut feed = super::import_rows::Feed::new(self, caller, up, change_tx, copy);
@@ -231,9 +231,9 @@ impl Valv {
                 // Nothing of the tenant was committed: the key made for it goes
                 // too, so the same archive can be imported again.
                 if let Some(id) = key_made
-                    && self.store.tenant(id).await?.is_none()
+                    && self.ctx.store.tenant(id).await?.is_none()
                 {
-                    self.keyring.destroy(id).await.map_err(internal)?;
+                    self.ctx.keyring.destroy(id).await.map_err(internal)?;
                 }
                 return Err(e);
             }
@@ -244,7 +244,7 @@ impl Valv {
 
     /// Lookup indexes of the new collections, and invitations for `users`.
     async fn after_import(&self, tenant: &TenantRow, users: &[UserRow]) -> ServiceResult<()> {
-        for c in self.store.collections(tenant.id).await? {
+        for c in self.ctx.store.collections(tenant.id).await? {
             self.index_collection(&c).await?;
         }
         for u in users {
@@ -258,11 +258,15 @@ impl Valv {
         let secret = valv_crypto::token::random(32);
         let mut row = u.clone();
         row.invitation_digest = Some(valv_crypto::token::digest(&secret));
-        let change =
-            Change::new(valv_store::Chain::Tenant(t.id), self.now(), valv_store::Actor::System, Action::UserInvited)
-                .about("user", row.id)
-                .row(valv_store::Row::User(row.clone()));
-        match self.store.commit(change).await {
+        let change = Change::new(
+            valv_store::Chain::Tenant(t.id),
+            self.ctx.now(),
+            valv_store::Actor::System,
+            Action::UserInvited,
+        )
+        .about("user", row.id)
+        .row(valv_store::Row::User(row.clone()));
+        match self.ctx.store.commit(change).await {
             Ok(_) => self.send_invitation(t, &row, &format!("{}.{}.{secret}", t.id, row.id)).await,
             Err(e) => {
                 tracing::warn!(user = %row.id, error = %e, "an imported user could not be invited; re-invite them")

@@ -85,15 +85,16 @@ impl<'a> Feed<'a> {
     /// Ends the import: a last journal entry with what was imported, then the commit.
     pub(super) async fn finish(self) -> ServiceResult<(ImportReport, Vec<UserRow>, TenantRow)> {
         let (tenant, _) = self.tenant.ok_or_else(|| damaged("export.json holds no tenant"))?;
-        let change = Change::new(Chain::Provider, self.valv.now(), self.caller.actor(), Action::TenantImportFinished)
-            .about("tenant", tenant.id)
-            .detail(serde_json::json!({
-                "journal_head": self.journal_head,
-                "users": self.report.users,
-                "collections": self.report.collections,
-                "records": self.report.records,
-                "file_versions": self.report.file_versions,
-            }));
+        let change =
+            Change::new(Chain::Provider, self.valv.ctx.now(), self.caller.actor(), Action::TenantImportFinished)
+                .about("tenant", tenant.id)
+                .detail(serde_json::json!({
+                    "journal_head": self.journal_head,
+                    "users": self.report.users,
+                    "collections": self.report.collections,
+                    "records": self.report.records,
+                    "file_versions": self.report.file_versions,
+                }));
         for item in [Some(change), None] {
             self.tx.send(item).await.map_err(|_| ServiceError::internal_msg(STORE_STOPPED))?;
         }
@@ -105,7 +106,7 @@ impl<'a> Feed<'a> {
     }
 
     fn change(&self, tenant: TenantId, action: Action) -> Change {
-        Change::new(Chain::Tenant(tenant), self.valv.now(), self.caller.actor(), action)
+        Change::new(Chain::Tenant(tenant), self.valv.ctx.now(), self.caller.actor(), action)
     }
 
     /// The id this import gives what the archive names `old`.
@@ -156,7 +157,7 @@ impl<'a> Feed<'a> {
         if self.tenant.is_some() {
             return Err(damaged("export.json holds two tenants"));
         }
-        let store = &self.valv.store;
+        let store = &self.valv.ctx.store;
         let original = TenantId::parse(&t.id).map_err(|_| bad("tenant id"))?;
         let (id, slug) = match &self.copy {
             Some(r) => (r.tenant, r.slug.clone()),
@@ -186,9 +187,9 @@ impl<'a> Feed<'a> {
             terminated_at: None,
             purged_at: None,
             created_at: instant(&t.created_at)?,
-            updated_at: self.valv.now(),
+            updated_at: self.valv.ctx.now(),
         };
-        self.valv.keyring.create(id).await.map_err(|e| match e {
+        self.valv.ctx.keyring.create(id).await.map_err(|e| match e {
             crate::keyring::KeyringError::Exists(_) => super::import::conflict(),
             e => ServiceError::internal(e),
         })?;
@@ -196,7 +197,7 @@ impl<'a> Feed<'a> {
         let keys = self.valv.tenant_keys(id).await?;
         self.report.tenant_id = id.to_string();
         self.report.slug = row.slug.to_string();
-        let mut change = Change::new(Chain::Provider, self.valv.now(), self.caller.actor(), Action::TenantImported)
+        let mut change = Change::new(Chain::Provider, self.valv.ctx.now(), self.caller.actor(), Action::TenantImported)
             .about("tenant", id)
             .row(Row::Tenant(row.clone()));
         if let Some(r) = &self.copy {
@@ -222,7 +223,7 @@ impl<'a> Feed<'a> {
             totp: None,
             recovery_codes: Vec::new(),
             created_at: instant(&u.created_at)?,
-            updated_at: self.valv.now(),
+            updated_at: self.valv.ctx.now(),
         };
         let change = self.change(tenant, Action::UserImported).about("user", row.id).row(Row::User(row.clone()));
         self.users.push(row);
@@ -243,7 +244,7 @@ impl<'a> Feed<'a> {
             data_subject: c.data_subject,
             processing: c.processing.clone(),
             created_at: instant(&c.created_at)?,
-            updated_at: self.valv.now(),
+            updated_at: self.valv.ctx.now(),
         };
         self.collections.insert(c.name.clone(), (row.id, c.fields.clone()));
         self.report.collections += 1;
@@ -302,7 +303,7 @@ impl<'a> Feed<'a> {
         for v in &f.versions {
             let part = self.up.part(&v.path).ok_or_else(|| damaged(format!("{} is missing", v.path)))?;
             let (m, _) =
-                valv_blob::write_stream(self.valv.blobs()?, &keys, part).await.map_err(ServiceError::internal)?;
+                valv_blob::write_stream(self.valv.ctx.blobs()?, &keys, part).await.map_err(ServiceError::internal)?;
             if m.sha256 != v.sha256 || m.size != v.size {
                 return Err(damaged(format!("{} does not match its recorded SHA-256", v.path)));
             }

@@ -64,7 +64,7 @@ impl Valv {
         self.export_allowed(caller, tenant).await?;
         self.expire_exports();
         let id = valv_crypto::token::random(16);
-        let spool = Spool::new(self.settings.export_dir.as_deref()).map_err(ServiceError::internal)?;
+        let spool = Spool::new(self.ctx.settings.export_dir.as_deref()).map_err(ServiceError::internal)?;
         let progress = Arc::new(Progress::default());
         let job = Job {
             tenant,
@@ -81,7 +81,7 @@ impl Valv {
             let result = result.and_then(|mut s| s.close().map(|()| s).map_err(ServiceError::internal));
             let mut jobs = valv.jobs.0.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(j) = jobs.get_mut(&job_id) {
-                j.finished = Some(valv.now());
+                j.finished = Some(valv.ctx.now());
                 match result {
                     Ok(spool) => {
                         j.state = JobState::Done;
@@ -131,7 +131,7 @@ impl Valv {
 
     /// Forgets jobs finished more than a day ago; their archives go with them.
     pub fn expire_exports(&self) {
-        let now = self.now();
+        let now = self.ctx.now();
         let mut jobs = self.jobs.0.lock().unwrap_or_else(PoisonError::into_inner);
         jobs.retain(|_, j| j.finished.is_none_or(|f| now - f < KEEP));
     }

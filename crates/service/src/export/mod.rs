@@ -204,25 +204,25 @@ impl Valv {
     }
 
     async fn journal_export(&self, caller: &Caller, tenant: TenantId, progress: &Progress) -> ServiceResult<()> {
-        let change = Change::new(Chain::Tenant(tenant), self.now(), caller.actor(), Action::TenantExported)
+        let change = Change::new(Chain::Tenant(tenant), self.ctx.now(), caller.actor(), Action::TenantExported)
             .about("tenant", tenant)
             .detail(serde_json::json!({ "items": progress.view().items_done, "bytes": progress.view().bytes_done }));
-        self.store.commit(change).await?;
+        self.ctx.store.commit(change).await?;
         Ok(())
     }
 
     /// What the export holds besides records and the journal, and the totals for progress.
     async fn inventory(&self, tenant: TenantId, progress: &Progress) -> ServiceResult<Inventory> {
-        let users = self.store.users(tenant).await?;
-        let collections = self.store.collections(tenant).await?;
+        let users = self.ctx.store.users(tenant).await?;
+        let collections = self.ctx.store.collections(tenant).await?;
         let mut files = Vec::new();
-        for f in self.store.all_files(tenant).await? {
-            let versions = self.store.file_versions(tenant, f.id).await?;
+        for f in self.ctx.store.all_files(tenant).await? {
+            let versions = self.ctx.store.file_versions(tenant, f.id).await?;
             files.push((f, versions));
         }
         let mut records_total = 0;
         for c in &collections {
-            records_total += self.store.count_records(tenant, c.id, true).await?;
+            records_total += self.ctx.store.count_records(tenant, c.id, true).await?;
         }
         let versions = || files.iter().flat_map(|(_, vs)| vs);
         let items = users.len() as u64 + collections.len() as u64 + records_total + versions().count() as u64;
@@ -248,7 +248,7 @@ impl Valv {
         }
         let counts: Vec<usize> = manifests.iter().map(|m| m.chunks.len()).collect();
         let keys = self.tenant_keys(tenant).await?;
-        let mut chunks = std::pin::pin!(valv_blob::read_files(self.blobs()?.clone(), keys, manifests));
+        let mut chunks = std::pin::pin!(valv_blob::read_files(self.ctx.blobs()?.clone(), keys, manifests));
         for ((f, v), count) in versions.into_iter().zip(counts) {
             let body = chunks.as_mut().take(count).inspect(|b| {
                 if let Ok(b) = b {

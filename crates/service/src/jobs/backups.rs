@@ -3,7 +3,7 @@
 //! each followed by a restore drill on every target and pruning by the
 //! retention policy.
 
-use super::{Cadence, Job, Outcome};
+use super::{Cadence, Calendar, Job, Outcome};
 use crate::{Caller, Valv};
 
 /// Ships new journal entries to every target, continuously.
@@ -20,7 +20,7 @@ impl Drop for AbortOnDrop {
 }
 
 #[async_trait::async_trait]
-impl Job for Shipping {
+impl Job<Valv> for Shipping {
     fn name(&self) -> &'static str {
         "shipping"
     }
@@ -43,18 +43,34 @@ impl Job for Shipping {
 
 /// The full backup, its restore drill and pruning.
 pub(super) struct FullBackup {
-    pub(super) schedule: valv_backup::Schedule,
+    pub(super) schedule: std::sync::Arc<Daily>,
     pub(super) retention: valv_backup::Policy,
 }
 
+/// The full backup's schedule (cron, UTC) as a job's calendar.
+#[derive(Debug)]
+pub(super) struct Daily(pub(super) valv_backup::Schedule);
+
+impl std::fmt::Display for Daily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Calendar for Daily {
+    fn next_after(&self, t: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
+        self.0.next_after(t)
+    }
+}
+
 #[async_trait::async_trait]
-impl Job for FullBackup {
+impl Job<Valv> for FullBackup {
     fn name(&self) -> &'static str {
         "full-backup"
     }
 
     fn cadence(&self) -> Cadence {
-        Cadence::Schedule(Box::new(self.schedule.clone()))
+        Cadence::Schedule(self.schedule.clone())
     }
 
     async fn run(&self, valv: &Valv) -> Outcome {

@@ -10,7 +10,7 @@ use crate::{Caller, Valv};
 pub(super) struct Purge;
 
 #[async_trait::async_trait]
-impl Job for Purge {
+impl Job<Valv> for Purge {
     fn name(&self) -> &'static str {
         "purge"
     }

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use time::macros::datetime;
+use valv_core::jobs::{Cadence, Job, Outcome, Registry};
+use valv_core::keyring::Keyring;
+use valv_core::{Caller, Context, Settings};
 use valv_domain::ManualClock;
-use valv_service::jobs::{Cadence, Job, Outcome, Registry};
-use valv_service::keyring::Keyring;
-use valv_service::{Caller, Settings, Valv};
 use valv_store::JobOutcome;
 use valv_store_sqlite::SqliteStore;
 
@@ -22,7 +22,7 @@ struct Counting {
 }
 
 #[async_trait::async_trait]
-impl Job for Counting {
+impl Job<()> for Counting {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -31,41 +31,33 @@ impl Job for Counting {
         Cadence::Every(Duration::from_millis(20))
     }
 
-    async fn run(&self, _: &Valv) -> Outcome {
+    async fn run(&self, (): &()) -> Outcome {
         let n = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
         if self.fails { Outcome::failed(&"the target is full") } else { Outcome { ok: true, detail: n.into() } }
     }
 }
 
-async fn valv(dir: &tempfile::TempDir, jobs: Registry) -> Valv {
+async fn context(dir: &tempfile::TempDir) -> Context {
     let store = SqliteStore::open(&dir.path().join("valv.db")).await.unwrap();
     let keys = valv_store_sqlite::SqliteKeyStore::open(&dir.path().join("keyring.db")).unwrap();
     let keyring = Keyring::open(Arc::new(keys), valv_crypto::seal::Key::generate()).await.unwrap();
     let clock = Arc::new(ManualClock::new(datetime!(2026-03-01 12:00 UTC)));
-    Valv::new(
-        Arc::new(store),
-        Arc::new(keyring),
-        clock,
-        Arc::new(valv_service::sender::FileOutbox::new(dir.path().join("outbox"))),
-        Settings::default(),
-    )
-    .with_jobs(jobs)
+    let outbox = Arc::new(valv_core::sender::FileOutbox::new(dir.path().join("outbox")));
+    Context::new(Arc::new(store), Arc::new(keyring), clock, outbox, Settings::default())
 }
 
 #[tokio::test]
 async fn jobs_run_at_their_cadence_and_each_last_run_is_recorded_with_its_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let (good, bad) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
-    let jobs = Registry::default().with(Counting { name: "good", fails: false, runs: good.clone() }).with(Counting {
-        name: "bad",
-        fails: true,
-        runs: bad.clone(),
-    });
-    let valv = valv(&dir, jobs).await;
-    let before = valv.jobs(&Caller::Cli).await.unwrap();
+    let jobs = Registry::<()>::default()
+        .with(Counting { name: "good", fails: false, runs: good.clone() })
+        .with(Counting { name: "bad", fails: true, runs: bad.clone() });
+    let ctx = context(&dir).await;
+    let before = jobs.views(&ctx, &Caller::Cli).await.unwrap();
     assert!(before.iter().all(|j| j.last_run.is_none()), "nothing has run before the jobs start");
 
-    let tasks = valv.start_jobs();
+    let tasks = jobs.start(&(), &ctx);
     for _ in 0..500 {
         if good.load(Ordering::SeqCst) >= 3 && bad.load(Ordering::SeqCst) >= 3 {
             break;
@@ -75,7 +67,7 @@ async fn jobs_run_at_their_cadence_and_each_last_run_is_recorded_with_its_outcom
     tasks.iter().for_each(tokio::task::JoinHandle::abort);
     assert!(good.load(Ordering::SeqCst) >= 3, "a job runs again after its interval");
 
-    let views = valv.jobs(&Caller::Cli).await.unwrap();
+    let views = jobs.views(&ctx, &Caller::Cli).await.unwrap();
     let names: Vec<&str> = views.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(names, ["good", "bad"], "listed in the registry's order");
     let good_run = views[0].last_run.as_ref().unwrap();

@@ -108,7 +108,8 @@ impl ServiceError {
         Self::Internal(anyhow::Error::msg(what))
     }
 
-    pub(crate) fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
+    /// A `Validation` error of one field.
+    pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError { field: field.into(), code: code.into(), message: message.into() }])
     }
 }

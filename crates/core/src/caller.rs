@@ -101,7 +101,8 @@ impl Caller {
     }
 
     /// The journal chain this caller's tenant actions go to.
-    pub(crate) fn chain(&self) -> Chain {
+    #[must_use]
+    pub fn chain(&self) -> Chain {
         match self {
             Self::User { tenant, .. } | Self::CliForTenant(tenant) => Chain::Tenant(*tenant),
             _ => Chain::Provider,

@@ -16,8 +16,9 @@ use serde_json::json;
 use valv_crypto::seal::Key;
 use valv_domain::{FileId, RecordId, Role, SystemClock, TokenId};
 use valv_service::keyring::Keyring;
+use valv_service::privacy::SubjectQuery;
 use valv_service::sender::FileOutbox;
-use valv_service::{Caller, NewCollection, NewTenant, Settings, SubjectQuery, UploadTarget, Valv, Via};
+use valv_service::{Caller, NewCollection, NewTenant, Settings, UploadTarget, Valv, Via};
 use valv_store::{Chain, Change, RecordRow, Row, Store};
 use valv_store_sqlite::{SqliteKeyStore, SqliteStore};
 
@@ -203,13 +204,14 @@ pub async fn run(valv_bin: &Path, dataset: &Path, work: &Path, records: u64, exp
             ..SubjectQuery::default()
         };
         let t = Instant::now();
-        let r = valv.access_report(&owner, &q).await?;
+        let r = valv.privacy().access_report(&owner, &q).await?;
         lat.push(t.elapsed().as_secs_f64() * 1e3);
         anyhow::ensure!(r.records.len() == 1, "one record per person");
     }
     lat.sort_by(f64::total_cmp);
     let t = Instant::now();
     let receipt = valv
+        .privacy()
         .erase_subject(&owner, &SubjectQuery { email: Some("erin@bench.example".into()), ..SubjectQuery::default() })
         .await?;
     let erase_s = t.elapsed().as_secs_f64();

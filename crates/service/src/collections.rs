@@ -140,6 +140,17 @@ impl Valv {
         self.ctx.store.collection_by_name(tenant, name).await?.ok_or(ServiceError::NotFound)
     }
 
+    /// Indexes every collection of every tenant (a restored store is made
+    /// without its field indexes).
+    pub(crate) async fn index_all_collections(&self) -> ServiceResult<()> {
+        for t in self.ctx.store.tenants().await? {
+            for c in self.ctx.store.collections(t.id).await? {
+                self.index_collection(&c).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Indexes the fields people are looked up by (identifiers and references).
     pub(crate) async fn index_collection(&self, c: &CollectionRow) -> ServiceResult<()> {
         let fields = c

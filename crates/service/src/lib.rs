@@ -3,11 +3,9 @@
 //! and never the store (DESIGN.md). Authorization is decided here, from the
 //! [`Caller`] the web layer resolved.
 
-mod access;
 mod auth;
 pub mod backup;
 mod collections;
-mod erase;
 pub mod export;
 mod files;
 mod form;
@@ -18,12 +16,9 @@ mod list;
 mod me;
 mod operators;
 mod purge;
-mod reapply;
 mod records;
-mod requests;
 mod revisions;
 mod setup;
-mod subjects;
 mod tenants;
 mod throttle;
 mod tokens;
@@ -39,12 +34,11 @@ pub use valv_core::{
     TenantView, ThrottlePolicy, TokenView, UserView, Via, keyring, scan, sender,
 };
 use valv_domain::Clock;
+pub use valv_privacy as privacy;
 use valv_store::Store;
 
-pub use access::{AccessReport, render_html};
 pub use auth::{SecondFactor, SignIn, SignInStatus};
 pub use collections::{CollectionPatch, CollectionView, NewCollection};
-pub use erase::ErasureReceipt;
 pub use files::{ByteRange, Download, FileView, VersionView};
 pub use gc::GcReport;
 pub use journal::{ChainReport, JournalFilter};
@@ -52,9 +46,7 @@ pub use list::RecordPage;
 pub use me::TotpEnrolment;
 pub use purge::PurgeReceipt;
 pub use records::RecordView;
-pub use requests::{NewRequest, RequestView};
 pub use revisions::RevisionView;
-pub use subjects::{SubjectMatch, SubjectQuery, SubjectSearch};
 pub use tenants::{LimitsInput, NewTenant};
 pub use tokens::{NewToken, TokenCreated};
 pub use upload::UploadTarget;
@@ -115,6 +107,12 @@ impl Valv {
     #[must_use]
     pub fn keyring(&self) -> &keyring::Keyring {
         &self.ctx.keyring
+    }
+
+    /// Data subjects: search, access extract, erasure, requests.
+    #[must_use]
+    pub fn privacy(&self) -> privacy::Privacy {
+        privacy::Privacy::new(self.ctx.clone())
     }
 
     /// The shared context every area works on.

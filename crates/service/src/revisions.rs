@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use valv_domain::RecordId;
-use valv_store::{Action, JournalEntry, RecordRow, Row};
+use valv_store::{Action, JournalEntry, RecordRow};
 
 use crate::collections::{reader, writer};
 use crate::records::precondition;
@@ -23,19 +23,6 @@ pub struct RevisionView {
     pub changed: Vec<String>,
 }
 
-/// The record image an entry's payload carries, if the payload still exists.
-pub(crate) fn image(payload: Option<&[u8]>, id: RecordId) -> Option<RecordRow> {
-    #[derive(serde::Deserialize)]
-    struct Payload {
-        rows: Vec<Row>,
-    }
-    let p: Payload = serde_json::from_slice(payload?).ok()?;
-    p.rows.into_iter().find_map(|r| match r {
-        Row::Record(r) if r.id == id => Some(r),
-        _ => None,
-    })
-}
-
 fn changed(before: Option<&RecordRow>, after: &RecordRow) -> Vec<String> {
     let empty = serde_json::Map::new();
     let old = before.and_then(|b| b.data.as_object()).unwrap_or(&empty);
@@ -50,16 +37,6 @@ fn changed(before: Option<&RecordRow>, after: &RecordRow) -> Vec<String> {
 }
 
 impl Valv {
-    /// Every revision's row image of a record, oldest first.
-    pub(crate) async fn record_images(
-        &self,
-        tenant: valv_domain::TenantId,
-        id: RecordId,
-    ) -> ServiceResult<Vec<RecordRow>> {
-        let entries = self.ctx.store.history(tenant, "record", &id.to_string()).await?;
-        Ok(entries.iter().filter_map(|e| image(e.payload.as_deref(), id)).collect())
-    }
-
     async fn images(
         &self,
         caller: &Caller,
@@ -69,7 +46,7 @@ impl Valv {
         let tenant = reader(caller)?;
         self.any_record(tenant, collection, id).await?;
         let entries = self.ctx.store.history(tenant, "record", &id.to_string()).await?;
-        Ok(entries.into_iter().filter_map(|e| image(e.payload.as_deref(), id).map(|r| (e, r))).collect())
+        Ok(entries.into_iter().filter_map(|e| e.record_image(id).map(|r| (e, r))).collect())
     }
 
     /// Every revision of a record, oldest first (deleted records included).

@@ -182,52 +182,57 @@ async fn after_termination_admins_may_only_export_until_the_window_closes_then_e
 async fn requests_come_due_then_overdue_and_extensions_close_after_the_first_month() {
     let w = world().await;
     let owner = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
-    let new = || valv_service::NewRequest { kind: "access".into(), email: "eve@x.example".into(), message: None };
-    let id = w.valv.file_request("acme", new(), CLIENT).await.unwrap();
-    let ids = |v: Vec<valv_service::RequestView>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
-    assert_eq!(ids(w.valv.requests(&owner, Some("open")).await.unwrap()), vec![id.clone()]);
+    let new =
+        || valv_service::privacy::NewRequest { kind: "access".into(), email: "eve@x.example".into(), message: None };
+    let id = w.valv.privacy().file_request("acme", new(), CLIENT).await.unwrap();
+    let ids = |v: Vec<valv_service::privacy::RequestView>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(w.valv.privacy().requests(&owner, Some("open")).await.unwrap()), vec![id.clone()]);
     w.clock.advance(Duration::days(25));
     assert_eq!(
-        ids(w.valv.requests(&owner, Some("due_soon")).await.unwrap()),
+        ids(w.valv.privacy().requests(&owner, Some("due_soon")).await.unwrap()),
         vec![id.clone()],
         "one week before the month ends"
     );
-    let second = w.valv.file_request("acme", new(), CLIENT).await.unwrap();
+    let second = w.valv.privacy().file_request("acme", new(), CLIENT).await.unwrap();
     // Received 1 March 12:00 UTC: due 1 April 12:00 UTC, overdue after it.
     w.clock.advance(Duration::days(6));
     assert!(
-        w.valv.requests(&owner, Some("overdue")).await.unwrap().is_empty(),
+        w.valv.privacy().requests(&owner, Some("overdue")).await.unwrap().is_empty(),
         "due at this very instant, not yet overdue"
     );
     w.clock.advance(Duration::seconds(1));
     assert_eq!(
-        ids(w.valv.requests(&owner, Some("overdue")).await.unwrap()),
+        ids(w.valv.privacy().requests(&owner, Some("overdue")).await.unwrap()),
         vec![id.clone()],
         "a month after receipt it is overdue"
     );
-    let late = w.valv.extend_request(&owner, &id, 1, "busy").await.unwrap_err();
+    let late = w.valv.privacy().extend_request(&owner, &id, 1, "busy").await.unwrap_err();
     assert_eq!(late.code(), "extension_refused", "Art. 12(3): extend only within the first month");
-    let ok = w.valv.extend_request(&owner, &second, 2, "many systems").await.unwrap();
+    let ok = w.valv.privacy().extend_request(&owner, &second, 2, "many systems").await.unwrap();
     assert_eq!((ok.extended_by_months, ok.deadline.as_str()), (2, "open"));
 }
 
 #[tokio::test]
 async fn filing_is_rate_limited_per_address_and_per_mailbox() {
     let w = world().await;
-    let to = |email: &str| valv_service::NewRequest { kind: "access".into(), email: email.into(), message: None };
+    let to =
+        |email: &str| valv_service::privacy::NewRequest { kind: "access".into(), email: email.into(), message: None };
     for _ in 0..3 {
-        w.valv.file_request("acme", to("eve@x.example"), CLIENT).await.unwrap();
+        w.valv.privacy().file_request("acme", to("eve@x.example"), CLIENT).await.unwrap();
     }
-    let err = w.valv.file_request("acme", to("eve@x.example"), CLIENT).await.unwrap_err();
+    let err = w.valv.privacy().file_request("acme", to("eve@x.example"), CLIENT).await.unwrap_err();
     assert_eq!(err.code(), "rate_limited", "a fourth message to one mailbox in a day is refused");
     let other: std::net::IpAddr = [192, 0, 2, 9].into();
-    let err = w.valv.file_request("acme", to("eve@x.example"), other).await.unwrap_err();
+    let err = w.valv.privacy().file_request("acme", to("eve@x.example"), other).await.unwrap_err();
     assert_eq!(err.code(), "rate_limited", "whatever address it comes from");
     for i in 0..6 {
-        w.valv.file_request("acme", to(&format!("p{i}@x.example")), CLIENT).await.unwrap();
+        w.valv.privacy().file_request("acme", to(&format!("p{i}@x.example")), CLIENT).await.unwrap();
     }
-    let err = w.valv.file_request("acme", to("q@x.example"), CLIENT).await.unwrap_err();
+    let err = w.valv.privacy().file_request("acme", to("q@x.example"), CLIENT).await.unwrap_err();
     assert_eq!(err.code(), "rate_limited", "ten filings an hour from one address");
     w.clock.advance(Duration::days(1));
-    assert!(w.valv.file_request("acme", to("eve@x.example"), CLIENT).await.is_ok(), "a new day, a new window");
+    assert!(
+        w.valv.privacy().file_request("acme", to("eve@x.example"), CLIENT).await.is_ok(),
+        "a new day, a new window"
+    );
 }

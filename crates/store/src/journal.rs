@@ -32,6 +32,36 @@ pub struct JournalEntry {
     pub hash: String,
 }
 
+impl JournalEntry {
+    /// The row image of record `id` this entry's payload carries: the record
+    /// as this change left it. `None` when the change wrote no such row or
+    /// the payload was erased.
+    #[must_use]
+    pub fn record_image(&self, id: valv_domain::RecordId) -> Option<crate::RecordRow> {
+        record_image(self.payload.as_deref(), id)
+    }
+}
+
+impl HistoryItem {
+    /// As [`JournalEntry::record_image`].
+    #[must_use]
+    pub fn record_image(&self, id: valv_domain::RecordId) -> Option<crate::RecordRow> {
+        record_image(self.payload.as_deref(), id)
+    }
+}
+
+fn record_image(payload: Option<&[u8]>, id: valv_domain::RecordId) -> Option<crate::RecordRow> {
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        rows: Vec<crate::Row>,
+    }
+    let p: Payload = serde_json::from_slice(payload?).ok()?;
+    p.rows.into_iter().find_map(|r| match r {
+        crate::Row::Record(r) if r.id == id => Some(r),
+        _ => None,
+    })
+}
+
 /// What a revision history needs of an entry: whose it is, where it stands
 /// in its chain, and its payload (`None` once erased).
 #[derive(Debug, Clone, PartialEq, Eq)]

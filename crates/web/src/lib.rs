@@ -6,6 +6,7 @@
 
 mod error;
 mod extract;
+mod register_extract;
 mod routes;
 
 use std::sync::Arc;

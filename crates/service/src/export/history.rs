@@ -181,7 +181,7 @@ mod tests {
                 // The creation is taken from the newest entry only.
                 created = (!erased).then(|| (at, Cow::from("user:creator")));
                 if !erased {
-                    let img = crate::revisions::image(entries.last().unwrap().payload.as_deref(), id).unwrap();
+                    let img = entries.last().unwrap().record_image(id).unwrap();
                     expected.push(ExportRevision {
                         revision: img.revision,
                         at: stamp(img.updated_at),

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use valv_service::{NewRequest, RequestView, Valv};
+use valv_service::Valv;
+use valv_service::privacy::{NewRequest, RequestView};
 
 use crate::error::{ErrorResponses, WebError};
 use crate::extract::{Admin, ApiJson, ApiQuery};
@@ -39,7 +40,7 @@ async fn file_request(
     Path(slug): Path<String>,
     ApiJson(req): ApiJson<NewRequest>,
 ) -> Result<(StatusCode, Json<Filed>), WebError> {
-    let id = v.file_request(&slug, req, peer.ip()).await?;
+    let id = v.privacy().file_request(&slug, req, peer.ip()).await?;
     Ok((StatusCode::ACCEPTED, Json(Filed { id, status: "awaiting_verification".into() })))
 }
 
@@ -53,7 +54,7 @@ pub struct VerifyRequest {
 #[utoipa::path(post, path = "/api/v1/public/requests/verify", tag = "public", request_body = VerifyRequest,
     responses((status = 204, description = "Confirmed; the organisation now handles it"), ErrorResponses))]
 async fn verify_request(State(v): State<Valv>, ApiJson(req): ApiJson<VerifyRequest>) -> Result<StatusCode, WebError> {
-    v.verify_request(&req.code).await?;
+    v.privacy().verify_request(&req.code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -72,7 +73,7 @@ async fn list_requests(
     Admin(c): Admin,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Json<Vec<RequestView>>, WebError> {
-    Ok(Json(v.requests(&c, p.deadline.as_deref()).await?))
+    Ok(Json(v.privacy().requests(&c, p.deadline.as_deref()).await?))
 }
 
 /// An extension of the deadline (GDPR Art. 12(3)).
@@ -93,7 +94,7 @@ async fn extend_request(
     Path(id): Path<String>,
     ApiJson(e): ApiJson<Extension>,
 ) -> Result<Json<RequestView>, WebError> {
-    Ok(Json(v.extend_request(&c, &id, e.months, &e.reason).await?))
+    Ok(Json(v.privacy().extend_request(&c, &id, e.months, &e.reason).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/requests/{id}/answer", tag = "subjects", params(("id" = String, Path)),
@@ -103,5 +104,5 @@ async fn answer_request(
     Admin(c): Admin,
     Path(id): Path<String>,
 ) -> Result<Json<RequestView>, WebError> {
-    Ok(Json(v.answer_request(&c, &id).await?))
+    Ok(Json(v.privacy().answer_request(&c, &id).await?))
 }

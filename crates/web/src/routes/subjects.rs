@@ -7,7 +7,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use valv_service::{AccessReport, ErasureReceipt, SubjectQuery, SubjectSearch, Valv, render_html};
+use valv_service::Valv;
+use valv_service::privacy::{AccessReport, ErasureReceipt, SubjectQuery, SubjectSearch};
+
+use crate::register_extract::render_html;
 
 use crate::error::{ErrorResponses, WebError};
 use crate::extract::{Admin, ApiJson, ApiQuery};
@@ -23,7 +26,7 @@ async fn search(
     Admin(c): Admin,
     ApiJson(q): ApiJson<SubjectQuery>,
 ) -> Result<Json<SubjectSearch>, WebError> {
-    Ok(Json(v.search_subject(&c, &q).await?))
+    Ok(Json(v.privacy().search_subject(&c, &q).await?))
 }
 
 /// How to render the extract.
@@ -43,7 +46,7 @@ async fn access(
     ApiQuery(f): ApiQuery<Format>,
     ApiJson(q): ApiJson<SubjectQuery>,
 ) -> Result<Response, WebError> {
-    let report = v.access_report(&c, &q).await?;
+    let report = v.privacy().access_report(&c, &q).await?;
     if f.format.as_deref() == Some("html") {
         let mut res = render_html(&report).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
@@ -59,5 +62,5 @@ async fn erase(
     Admin(c): Admin,
     ApiJson(q): ApiJson<SubjectQuery>,
 ) -> Result<Json<ErasureReceipt>, WebError> {
-    Ok(Json(v.erase_subject(&c, &q).await?))
+    Ok(Json(v.privacy().erase_subject(&c, &q).await?))
 }

@@ -12,7 +12,9 @@ use valv_domain::schema::FieldType;
 use valv_domain::{Email, Phone, RecordId, TenantId, UserId};
 use valv_store::{CollectionRow, Filter, Op, RecordQuery, RecordRow, UserRow};
 
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use valv_core::{Caller, ServiceError, ServiceResult};
+
+use crate::Privacy;
 
 /// Who to look for; at least one identifier.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -80,7 +82,7 @@ fn push(list: &mut Vec<String>, what: &str) {
     }
 }
 
-impl Valv {
+impl Privacy {
     /// Searches for a data subject.
     ///
     /// # Errors

@@ -1,14 +1,17 @@
 //! After a restore, before the data is used: every erasure in the ledger is
 //! applied again (GDPR Art. 17 — an erased person must not come back from a
-//! backup), and the lookup indexes of every collection are created. Each
-//! re-applied erasure is a journal entry of its own.
+//! backup). Each re-applied erasure is a journal entry of its own. The
+//! service's restore (`restore_installation`) calls this before it hands the
+//! restored installation out.
 
 use serde::Deserialize;
 use valv_domain::{FileId, RecordId, TenantId, UserId, parse_stamp};
 use valv_store::{Action, Actor, Chain, Change, Row};
 
 use crate::erase::{Erased, anonymised};
-use crate::{ServiceError, ServiceResult, Valv};
+use valv_core::{ServiceError, ServiceResult};
+
+use crate::Privacy;
 
 #[derive(Deserialize)]
 struct Ledger {
@@ -22,18 +25,13 @@ struct Ledger {
     subjects: Vec<String>,
 }
 
-impl Valv {
-    /// Prepares a restored installation: indexes, then the erasure ledger.
+impl Privacy {
+    /// Applies every erasure of the ledger again to a restored installation.
     /// Returns the number of erasures re-applied.
     ///
     /// # Errors
-    /// Store failures.
-    pub(crate) async fn after_restore(&self) -> ServiceResult<usize> {
-        for t in self.ctx.store.tenants().await? {
-            for c in self.ctx.store.collections(t.id).await? {
-                self.index_collection(&c).await?;
-            }
-        }
+    /// Store failures; a ledger row that is not an erasure.
+    pub async fn reapply_ledger(&self) -> ServiceResult<usize> {
         let mut n = 0;
         for row in self.ctx.store.erasure_ledger().await? {
             let Ok(tenant) = TenantId::parse(&row.tenant_id) else { continue };

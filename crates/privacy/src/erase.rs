@@ -17,7 +17,9 @@ use valv_store::{
 };
 
 use crate::subjects::{Found, SubjectQuery};
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use valv_core::{Caller, ServiceError, ServiceResult};
+
+use crate::Privacy;
 
 /// One erased item.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
@@ -61,7 +63,7 @@ fn redact(c: &CollectionRow, r: &RecordRow, idents: &[String]) -> Vec<String> {
         .collect()
 }
 
-impl Valv {
+impl Privacy {
     /// Erases a data subject.
     ///
     /// # Errors

@@ -15,7 +15,9 @@ use valv_domain::{DeadlineStatus, Email, RequestDeadline, Slug, TenantId, stamp}
 use valv_store::{Action, Actor, Chain, Change, RequestRow, Row};
 
 use crate::subjects::SubjectQuery;
-use crate::{Caller, Message, Recipient, ServiceError, ServiceResult, Valv};
+use valv_core::{Caller, Message, Recipient, ServiceError, ServiceResult};
+
+use crate::Privacy;
 
 /// Requests due within this are listed as due soon.
 const WARN_BEFORE: Duration = Duration::days(7);
@@ -54,7 +56,7 @@ pub struct RequestView {
     pub response: Option<serde_json::Value>,
 }
 
-impl Valv {
+impl Privacy {
     fn request_view(&self, r: &RequestRow) -> RequestView {
         let state = match (r.answered_at, r.deadline.status(self.ctx.now(), WARN_BEFORE)) {
             (Some(_), _) | (None, DeadlineStatus::Open) => "open",

@@ -2,7 +2,8 @@
 //! with a fresh data dir and answers over real HTTPS; the helpers sign people
 //! in the way a client would. Server logs go to a file in the data dir's
 //! parent (shown with `TEST_LOG=1`). [`postgres`] gives a test a fresh
-//! database on a PostgreSQL server started for the test process.
+//! database on a PostgreSQL server started for the test process. [`Api`]
+//! is a typed client with one method per route.
 #![allow(clippy::missing_panics_doc, clippy::unwrap_used)] // test code: a failed step fails the test
 
 use std::io::{BufRead as _, BufReader};
@@ -11,7 +12,9 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
+mod api;
 mod postgres;
+pub use api::{Answer, Api};
 pub use postgres::{postgres, psql};
 
 /// A password every policy check accepts for the fixtures' names.

@@ -6,60 +6,40 @@ use crate::{app, code};
 #[tokio::test]
 async fn admins_create_edit_block_and_unblock_users() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let (id, member) = app.member(&t, "bo@acme.example", "member").await;
-    let path = app.at(&format!("/api/v1/users/{id}"));
-    let v: Value = t
-        .owner
-        .patch(&path)
-        .json(&json!({ "name": "Bo Ek", "role": "viewer" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!((v["name"].as_str(), v["role"].as_str()), (Some("Bo Ek"), Some("viewer")));
-    assert_eq!(member.get(app.at("/api/v1/me")).send().await.unwrap().json::<Value>().await.unwrap()["role"], "viewer");
+    let edited = api.update_user(&t.owner, &id, json!({ "name": "Bo Ek", "role": "viewer" })).await.ok();
+    assert_eq!((edited["name"].as_str(), edited["role"].as_str()), (Some("Bo Ek"), Some("viewer")));
+    assert_eq!(api.me(&member).await.ok()["role"], "viewer");
 
-    let v: Value = t.owner.post(format!("{path}/block")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(v["status"], "blocked");
-    assert_eq!(member.get(app.at("/api/v1/me")).send().await.unwrap().status(), 401, "blocking ended the session");
+    assert_eq!(api.user_action(&t.owner, &id, "block").await.ok()["status"], "blocked");
+    assert_eq!(api.me(&member).await.status, 401, "blocking ended the session");
     let (_, status, body) = app.sign_in("acme", "bo@acme.example", PASSWORD).await;
     assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (403, Some("account_blocked")));
     assert!(body["error"]["message"].as_str().unwrap().contains("blocked"));
 
-    t.owner.post(format!("{path}/unblock")).send().await.unwrap();
+    let _ = api.user_action(&t.owner, &id, "unblock").await.ok();
     let (_, status, _) = app.sign_in("acme", "bo@acme.example", PASSWORD).await;
     assert_eq!(status, 200);
-    let list: Value = t.owner.get(app.at("/api/v1/users")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(api.users(&t.owner).await.ok().as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn user_fields_are_validated_and_emails_unique_per_tenant() {
     let app = app();
-    let op = app.operator().await;
-    let t = app.tenant(&op, "acme").await;
-    let other = app.tenant(&op, "other").await;
-    let bad = json!({ "name": "Bo", "email": "bo@", "phone": "+46 70", "role": "king" });
-    let v: Value = t.owner.post(app.at("/api/v1/users")).json(&bad).send().await.unwrap().json().await.unwrap();
+    let (api, op) = (app.api(), app.operator().await);
+    let (t, other) = (app.tenant(&op, "acme").await, app.tenant(&op, "other").await);
+    let bad =
+        api.create_user(&t.owner, json!({ "name": "Bo", "email": "bo@", "phone": "+46 70", "role": "king" })).await;
     let codes: Vec<&str> =
-        v["error"]["fields"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+        bad.body["error"]["fields"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["invalid_email", "invalid_phone", "invalid_role"]);
     let good = json!({ "name": "Bo", "email": "bo@x.example", "phone": "+46701234599", "role": "member" });
-    assert_eq!(t.owner.post(app.at("/api/v1/users")).json(&good).send().await.unwrap().status(), 201);
+    let _ = api.create_user(&t.owner, good.clone()).await.created();
     let shouting = json!({ "name": "Bo", "email": "BO@X.example", "phone": "+46701234599", "role": "member" });
-    assert_eq!(
-        code(t.owner.post(app.at("/api/v1/users")).json(&shouting).send().await.unwrap()).await,
-        (409, "email_taken".into())
-    );
-    assert_eq!(
-        other.owner.post(app.at("/api/v1/users")).json(&good).send().await.unwrap().status(),
-        201,
-        "other tenant: fine"
-    );
+    api.create_user(&t.owner, shouting).await.error(409, "email_taken");
+    let _ = api.create_user(&other.owner, good).await.created();
 }
 
 #[tokio::test]

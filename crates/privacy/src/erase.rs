@@ -20,17 +20,7 @@ use crate::subjects::{Found, SubjectQuery};
 use valv_core::{Caller, ServiceError, ServiceResult};
 
 use crate::Privacy;
-
-/// One erased item.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
-pub struct Erased {
-    /// `user` or `record`.
-    pub kind: String,
-    pub id: String,
-    pub collection: Option<String>,
-    /// Fields whose values were removed.
-    pub fields: Vec<String>,
-}
+use crate::ledger::{Erased, ErasedKind, LedgerEntry};
 
 /// One item kept, and why.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -113,7 +103,7 @@ impl Privacy {
             new.updated_by = caller.actor().to_string();
             entities.push(("record".to_owned(), r.id.to_string()));
             erased.push(Erased {
-                kind: "record".into(),
+                kind: ErasedKind::Record,
                 id: r.id.to_string(),
                 collection: Some(c.name.clone()),
                 fields,
@@ -136,7 +126,7 @@ impl Privacy {
             gone.deleted_at = Some(now);
             entities.push(("file".to_owned(), f.id.to_string()));
             erased.push(Erased {
-                kind: "file".into(),
+                kind: ErasedKind::File,
                 id: f.id.to_string(),
                 collection: None,
                 fields: vec!["every version".into()],
@@ -146,7 +136,7 @@ impl Privacy {
         for (u, _) in &found.users {
             entities.push(("user".to_owned(), u.id.to_string()));
             erased.push(Erased {
-                kind: "user".into(),
+                kind: ErasedKind::User,
                 id: u.id.to_string(),
                 collection: None,
                 fields: vec!["name".into(), "email".into(), "phone".into()],
@@ -154,14 +144,21 @@ impl Privacy {
             rows.push(Row::User(anonymised(u, now)?));
         }
         // Ids and field names only: enough for every restore to erase again (reapply.rs), no data.
-        let ledger = serde_json::json!({ "id": id, "tenant": tenant.to_string(), "at": stamp(now), "entities": entities,
-            "erased": erased, "subjects": subjects, "kept": kept.iter().map(|k| &k.id).collect::<Vec<_>>() });
+        let ledger = LedgerEntry {
+            id: id.clone(),
+            tenant: tenant.to_string(),
+            at: stamp(now),
+            entities: entities.clone(),
+            erased: erased.clone(),
+            subjects,
+            kept: kept.iter().map(|k| k.id.clone()).collect(),
+        };
         let mut change = Change::new(Chain::Tenant(tenant), now, caller.actor(), Action::SubjectErased)
             .about("erasure", &id)
             .detail(serde_json::json!({ "erased": erased.len(), "kept": kept.len() }));
         change.rows = rows;
         let file_ids = files.iter().map(|f| f.id).collect();
-        let entry = self.ctx.store.erase(tenant, &id, entities, file_ids, ledger, change).await?;
+        let entry = self.ctx.store.erase(tenant, &id, entities, file_ids, ledger.to_json(), change).await?;
         self.drop_chunks(tenant, chunks).await?;
         for (u, _) in &found.users {
             self.ctx.store.delete_sessions(Principal::User { tenant, user: u.id }, None).await?;

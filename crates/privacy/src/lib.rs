@@ -7,6 +7,7 @@
 
 mod access;
 mod erase;
+mod ledger;
 mod reapply;
 mod requests;
 mod subjects;
@@ -15,6 +16,7 @@ use valv_core::Context;
 
 pub use access::AccessReport;
 pub use erase::ErasureReceipt;
+pub use ledger::{Erased, ErasedKind};
 pub use requests::{NewRequest, RequestView};
 pub use subjects::{SubjectMatch, SubjectQuery, SubjectSearch};
 

@@ -4,26 +4,14 @@
 //! service's restore (`restore_installation`) calls this before it hands the
 //! restored installation out.
 
-use serde::Deserialize;
 use valv_domain::{FileId, RecordId, TenantId, UserId, parse_stamp};
 use valv_store::{Action, Actor, Chain, Change, Row};
 
-use crate::erase::{Erased, anonymised};
+use crate::erase::anonymised;
+use crate::ledger::{ErasedKind, LedgerEntry};
 use valv_core::{ServiceError, ServiceResult};
 
 use crate::Privacy;
-
-#[derive(Deserialize)]
-struct Ledger {
-    id: String,
-    at: String,
-    #[serde(default)]
-    entities: Vec<(String, String)>,
-    #[serde(default)]
-    erased: Vec<Erased>,
-    #[serde(default)]
-    subjects: Vec<String>,
-}
 
 impl Privacy {
     /// Applies every erasure of the ledger again to a restored installation.
@@ -38,20 +26,20 @@ impl Privacy {
             if self.ctx.store.tenant(tenant).await?.is_none_or(|t| t.purged_at.is_some()) {
                 continue;
             }
-            let l: Ledger = serde_json::from_value(row.detail.clone()).map_err(ServiceError::internal)?;
+            let l = LedgerEntry::from_json(&row.detail).map_err(ServiceError::internal)?;
             self.reapply(tenant, &l, row.detail).await?;
             n += 1;
         }
         Ok(n)
     }
 
-    async fn reapply(&self, tenant: TenantId, l: &Ledger, detail: serde_json::Value) -> ServiceResult<()> {
+    async fn reapply(&self, tenant: TenantId, l: &LedgerEntry, detail: serde_json::Value) -> ServiceResult<()> {
         let now = self.ctx.now();
         let at = parse_stamp(&l.at).unwrap_or(now);
         let (mut rows, mut files) = (Vec::new(), Vec::new());
         for e in &l.erased {
-            match e.kind.as_str() {
-                "record" => {
+            match e.kind {
+                ErasedKind::Record => {
                     let Ok(id) = RecordId::parse(&e.id) else { continue };
                     let Some(mut r) = self.ctx.store.record(tenant, id).await? else { continue };
                     if let Some(obj) = r.data.as_object_mut() {
@@ -62,13 +50,13 @@ impl Privacy {
                     }
                     rows.push(Row::Record(r));
                 }
-                "user" => {
+                ErasedKind::User => {
                     let Ok(id) = UserId::parse(&e.id) else { continue };
                     if let Some(u) = self.ctx.store.user(tenant, id).await? {
                         rows.push(Row::User(anonymised(&u, now)?));
                     }
                 }
-                "file" => {
+                ErasedKind::File => {
                     let Ok(id) = FileId::parse(&e.id) else { continue };
                     if let Some(mut f) = self.ctx.store.file(tenant, id).await? {
                         f.deleted_at = f.deleted_at.or(Some(at));
@@ -76,7 +64,6 @@ impl Privacy {
                         files.push(id);
                     }
                 }
-                _ => {}
             }
         }
         let mut change = Change::new(Chain::Tenant(tenant), now, Actor::System, Action::SubjectErasureReapplied)

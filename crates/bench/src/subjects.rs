@@ -97,7 +97,7 @@ async fn bench_tenant(data: &Path) -> anyhow::Result<(Valv, Arc<dyn Store>, valv
         contact_email: "owner@bench.example".into(),
         contact_phone: "+46701234567".into(),
     };
-    let (tenant, owner) = valv.create_tenant(&Caller::Cli, new).await?;
+    let (tenant, owner) = valv.accounts().create_tenant(&Caller::Cli, new).await?;
     let tenant_id = valv_domain::TenantId::parse(&tenant.id).map_err(|e| anyhow::anyhow!("{e}"))?;
     let owner = Caller::User {
         tenant: tenant_id,
@@ -116,6 +116,7 @@ async fn upload_dataset(valv: &Valv, owner: &Caller, dataset: &Path) -> anyhow::
         let f = tokio::fs::File::open(&p).await?;
         let target = UploadTarget::New { folder: "/".into(), name: format!("f{i}") };
         let view = valv
+            .content()
             .upload(owner, target, "application/octet-stream", Box::pin(valv_service::export::file_stream(f)))
             .await?;
         ids.insert(p, FileId::parse(&view.id).map_err(|e| anyhow::anyhow!("{e}"))?);
@@ -146,7 +147,9 @@ pub async fn upload_versions(
             Some(id) => UploadTarget::Version(*id),
             None => UploadTarget::New { folder: "/new".into(), name: format!("n{i}") },
         };
-        valv.upload(owner, target, "application/octet-stream", Box::pin(valv_service::export::file_stream(f))).await?;
+        valv.content()
+            .upload(owner, target, "application/octet-stream", Box::pin(valv_service::export::file_stream(f)))
+            .await?;
     }
     Ok(())
 }
@@ -156,10 +159,11 @@ pub async fn run(valv_bin: &Path, dataset: &Path, work: &Path, records: u64, exp
     let (valv, store, tenant, owner) = bench_tenant(&data).await?;
     let Caller::User { tenant: tenant_id, .. } = owner else { anyhow::bail!("the owner is a user") };
     let fields = |v| serde_json::from_value(v).context("fields");
-    let contacts = valv.create_collection(&owner, NewCollection { name: "contacts".into(), data_subject: true, processing: Default::default(), fields: fields(json!([
+    let contacts = valv.content().create_collection(&owner, NewCollection { name: "contacts".into(), data_subject: true, processing: Default::default(), fields: fields(json!([
         { "name": "name", "type": "text", "personal": "identity" }, { "name": "email", "type": "email", "personal": "contact" },
         { "name": "phone", "type": "phone", "personal": "contact" }, { "name": "n", "type": "number" }]))? }).await?;
     let events = valv
+        .content()
         .create_collection(
             &owner,
             NewCollection {
@@ -216,7 +220,7 @@ pub async fn run(valv_bin: &Path, dataset: &Path, work: &Path, records: u64, exp
         .await?;
     let erase_s = t.elapsed().as_secs_f64();
     anyhow::ensure!(receipt.erased.len() == 1_001, "erased {} records", receipt.erased.len());
-    valv.terminate_tenant(&Caller::Cli, tenant_id).await?;
+    valv.accounts().terminate_tenant(&Caller::Cli, tenant_id).await?;
     drop(valv);
     drop(store);
     println!("| measure | valv | reference | ratio / target |");

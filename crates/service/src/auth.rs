@@ -15,7 +15,7 @@ use valv_store::{Action, Actor, Chain, Change, Principal, Row, SessionRow, Tenan
 
 use crate::me::normalize_recovery;
 use crate::throttle::Keys;
-use crate::{Message, Recipient, ServiceError, ServiceResult, Valv};
+use crate::{Accounts, Message, Recipient, ServiceError, ServiceResult};
 
 /// Where a sign-in stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -48,7 +48,7 @@ const WRONG_CODE: ServiceError =
     ServiceError::Unauthenticated { code: "code_invalid", message: "the code is wrong or expired" };
 const MAX_CODE_FAILURES: u32 = 5;
 
-impl Valv {
+impl Accounts<'_> {
     /// Signs a tenant user in with their organisation's slug, e-mail and password.
     ///
     /// # Errors
@@ -293,7 +293,7 @@ impl Valv {
     }
 }
 
-impl Valv {
+impl Accounts<'_> {
     /// Blocked accounts and tenants are refused (after the password was
     /// verified, so the answer reveals nothing to someone without it). After the
     /// agreement ended, owners and admins are admitted to export only, until the

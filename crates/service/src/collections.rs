@@ -8,7 +8,7 @@ use valv_domain::schema::{FieldDef, FieldType, check_fields, parse_identifier};
 use valv_domain::{CollectionId, Role, TenantId};
 use valv_store::{Action, Chain, Change, CollectionRow, Constraint, Processing, Row};
 
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use crate::{Caller, Content, ServiceError, ServiceResult};
 
 /// A collection as submitted.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -72,7 +72,7 @@ fn check(fields: &[FieldDef]) -> ServiceResult<()> {
     check_fields(fields).map_err(|e| ServiceError::field("fields", &format!("invalid_{}", e.kind), e.reason))
 }
 
-impl Valv {
+impl Content<'_> {
     /// Defines a collection.
     ///
     /// # Errors

@@ -14,7 +14,7 @@ use valv_domain::{FileId, TenantId};
 use valv_store::{Action, Chain, Change, FileRow, FileVersionRow, Row};
 
 use crate::collections::{reader, writer};
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use crate::{Caller, Content, ServiceError, ServiceResult};
 
 /// A file with its versions.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -79,7 +79,7 @@ pub struct Download {
     pub body: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, BlobError>> + Send>>,
 }
 
-impl Valv {
+impl Content<'_> {
     pub(crate) async fn tenant_keys(&self, tenant: TenantId) -> ServiceResult<TenantKeys> {
         let key = self.ctx.keyring.key(tenant).await.map_err(ServiceError::internal)?;
         Ok(TenantKeys::new(&tenant.to_string(), &key))

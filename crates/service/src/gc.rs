@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use time::Duration;
 
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use crate::{Caller, Content, ServiceError, ServiceResult};
 
 /// What a collection run did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -17,7 +17,7 @@ pub struct GcReport {
     pub chunks_deleted: usize,
 }
 
-impl Valv {
+impl Content<'_> {
     /// Deletes every unreferenced chunk older than `grace`, in every tenant.
     ///
     /// # Errors

@@ -40,6 +40,14 @@ impl Valv {
         self.background.start(self, &self.ctx)
     }
 
+    /// Whether this process leads the background work (see `ReplicationStore::lead`).
+    ///
+    /// # Errors
+    /// The store cannot tell.
+    pub async fn lead(&self) -> ServiceResult<bool> {
+        Ok(self.ctx.store.lead().await?)
+    }
+
     /// Every job and its last run.
     ///
     /// # Errors

@@ -65,7 +65,7 @@ impl Valv {
         let heads = self.ctx.store.chain_heads().await?;
         let mut keys = self.ctx.store.chain_keys().await?;
         if let Some(t) = tenant {
-            self.tenant_row(t).await?;
+            self.accounts().tenant_row(t).await?;
             keys = vec![t.to_string()];
         }
         let mut out = Vec::with_capacity(keys.len());

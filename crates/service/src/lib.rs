@@ -3,6 +3,7 @@
 //! and never the store (DESIGN.md). Authorization is decided here, from the
 //! [`Caller`] the web layer resolved.
 
+mod areas;
 mod auth;
 pub mod backup;
 mod collections;
@@ -29,6 +30,7 @@ mod validate;
 
 use std::sync::Arc;
 
+pub use areas::{Accounts, Backups, Content, Portability};
 pub use valv_core::{
     Caller, Context, FieldError, Message, OperatorView, Recipient, Sender, ServiceError, ServiceResult, Settings,
     TenantView, ThrottlePolicy, TokenView, UserView, Via, keyring, scan, sender,

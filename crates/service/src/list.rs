@@ -12,7 +12,7 @@ use valv_domain::schema::{FieldDef, FieldType};
 use valv_store::{Filter, Op, RecordQuery};
 
 use crate::collections::reader;
-use crate::{Caller, RecordView, ServiceError, ServiceResult, Valv};
+use crate::{Caller, Content, RecordView, ServiceError, ServiceResult};
 
 /// A page of records.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -88,7 +88,7 @@ fn encode_cursor(v: &Value, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(v, id)).unwrap_or_default())
 }
 
-impl Valv {
+impl Content<'_> {
     /// Live records of a collection matching `params` (raw query pairs).
     ///
     /// # Errors

@@ -7,7 +7,7 @@ use serde::Serialize;
 use valv_crypto::{password::Verdict, policy, token, totp};
 use valv_store::{Action, Principal, TotpState, UserRow};
 
-use crate::{Caller, ServiceError, ServiceResult, UserView, Valv, Via};
+use crate::{Accounts, Caller, ServiceError, ServiceResult, UserView, Via};
 
 /// Number of recovery codes handed out when TOTP is enabled.
 const RECOVERY_CODES: usize = 10;
@@ -30,7 +30,7 @@ pub(crate) fn check_password(password: &SecretString, personal: &[&str]) -> Serv
     })
 }
 
-impl Valv {
+impl Accounts<'_> {
     async fn my_row(&self, caller: &Caller) -> ServiceResult<UserRow> {
         let (tenant, user, _) = caller.member()?;
         self.user_row(tenant, user).await

@@ -10,9 +10,9 @@ use valv_store::{Action, Actor, Chain, Change, Principal};
 
 use crate::auth::session_invalid;
 use crate::throttle::Keys;
-use crate::{Caller, OperatorView, ServiceError, ServiceResult, SignIn, SignInStatus, Valv, Via};
+use crate::{Accounts, Caller, OperatorView, ServiceError, ServiceResult, SignIn, SignInStatus, Via};
 
-impl Valv {
+impl Accounts<'_> {
     /// Signs an operator in with e-mail and password.
     ///
     /// # Errors

@@ -14,7 +14,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use valv_store::{Action, Chain, Change, Row, TenantRow};
 
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use crate::{Accounts, Caller, ServiceError, ServiceResult};
 
 /// What was deleted for one tenant.
 #[derive(Debug, Clone, Serialize)]
@@ -32,7 +32,7 @@ pub struct PurgeReceipt {
     pub key_destroyed: bool,
 }
 
-impl Valv {
+impl Accounts<'_> {
     /// Purges every tenant whose export window has closed.
     ///
     /// # Errors

@@ -12,7 +12,7 @@ use valv_store::{Action, Chain, Change, CollectionRow, RecordRow, Row};
 
 use crate::collections::{reader, writer};
 use crate::validate::Reference;
-use crate::{Caller, FieldError, ServiceError, ServiceResult, Valv, validate};
+use crate::{Caller, Content, FieldError, ServiceError, ServiceResult, validate};
 
 /// A record at one revision.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -62,7 +62,7 @@ pub(crate) fn precondition(if_match: Option<&str>, revision: u64) -> ServiceResu
     if ok { Ok(()) } else { Err(ServiceError::PreconditionFailed) }
 }
 
-impl Valv {
+impl Content<'_> {
     /// Creates a record in `collection`.
     ///
     /// # Errors
@@ -71,7 +71,7 @@ impl Valv {
         let tenant = writer(caller)?;
         let c = self.collection_row(tenant, collection).await?;
         self.check_data(tenant, &c, &data).await?;
-        let max = self.limits(tenant).await?.records;
+        let max = self.accounts().limits(tenant).await?.records;
         if self.ctx.store.count_records(tenant, c.id, false).await? >= max {
             return Err(ServiceError::Quota {
                 code: "quota_records",

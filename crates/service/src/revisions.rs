@@ -10,7 +10,7 @@ use valv_store::{Action, JournalEntry, RecordRow};
 
 use crate::collections::{reader, writer};
 use crate::records::precondition;
-use crate::{Caller, RecordView, ServiceError, ServiceResult, Valv};
+use crate::{Caller, Content, RecordView, ServiceError, ServiceResult};
 
 /// One revision of a record.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -36,7 +36,7 @@ fn changed(before: Option<&RecordRow>, after: &RecordRow) -> Vec<String> {
     keys
 }
 
-impl Valv {
+impl Content<'_> {
     async fn images(
         &self,
         caller: &Caller,

@@ -8,7 +8,7 @@ use valv_domain::{Email, PersonName, Phone, Role, Slug, TenantId, TenantName, Us
 use valv_store::{Action, Chain, Change, Contact, Row, TenantLimits, TenantRow, UserRow};
 
 use crate::form::Form;
-use crate::{Caller, ServiceError, ServiceResult, TenantView, UserView, Valv};
+use crate::{Accounts, Caller, ServiceError, ServiceResult, TenantView, UserView};
 
 /// Limits an operator sets for one tenant; absent ones use the installation's.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -48,7 +48,7 @@ pub struct NewTenant {
     pub contact_phone: String,
 }
 
-impl Valv {
+impl Accounts<'_> {
     /// Creates a tenant and invites its contact person as the first owner.
     ///
     /// # Errors

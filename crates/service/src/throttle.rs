@@ -10,7 +10,7 @@ use time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 use valv_store::Throttle;
 
-use crate::{ServiceError, ServiceResult, Valv};
+use crate::{Accounts, ServiceError, ServiceResult};
 
 /// The throttle keys of one sign-in attempt.
 pub(crate) struct Keys {
@@ -58,7 +58,7 @@ impl Attempts {
     }
 }
 
-impl Valv {
+impl Accounts<'_> {
     /// Refuses the attempt while either key is locked.
     pub(crate) async fn check_throttle(&self, keys: &Keys) -> ServiceResult<()> {
         let now = self.ctx.now();

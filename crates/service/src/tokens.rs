@@ -8,7 +8,7 @@ use valv_crypto::token;
 use valv_domain::{Role, TokenId, UserStatus};
 use valv_store::{Action, Chain, Change, Row, TokenRow};
 
-use crate::{Caller, ServiceError, ServiceResult, TokenView, Valv};
+use crate::{Accounts, Caller, ServiceError, ServiceResult, TokenView};
 
 const MAX_DAYS: u32 = 365;
 const PREFIX: &str = "valv_";
@@ -36,7 +36,7 @@ pub struct TokenCreated {
     pub secret: String,
 }
 
-impl Valv {
+impl Accounts<'_> {
     /// Creates an API token for the caller.
     ///
     /// # Errors

@@ -10,12 +10,12 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use valv_crypto::seal::Key;
 use valv_domain::{TenantId, UserId};
 
-use crate::{ServiceError, ServiceResult, Valv};
+use crate::{Accounts, ServiceError, ServiceResult};
 
 /// Marks a sealed secret; a base32 secret never starts so.
 const SEALED: &str = "sealed:";
 
-impl Valv {
+impl Accounts<'_> {
     /// `secret` (base32) sealed for `user`, as `TotpState::secret` stores it.
     pub(crate) async fn seal_totp(&self, tenant: TenantId, user: UserId, secret: &str) -> ServiceResult<String> {
         let sealed = self.totp_key(tenant).await?.seal(secret.as_bytes(), &context(user));
@@ -59,17 +59,18 @@ mod tests {
         let keyring = Keyring::open(Arc::new(keys), Key::generate()).await.expect("keyring");
         let clock = Arc::new(valv_domain::SystemClock);
         let outbox = Arc::new(crate::sender::FileOutbox::new(dir.path().join("outbox")));
-        let valv = Valv::new(Arc::new(store), Arc::new(keyring), clock, outbox, crate::Settings::default());
+        let valv = crate::Valv::new(Arc::new(store), Arc::new(keyring), clock, outbox, crate::Settings::default());
+        let accounts = valv.accounts();
         let (tenant, user, other, stranger) = (TenantId::new(), UserId::new(), UserId::new(), TenantId::new());
         for t in [tenant, stranger] {
             valv.ctx.keyring.create(t).await.expect("tenant key");
         }
         let secret = valv_crypto::totp::new_secret();
-        let stored = valv.seal_totp(tenant, user, &secret).await.expect("seal");
+        let stored = accounts.seal_totp(tenant, user, &secret).await.expect("seal");
         assert!(stored.starts_with(SEALED) && !stored.contains(&secret), "{stored}");
-        assert_eq!(valv.open_totp(tenant, user, &stored).await.expect("open"), secret);
-        assert!(valv.open_totp(tenant, other, &stored).await.is_err(), "bound to its user");
-        assert!(valv.open_totp(stranger, user, &stored).await.is_err(), "bound to its tenant's key");
-        assert_eq!(valv.open_totp(tenant, user, &secret).await.expect("plain"), secret, "stored before sealing");
+        assert_eq!(accounts.open_totp(tenant, user, &stored).await.expect("open"), secret);
+        assert!(accounts.open_totp(tenant, other, &stored).await.is_err(), "bound to its user");
+        assert!(accounts.open_totp(stranger, user, &stored).await.is_err(), "bound to its tenant's key");
+        assert_eq!(accounts.open_totp(tenant, user, &secret).await.expect("plain"), secret, "stored before sealing");
     }
 }

@@ -18,7 +18,7 @@ use crate::collections::writer;
 use crate::files::{FileView, file_view};
 use crate::scan::{Session, Verdict};
 use crate::tenants::Limits;
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use crate::{Caller, Content, ServiceError, ServiceResult};
 
 /// Where an upload goes.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ struct Flags {
     scanner_failed: AtomicBool,
 }
 
-impl Valv {
+impl Content<'_> {
     /// Stores `body` as a new file or a new version.
     ///
     /// # Errors
@@ -58,7 +58,7 @@ impl Valv {
     {
         let tenant = writer(caller)?;
         let file = self.upload_target(caller, tenant, target).await?;
-        let limits = self.limits(tenant).await?;
+        let limits = self.accounts().limits(tenant).await?;
         let limit = self.upload_limit(tenant, limits).await?;
         let scan: Scan = Arc::new(tokio::sync::Mutex::new(self.start_scan().await?));
         let flags = Arc::new(Flags::default());

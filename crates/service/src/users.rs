@@ -10,7 +10,7 @@ use valv_store::{Action, Actor, Chain, Change, Principal, Row, TenantRow, UserRo
 
 use crate::form::Form;
 use crate::me::check_password;
-use crate::{Caller, Message, Recipient, ServiceError, ServiceResult, UserView, Valv};
+use crate::{Accounts, Caller, Message, Recipient, ServiceError, ServiceResult, UserView};
 
 /// A new user as submitted.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -42,7 +42,7 @@ pub struct UserPatch {
     pub role: Option<String>,
 }
 
-impl Valv {
+impl Accounts<'_> {
     /// Creates and invites a user.
     ///
     /// # Errors

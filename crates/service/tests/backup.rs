@@ -76,14 +76,14 @@ async fn live(dir: &std::path::Path, master: Key, target: Target) -> Live {
         contact_email: "ada@acme.example".into(),
         contact_phone: "+46701234567".into(),
     };
-    valv.create_tenant(&Caller::Cli, new).await.unwrap();
+    valv.accounts().create_tenant(&Caller::Cli, new).await.unwrap();
     let invitation = inbox.0.lock().unwrap().last().unwrap().body.lines().last().unwrap().trim().to_owned();
     let password = SecretString::from("violet-tundra-92-oboe-quill".to_owned());
-    valv.activate(&invitation, password.clone()).await.unwrap();
-    let s = valv.sign_in("acme", "ada@acme.example", password, [127, 0, 0, 1].into()).await.unwrap();
-    let owner = valv.resolve_session(&s.cookie).await.unwrap();
+    valv.accounts().activate(&invitation, password.clone()).await.unwrap();
+    let s = valv.accounts().sign_in("acme", "ada@acme.example", password, [127, 0, 0, 1].into()).await.unwrap();
+    let owner = valv.accounts().resolve_session(&s.cookie).await.unwrap();
     let col = json!({ "name": "notes", "fields": [{ "name": "n", "type": "number" }] });
-    valv.create_collection(&owner, serde_json::from_value(col).unwrap()).await.unwrap();
+    valv.content().create_collection(&owner, serde_json::from_value(col).unwrap()).await.unwrap();
     Live { valv, clock, owner, records: Vec::new(), files: Vec::new() }
 }
 
@@ -95,26 +95,29 @@ async fn apply(l: &mut Live, s: &Step) {
     let v = &l.valv;
     match *s {
         Step::Create(n) => {
-            let r = v.create_record(&l.owner, "notes", json!({ "n": n })).await.unwrap();
+            let r = v.content().create_record(&l.owner, "notes", json!({ "n": n })).await.unwrap();
             l.records.push(RecordId::parse(&r.id).unwrap());
         }
         Step::Update(i, n) if !l.records.is_empty() => {
             let id = l.records[i % l.records.len()];
             let patch = json!({ "n": n }).as_object().unwrap().clone();
-            let _ = v.update_record(&l.owner, "notes", id, patch, None).await;
+            let _ = v.content().update_record(&l.owner, "notes", id, patch, None).await;
         }
         Step::Delete(i) if !l.records.is_empty() => {
             let id = l.records[i % l.records.len()];
-            let _ = v.delete_record(&l.owner, "notes", id, None).await;
+            let _ = v.content().delete_record(&l.owner, "notes", id, None).await;
         }
         Step::Upload(b) => {
             let target = UploadTarget::New { folder: "/".into(), name: format!("f{}.bin", l.files.len()) };
-            let f = v.upload(&l.owner, target, "application/octet-stream", body(b, 70_000)).await.unwrap();
+            let f = v.content().upload(&l.owner, target, "application/octet-stream", body(b, 70_000)).await.unwrap();
             l.files.push(valv_domain::FileId::parse(&f.id).unwrap());
         }
         Step::NewVersion(i, b) if !l.files.is_empty() => {
             let target = UploadTarget::Version(l.files[i % l.files.len()]);
-            v.upload(&l.owner, target, "application/octet-stream", body(b, 1_000 + usize::from(b))).await.unwrap();
+            v.content()
+                .upload(&l.owner, target, "application/octet-stream", body(b, 1_000 + usize::from(b)))
+                .await
+                .unwrap();
         }
         _ => {}
     }
@@ -129,16 +132,16 @@ async fn run(steps: Vec<Step>, snapshot_at: usize, restore_at: usize, compact_ev
     let mut expected: Option<(OffsetDateTime, String)> = None;
     for (i, s) in steps.iter().enumerate() {
         if i == snapshot_at {
-            l.valv.backup_now(&Caller::Cli, &|_| {}).await.unwrap();
+            l.valv.backups().backup_now(&Caller::Cli, &|_| {}).await.unwrap();
         }
         l.clock.advance(Duration::seconds(1));
         apply(&mut l, s).await;
-        while l.valv.ship_once(&target, i == 0).await.unwrap() > 0 {}
+        while l.valv.backups().ship_once(&target, i == 0).await.unwrap() > 0 {}
         if (i + 1) % compact_every == 0 {
-            l.valv.compact_segments(&target).await.unwrap();
+            l.valv.backups().compact_segments(&target).await.unwrap();
         }
         if i == restore_at {
-            let digest = l.valv.store_digest().await.unwrap();
+            let digest = l.valv.backups().store_digest().await.unwrap();
             expected = Some((l.clock.now(), digest));
         }
     }
@@ -179,14 +182,14 @@ async fn pruning_drops_what_the_policy_lets_go_and_keeps_every_restore_point_in_
             l.clock.advance(Duration::days(1));
             apply(&mut l, &Step::Create(day)).await;
         }
-        while l.valv.ship_once(&target, day == 0).await.unwrap() > 0 {}
-        let snap = l.valv.backup_now(&Caller::Cli, &|_| {}).await.unwrap();
-        days.push((snap.id, l.clock.now(), l.valv.store_digest().await.unwrap()));
+        while l.valv.backups().ship_once(&target, day == 0).await.unwrap() > 0 {}
+        let snap = l.valv.backups().backup_now(&Caller::Cli, &|_| {}).await.unwrap();
+        days.push((snap.id, l.clock.now(), l.valv.backups().store_digest().await.unwrap()));
     }
     let orphan = format!("chunks/{}/ab/{}", "0".repeat(8), "ab".repeat(32));
     target.put(&orphan, bytes::Bytes::from_static(b"left by an erasure")).await.unwrap();
 
-    let reports = l.valv.prune_backups(&Caller::Cli, &valv_backup::Policy::default()).await.unwrap();
+    let reports = l.valv.backups().prune_backups(&Caller::Cli, &valv_backup::Policy::default()).await.unwrap();
     let r = &reports[0];
     let dropped: Vec<&String> = r.snapshots_removed.iter().collect();
     assert_eq!(r.chunks_removed, 1, "only the chunk nothing refers to: {r:?}");
@@ -263,7 +266,7 @@ async fn a_tenant_restore_merges_thousands_of_records_in_order() {
     copy.commit_all(then.into_iter().map(|r| put(t, valv_store::Row::Record(r))).collect()).await.unwrap();
     live_store.commit_all(now.into_iter().map(|r| put(t, valv_store::Row::Record(r))).collect()).await.unwrap();
 
-    let report = l.valv.restore_tenant(&Caller::Cli, tenant, &copy, "then").await.unwrap();
+    let report = l.valv.backups().restore_tenant(&Caller::Cli, tenant, &copy, "then").await.unwrap();
     assert_eq!((report.records_restored, report.records_deleted), (625 + 625, 625), "{report:?}");
     for (i, id) in ids.iter().enumerate() {
         let r = live_store.record(tenant, *id).await.unwrap().unwrap();
@@ -293,13 +296,13 @@ async fn a_damaged_segment_is_covered_by_another_targets_differently_cut_segment
         Target::open("b", &folder("b").display().to_string()).unwrap(),
     );
     let mut l = live(dir.path(), master.clone(), a.clone()).await;
-    while l.valv.ship_once(&a, true).await.unwrap() > 0 {}
+    while l.valv.backups().ship_once(&a, true).await.unwrap() > 0 {}
     for n in 0..3 {
         l.clock.advance(Duration::seconds(1));
         apply(&mut l, &Step::Create(n)).await;
     }
-    while l.valv.ship_once(&a, false).await.unwrap() > 0 {}
-    while l.valv.ship_once(&b, true).await.unwrap() > 0 {}
+    while l.valv.backups().ship_once(&a, false).await.unwrap() > 0 {}
+    while l.valv.backups().ship_once(&b, true).await.unwrap() > 0 {}
     let segments = |t: &str| {
         let mut s: Vec<_> = std::fs::read_dir(folder(t).join("segments")).unwrap().map(|e| e.unwrap().path()).collect();
         s.sort();
@@ -313,7 +316,7 @@ async fn a_damaged_segment_is_covered_by_another_targets_differently_cut_segment
         std::fs::write(p, bytes).unwrap();
     };
     damage(segments("a").last().unwrap());
-    let digest = l.valv.store_digest().await.unwrap();
+    let digest = l.valv.backups().store_digest().await.unwrap();
     let restore_into = |name: &'static str| {
         let (dir, targets, master) = (dir.path().to_owned(), vec![a.clone(), b.clone()], master.clone());
         async move {
@@ -346,17 +349,17 @@ async fn merged_segments_are_few_and_restore_every_instant() {
     for n in 0..60 {
         l.clock.advance(Duration::seconds(1));
         apply(&mut l, &Step::Create(n)).await;
-        while l.valv.ship_once(&target, n == 0).await.unwrap() > 0 {}
-        points.push((l.clock.now(), l.valv.store_digest().await.unwrap()));
+        while l.valv.backups().ship_once(&target, n == 0).await.unwrap() > 0 {}
+        points.push((l.clock.now(), l.valv.backups().store_digest().await.unwrap()));
     }
     let count = || async { target.list("segments/").await.unwrap().len() };
     assert_eq!(count().await, 60, "one segment per write");
-    let removed = l.valv.compact_segments(&target).await.unwrap();
+    let removed = l.valv.backups().compact_segments(&target).await.unwrap();
     let left = count().await;
     assert!(left <= 6 && removed >= 60 - left, "{left} segments left, {removed} removed");
-    assert_eq!(l.valv.compact_segments(&target).await.unwrap(), 0, "a settled target has nothing to merge");
+    assert_eq!(l.valv.backups().compact_segments(&target).await.unwrap(), 0, "a settled target has nothing to merge");
 
-    let report = l.valv.prune_backups(&Caller::Cli, &valv_backup::Policy::default()).await.unwrap();
+    let report = l.valv.backups().prune_backups(&Caller::Cli, &valv_backup::Policy::default()).await.unwrap();
     assert_eq!(report[0].chunks_removed, 0, "the file's chunks are referred to by a merged segment");
     for i in [0usize, 23, 59] {
         let (at, digest) = &points[i];
@@ -383,9 +386,9 @@ async fn restores_beside_merges_give_the_live_state() {
         for n in 0..12 {
             l.clock.advance(Duration::seconds(1));
             apply(&mut l, &Step::Create(n)).await;
-            while l.valv.ship_once(&target, round == 0 && n == 0).await.unwrap() > 0 {}
+            while l.valv.backups().ship_once(&target, round == 0 && n == 0).await.unwrap() > 0 {}
         }
-        let digest = l.valv.store_digest().await.unwrap();
+        let digest = l.valv.backups().store_digest().await.unwrap();
         let restored = Arc::new(SqliteStore::open(&dir.path().join(format!("r{round}.db"))).await.unwrap());
         let keys = Arc::new(SqliteKeyStore::open(&dir.path().join(format!("k{round}.db"))).unwrap());
         let blobs = valv_blob::ChunkStore::open(&dir.path().join(format!("b{round}")).display().to_string()).unwrap();
@@ -395,8 +398,9 @@ async fn restores_beside_merges_give_the_live_state() {
             master: master.clone(),
         };
         let slot = StoreSlot::ready(restored.clone());
+        let backups = l.valv.backups();
         let (restoring, merging) =
-            tokio::join!(restore(&slot, keys, &blobs, &req, &|_, _, _| {}), l.valv.compact_segments(&target));
+            tokio::join!(restore(&slot, keys, &blobs, &req, &|_, _, _| {}), backups.compact_segments(&target));
         merging.unwrap();
         let report = restoring.unwrap_or_else(|e| panic!("round {round}: {e}"));
         assert_eq!(restored.state_digest().await.unwrap().digest, digest, "round {round}: {report:?}");
@@ -417,11 +421,11 @@ async fn segments_merged_after_the_listing_are_found_by_listing_again() {
     for n in 0..40 {
         l.clock.advance(Duration::seconds(1));
         apply(&mut l, &Step::Create(n)).await;
-        while l.valv.ship_once(&target, n == 0).await.unwrap() > 0 {}
+        while l.valv.backups().ship_once(&target, n == 0).await.unwrap() > 0 {}
     }
     let listed = target.list("segments/").await.unwrap().len();
     assert!(listed >= 40, "one segment per write, {listed} listed");
-    let digest = l.valv.store_digest().await.unwrap();
+    let digest = l.valv.backups().store_digest().await.unwrap();
     let restored = Arc::new(SqliteStore::open(&dir.path().join("restored.db")).await.unwrap());
     let keys = Arc::new(SqliteKeyStore::open(&dir.path().join("restored-keyring.db")).unwrap());
     let blobs = valv_blob::ChunkStore::open(&dir.path().join("restored-blobs").display().to_string()).unwrap();
@@ -438,7 +442,7 @@ async fn segments_merged_after_the_listing_are_found_by_listing_again() {
             // on a plain channel: a nested `block_on` here would take the
             // wake-ups meant for the restore, which would then wait forever.
             let (valv, target, (tx, rx)) = (l.valv.clone(), target.clone(), std::sync::mpsc::channel());
-            handle.spawn(async move { tx.send(valv.compact_segments(&target).await).unwrap() });
+            handle.spawn(async move { tx.send(valv.backups().compact_segments(&target).await).unwrap() });
             *merged = Some(tokio::task::block_in_place(|| rx.recv().unwrap()).unwrap());
         }
     };
@@ -478,8 +482,8 @@ async fn a_restored_installation_exists_only_once_whole_and_its_marker_goes_with
     let target = Target::open("local", &dir.path().join("target").display().to_string()).unwrap();
     let mut l = live(dir.path(), master.clone(), target.clone()).await;
     apply(&mut l, &Step::Create(7)).await;
-    while l.valv.ship_once(&target, true).await.unwrap() > 0 {}
-    let digest = l.valv.store_digest().await.unwrap();
+    while l.valv.backups().ship_once(&target, true).await.unwrap() > 0 {}
+    let digest = l.valv.backups().store_digest().await.unwrap();
 
     let wrong = RestoreRequest { at: l.clock.now(), targets: vec![target.clone()], master: Key::generate() };
     let (marker, none) = restore_into_folder(&dir.path().join("wrong"), &wrong).await;
@@ -490,5 +494,5 @@ async fn a_restored_installation_exists_only_once_whole_and_its_marker_goes_with
     let (marker, restored) = restore_into_folder(&dir.path().join("whole"), &req).await;
     let restored = restored.expect("a whole installation");
     assert!(!marker.exists(), "the marker is cleared once the restore is whole");
-    assert_eq!(restored.store_digest().await.unwrap(), digest, "it holds the live state");
+    assert_eq!(restored.backups().store_digest().await.unwrap(), digest, "it holds the live state");
 }

@@ -59,14 +59,14 @@ async fn world() -> World {
         contact_email: "ada@acme.example".into(),
         contact_phone: "+46701234567".into(),
     };
-    valv.create_tenant(&Caller::Cli, new).await.unwrap();
+    valv.accounts().create_tenant(&Caller::Cli, new).await.unwrap();
     let invitation = inbox.last_body().lines().last().unwrap().trim().to_owned();
-    valv.activate(&invitation, pw(PASSWORD)).await.unwrap();
+    valv.accounts().activate(&invitation, pw(PASSWORD)).await.unwrap();
     World { valv, clock, inbox, _dir: dir }
 }
 
 async fn sign_in(w: &World, password: &str) -> Result<valv_service::SignIn, ServiceError> {
-    w.valv.sign_in("acme", "ada@acme.example", pw(password), CLIENT).await
+    w.valv.accounts().sign_in("acme", "ada@acme.example", pw(password), CLIENT).await
 }
 
 /// Sign-ins to one account that arrive at the same moment are taken one at
@@ -110,69 +110,74 @@ async fn sessions_expire_after_their_lifetime() {
     let w = world().await;
     let s = sign_in(&w, PASSWORD).await.unwrap();
     assert_eq!(s.status, SignInStatus::SignedIn);
-    assert!(w.valv.resolve_session(&s.cookie).await.is_ok());
+    assert!(w.valv.accounts().resolve_session(&s.cookie).await.is_ok());
     w.clock.advance(Duration::hours(12) + Duration::seconds(1));
-    let e = w.valv.resolve_session(&s.cookie).await.unwrap_err();
+    let e = w.valv.accounts().resolve_session(&s.cookie).await.unwrap_err();
     assert_eq!(e.code(), "session_invalid");
 }
 
 #[tokio::test]
 async fn sent_codes_expire_after_ten_minutes() {
     let w = world().await;
-    let owner = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
-    w.valv.set_require_second_factor(&owner, true).await.unwrap();
+    let owner = w.valv.accounts().resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    w.valv.accounts().set_require_second_factor(&owner, true).await.unwrap();
     let pending = sign_in(&w, PASSWORD).await.unwrap();
     assert_eq!(pending.status, SignInStatus::SecondFactorRequired);
-    w.valv.send_code(&pending.cookie, "email").await.unwrap();
+    w.valv.accounts().send_code(&pending.cookie, "email").await.unwrap();
     let code: String = w.inbox.last_body().chars().filter(char::is_ascii_digit).take(6).collect();
     w.clock.advance(Duration::minutes(9));
     let fresh = sign_in(&w, PASSWORD).await.unwrap();
-    w.valv.send_code(&fresh.cookie, "sms").await.unwrap();
+    w.valv.accounts().send_code(&fresh.cookie, "sms").await.unwrap();
     let code2: String = w.inbox.last_body().chars().filter(char::is_ascii_digit).take(6).collect();
     w.clock.advance(Duration::minutes(2));
-    let late = w.valv.second_factor(&pending.cookie, valv_service::SecondFactor::SentCode(code), CLIENT).await;
+    let late =
+        w.valv.accounts().second_factor(&pending.cookie, valv_service::SecondFactor::SentCode(code), CLIENT).await;
     assert_eq!(late.unwrap_err().code(), "session_invalid", "the pending sign-in itself expired");
-    let ok = w.valv.second_factor(&fresh.cookie, valv_service::SecondFactor::SentCode(code2), CLIENT).await;
+    let ok = w.valv.accounts().second_factor(&fresh.cookie, valv_service::SecondFactor::SentCode(code2), CLIENT).await;
     assert_eq!(ok.unwrap().status, SignInStatus::SignedIn);
 }
 
 #[tokio::test]
 async fn api_tokens_expire() {
     let w = world().await;
-    let owner = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    let owner = w.valv.accounts().resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
     let t = w
         .valv
+        .accounts()
         .create_token(&owner, NewToken { name: "short".into(), role: None, expires_in_days: Some(1) })
         .await
         .unwrap();
-    assert!(w.valv.resolve_token(&t.secret).await.is_ok());
+    assert!(w.valv.accounts().resolve_token(&t.secret).await.is_ok());
     w.clock.advance(Duration::days(1) + Duration::seconds(1));
-    assert_eq!(w.valv.resolve_token(&t.secret).await.unwrap_err().code(), "token_invalid");
+    assert_eq!(w.valv.accounts().resolve_token(&t.secret).await.unwrap_err().code(), "token_invalid");
 }
 
 #[tokio::test]
 async fn after_termination_admins_may_only_export_until_the_window_closes_then_everything_goes() {
     let w = world().await;
-    let owner = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    let owner = w.valv.accounts().resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
     let (tenant, _, _) = owner.member().unwrap();
-    w.valv.terminate_tenant(&Caller::Cli, tenant).await.unwrap();
+    w.valv.accounts().terminate_tenant(&Caller::Cli, tenant).await.unwrap();
 
     w.clock.advance(Duration::days(29));
-    let late = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
-    assert_eq!(w.valv.me(&late).await.unwrap_err().code(), "tenant_terminated", "only exports are left");
+    let late = w.valv.accounts().resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    assert_eq!(w.valv.accounts().me(&late).await.unwrap_err().code(), "tenant_terminated", "only exports are left");
     let progress = std::sync::Arc::new(valv_service::export::Progress::default());
-    let archive = w.valv.export(&late, tenant, Vec::new(), &progress).await.unwrap();
+    let archive = w.valv.portability().export(&late, tenant, Vec::new(), &progress).await.unwrap();
     assert!(!archive.is_empty(), "but exporting works in the window");
-    assert!(w.valv.purge_expired(&Caller::Cli).await.unwrap().is_empty(), "nothing is purged inside the window");
+    assert!(
+        w.valv.accounts().purge_expired(&Caller::Cli).await.unwrap().is_empty(),
+        "nothing is purged inside the window"
+    );
 
     w.clock.advance(Duration::days(2));
     assert_eq!(sign_in(&w, PASSWORD).await.err().map(|e| e.code()), Some("tenant_terminated"), "the window closed");
-    let receipts = w.valv.purge_expired(&Caller::System).await.unwrap();
+    let receipts = w.valv.accounts().purge_expired(&Caller::System).await.unwrap();
     assert_eq!(receipts.len(), 1);
     assert!(receipts[0].key_destroyed);
     assert_eq!(receipts[0].deleted.get("users"), Some(&1));
     assert!(w.valv.keyring().key(tenant).await.is_err(), "the data key is gone: every copy is unreadable");
-    assert!(w.valv.purge_expired(&Caller::System).await.unwrap().is_empty(), "a purge happens once");
+    assert!(w.valv.accounts().purge_expired(&Caller::System).await.unwrap().is_empty(), "a purge happens once");
     let chains = w.valv.verify_journal(&Caller::Cli, None).await.unwrap();
     assert!(chains.iter().all(|c| c.outcome.is_ok()), "the journal still verifies: {chains:?}");
     let _ = &w.inbox;
@@ -181,7 +186,7 @@ async fn after_termination_admins_may_only_export_until_the_window_closes_then_e
 #[tokio::test]
 async fn requests_come_due_then_overdue_and_extensions_close_after_the_first_month() {
     let w = world().await;
-    let owner = w.valv.resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    let owner = w.valv.accounts().resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
     let new =
         || valv_service::privacy::NewRequest { kind: "access".into(), email: "eve@x.example".into(), message: None };
     let id = w.valv.privacy().file_request("acme", new(), CLIENT).await.unwrap();

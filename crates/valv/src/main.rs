@@ -169,6 +169,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Gc { grace_hours, json } => {
             let valv = wiring::local(args.config.as_deref(), &overrides).await?;
             let r = valv
+                .content()
                 .collect_garbage(&valv_service::Caller::Cli, time::Duration::hours(grace_hours))
                 .await
                 .map_err(cli::explain)?;

@@ -38,10 +38,10 @@ async fn caller(parts: &Parts, valv: &Valv) -> Result<Caller, WebError> {
 async fn resolve(parts: &Parts, valv: &Valv) -> Result<Caller, WebError> {
     if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
         let bearer = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
-        return Ok(valv.resolve_token(bearer.trim()).await?);
+        return Ok(valv.accounts().resolve_token(bearer.trim()).await?);
     }
     match cookie(&parts.headers, SESSION_COOKIE) {
-        Some(c) => Ok(valv.resolve_session(c).await?),
+        Some(c) => Ok(valv.accounts().resolve_session(c).await?),
         None => Err(WebError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",

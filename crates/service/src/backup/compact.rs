@@ -22,7 +22,7 @@ use valv_store::ShippedEntry;
 use super::internal;
 use super::objects::{self, Keys};
 use super::ship::BATCH;
-use crate::{ServiceResult, Valv};
+use crate::{Backups, ServiceResult};
 
 /// Segments shipped since the last round after which a round runs even
 /// while writes keep coming.
@@ -31,7 +31,7 @@ const ROUND_AFTER: u64 = 16;
 /// A round runs once shipping has been quiet this long.
 const QUIET: Duration = Duration::from_secs(1);
 
-impl Valv {
+impl Backups<'_> {
     /// Merges small segments on `target` until the shipping task ends:
     /// `shipped` counts the segments it wrote.
     pub(crate) async fn compact_loop(&self, target: Target, mut shipped: tokio::sync::watch::Receiver<u64>) {

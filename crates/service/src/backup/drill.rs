@@ -17,7 +17,7 @@ use super::objects::Keys;
 use super::restore::{RestoreReport, load_snapshot, manifests, replay};
 use super::slot::StoreSlot;
 use super::{internal, objects};
-use crate::{Caller, ServiceResult, Valv};
+use crate::{Backups, Caller, ServiceResult};
 
 /// Chunks read back per drill, unless all are due.
 const SAMPLE: usize = 64;
@@ -40,7 +40,7 @@ pub struct DrillReport {
     pub error: Option<String>,
 }
 
-impl Valv {
+impl Backups<'_> {
     /// Runs the drill on every target and records each result.
     ///
     /// # Errors

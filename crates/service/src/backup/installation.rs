@@ -82,7 +82,7 @@ pub async fn restore_installation(
     let store = dest.store.get().await.map(Arc::clone);
     let (report, store) = (report?, store?);
     let valv = open(Arc::clone(&store), Arc::clone(&dest.keys)).await?;
-    valv.index_all_collections().await?;
+    valv.content().index_all_collections().await?;
     let erasures_reapplied = valv.privacy().reapply_ledger().await?;
     tokio::try_join!(store.flush(), dest.keys.flush())?;
     if let Some(marker) = &dest.marker {

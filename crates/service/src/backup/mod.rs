@@ -33,7 +33,7 @@ use valv_crypto::seal::Key;
 use valv_domain::parse_stamp;
 use valv_store::{Store, TargetState};
 
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use crate::{Backups, Caller, ServiceError, ServiceResult, Valv};
 
 pub use drill::DrillReport;
 pub use installation::{Destination, Restored, restore_installation};
@@ -70,21 +70,7 @@ pub(crate) fn internal(e: impl Into<anyhow::Error>) -> ServiceError {
     ServiceError::internal(e)
 }
 
-impl Valv {
-    /// The configured backup targets.
-    #[must_use]
-    pub fn targets(&self) -> &[Target] {
-        &self.targets
-    }
-
-    /// Backup targets to ship to and snapshot into.
-    #[must_use]
-    pub fn with_targets(mut self, targets: Vec<Target>, scratch: Option<ScratchStore>) -> Self {
-        self.targets = Arc::new(targets);
-        self.scratch = scratch;
-        self
-    }
-
+impl Backups<'_> {
     /// Where every target stands.
     ///
     /// # Errors
@@ -148,5 +134,21 @@ impl Valv {
             }
         }
         keys
+    }
+}
+
+impl Valv {
+    /// The configured backup targets.
+    #[must_use]
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// Backup targets to ship to and snapshot into.
+    #[must_use]
+    pub fn with_targets(mut self, targets: Vec<Target>, scratch: Option<ScratchStore>) -> Self {
+        self.targets = Arc::new(targets);
+        self.scratch = scratch;
+        self
     }
 }

@@ -16,7 +16,7 @@ use valv_store::ShippedEntry;
 use super::objects::{self, Keys};
 use super::restore::manifests;
 use super::{internal, snapshot};
-use crate::{Caller, ServiceResult, Valv};
+use crate::{Backups, Caller, ServiceResult};
 
 /// What pruning removed from one target.
 #[derive(Debug, Clone, Serialize)]
@@ -29,7 +29,7 @@ pub struct PruneReport {
     pub chunks_removed: usize,
 }
 
-impl Valv {
+impl Backups<'_> {
     /// Applies the retention policy to every target.
     ///
     /// # Errors

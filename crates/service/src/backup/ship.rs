@@ -14,12 +14,12 @@ use valv_domain::stamp;
 use valv_store::{Action, EntryImage, JournalEntry, LedgerRow, ShippedEntry, TargetState};
 
 use super::{internal, objects};
-use crate::{ServiceResult, Valv};
+use crate::{Backups, ServiceResult, Valv};
 
 /// Entries per segment at most.
 pub(crate) const BATCH: u32 = 5_000;
 
-impl Valv {
+impl Backups<'_> {
     /// Ships to every target until the process ends or the returned tasks
     /// are aborted: per target, one task ships and one merges what it
     /// shipped into larger segments (`compact.rs`).
@@ -27,20 +27,12 @@ impl Valv {
         let mut tasks = Vec::new();
         for target in self.targets.iter() {
             let (shipped, counted) = tokio::sync::watch::channel(0);
-            let (valv, t) = (self.clone(), target.clone());
-            tasks.push(tokio::spawn(async move { valv.ship_loop(t, shipped).await }));
-            let (valv, t) = (self.clone(), target.clone());
-            tasks.push(tokio::spawn(async move { valv.compact_loop(t, counted).await }));
+            let (valv, t) = (Valv::clone(self), target.clone());
+            tasks.push(tokio::spawn(async move { valv.backups().ship_loop(t, shipped).await }));
+            let (valv, t) = (Valv::clone(self), target.clone());
+            tasks.push(tokio::spawn(async move { valv.backups().compact_loop(t, counted).await }));
         }
         tasks
-    }
-
-    /// Whether this process leads the background work (see `Store::lead`).
-    ///
-    /// # Errors
-    /// The store cannot tell.
-    pub async fn lead(&self) -> ServiceResult<bool> {
-        Ok(self.ctx.store.lead().await?)
     }
 
     async fn ship_loop(&self, target: Target, shipped: tokio::sync::watch::Sender<u64>) {

@@ -17,7 +17,7 @@ use valv_domain::stamp;
 use valv_store::{BackupRun, DumpItem, Position, Row};
 
 use super::{internal, objects};
-use crate::{Caller, ServiceResult, Valv};
+use crate::{Backups, Caller, ServiceResult};
 
 /// Plaintext gathered before a piece is sealed and written.
 const PIECE: usize = 8 << 20;
@@ -45,7 +45,7 @@ pub struct SnapshotReport {
     pub targets_failed: Vec<(String, String)>,
 }
 
-impl Valv {
+impl Backups<'_> {
     /// Takes a full backup now and writes it to every target; records the run.
     ///
     /// # Errors

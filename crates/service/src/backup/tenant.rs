@@ -13,7 +13,7 @@ use serde::Serialize;
 use valv_domain::{CollectionId, RecordId, TenantId};
 use valv_store::{Action, Chain, Change, RecordQuery, RecordRow, Row, Store};
 
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use crate::{Backups, Caller, ServiceError, ServiceResult};
 
 /// What an in-place tenant restore changed.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -28,7 +28,7 @@ pub struct TenantRestoreReport {
 /// Changes are committed this many at a time (one transaction each).
 const BATCH: usize = 500;
 
-impl Valv {
+impl Backups<'_> {
     /// Replaces `tenant`'s collections, records and files with their state in `copy`.
     ///
     /// # Errors
@@ -61,7 +61,7 @@ impl Valv {
         }
         self.flush(&mut changes, 0).await?;
         for c in copy.collections(tenant).await? {
-            self.index_collection(&c).await?;
+            self.content().index_collection(&c).await?;
         }
         for c in self.ctx.store.collections(tenant).await? {
             self.restore_records(caller, tenant, (copy, c.id), &mut changes, &mut report).await?;
@@ -182,7 +182,7 @@ impl<'a> Ordered<'a> {
 /// Records read per page from each side of a tenant restore.
 const PAGE: u32 = 1_000;
 
-impl Valv {
+impl Backups<'_> {
     /// Brings one collection's records to their state in the copy: both sides
     /// are read in id order and merged, so memory stays flat whatever the
     /// collection's size.

@@ -14,7 +14,7 @@ use super::format::{
     ExportCollection, ExportEntry, ExportFile, ExportTenant, ExportUser, ExportVersion, FORMAT, VERSION,
 };
 use super::{Inventory, Progress, Spool, io};
-use crate::{ServiceError, ServiceResult, Valv};
+use crate::{Portability, ServiceError, ServiceResult, Valv};
 
 /// Records read per page (their histories are read in one scan).
 const RECORDS_PAGE: u32 = 1_000;
@@ -52,7 +52,7 @@ impl<T> Drop for Helper<T> {
     }
 }
 
-impl Valv {
+impl Portability<'_> {
     /// Builds `export.json` of `tenant` in two tasks of their own: the head
     /// into `head`, the journal (closing the document) into a closed spool.
     pub(super) async fn export_document<S: Sink + Send + 'static>(
@@ -62,10 +62,13 @@ impl Valv {
         progress: Arc<Progress>,
         head: S,
     ) -> ServiceResult<(S, Spool)> {
-        let valv = self.clone();
-        let journal = Helper(tokio::spawn(async move { valv.export_journal(tenant).await }));
-        let valv = self.clone();
-        let head = Helper(tokio::spawn(async move { valv.export_head(tenant, &inventory, &progress, head).await }));
+        let valv = Valv::clone(self);
+        let journal = Helper(tokio::spawn(async move { valv.portability().export_journal(tenant).await }));
+        let valv = Valv::clone(self);
+        let head =
+            Helper(tokio::spawn(
+                async move { valv.portability().export_head(tenant, &inventory, &progress, head).await },
+            ));
         Ok((head.join().await??, journal.join().await??))
     }
 
@@ -77,7 +80,7 @@ impl Valv {
         progress: &Progress,
         sink: S,
     ) -> ServiceResult<S> {
-        let t = self.tenant_row(tenant).await?;
+        let t = self.accounts().tenant_row(tenant).await?;
         let head = ExportTenant {
             id: t.id.to_string(),
             slug: t.slug.to_string(),
@@ -192,11 +195,12 @@ impl Valv {
     ) -> ServiceResult<()> {
         let name: Arc<str> = collection.name.as_str().into();
         let render = |page: ServiceResult<Vec<RecordId>>| {
-            let (valv, name) = (self.clone(), Arc::clone(&name));
+            let (valv, name) = (Valv::clone(self), Arc::clone(&name));
             async move {
                 let page = page?;
                 let n = page.len() as u64;
-                let rendered = Helper(tokio::spawn(async move { valv.render_records(tenant, &name, page).await }));
+                let rendered =
+                    Helper(tokio::spawn(async move { valv.portability().render_records(tenant, &name, page).await }));
                 Ok::<_, ServiceError>((n, rendered.join().await??))
             }
         };
@@ -215,7 +219,7 @@ impl Valv {
         tenant: TenantId,
         collection: CollectionId,
     ) -> impl Stream<Item = ServiceResult<Vec<RecordId>>> + Send + use<> {
-        let valv = self.clone();
+        let valv = Valv::clone(self);
         futures::stream::try_unfold(Some(None), move |cursor: Option<Option<RecordId>>| {
             let valv = valv.clone();
             async move {

@@ -23,7 +23,7 @@ use super::parse::{self, Piece};
 use super::renumber::Renumber;
 use super::{Progress, Spool};
 
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use crate::{Caller, Portability, ServiceError, ServiceResult, Valv};
 
 /// What an import created.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -139,7 +139,7 @@ fn unpack(f: impl std::io::Read) -> ServiceResult<Unpacked> {
     Ok(Unpacked { doc, files, parts })
 }
 
-impl Valv {
+impl Portability<'_> {
     /// Imports the archive at `path` as a new tenant.
     ///
     /// Three parts run side by side: a parser reading `export.json` piece by
@@ -182,7 +182,7 @@ impl Valv {
         if self.ctx.store.tenant_by_slug(&renumber.slug).await?.is_some() {
             return Err(conflict());
         }
-        let mut spool = from.export_into(&Caller::System, tenant, self.spool()?, progress).await?;
+        let mut spool = from.portability().export_into(&Caller::System, tenant, self.spool()?, progress).await?;
         spool.close().map_err(internal)?;
         let reader = spool.read_sync();
         let up = tokio::task::spawn_blocking(move || unpack(reader)).await.map_err(internal)??;
@@ -245,7 +245,7 @@ impl Valv {
     /// Lookup indexes of the new collections, and invitations for `users`.
     async fn after_import(&self, tenant: &TenantRow, users: &[UserRow]) -> ServiceResult<()> {
         for c in self.ctx.store.collections(tenant.id).await? {
-            self.index_collection(&c).await?;
+            self.content().index_collection(&c).await?;
         }
         for u in users {
             self.reinvite_imported(tenant, u).await;
@@ -267,7 +267,7 @@ impl Valv {
         .about("user", row.id)
         .row(valv_store::Row::User(row.clone()));
         match self.ctx.store.commit(change).await {
-            Ok(_) => self.send_invitation(t, &row, &format!("{}.{}.{secret}", t.id, row.id)).await,
+            Ok(_) => self.accounts().send_invitation(t, &row, &format!("{}.{}.{secret}", t.id, row.id)).await,
             Err(e) => {
                 tracing::warn!(user = %row.id, error = %e, "an imported user could not be invited; re-invite them")
             }

@@ -194,7 +194,7 @@ impl<'a> Feed<'a> {
             e => ServiceError::internal(e),
         })?;
         self.key_made = Some(id);
-        let keys = self.valv.tenant_keys(id).await?;
+        let keys = self.valv.content().tenant_keys(id).await?;
         self.report.tenant_id = id.to_string();
         self.report.slug = row.slug.to_string();
         let mut change = Change::new(Chain::Provider, self.valv.ctx.now(), self.caller.actor(), Action::TenantImported)

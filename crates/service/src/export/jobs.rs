@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use valv_domain::TenantId;
 
 use super::{Progress, ProgressView, Spool};
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use crate::{Caller, Portability, ServiceError, ServiceResult, Valv};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -54,7 +54,7 @@ pub struct JobView {
     pub error: Option<String>,
 }
 
-impl Valv {
+impl Portability<'_> {
     /// Starts an export of the caller's tenant in the background.
     ///
     /// # Errors
@@ -75,9 +75,9 @@ impl Valv {
             finished: None,
         };
         self.jobs.0.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), job);
-        let (valv, who, job_id) = (self.clone(), caller.clone(), id.clone());
+        let (valv, who, job_id) = (Valv::clone(self), caller.clone(), id.clone());
         tokio::spawn(async move {
-            let result = valv.export(&who, tenant, spool, &progress).await;
+            let result = valv.portability().export(&who, tenant, spool, &progress).await;
             let result = result.and_then(|mut s| s.close().map(|()| s).map_err(ServiceError::internal));
             let mut jobs = valv.jobs.0.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(j) = jobs.get_mut(&job_id) {

@@ -28,7 +28,7 @@ use valv_store::{Action, Chain, Change, FileRow, FileVersionRow};
 use self::document::Helper;
 use self::placed::Placed;
 use self::tarout::TarOut;
-use crate::{Caller, ServiceError, ServiceResult, Valv};
+use crate::{Caller, Portability, ServiceError, ServiceResult};
 
 pub use import::ImportReport;
 pub use jobs::{JobState, JobView, Jobs};
@@ -99,7 +99,7 @@ fn io(e: std::io::Error) -> ServiceError {
     ServiceError::internal(anyhow::Error::new(e).context("export"))
 }
 
-impl Valv {
+impl Portability<'_> {
     /// Which tenant `caller` may export.
     ///
     /// # Errors
@@ -113,7 +113,7 @@ impl Valv {
                 }
             }
             Caller::Operator { .. } | Caller::Cli | Caller::System => {
-                if self.tenant_row(tenant).await?.terminated_at.is_none() {
+                if self.accounts().tenant_row(tenant).await?.terminated_at.is_none() {
                     return Err(ServiceError::Forbidden(
                         "operators export a tenant only after its agreement ended; its administrators export it before",
                     ));
@@ -247,7 +247,7 @@ impl Valv {
             return Ok(());
         }
         let counts: Vec<usize> = manifests.iter().map(|m| m.chunks.len()).collect();
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.content().tenant_keys(tenant).await?;
         let mut chunks = std::pin::pin!(valv_blob::read_files(self.ctx.blobs()?.clone(), keys, manifests));
         for ((f, v), count) in versions.into_iter().zip(counts) {
             let body = chunks.as_mut().take(count).inspect(|b| {

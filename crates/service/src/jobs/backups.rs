@@ -30,7 +30,7 @@ impl Job<Valv> for Shipping {
     }
 
     async fn run(&self, valv: &Valv) -> Outcome {
-        let mut tasks = AbortOnDrop(valv.ship_forever());
+        let mut tasks = AbortOnDrop(valv.backups().ship_forever());
         for task in &mut tasks.0 {
             if let Err(e) = task.await {
                 return Outcome::failed(&e);
@@ -78,15 +78,15 @@ impl Job<Valv> for FullBackup {
             return Outcome { ok: true, detail: serde_json::json!({ "skipped": "no backup targets are configured" }) };
         }
         let system = Caller::System;
-        let snapshot = match valv.backup_now(&system, &|_| {}).await {
+        let snapshot = match valv.backups().backup_now(&system, &|_| {}).await {
             Ok(r) => r,
             Err(e) => return Outcome::failed(&e),
         };
-        let drills = match valv.verify_backups(&system, false).await {
+        let drills = match valv.backups().verify_backups(&system, false).await {
             Ok(d) => d,
             Err(e) => return Outcome::failed(&format!("the restore drill could not run: {e}")),
         };
-        let pruned = match valv.prune_backups(&system, &self.retention).await {
+        let pruned = match valv.backups().prune_backups(&system, &self.retention).await {
             Ok(p) => p,
             Err(e) => return Outcome::failed(&format!("pruning failed: {e}")),
         };

@@ -20,8 +20,8 @@ impl Job<Valv> for Purge {
     }
 
     async fn run(&self, valv: &Valv) -> Outcome {
-        valv.expire_exports();
-        match valv.purge_expired(&Caller::System).await {
+        valv.portability().expire_exports();
+        match valv.accounts().purge_expired(&Caller::System).await {
             Ok(receipts) => {
                 let purged: Vec<&str> = receipts.iter().map(|r| r.tenant_id.as_str()).collect();
                 Outcome { ok: true, detail: serde_json::json!({ "tenants_purged": purged }) }

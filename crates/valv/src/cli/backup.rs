@@ -56,7 +56,7 @@ pub enum BackupCommand {
 pub async fn run(valv: &Valv, config: &Config, c: BackupCommand) -> anyhow::Result<ExitCode> {
     match c {
         BackupCommand::Prune { json } => {
-            let reports = valv.prune_backups(&Caller::Cli, &config.retention()).await.map_err(explain)?;
+            let reports = valv.backups().prune_backups(&Caller::Cli, &config.retention()).await.map_err(explain)?;
             print(json, &reports, || {
                 reports
                     .iter()
@@ -76,7 +76,7 @@ pub async fn run(valv: &Valv, config: &Config, c: BackupCommand) -> anyhow::Resu
             })?;
         }
         BackupCommand::Status { json } => {
-            let s = valv.backup_status(&Caller::Cli).await.map_err(explain)?;
+            let s = valv.backups().backup_status(&Caller::Cli).await.map_err(explain)?;
             print(json, &s, || {
                 let mut lines = vec![format!("journal at {}", s.journal_seq)];
                 for t in &s.targets {
@@ -95,6 +95,7 @@ pub async fn run(valv: &Valv, config: &Config, c: BackupCommand) -> anyhow::Resu
         }
         BackupCommand::Now { json } => {
             let report = valv
+                .backups()
                 .backup_now(&Caller::Cli, &|items| {
                     if !json {
                         eprint!("\rbacking up: {items} items written ");
@@ -126,7 +127,7 @@ pub async fn run(valv: &Valv, config: &Config, c: BackupCommand) -> anyhow::Resu
             }
         }
         BackupCommand::List { limit, json } => {
-            let runs = valv.backup_runs(&Caller::Cli, limit).await.map_err(explain)?;
+            let runs = valv.backups().backup_runs(&Caller::Cli, limit).await.map_err(explain)?;
             print(json, &runs, || {
                 runs.iter()
                     .map(|r| {
@@ -140,7 +141,7 @@ pub async fn run(valv: &Valv, config: &Config, c: BackupCommand) -> anyhow::Resu
             })?;
         }
         BackupCommand::Verify { all_chunks, json } => {
-            let reports = valv.verify_backups(&Caller::Cli, all_chunks).await.map_err(explain)?;
+            let reports = valv.backups().verify_backups(&Caller::Cli, all_chunks).await.map_err(explain)?;
             let ok = reports.iter().all(|r| r.ok);
             print(json, &reports, || {
                 reports
@@ -239,7 +240,7 @@ pub async fn restore_tenant_copy_cmd(
     empty_target(to)?;
     let result = async {
         let copy = restore_into(config, at, from, &Destination::Dir(to.to_owned()), json).await?;
-        let removed = copy.valv().keep_only_tenant(&Caller::Cli, id).await.map_err(|e| match e {
+        let removed = copy.valv().accounts().keep_only_tenant(&Caller::Cli, id).await.map_err(|e| match e {
             valv_service::ServiceError::NotFound => anyhow::anyhow!("tenant {tenant} did not exist at {at}"),
             e => explain(e),
         })?;
@@ -286,7 +287,8 @@ pub async fn restore_tenant_as_cmd(
     let report = in_scratch(config, at, from, json, async |copy| {
         let progress = Arc::new(Progress::default());
         let (l, p) = (live.clone(), Arc::clone(&progress));
-        let job = tokio::spawn(async move { l.copy_tenant(&Caller::Cli, copy.valv(), id, renumber, &p).await });
+        let job =
+            tokio::spawn(async move { l.portability().copy_tenant(&Caller::Cli, copy.valv(), id, renumber, &p).await });
         while !job.is_finished() {
             if !json {
                 super::export::bar("copying", progress.view());
@@ -350,7 +352,7 @@ pub async fn restore_tenant_cmd(
         return Ok(ExitCode::FAILURE);
     }
     let report = in_scratch(config, at, from, json, async |copy| {
-        live.restore_tenant(&Caller::Cli, id, copy.store().as_ref(), at).await.map_err(explain)
+        live.backups().restore_tenant(&Caller::Cli, id, copy.store().as_ref(), at).await.map_err(explain)
     })
     .await?;
     print(json, &report, || {

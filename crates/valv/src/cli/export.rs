@@ -41,7 +41,7 @@ pub async fn export(valv: &Valv, tenant: &str, out: PathBuf, json: bool) -> anyh
         tokio::fs::File::create(&tmp).await.map_err(|e| anyhow::anyhow!("cannot create {}: {e}", tmp.display()))?;
     let progress = Arc::new(Progress::default());
     let (v, p) = (valv.clone(), Arc::clone(&progress));
-    let job = tokio::spawn(async move { v.export_file(&Caller::Cli, tenant, file, &p).await });
+    let job = tokio::spawn(async move { v.portability().export_file(&Caller::Cli, tenant, file, &p).await });
     while !job.is_finished() {
         if !json {
             bar("exporting", progress.view());
@@ -69,7 +69,7 @@ pub async fn export(valv: &Valv, tenant: &str, out: PathBuf, json: bool) -> anyh
 
 /// Imports an export archive as a new tenant.
 pub async fn import(valv: &Valv, file: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
-    let r = valv.import(&Caller::Cli, &file).await.map_err(explain)?;
+    let r = valv.portability().import(&Caller::Cli, &file).await.map_err(explain)?;
     print(json, &r, || {
         format!(
             "imported tenant {} ({}): {} users, {} collections, {} records, {} file versions; users were invited to set passwords",

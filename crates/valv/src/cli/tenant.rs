@@ -101,35 +101,35 @@ pub async fn run(valv: &Valv, cmd: TenantCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TenantCommand::Create { name, slug, contact_name, contact_email, contact_phone, json } => {
             let new = NewTenant { name, slug, contact_name, contact_email, contact_phone };
-            let (t, owner) = valv.create_tenant(&c, new).await.map_err(explain)?;
+            let (t, owner) = valv.accounts().create_tenant(&c, new).await.map_err(explain)?;
             let out = serde_json::json!({ "tenant": t, "owner": owner });
             print(json, &out, || format!("created {}\ninvited owner {} <{}>", line(&t), owner.name, owner.email))?;
         }
         TenantCommand::List { json } => {
-            let all = valv.tenants(&c).await.map_err(explain)?;
+            let all = valv.accounts().tenants(&c).await.map_err(explain)?;
             print(json, &all, || all.iter().map(line).collect::<Vec<_>>().join("\n"))?;
         }
         TenantCommand::Show { id: raw, json } => {
-            let t = valv.tenant(&c, id(&raw)?).await.map_err(explain)?;
+            let t = valv.accounts().tenant(&c, id(&raw)?).await.map_err(explain)?;
             print(json, &t, || {
                 format!("{}\ncontact: {} <{}> {}", line(&t), t.contact_name, t.contact_email, t.contact_phone)
             })?;
         }
         TenantCommand::Block { id: raw, json } => {
-            let t = valv.set_tenant_blocked(&c, id(&raw)?, true).await.map_err(explain)?;
+            let t = valv.accounts().set_tenant_blocked(&c, id(&raw)?, true).await.map_err(explain)?;
             print(json, &t, || format!("blocked {}", line(&t)))?;
         }
         TenantCommand::Unblock { id: raw, json } => {
-            let t = valv.set_tenant_blocked(&c, id(&raw)?, false).await.map_err(explain)?;
+            let t = valv.accounts().set_tenant_blocked(&c, id(&raw)?, false).await.map_err(explain)?;
             print(json, &t, || format!("unblocked {}", line(&t)))?;
         }
         TenantCommand::Limits { id: raw, max_file_mib, max_storage_gib, max_records_per_collection, json } => {
             let input = LimitsInput { max_file_mib, max_storage_gib, max_records_per_collection };
-            let t = valv.set_tenant_limits(&c, id(&raw)?, input).await.map_err(explain)?;
+            let t = valv.accounts().set_tenant_limits(&c, id(&raw)?, input).await.map_err(explain)?;
             print(json, &t, || format!("limits set for {}", line(&t)))?;
         }
         TenantCommand::PurgeExpired { json } => {
-            let receipts = valv.purge_expired(&c).await.map_err(explain)?;
+            let receipts = valv.accounts().purge_expired(&c).await.map_err(explain)?;
             print(json, &receipts, || {
                 let mut lines: Vec<String> = receipts
                     .iter()
@@ -145,7 +145,7 @@ pub async fn run(valv: &Valv, cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             })?;
         }
         TenantCommand::Terminate { id: raw, json } => {
-            let t = valv.terminate_tenant(&c, id(&raw)?).await.map_err(explain)?;
+            let t = valv.accounts().terminate_tenant(&c, id(&raw)?).await.map_err(explain)?;
             print(json, &t, || format!("terminated {}", line(&t)))?;
         }
     }

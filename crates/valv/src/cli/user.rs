@@ -90,6 +90,7 @@ pub async fn run(valv: &Valv, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         UserCommand::Create { tenant, name, email, phone, role, json } => {
             let (t, _) = ids(&tenant, None)?;
             let u = valv
+                .accounts()
                 .create_user(&Caller::CliForTenant(t), NewUser { name, email, phone, role })
                 .await
                 .map_err(explain)?;
@@ -97,25 +98,31 @@ pub async fn run(valv: &Valv, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::List { tenant, json } => {
             let (t, _) = ids(&tenant, None)?;
-            valv.tenant(&Caller::Cli, t).await.map_err(explain)?;
-            let all = valv.users(&Caller::CliForTenant(t)).await.map_err(explain)?;
+            valv.accounts().tenant(&Caller::Cli, t).await.map_err(explain)?;
+            let all = valv.accounts().users(&Caller::CliForTenant(t)).await.map_err(explain)?;
             print(json, &all, || all.iter().map(line).collect::<Vec<_>>().join("\n"))?;
         }
         UserCommand::Invite { tenant, user, json } => {
             let (t, u) = ids(&tenant, Some(&user))?;
-            let v = valv.reinvite(&Caller::CliForTenant(t), u.unwrap_or_default()).await.map_err(explain)?;
+            let v = valv.accounts().reinvite(&Caller::CliForTenant(t), u.unwrap_or_default()).await.map_err(explain)?;
             print(json, &v, || format!("invited again {}", line(&v)))?;
         }
         UserCommand::Block { tenant, user, json } => {
             let (t, u) = ids(&tenant, Some(&user))?;
-            let v =
-                valv.set_user_blocked(&Caller::CliForTenant(t), u.unwrap_or_default(), true).await.map_err(explain)?;
+            let v = valv
+                .accounts()
+                .set_user_blocked(&Caller::CliForTenant(t), u.unwrap_or_default(), true)
+                .await
+                .map_err(explain)?;
             print(json, &v, || format!("blocked {}", line(&v)))?;
         }
         UserCommand::Unblock { tenant, user, json } => {
             let (t, u) = ids(&tenant, Some(&user))?;
-            let v =
-                valv.set_user_blocked(&Caller::CliForTenant(t), u.unwrap_or_default(), false).await.map_err(explain)?;
+            let v = valv
+                .accounts()
+                .set_user_blocked(&Caller::CliForTenant(t), u.unwrap_or_default(), false)
+                .await
+                .map_err(explain)?;
             print(json, &v, || format!("unblocked {}", line(&v)))?;
         }
     }

@@ -92,7 +92,7 @@ async fn sign_in(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<SignInRequest>,
 ) -> Result<Response, WebError> {
-    let s = valv.sign_in(&req.tenant, &req.email, req.password, peer.ip()).await?;
+    let s = valv.accounts().sign_in(&req.tenant, &req.email, req.password, peer.ip()).await?;
     Ok(signed_in(s, 43_200))
 }
 
@@ -103,7 +103,7 @@ async fn operator_sign_in(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<OperatorSignInRequest>,
 ) -> Result<Response, WebError> {
-    let s = valv.operator_sign_in(&req.email, req.password, peer.ip()).await?;
+    let s = valv.accounts().operator_sign_in(&req.email, req.password, peer.ip()).await?;
     Ok(signed_in(s, 43_200))
 }
 
@@ -151,7 +151,7 @@ async fn send_code(
         Channel::Email => "email",
         Channel::Sms => "sms",
     };
-    valv.send_code(&session_cookie(&headers)?, channel).await?;
+    valv.accounts().send_code(&session_cookie(&headers)?, channel).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -176,7 +176,7 @@ async fn second_factor(
         Method::RecoveryCode => SecondFactor::RecoveryCode(req.code),
         Method::Code => SecondFactor::SentCode(req.code),
     };
-    let s = valv.second_factor(&session_cookie(&headers)?, factor, peer.ip()).await?;
+    let s = valv.accounts().second_factor(&session_cookie(&headers)?, factor, peer.ip()).await?;
     Ok(signed_in(s, 43_200))
 }
 
@@ -196,13 +196,13 @@ async fn activate(
     State(valv): State<Valv>,
     ApiJson(req): ApiJson<ActivateRequest>,
 ) -> Result<axum::Json<UserView>, WebError> {
-    Ok(axum::Json(valv.activate(&req.invitation, req.password).await?))
+    Ok(axum::Json(valv.accounts().activate(&req.invitation, req.password).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "auth",
     responses((status = 204, description = "Signed out"), ErrorResponses))]
 async fn sign_out(State(valv): State<Valv>, Signed(caller): Signed) -> Result<Response, WebError> {
-    valv.sign_out(&caller).await?;
+    valv.accounts().sign_out(&caller).await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
     let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
     if let Ok(v) = HeaderValue::from_str(&expired) {

@@ -20,7 +20,7 @@ pub(crate) fn routes() -> OpenApiRouter<Valv> {
 #[utoipa::path(post, path = "/api/v1/exports", tag = "export",
     responses((status = 202, body = JobView, description = "Started; poll it for progress"), ErrorResponses))]
 async fn start_export(State(v): State<Valv>, Exporter(c): Exporter) -> Result<(StatusCode, Json<JobView>), WebError> {
-    Ok((StatusCode::ACCEPTED, Json(v.start_export(&c).await?)))
+    Ok((StatusCode::ACCEPTED, Json(v.portability().start_export(&c).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/exports/{id}", tag = "export", params(("id" = String, Path)),
@@ -30,7 +30,7 @@ async fn export_job(
     Exporter(c): Exporter,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, WebError> {
-    Ok(Json(v.export_job(&c, &id)?))
+    Ok(Json(v.portability().export_job(&c, &id)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/exports/{id}/archive", tag = "export", params(("id" = String, Path)),
@@ -40,7 +40,7 @@ async fn export_archive(
     Exporter(c): Exporter,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let (archive, len) = v.export_archive(&c, &id)?;
+    let (archive, len) = v.portability().export_archive(&c, &id)?;
     let mut res = Body::from_stream(archive).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));

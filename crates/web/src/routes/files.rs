@@ -72,7 +72,7 @@ async fn list_files(
     Member(c): Member,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Json<Vec<FileView>>, WebError> {
-    Ok(Json(v.files(&c, p.folder.as_deref()).await?))
+    Ok(Json(v.content().files(&c, p.folder.as_deref()).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/files", tag = "files", params(NewFileParams),
@@ -86,7 +86,7 @@ async fn upload_file(
     body: Body,
 ) -> Result<(StatusCode, Json<FileView>), WebError> {
     let target = UploadTarget::New { folder: p.folder.unwrap_or_else(|| "/".into()), name: p.name };
-    let view = v.upload(&c, target, &media_type(&headers), body.into_data_stream()).await?;
+    let view = v.content().upload(&c, target, &media_type(&headers), body.into_data_stream()).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -97,13 +97,13 @@ async fn get_file(
     Member(c): Member,
     Path(id): Path<String>,
 ) -> Result<Json<FileView>, WebError> {
-    Ok(Json(v.file(&c, file_id(&id)?).await?))
+    Ok(Json(v.content().file(&c, file_id(&id)?).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/files/{id}", tag = "files", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted; versions stay"), ErrorResponses))]
 async fn delete_file(State(v): State<Valv>, Member(c): Member, Path(id): Path<String>) -> Result<StatusCode, WebError> {
-    v.delete_file(&c, file_id(&id)?).await?;
+    v.content().delete_file(&c, file_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -118,7 +118,7 @@ async fn upload_version(
     body: Body,
 ) -> Result<Json<FileView>, WebError> {
     let target = UploadTarget::Version(file_id(&id)?);
-    Ok(Json(v.upload(&c, target, &media_type(&headers), body.into_data_stream()).await?))
+    Ok(Json(v.content().upload(&c, target, &media_type(&headers), body.into_data_stream()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/files/{id}/content", tag = "files",
@@ -130,7 +130,7 @@ async fn download(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    send(v.download(&c, file_id(&id)?, None, range(&headers)).await?).await
+    send(v.content().download(&c, file_id(&id)?, None, range(&headers)).await?).await
 }
 
 #[utoipa::path(get, path = "/api/v1/files/{id}/versions/{version}/content", tag = "files",
@@ -143,7 +143,7 @@ async fn download_version(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let version = version.parse().map_err(|_| WebError::not_found())?;
-    send(v.download(&c, file_id(&id)?, Some(version), range(&headers)).await?).await
+    send(v.content().download(&c, file_id(&id)?, Some(version), range(&headers)).await?).await
 }
 
 /// One `bytes=` range; anything else is ignored and the whole content sent

@@ -38,7 +38,7 @@ async fn readyz(State(valv): State<Valv>) -> Result<axum::Json<Health>, WebError
     responses((status = 200, content_type = "text/plain; version=0.0.4", body = String), ErrorResponses))]
 async fn metrics(State(valv): State<Valv>) -> Result<([(axum::http::HeaderName, &'static str); 1], String), WebError> {
     use std::fmt::Write as _;
-    let s = valv.backup_status(&valv_service::Caller::System).await?;
+    let s = valv.backups().backup_status(&valv_service::Caller::System).await?;
     let mut out = String::new();
     let _ = writeln!(out, "# HELP valv_journal_seq Newest journal position.\n# TYPE valv_journal_seq gauge");
     let _ = writeln!(out, "valv_journal_seq {}", s.journal_seq);

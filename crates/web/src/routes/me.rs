@@ -27,7 +27,7 @@ pub(crate) fn routes() -> OpenApiRouter<Valv> {
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", responses((status = 200, body = UserView), ErrorResponses))]
 async fn me(State(valv): State<Valv>, Member(c): Member) -> Result<Json<UserView>, WebError> {
-    Ok(Json(valv.me(&c).await?))
+    Ok(Json(valv.accounts().me(&c).await?))
 }
 
 /// A password change.
@@ -47,13 +47,13 @@ async fn change_password(
     Member(c): Member,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, WebError> {
-    valv.change_password(&c, req.current_password, req.new_password).await?;
+    valv.accounts().change_password(&c, req.current_password, req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/me/totp", tag = "me", responses((status = 200, body = TotpEnrolment), ErrorResponses))]
 async fn begin_totp(State(valv): State<Valv>, Member(c): Member) -> Result<Json<TotpEnrolment>, WebError> {
-    Ok(Json(valv.begin_totp(&c).await?))
+    Ok(Json(valv.accounts().begin_totp(&c).await?))
 }
 
 /// A code from the authenticator app.
@@ -76,12 +76,12 @@ async fn confirm_totp(
     Member(c): Member,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> Result<Json<RecoveryCodes>, WebError> {
-    Ok(Json(RecoveryCodes { recovery_codes: valv.confirm_totp(&c, &req.code).await? }))
+    Ok(Json(RecoveryCodes { recovery_codes: valv.accounts().confirm_totp(&c, &req.code).await? }))
 }
 
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = Vec<TokenView>), ErrorResponses))]
 async fn list_tokens(State(valv): State<Valv>, Member(c): Member) -> Result<Json<Vec<TokenView>>, WebError> {
-    Ok(Json(valv.tokens(&c).await?))
+    Ok(Json(valv.accounts().tokens(&c).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
@@ -91,7 +91,7 @@ async fn create_token(
     Member(c): Member,
     ApiJson(req): ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<TokenCreated>), WebError> {
-    Ok((StatusCode::CREATED, Json(valv.create_token(&c, req).await?)))
+    Ok((StatusCode::CREATED, Json(valv.accounts().create_token(&c, req).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path)),
@@ -101,13 +101,13 @@ async fn revoke_token(
     Member(c): Member,
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, WebError> {
-    Ok(Json(valv.revoke_token(&c, path_id(&id, TokenId::parse)?).await?))
+    Ok(Json(valv.accounts().revoke_token(&c, path_id(&id, TokenId::parse)?).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/tenant", tag = "tenant", responses((status = 200, body = TenantView), ErrorResponses))]
 async fn own_tenant(State(valv): State<Valv>, Member(c): Member) -> Result<Json<TenantView>, WebError> {
     let (tenant, _, _) = c.member()?;
-    Ok(Json(valv.tenant(&c, tenant).await?))
+    Ok(Json(valv.accounts().tenant(&c, tenant).await?))
 }
 
 /// Tenant settings an owner or admin may change.
@@ -125,5 +125,5 @@ async fn update_own_tenant(
     Admin(c): Admin,
     ApiJson(req): ApiJson<TenantSettings>,
 ) -> Result<Json<TenantView>, WebError> {
-    Ok(Json(valv.set_require_second_factor(&c, req.require_second_factor).await?))
+    Ok(Json(valv.accounts().set_require_second_factor(&c, req.require_second_factor).await?))
 }

@@ -47,7 +47,7 @@ fn record_id(raw: &str) -> Result<RecordId, WebError> {
 
 #[utoipa::path(get, path = "/api/v1/collections", tag = "records", responses((status = 200, body = Vec<CollectionView>), ErrorResponses))]
 async fn list_collections(State(v): State<Valv>, Member(c): Member) -> Result<Json<Vec<CollectionView>>, WebError> {
-    Ok(Json(v.collections(&c).await?))
+    Ok(Json(v.content().collections(&c).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/collections", tag = "records", request_body = NewCollection,
@@ -57,7 +57,7 @@ async fn create_collection(
     Admin(c): Admin,
     ApiJson(req): ApiJson<NewCollection>,
 ) -> Result<(StatusCode, Json<CollectionView>), WebError> {
-    Ok((StatusCode::CREATED, Json(v.create_collection(&c, req).await?)))
+    Ok((StatusCode::CREATED, Json(v.content().create_collection(&c, req).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/collections/{name}", tag = "records", params(("name" = String, Path)),
@@ -67,7 +67,7 @@ async fn get_collection(
     Member(c): Member,
     Path(name): Path<String>,
 ) -> Result<Json<CollectionView>, WebError> {
-    Ok(Json(v.collection(&c, &name).await?))
+    Ok(Json(v.content().collection(&c, &name).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/collections/{name}", tag = "records", params(("name" = String, Path)),
@@ -78,7 +78,7 @@ async fn update_collection(
     Path(name): Path<String>,
     ApiJson(req): ApiJson<CollectionPatch>,
 ) -> Result<Json<CollectionView>, WebError> {
-    Ok(Json(v.update_collection(&c, &name, req).await?))
+    Ok(Json(v.content().update_collection(&c, &name, req).await?))
 }
 
 /// Besides these, `?field=value` and `?field.op=value` (op: eq, ne, lt, lte, gt, gte) filter on fields.
@@ -94,7 +94,7 @@ async fn list_records(
     Path(name): Path<String>,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<RecordPage>, WebError> {
-    Ok(Json(v.list_records(&c, &name, &params).await?))
+    Ok(Json(v.content().list_records(&c, &name, &params).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/collections/{name}/records", tag = "records", params(("name" = String, Path)),
@@ -105,7 +105,7 @@ async fn create_record(
     Path(name): Path<String>,
     ApiJson(data): ApiJson<Value>,
 ) -> Result<Response, WebError> {
-    Ok(with_etag(v.create_record(&c, &name, data).await?, StatusCode::CREATED))
+    Ok(with_etag(v.content().create_record(&c, &name, data).await?, StatusCode::CREATED))
 }
 
 #[utoipa::path(get, path = "/api/v1/collections/{name}/records/{id}", tag = "records",
@@ -115,7 +115,7 @@ async fn get_record(
     Member(c): Member,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    Ok(with_etag(v.record(&c, &name, record_id(&id)?).await?, StatusCode::OK))
+    Ok(with_etag(v.content().record(&c, &name, record_id(&id)?).await?, StatusCode::OK))
 }
 
 #[utoipa::path(patch, path = "/api/v1/collections/{name}/records/{id}", tag = "records",
@@ -129,7 +129,7 @@ async fn update_record(
     headers: HeaderMap,
     ApiJson(patch): ApiJson<Map<String, Value>>,
 ) -> Result<Response, WebError> {
-    let view = v.update_record(&c, &name, record_id(&id)?, patch, if_match(&headers)).await?;
+    let view = v.content().update_record(&c, &name, record_id(&id)?, patch, if_match(&headers)).await?;
     Ok(with_etag(view, StatusCode::OK))
 }
 
@@ -142,7 +142,7 @@ async fn delete_record(
     Path((name, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, WebError> {
-    v.delete_record(&c, &name, record_id(&id)?, if_match(&headers)).await?;
+    v.content().delete_record(&c, &name, record_id(&id)?, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -153,7 +153,7 @@ async fn revisions(
     Member(c): Member,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Json<Vec<RevisionView>>, WebError> {
-    Ok(Json(v.record_revisions(&c, &name, record_id(&id)?).await?))
+    Ok(Json(v.content().record_revisions(&c, &name, record_id(&id)?).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/collections/{name}/records/{id}/revisions/{rev}", tag = "records",
@@ -165,7 +165,7 @@ async fn revision(
     Path((name, id, rev)): Path<(String, String, String)>,
 ) -> Result<Json<RecordView>, WebError> {
     let rev = rev.parse().map_err(|_| WebError::not_found())?;
-    Ok(Json(v.record_revision(&c, &name, record_id(&id)?, rev).await?))
+    Ok(Json(v.content().record_revision(&c, &name, record_id(&id)?, rev).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/collections/{name}/records/{id}/revisions/{rev}/restore", tag = "records",
@@ -178,5 +178,8 @@ async fn restore(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let rev = rev.parse().map_err(|_| WebError::not_found())?;
-    Ok(with_etag(v.restore_revision(&c, &name, record_id(&id)?, rev, if_match(&headers)).await?, StatusCode::OK))
+    Ok(with_etag(
+        v.content().restore_revision(&c, &name, record_id(&id)?, rev, if_match(&headers)).await?,
+        StatusCode::OK,
+    ))
 }

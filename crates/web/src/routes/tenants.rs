@@ -26,12 +26,12 @@ pub(crate) fn routes() -> OpenApiRouter<Valv> {
 
 #[utoipa::path(get, path = "/api/v1/operator/me", tag = "operator", responses((status = 200, body = OperatorView), ErrorResponses))]
 async fn operator_me(State(valv): State<Valv>, Operator(c): Operator) -> Result<Json<OperatorView>, WebError> {
-    Ok(Json(valv.operator_me(&c).await?))
+    Ok(Json(valv.accounts().operator_me(&c).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "operator", responses((status = 200, body = Vec<TenantView>), ErrorResponses))]
 async fn list_tenants(State(valv): State<Valv>, Operator(c): Operator) -> Result<Json<Vec<TenantView>>, WebError> {
-    Ok(Json(valv.tenants(&c).await?))
+    Ok(Json(valv.accounts().tenants(&c).await?))
 }
 
 /// A created tenant and its first owner, who was sent an invitation.
@@ -48,7 +48,7 @@ async fn create_tenant(
     Operator(c): Operator,
     ApiJson(req): ApiJson<NewTenant>,
 ) -> Result<(StatusCode, Json<TenantCreated>), WebError> {
-    let (tenant, owner) = valv.create_tenant(&c, req).await?;
+    let (tenant, owner) = valv.accounts().create_tenant(&c, req).await?;
     Ok((StatusCode::CREATED, Json(TenantCreated { tenant, owner })))
 }
 
@@ -59,7 +59,7 @@ async fn get_tenant(
     Operator(c): Operator,
     Path(id): Path<String>,
 ) -> Result<Json<TenantView>, WebError> {
-    Ok(Json(valv.tenant(&c, path_id(&id, TenantId::parse)?).await?))
+    Ok(Json(valv.accounts().tenant(&c, path_id(&id, TenantId::parse)?).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{id}/block", tag = "operator", params(("id" = String, Path)),
@@ -69,7 +69,7 @@ async fn block_tenant(
     Operator(c): Operator,
     Path(id): Path<String>,
 ) -> Result<Json<TenantView>, WebError> {
-    Ok(Json(valv.set_tenant_blocked(&c, path_id(&id, TenantId::parse)?, true).await?))
+    Ok(Json(valv.accounts().set_tenant_blocked(&c, path_id(&id, TenantId::parse)?, true).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{id}/unblock", tag = "operator", params(("id" = String, Path)),
@@ -79,7 +79,7 @@ async fn unblock_tenant(
     Operator(c): Operator,
     Path(id): Path<String>,
 ) -> Result<Json<TenantView>, WebError> {
-    Ok(Json(valv.set_tenant_blocked(&c, path_id(&id, TenantId::parse)?, false).await?))
+    Ok(Json(valv.accounts().set_tenant_blocked(&c, path_id(&id, TenantId::parse)?, false).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{id}/terminate", tag = "operator", params(("id" = String, Path)),
@@ -89,7 +89,7 @@ async fn terminate_tenant(
     Operator(c): Operator,
     Path(id): Path<String>,
 ) -> Result<Json<TenantView>, WebError> {
-    Ok(Json(valv.terminate_tenant(&c, path_id(&id, TenantId::parse)?).await?))
+    Ok(Json(valv.accounts().terminate_tenant(&c, path_id(&id, TenantId::parse)?).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/tenants/{id}/limits", tag = "operator", params(("id" = String, Path)),
@@ -100,5 +100,5 @@ async fn set_limits(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<LimitsInput>,
 ) -> Result<Json<TenantView>, WebError> {
-    Ok(Json(valv.set_tenant_limits(&c, path_id(&id, TenantId::parse)?, req).await?))
+    Ok(Json(valv.accounts().set_tenant_limits(&c, path_id(&id, TenantId::parse)?, req).await?))
 }

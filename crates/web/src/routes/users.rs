@@ -22,7 +22,7 @@ pub(crate) fn routes() -> OpenApiRouter<Valv> {
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<UserView>), ErrorResponses))]
 async fn list_users(State(valv): State<Valv>, Admin(c): Admin) -> Result<Json<Vec<UserView>>, WebError> {
-    Ok(Json(valv.users(&c).await?))
+    Ok(Json(valv.accounts().users(&c).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
@@ -32,7 +32,7 @@ async fn create_user(
     Admin(c): Admin,
     ApiJson(req): ApiJson<NewUser>,
 ) -> Result<(StatusCode, Json<UserView>), WebError> {
-    Ok((StatusCode::CREATED, Json(valv.create_user(&c, req).await?)))
+    Ok((StatusCode::CREATED, Json(valv.accounts().create_user(&c, req).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
@@ -42,7 +42,7 @@ async fn get_user(
     Admin(c): Admin,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, WebError> {
-    Ok(Json(valv.user(&c, path_id(&id, UserId::parse)?).await?))
+    Ok(Json(valv.accounts().user(&c, path_id(&id, UserId::parse)?).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserPatch,
@@ -53,7 +53,7 @@ async fn update_user(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UserPatch>,
 ) -> Result<Json<UserView>, WebError> {
-    Ok(Json(valv.update_user(&c, path_id(&id, UserId::parse)?, req).await?))
+    Ok(Json(valv.accounts().update_user(&c, path_id(&id, UserId::parse)?, req).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/block", tag = "users", params(("id" = String, Path)),
@@ -63,7 +63,7 @@ async fn block_user(
     Admin(c): Admin,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, WebError> {
-    Ok(Json(valv.set_user_blocked(&c, path_id(&id, UserId::parse)?, true).await?))
+    Ok(Json(valv.accounts().set_user_blocked(&c, path_id(&id, UserId::parse)?, true).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/unblock", tag = "users", params(("id" = String, Path)),
@@ -73,7 +73,7 @@ async fn unblock_user(
     Admin(c): Admin,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, WebError> {
-    Ok(Json(valv.set_user_blocked(&c, path_id(&id, UserId::parse)?, false).await?))
+    Ok(Json(valv.accounts().set_user_blocked(&c, path_id(&id, UserId::parse)?, false).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/invite", tag = "users", params(("id" = String, Path)),
@@ -83,5 +83,5 @@ async fn reinvite_user(
     Admin(c): Admin,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, WebError> {
-    Ok(Json(valv.reinvite(&c, path_id(&id, UserId::parse)?).await?))
+    Ok(Json(valv.accounts().reinvite(&c, path_id(&id, UserId::parse)?).await?))
 }

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod content;
+pub mod history;
 mod jobs;
 mod journal;
 mod privacy;

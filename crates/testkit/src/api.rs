@@ -89,10 +89,7 @@ impl Api<'_> {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let res = req.send().await.unwrap();
-        let (status, headers) = (res.status(), res.headers().clone());
-        let body = res.json().await.unwrap_or(Value::Null);
-        Answer { status, headers, body }
+        answer(req.send().await.unwrap()).await
     }
 
     async fn get(&self, who: &Client, path: &str) -> Answer {
@@ -219,4 +216,216 @@ impl Api<'_> {
         let body = json!({ "kind": kind, "email": email });
         self.post(&crate::client(), &format!("/api/v1/public/{slug}/requests"), &body).await
     }
+
+    // Operators and setup.
+
+    pub async fn setup(&self, body: Value) -> Answer {
+        self.post(&crate::client(), "/api/v1/setup", &body).await
+    }
+
+    pub async fn operator_sign_in(&self, who: &Client, email: &str, password: &str) -> Answer {
+        self.post(who, "/api/v1/operator/sign-in", &json!({ "email": email, "password": password })).await
+    }
+
+    pub async fn operator_me(&self, operator: &Client) -> Answer {
+        self.get(operator, "/api/v1/operator/me").await
+    }
+
+    pub async fn set_limits(&self, operator: &Client, id: &str, limits: Value) -> Answer {
+        self.send(operator, Method::PATCH, &format!("/api/v1/tenants/{id}/limits"), Some(&limits), &[]).await
+    }
+
+    // The caller's own tenant.
+
+    pub async fn own_tenant(&self, who: &Client) -> Answer {
+        self.get(who, "/api/v1/tenant").await
+    }
+
+    pub async fn update_own_tenant(&self, owner: &Client, patch: Value) -> Answer {
+        self.send(owner, Method::PATCH, "/api/v1/tenant", Some(&patch), &[]).await
+    }
+
+    // Sign-in.
+
+    pub async fn sign_in(&self, who: &Client, slug: &str, email: &str, password: &str) -> Answer {
+        self.post(who, "/api/v1/auth/sign-in", &json!({ "tenant": slug, "email": email, "password": password })).await
+    }
+
+    /// Completes a sign-in with a `code` of `method` (`totp`, `recovery_code` or `code`).
+    pub async fn second_factor(&self, who: &Client, method: &str, code: &str) -> Answer {
+        self.post(who, "/api/v1/auth/second-factor", &json!({ "method": method, "code": code })).await
+    }
+
+    /// Asks for a one-time code by `channel` (`email` or `sms`).
+    pub async fn send_code(&self, who: &Client, channel: &str) -> Answer {
+        self.post(who, "/api/v1/auth/send-code", &json!({ "channel": channel })).await
+    }
+
+    pub async fn activate(&self, invitation: &str, password: &str) -> Answer {
+        let body = json!({ "invitation": invitation, "password": password });
+        self.post(&crate::client(), "/api/v1/auth/activate", &body).await
+    }
+
+    pub async fn sign_out(&self, who: &Client) -> Answer {
+        self.send(who, Method::POST, "/api/v1/auth/sign-out", None, &[]).await
+    }
+
+    pub async fn change_password(&self, who: &Client, current: &str, new: &str) -> Answer {
+        self.post(who, "/api/v1/me/password", &json!({ "current_password": current, "new_password": new })).await
+    }
+
+    pub async fn begin_totp(&self, who: &Client) -> Answer {
+        self.send(who, Method::POST, "/api/v1/me/totp", None, &[]).await
+    }
+
+    pub async fn confirm_totp(&self, who: &Client, code: &str) -> Answer {
+        self.post(who, "/api/v1/me/totp/confirm", &json!({ "code": code })).await
+    }
+
+    // Users and tokens.
+
+    pub async fn user(&self, admin: &Client, id: &str) -> Answer {
+        self.get(admin, &format!("/api/v1/users/{id}")).await
+    }
+
+    pub async fn reinvite(&self, admin: &Client, id: &str) -> Answer {
+        self.send(admin, Method::POST, &format!("/api/v1/users/{id}/invite"), None, &[]).await
+    }
+
+    pub async fn create_token(&self, who: &Client, body: Value) -> Answer {
+        self.post(who, "/api/v1/tokens", &body).await
+    }
+
+    pub async fn tokens(&self, who: &Client) -> Answer {
+        self.get(who, "/api/v1/tokens").await
+    }
+
+    pub async fn revoke_token(&self, who: &Client, id: &str) -> Answer {
+        self.send(who, Method::DELETE, &format!("/api/v1/tokens/{id}"), None, &[]).await
+    }
+
+    // Collections.
+
+    pub async fn collections(&self, who: &Client) -> Answer {
+        self.get(who, "/api/v1/collections").await
+    }
+
+    pub async fn update_collection(&self, admin: &Client, name: &str, patch: Value) -> Answer {
+        self.send(admin, Method::PATCH, &format!("/api/v1/collections/{name}"), Some(&patch), &[]).await
+    }
+
+    // Files.
+
+    /// Uploads `bytes` as a new file `name` in `folder`.
+    pub async fn upload(&self, who: &Client, folder: &str, name: &str, bytes: Vec<u8>) -> Answer {
+        let url = self.app.at(&format!("/api/v1/files?folder={folder}&name={name}"));
+        answer(who.post(url).body(bytes).send().await.unwrap()).await
+    }
+
+    /// Uploads `bytes` as a new version of file `id`.
+    pub async fn upload_version(&self, who: &Client, id: &str, bytes: Vec<u8>) -> Answer {
+        answer(who.put(self.app.at(&format!("/api/v1/files/{id}/content"))).body(bytes).send().await.unwrap()).await
+    }
+
+    /// Files in `folder`, or everywhere.
+    pub async fn files(&self, who: &Client, folder: Option<&str>) -> Answer {
+        self.get(who, &folder.map_or_else(|| "/api/v1/files".to_owned(), |f| format!("/api/v1/files?folder={f}"))).await
+    }
+
+    pub async fn file(&self, who: &Client, id: &str) -> Answer {
+        self.get(who, &format!("/api/v1/files/{id}")).await
+    }
+
+    pub async fn delete_file(&self, who: &Client, id: &str) -> Answer {
+        self.send(who, Method::DELETE, &format!("/api/v1/files/{id}"), None, &[]).await
+    }
+
+    /// The current content of file `id` (or `version`), with `range` if given.
+    pub async fn download(&self, who: &Client, id: &str, version: Option<u32>, range: Option<&str>) -> Content {
+        let path = version.map_or_else(
+            || format!("/api/v1/files/{id}/content"),
+            |v| format!("/api/v1/files/{id}/versions/{v}/content"),
+        );
+        let mut req = who.get(self.app.at(&path));
+        if let Some(r) = range {
+            req = req.header("range", r);
+        }
+        let res = req.send().await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        Content { status, headers, bytes: res.bytes().await.unwrap().to_vec() }
+    }
+
+    // Exports.
+
+    pub async fn start_export(&self, admin: &Client) -> Answer {
+        self.send(admin, Method::POST, "/api/v1/exports", None, &[]).await
+    }
+
+    pub async fn export_status(&self, admin: &Client, id: &str) -> Answer {
+        self.get(admin, &format!("/api/v1/exports/{id}")).await
+    }
+
+    pub async fn export_archive(&self, admin: &Client, id: &str) -> Content {
+        let res = admin.get(self.app.at(&format!("/api/v1/exports/{id}/archive"))).send().await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        Content { status, headers, bytes: res.bytes().await.unwrap().to_vec() }
+    }
+
+    /// Verifies a request's e-mail address with the code sent to it.
+    pub async fn verify_request(&self, code: &str) -> Answer {
+        self.post(&crate::client(), "/api/v1/public/requests/verify", &json!({ "code": code })).await
+    }
+
+    /// Requests of the caller's tenant, optionally by deadline (`open`, `due_soon`, `overdue`).
+    pub async fn requests(&self, admin: &Client, deadline: Option<&str>) -> Answer {
+        self.get(
+            admin,
+            &deadline.map_or_else(|| "/api/v1/requests".into(), |d| format!("/api/v1/requests?deadline={d}")),
+        )
+        .await
+    }
+
+    pub async fn answer_request(&self, admin: &Client, id: &str) -> Answer {
+        self.send(admin, Method::POST, &format!("/api/v1/requests/{id}/answer"), None, &[]).await
+    }
+
+    pub async fn extend_request(&self, admin: &Client, id: &str, months: u8, reason: &str) -> Answer {
+        let body = json!({ "months": months, "reason": reason });
+        self.post(admin, &format!("/api/v1/requests/{id}/extend"), &body).await
+    }
+
+    pub async fn search_subject(&self, admin: &Client, query: Value) -> Answer {
+        self.post(admin, "/api/v1/subjects/search", &query).await
+    }
+
+    pub async fn access_report(&self, admin: &Client, query: Value) -> Answer {
+        self.post(admin, "/api/v1/subjects/access", &query).await
+    }
+
+    pub async fn erase_subject(&self, admin: &Client, query: Value) -> Answer {
+        self.post(admin, "/api/v1/subjects/erase", &query).await
+    }
+}
+
+/// Binary content the server answered.
+#[derive(Debug)]
+pub struct Content {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+async fn answer(res: reqwest::Response) -> Answer {
+    let (status, headers) = (res.status(), res.headers().clone());
+    let body = res.json().await.unwrap_or(Value::Null);
+    Answer { status, headers, body }
+}
+
+/// A client that authenticates with the API token `secret` (`Authorization: Bearer`).
+#[must_use]
+pub fn bearer(secret: &str) -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {secret}")).unwrap();
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().danger_accept_invalid_certs(true).default_headers(headers).build().unwrap()
 }

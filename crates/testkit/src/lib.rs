@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 mod api;
 mod postgres;
-pub use api::{Answer, Api};
+pub use api::{Answer, Api, Content, bearer};
 pub use postgres::{postgres, psql};
 
 /// A password every policy check accepts for the fixtures' names.

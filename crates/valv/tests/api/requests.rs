@@ -1,94 +1,48 @@
 //! The data-subject request workflow, through the public endpoint.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::{app, code};
+use crate::app;
 
 #[tokio::test]
 async fn a_subject_files_verifies_and_is_answered_within_the_deadline() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let col = json!({ "name": "contacts", "data_subject": true, "fields": [
         { "name": "name", "type": "text", "personal": "identity" }, { "name": "email", "type": "email", "personal": "contact" }]});
-    t.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap();
-    t.owner
-        .post(app.at("/api/v1/collections/contacts/records"))
-        .json(&json!({ "name": "Eve", "email": "eve@x.example" }))
-        .send()
-        .await
-        .unwrap();
+    let _ = api.create_collection(&t.owner, col).await.created();
+    let eve = json!({ "name": "Eve", "email": "eve@x.example" });
+    let _ = api.create_record(&t.owner, "contacts", eve).await.created();
 
-    let public = valv_testkit::client();
-    let r = public
-        .post(app.at("/api/v1/public/acme/requests"))
-        .json(&json!({ "kind": "access", "email": "eve@x.example" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202, "anyone may file, no account needed");
-    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        public
-            .post(app.at("/api/v1/public/nope/requests"))
-            .json(&json!({ "kind": "access", "email": "e@x.example" }))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    let filed = api.file_request("acme", "access", "eve@x.example").await.expect(202);
+    let id = filed["id"].as_str().unwrap().to_owned();
+    assert_eq!(api.file_request("nope", "access", "e@x.example").await.status, 404, "an unknown organisation");
 
-    let answer = app.at(&format!("/api/v1/requests/{id}/answer"));
-    assert_eq!(
-        code(t.owner.post(&answer).send().await.unwrap()).await,
-        (409, "not_verified".into()),
-        "no answer before the address is proven"
-    );
-    let list: Value = t.owner.get(app.at("/api/v1/requests")).send().await.unwrap().json().await.unwrap();
+    api.answer_request(&t.owner, &id).await.error(409, "not_verified");
+    let list = api.requests(&t.owner, None).await.ok();
     let req = &list[0];
     assert_eq!((req["status"].as_str(), req["deadline"].as_str()), (Some("awaiting_verification"), Some("open")));
     assert!(req["due"].as_str().unwrap() > req["received_at"].as_str().unwrap());
 
     let mail = app.outbox().into_iter().rev().find(|m| m["to"]["address"] == "eve@x.example").unwrap();
-    let code_line =
+    let code =
         mail["body"].as_str().unwrap().lines().rev().find(|l| l.split('.').count() == 3).unwrap().trim().to_owned();
-    let bad =
-        public.post(app.at("/api/v1/public/requests/verify")).json(&json!({ "code": "x.y.z" })).send().await.unwrap();
-    assert_eq!(code(bad).await, (401, "verification_invalid".into()));
-    assert_eq!(
-        public
-            .post(app.at("/api/v1/public/requests/verify"))
-            .json(&json!({ "code": code_line }))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
+    api.verify_request("x.y.z").await.error(401, "verification_invalid");
+    assert_eq!(api.verify_request(&code).await.status, 204);
 
-    let ext = app.at(&format!("/api/v1/requests/{id}/extend"));
-    let r = t.owner.post(&ext).json(&json!({ "months": 3, "reason": "complex" })).send().await.unwrap();
-    assert_eq!(code(r).await, (422, "extension_refused".into()), "at most two further months");
-    let r: Value = t
-        .owner
-        .post(&ext)
-        .json(&json!({ "months": 2, "reason": "many systems to search" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(r["extended_by_months"], 2);
+    api.extend_request(&t.owner, &id, 3, "complex").await.error(422, "extension_refused");
+    let extended = api.extend_request(&t.owner, &id, 2, "many systems to search").await.ok();
+    assert_eq!(extended["extended_by_months"], 2, "two further months are the most");
 
-    let done: Value = t.owner.post(&answer).send().await.unwrap().json().await.unwrap();
+    let done = api.answer_request(&t.owner, &id).await.ok();
     assert_eq!(done["status"], "answered");
     assert_eq!(done["response"]["records"][0]["current"]["name"], "Eve", "the extract is the answer");
-    assert_eq!(code(t.owner.post(&answer).send().await.unwrap()).await.1, "already_answered");
-    let actions: Vec<String> =
-        app.journal(&t.owner).await.iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
+    api.answer_request(&t.owner, &id).await.error(409, "already_answered");
+    let journal = api.journal(&t.owner).await.ok();
+    let actions: Vec<&str> =
+        journal["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     for a in ["request.received", "request.verified", "request.extended", "request.answered"] {
-        assert!(actions.iter().any(|x| x == a), "{a} journaled");
+        assert!(actions.contains(&a), "{a} journaled");
     }
 }

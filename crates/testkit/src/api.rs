@@ -206,7 +206,12 @@ impl Api<'_> {
 
     /// Journal entries of the caller's tenant, newest first.
     pub async fn journal(&self, reader: &Client) -> Answer {
-        self.get(reader, "/api/v1/journal?limit=500").await
+        self.journal_where(reader, "limit=500").await
+    }
+
+    /// Journal entries matching `query` (`action=auth.sign_in_failed`, `before=7&limit=2`).
+    pub async fn journal_where(&self, reader: &Client, query: &str) -> Answer {
+        self.get(reader, &format!("/api/v1/journal?{query}")).await
     }
 
     // Data subjects.

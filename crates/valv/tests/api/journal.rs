@@ -3,42 +3,34 @@ use valv_testkit::PASSWORD;
 
 use crate::app;
 
+/// The entries of a journal answer.
+fn entries(answer: valv_testkit::Answer) -> Vec<Value> {
+    answer.ok()["entries"].as_array().unwrap().clone()
+}
+
 #[tokio::test]
 async fn every_change_and_sign_in_is_journaled_and_filterable() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let (uid, _) = app.member(&t, "bo@acme.example", "member").await;
-    t.owner.post(app.at(&format!("/api/v1/users/{uid}/block"))).send().await.unwrap();
+    let _ = api.user_action(&t.owner, &uid, "block").await.ok();
     let _ = app.sign_in("acme", "bo@acme.example", "wrong-wrong-wrong").await;
-    t.owner.post(app.at("/api/v1/tokens")).json(&json!({ "name": "ci" })).send().await.unwrap();
-    let actions: Vec<String> =
-        app.journal(&t.owner).await.iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
+    let _ = api.create_token(&t.owner, json!({ "name": "ci" })).await.created();
+    let all = entries(api.journal(&t.owner).await);
+    let actions: Vec<&str> = all.iter().map(|e| e["action"].as_str().unwrap()).collect();
     for a in
         ["user.invited", "user.activated", "auth.signed_in", "user.blocked", "auth.sign_in_failed", "token.created"]
     {
-        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+        assert!(actions.contains(&a), "{a} in {actions:?}");
     }
-    let failed: Value =
-        t.owner.get(app.at("/api/v1/journal?action=auth.sign_in_failed")).send().await.unwrap().json().await.unwrap();
-    let e = &failed["entries"][0];
-    assert_eq!(e["actor"], "anonymous");
-    assert_eq!(e["detail"]["reason"], "bad_credentials");
+    let failed = entries(api.journal_where(&t.owner, "action=auth.sign_in_failed").await);
+    assert_eq!((&failed[0]["actor"], &failed[0]["detail"]["reason"]), (&json!("anonymous"), &json!("bad_credentials")));
     let owner_actor = format!("user:{}", t.owner_id);
-    let mine: Value = t
-        .owner
-        .get(app.at(&format!("/api/v1/journal?actor={owner_actor}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(mine["entries"].as_array().unwrap().iter().all(|e| e["actor"] == owner_actor.as_str()));
-    let future: Value =
-        t.owner.get(app.at("/api/v1/journal?from=2999-01-01T00:00:00Z")).send().await.unwrap().json().await.unwrap();
-    assert!(future["entries"].as_array().unwrap().is_empty(), "time range filter");
-    let all = app.journal(&t.owner).await;
+    let mine = entries(api.journal_where(&t.owner, &format!("actor={owner_actor}")).await);
+    assert!(mine.iter().all(|e| e["actor"] == owner_actor.as_str()), "filtered by actor");
+    let future = entries(api.journal_where(&t.owner, "from=2999-01-01T00:00:00Z").await);
+    assert!(future.is_empty(), "time range filter");
     assert!(all.iter().all(|e| !e.to_string().contains("argon2")), "no password hash reaches the journal API");
 }
 

@@ -1,40 +1,27 @@
 use serde_json::json;
 use valv_testkit::{PASSWORD, client};
 
-use crate::{app, code};
+use crate::app;
 
 #[tokio::test]
 async fn the_setup_token_creates_the_first_operator_once() {
     let app = app();
+    let api = app.api();
     let token = app.setup_token.clone().expect("first start prints a setup token");
-    let c = client();
     let body = |t: &str| json!({ "setup_token": t, "name": "Olle Op", "email": "ops@x.example", "password": PASSWORD });
-    assert_eq!(
-        code(c.post(app.at("/api/v1/setup")).json(&body("wrong")).send().await.unwrap()).await,
-        (401, "setup_token_invalid".into())
-    );
+    api.setup(body("wrong")).await.error(401, "setup_token_invalid");
     let weak = json!({ "setup_token": token, "name": "Olle Op", "email": "ops@x.example", "password": "password123" });
-    let (s, _) = code(c.post(app.at("/api/v1/setup")).json(&weak).send().await.unwrap()).await;
-    assert_eq!(s, 422, "a weak password is refused and does not burn the token");
-    assert_eq!(c.post(app.at("/api/v1/setup")).json(&body(&token)).send().await.unwrap().status(), 201);
-    assert_eq!(
-        code(c.post(app.at("/api/v1/setup")).json(&body(&token)).send().await.unwrap()).await,
-        (401, "setup_token_invalid".into())
-    );
+    assert_eq!(api.setup(weak).await.status, 422, "a weak password is refused and does not burn the token");
+    let _ = api.setup(body(&token)).await.created();
+    api.setup(body(&token)).await.error(401, "setup_token_invalid");
 }
 
 #[tokio::test]
 async fn there_is_no_default_password() {
     let app = app();
-    let c = client();
+    let api = app.api();
     for (email, password) in [("admin@localhost", "admin"), ("admin", "password"), ("root@localhost", "changeme")] {
-        let r = c
-            .post(app.at("/api/v1/operator/sign-in"))
-            .json(&json!({ "email": email, "password": password }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 401, "{email}/{password}");
+        assert_eq!(api.operator_sign_in(&client(), email, password).await.status, 401, "{email}/{password}");
     }
 }
 

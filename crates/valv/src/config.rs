@@ -52,7 +52,7 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// Sender address of e-mail.
     pub smtp_from: String,
-    /// Log filter, e.g. `info` or `valv_web=debug,info`.
+    /// Log filter, e.g. `info` or `valv_api=debug,info`.
     pub log: String,
     /// Where file content goes: a folder, `file:///path` or `s3://bucket?endpoint=…&region=…`
     /// (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) [default: <data_dir>/blobs].

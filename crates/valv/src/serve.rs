@@ -49,7 +49,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value
     let _ = rustls::crypto::ring::default_provider().install_default();
     let valv = crate::wiring::build(&config).await?;
     let app =
-        valv_web::app(valv.clone(), config.request_timeout()?).into_make_service_with_connect_info::<SocketAddr>();
+        valv_api::app(valv.clone(), config.request_timeout()?).into_make_service_with_connect_info::<SocketAddr>();
     let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;

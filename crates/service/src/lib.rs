@@ -1,7 +1,9 @@
-//! Use cases of valv. Every state change goes through here and is written
-//! together with its journal entry; handlers and the CLI call these functions
-//! and never the store (DESIGN.md). Authorization is decided here, from the
-//! [`Caller`] the web layer resolved.
+//! Use cases of valv, by business area (`areas.rs`: accounts, content,
+//! portability, backups; privacy is its own crate), behind the thin [`Valv`]
+//! facade. Every state change goes through here and is written together
+//! with its journal entry; handlers and the CLI call these functions and
+//! never the store (DESIGN.md). Authorization is decided here, from the
+//! [`Caller`] the HTTP layer resolved.
 
 mod areas;
 mod auth;

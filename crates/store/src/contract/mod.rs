@@ -170,6 +170,22 @@ pub fn token(user: &UserRow) -> crate::TokenRow {
     }
 }
 
+/// A complete session `id` of `principal`.
+#[must_use]
+pub fn session(id: &str, principal: Principal) -> SessionRow {
+    SessionRow {
+        id: id.to_owned(),
+        secret_digest: "d".into(),
+        principal,
+        complete: true,
+        created_at: T0,
+        expires_at: T0,
+        code_digest: None,
+        code_expires_at: None,
+        code_failures: 0,
+    }
+}
+
 /// A tenant, committed.
 async fn committed_tenant(s: &dyn Store, slug: &str) -> TenantRow {
     let t = tenant(slug);

@@ -11,17 +11,7 @@ pub(super) async fn run(s: &dyn Store) {
 
 async fn sessions_are_kept_and_ended(s: &dyn Store) {
     let p = Principal::User { tenant: TenantId::new(), user: UserId::new() };
-    let mk = |id: &str| SessionRow {
-        id: id.to_owned(),
-        secret_digest: "d".into(),
-        principal: p,
-        complete: true,
-        created_at: T0,
-        expires_at: T0,
-        code_digest: None,
-        code_expires_at: None,
-        code_failures: 0,
-    };
+    let mk = |id: &str| session(id, p);
     s.put_session(mk("s1")).await.expect("put");
     s.put_session(mk("s2")).await.expect("put");
     assert_eq!(s.session("s1").await.expect("get"), Some(mk("s1")));

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use valv_domain::{Email, OperatorId, PersonName, RecordId, TenantId, UserId, UserStatus};
 
-use super::{T0, collection, file, put, request, tenant, token, user, version};
+use super::{T0, collection, file, put, request, session, tenant, token, user, version};
 use crate::{
     Action, Chain, Change, DumpItem, OperatorRow, Owner, Principal, RecordRow, Row, SessionRow, Store, StoreResult,
     Table,
@@ -40,18 +40,9 @@ fn rows_of(t: TenantId) -> Vec<Row> {
     ]
 }
 
-fn session(tenant: TenantId) -> SessionRow {
-    SessionRow {
-        id: format!("session-{tenant}"),
-        secret_digest: "d".into(),
-        principal: Principal::User { tenant, user: UserId::new() },
-        complete: true,
-        created_at: T0,
-        expires_at: T0,
-        code_digest: None,
-        code_expires_at: None,
-        code_failures: 0,
-    }
+/// A session of a new user of `tenant`.
+fn user_session(tenant: TenantId) -> SessionRow {
+    session(&format!("session-{tenant}"), Principal::User { tenant, user: UserId::new() })
 }
 
 async fn dump(s: &dyn Store) -> StoreResult<Vec<DumpItem>> {
@@ -82,7 +73,7 @@ async fn populate(s: &dyn Store, slug: &str) -> TenantId {
     for row in rows_of(t.id) {
         s.commit(put(Chain::Tenant(t.id), Action::RecordUpdated, row)).await.expect("row");
     }
-    s.put_session(session(t.id)).await.expect("session");
+    s.put_session(user_session(t.id)).await.expect("session");
     t.id
 }
 
@@ -125,7 +116,7 @@ pub async fn every_table_is_dumped_restored_and_purged(s: &dyn Store, fresh: &dy
     let items = dump(s).await.expect("dump after the purge");
     assert!(tables_of(&items, Some(gone)).is_empty(), "no row of the purged tenant is left");
     assert_eq!(tables_of(&items, Some(kept)).len(), journaled.len() - 2, "the other tenant keeps all of its rows");
-    assert!(s.session(&session(gone).id).await.expect("session").is_none(), "its sessions end");
-    assert!(s.session(&session(kept).id).await.expect("session").is_some(), "the other tenant's stay");
+    assert!(s.session(&user_session(gone).id).await.expect("session").is_none(), "its sessions end");
+    assert!(s.session(&user_session(kept).id).await.expect("session").is_some(), "the other tenant's stay");
     assert!(s.requests(gone).await.expect("requests").is_empty(), "its data-subject requests are gone");
 }

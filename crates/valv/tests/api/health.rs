@@ -1,4 +1,4 @@
-use crate::{app, code};
+use crate::app;
 
 #[tokio::test]
 async fn health_and_readiness_answer_with_security_headers() {
@@ -29,14 +29,13 @@ async fn openapi_document_lists_the_api() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json_errors_with_a_request_id() {
-    let app = app();
-    let c = valv_testkit::client();
-    let r = c.get(app.at("/api/v1/nothing-here")).send().await.unwrap();
-    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "not_found");
-    assert_eq!(v["error"]["request_id"], id.as_str(), "the body quotes the request id");
-    assert_eq!(code(c.delete(app.at("/healthz")).send().await.unwrap()).await, (405, "method_not_allowed".into()));
+    let (app, c) = (app(), valv_testkit::client());
+    let api = app.api();
+    let missing = api.send(&c, reqwest::Method::GET, "/api/v1/nothing-here", None, &[]).await;
+    let id = missing.headers["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(missing.body["error"]["request_id"], id.as_str(), "the body quotes the request id");
+    missing.error(404, "not_found");
+    api.send(&c, reqwest::Method::DELETE, "/healthz", None, &[]).await.error(405, "method_not_allowed");
 }
 
 #[tokio::test]

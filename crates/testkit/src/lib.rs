@@ -12,9 +12,11 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
+mod answer;
 mod api;
 mod postgres;
-pub use api::{Answer, Api, Content, bearer};
+pub use answer::{Answer, Content, bearer};
+pub use api::Api;
 pub use postgres::{postgres, psql};
 
 /// A password every policy check accepts for the fixtures' names.

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use valv_crypto::keyring::{check_value, matches, unwrap, wrap};
 use valv_crypto::seal::Key;
 use valv_domain::TenantId;
-use valv_store::KeyStore;
+use valv_store::{Added, Hold, KeyStore};
 
 /// Why the keyring cannot serve.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,17 @@ pub enum KeyringError {
     Damaged(TenantId),
     #[error("tenant {0} has a data key already")]
     Exists(TenantId),
+    #[error(
+        "the master key was rotated while this process ran: it refuses to wrap a key under the old one; \
+         start it again"
+    )]
+    Rotated,
+    #[error("valv serve is running on this keyring: stop every server, rotate, then start them again")]
+    Serving,
+    #[error("a master-key rotation is running on this keyring: start when it has finished")]
+    Rotating,
+    #[error("the keyring changed during the rotation (a tenant was added or purged); nothing changed: rotate again")]
+    Changed,
     #[error("keyring store: {0}")]
     Store(String),
 }
@@ -37,6 +48,9 @@ impl From<valv_store::StoreError> for KeyringError {
 pub struct Keyring {
     store: Arc<dyn KeyStore>,
     master: Key,
+    /// The stored check value `master` matched at open: every key this
+    /// process wraps is stored only while it is still the current one.
+    check: Vec<u8>,
     cache: RwLock<HashMap<TenantId, Key>>,
 }
 
@@ -52,14 +66,25 @@ impl Keyring {
     /// # Errors
     /// [`KeyringError::WrongMasterKey`] when `master` did not make this keyring.
     pub async fn open(store: Arc<dyn KeyStore>, master: Key) -> Result<Self, KeyringError> {
-        match store.check().await? {
-            Some(check) if !matches(&master, &check) => return Err(KeyringError::WrongMasterKey),
-            Some(_) => {}
-            None => {
-                store.init(check_value(&master)).await?;
-            }
+        if store.check().await?.is_none() {
+            // Two processes starting at once: the first check value stored wins.
+            store.init(check_value(&master)).await?;
         }
-        Ok(Self { store, master, cache: RwLock::default() })
+        let check = store.check().await?.ok_or_else(|| KeyringError::Store("the check value vanished".into()))?;
+        if !matches(&master, &check) {
+            return Err(KeyringError::WrongMasterKey);
+        }
+        Ok(Self { store, master, check, cache: RwLock::default() })
+    }
+
+    /// Stores `key` wrapped under the master key as `name`; false when
+    /// `name` has a key already.
+    async fn add(&self, name: &str, key: &Key) -> Result<bool, KeyringError> {
+        match self.store.add_wrapped(name, wrap(&self.master, name, key), self.check.clone()).await? {
+            Added::Stored => Ok(true),
+            Added::Exists => Ok(false),
+            Added::OtherMaster => Err(KeyringError::Rotated),
+        }
     }
 
     /// Whether `store` was initialised already (a master key exists for it).
@@ -77,7 +102,7 @@ impl Keyring {
     /// at once); otherwise when the store fails.
     pub async fn create(&self, tenant: TenantId) -> Result<Key, KeyringError> {
         let key = Key::generate();
-        if !self.store.add_wrapped(&tenant.to_string(), wrap(&self.master, &tenant.to_string(), &key)).await? {
+        if !self.add(&tenant.to_string(), &key).await? {
             return Err(KeyringError::Exists(tenant));
         }
         self.remember(tenant, &key);
@@ -115,12 +140,16 @@ impl Keyring {
         Ok(tenants.len())
     }
 
-    /// Rewraps every tenant key under `new_master` in one transaction. Data is
-    /// not re-encrypted: the tenant keys stay the same.
+    /// Rewraps every tenant key under `new_master` in one transaction, while
+    /// holding the keyring alone. Data is not re-encrypted: the tenant keys
+    /// stay the same.
     ///
     /// # Errors
-    /// When a key does not unwrap under the current master.
+    /// [`KeyringError::Serving`] while a server runs; [`KeyringError::Changed`]
+    /// when a key was added or destroyed meanwhile; a key that does not
+    /// unwrap under the current master.
     pub async fn rotate(&self, new_master: &Key) -> Result<usize, KeyringError> {
+        let _alone = self.store.hold(Hold::Rotating).await?.ok_or(KeyringError::Serving)?;
         let mut rewrapped = Vec::new();
         for t in self.store.tenants().await? {
             let wrapped = self.store.wrapped(&t).await?.unwrap_or_default();
@@ -131,7 +160,9 @@ impl Keyring {
             rewrapped.push((t.clone(), wrap(new_master, &t, &key)));
         }
         let n = rewrapped.len();
-        self.store.replace_all(check_value(new_master), rewrapped).await?;
+        if !self.store.rotate(self.check.clone(), check_value(new_master), rewrapped).await? {
+            return Err(KeyringError::Changed);
+        }
         Ok(n)
     }
 
@@ -164,7 +195,7 @@ impl Keyring {
         // Several targets' shippers ask at once on a first start: the first
         // key stored wins and every caller uses it.
         let key = Key::generate();
-        if self.store.add_wrapped(BACKUP, wrap(&self.master, BACKUP, &key)).await? {
+        if self.add(BACKUP, &key).await? {
             return Ok(key);
         }
         stored().await?.ok_or_else(|| KeyringError::Store("the backup key vanished while it was made".into()))
@@ -195,7 +226,9 @@ impl Keyring {
         let (check, keys): (Vec<u8>, Vec<(String, Vec<u8>)>) =
             serde_json::from_slice(&plain).map_err(|e| KeyringError::Store(e.to_string()))?;
         store.init(check.clone()).await?;
-        store.replace_all(check, keys).await?;
+        for (name, wrapped) in keys {
+            store.add_wrapped(&name, wrapped, check.clone()).await?;
+        }
         Ok(())
     }
 }

@@ -29,6 +29,25 @@ async fn rotation_keeps_tenant_keys_and_destruction_removes_them() {
     assert!(matches!(reopened.key(t).await, Err(KeyringError::Missing(_))), "crypto-shredded");
 }
 
+/// Review H1: a process that opened the keyring before a rotation (a
+/// server that kept running) must not wrap a new tenant's key under the
+/// master key rotated away: nobody could unwrap it after a restart.
+#[tokio::test]
+async fn a_key_is_never_wrapped_under_a_master_key_rotated_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteKeyStore::open(&dir.path().join("keyring.db")).unwrap());
+    let (old, new) = (Key::generate(), Key::generate());
+    let stale = Keyring::open(store.clone(), old.clone()).await.unwrap();
+    let rotating = Keyring::open(store.clone(), old).await.unwrap();
+    rotating.rotate(&new).await.unwrap();
+    let t = TenantId::new();
+    assert!(matches!(stale.create(t).await, Err(KeyringError::Rotated)), "refused, loudly");
+    let current = Keyring::open(store, new).await.unwrap();
+    assert!(matches!(current.key(t).await, Err(KeyringError::Missing(_))), "and nothing was stored");
+    current.create(t).await.unwrap();
+    assert!(current.verify_all().await.is_ok(), "the current master key wraps as before");
+}
+
 /// Every target's shipper asks for the backup key at once on a first start:
 /// all get the one key that is stored, and a tenant key is never replaced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,8 +3,8 @@
 //! data never carry it, and destroying a key rewrites the one place it lives
 //! (DESIGN.md, Keys and erasure).
 
-use sqlx::PgPool;
-use valv_store::{KeyStore, StoreResult};
+use sqlx::{PgPool, Postgres, Transaction};
+use valv_store::{Added, Hold, KeyLock, KeyStore, StoreResult, rewraps_exactly};
 
 use crate::backend;
 use crate::conn::{pool, write_tx};
@@ -12,6 +12,10 @@ use crate::conn::{pool, write_tx};
 /// The advisory lock under which the keyring's tables are created (the bytes
 /// of `valvkeys`), so two instances starting at once never collide.
 const SETUP_LOCK: i64 = 0x7661_6c76_6b65_7973;
+
+/// The keyring lock (the bytes of `valvring`): every server holds it shared
+/// on a session of its own, a rotation alone.
+const RING_LOCK: i64 = 0x7661_6c76_7269_6e67;
 
 /// A keyring needs few connections: it is read at start and on new tenants.
 const POOL_SIZE: u32 = 2;
@@ -85,15 +89,21 @@ impl KeyStore for PgKeyStore {
             .map_err(backend)
     }
 
-    async fn add_wrapped(&self, tenant: &str, wrapped: Vec<u8>) -> StoreResult<bool> {
+    async fn add_wrapped(&self, tenant: &str, wrapped: Vec<u8>, check: Vec<u8>) -> StoreResult<Added> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // FOR SHARE: a rotation (which updates this row) waits for the add, or the add for it.
+        if locked_check(&mut tx, "FOR SHARE").await?.as_deref() != Some(check.as_slice()) {
+            return Ok(Added::OtherMaster);
+        }
         let done =
             sqlx::query("INSERT INTO keyring_keys (tenant, wrapped) VALUES ($1, $2) ON CONFLICT (tenant) DO NOTHING")
                 .bind(tenant)
                 .bind(wrapped)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
-        Ok(done.rows_affected() == 1)
+        tx.commit().await.map_err(backend)?;
+        Ok(if done.rows_affected() == 1 { Added::Stored } else { Added::Exists })
     }
 
     async fn tenants(&self) -> StoreResult<Vec<String>> {
@@ -103,35 +113,63 @@ impl KeyStore for PgKeyStore {
             .map_err(backend)
     }
 
-    async fn replace_all(&self, check: Vec<u8>, wrapped: Vec<(String, Vec<u8>)>) -> StoreResult<()> {
+    async fn rotate(&self, from: Vec<u8>, to: Vec<u8>, rewrapped: Vec<(String, Vec<u8>)>) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO keyring_check (id, value) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET value = excluded.value",
-        )
-        .bind(check)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        for (t, w) in wrapped {
-            sqlx::query(
-                "INSERT INTO keyring_keys (tenant, wrapped) VALUES ($1, $2)
-                 ON CONFLICT (tenant) DO UPDATE SET wrapped = excluded.wrapped",
-            )
-            .bind(t)
-            .bind(w)
+        let current = locked_check(&mut tx, "FOR UPDATE").await?;
+        // Destroys take the same row lock first, so the names read here stay.
+        let names: Vec<String> = sqlx::query_scalar("SELECT tenant FROM keyring_keys ORDER BY tenant")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if current.as_deref() != Some(from.as_slice()) || !rewraps_exactly(&names, &rewrapped) {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE keyring_check SET value = $1 WHERE id = 1")
+            .bind(to)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        for (t, w) in rewrapped {
+            sqlx::query("UPDATE keyring_keys SET wrapped = $2 WHERE tenant = $1")
+                .bind(t)
+                .bind(w)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         }
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn hold(&self, hold: Hold) -> StoreResult<Option<KeyLock>> {
+        // A session lock on a connection of its own, out of the pool: held
+        // until the guard drops the connection or the process ends.
+        let mut conn = self.pool.acquire().await.map_err(backend)?.detach();
+        let sql = match hold {
+            Hold::Serving => "SELECT pg_try_advisory_lock_shared($1)",
+            Hold::Rotating => "SELECT pg_try_advisory_lock($1)",
+        };
+        let held: bool = sqlx::query_scalar(sql).bind(RING_LOCK).fetch_one(&mut conn).await.map_err(backend)?;
+        Ok(held.then(|| KeyLock::new(conn)))
     }
 
     async fn destroy(&self, tenant: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        locked_check(&mut tx, "FOR SHARE").await?;
         sqlx::query("DELETE FROM keyring_keys WHERE tenant = $1")
             .bind(tenant)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
-            .map_err(backend)
-            .map(drop)
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
     }
+}
+
+/// The check value, its row locked `mode` for the rest of the transaction.
+async fn locked_check(tx: &mut Transaction<'_, Postgres>, mode: &str) -> StoreResult<Option<Vec<u8>>> {
+    sqlx::query_scalar(&format!("SELECT value FROM keyring_check WHERE id = 1 {mode}"))
+        .persistent(false)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)
 }

@@ -2,11 +2,12 @@
 //! database, so backups of the data never carry it and destroying a key
 //! rewrites the one place it lives.
 
-use std::path::Path;
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rusqlite::{Connection, OptionalExtension as _, params};
-use valv_store::{KeyStore, StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+use valv_store::{Added, Hold, KeyLock, KeyStore, StoreError, StoreResult, rewraps_exactly};
 
 use crate::backend;
 use crate::conn::{Durability, make_durable};
@@ -15,6 +16,9 @@ use crate::conn::{Durability, make_durable};
 #[derive(Clone)]
 pub struct SqliteKeyStore {
     conn: Arc<Mutex<Connection>>,
+    /// `keyring.lock` beside the file: servers hold it shared, a rotation
+    /// alone (an advisory `flock`, released by the kernel when a process ends).
+    lock: PathBuf,
 }
 
 impl std::fmt::Debug for SqliteKeyStore {
@@ -55,7 +59,7 @@ impl SqliteKeyStore {
             durability.pragmas()
         ))
         .map_err(backend)?;
-        Ok(Self { conn: Arc::new(Mutex::new(c)) })
+        Ok(Self { conn: Arc::new(Mutex::new(c)), lock: path.with_extension("lock") })
     }
 
     async fn run<T: Send + 'static>(
@@ -91,11 +95,17 @@ impl KeyStore for SqliteKeyStore {
         .await
     }
 
-    async fn add_wrapped(&self, tenant: &str, wrapped: Vec<u8>) -> StoreResult<bool> {
+    async fn add_wrapped(&self, tenant: &str, wrapped: Vec<u8>, check: Vec<u8>) -> StoreResult<Added> {
         let t = tenant.to_owned();
         self.run(move |c| {
-            c.execute("INSERT OR IGNORE INTO tenant_keys (tenant, wrapped) VALUES (?1, ?2)", params![t, wrapped])
-                .map(|n| n == 1)
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if current_check(&tx)?.as_deref() != Some(check.as_slice()) {
+                return Ok(Added::OtherMaster);
+            }
+            let n =
+                tx.execute("INSERT OR IGNORE INTO tenant_keys (tenant, wrapped) VALUES (?1, ?2)", params![t, wrapped])?;
+            tx.commit()?;
+            Ok(if n == 1 { Added::Stored } else { Added::Exists })
         })
         .await
     }
@@ -108,16 +118,38 @@ impl KeyStore for SqliteKeyStore {
         .await
     }
 
-    async fn replace_all(&self, check: Vec<u8>, wrapped: Vec<(String, Vec<u8>)>) -> StoreResult<()> {
+    async fn rotate(&self, from: Vec<u8>, to: Vec<u8>, rewrapped: Vec<(String, Vec<u8>)>) -> StoreResult<bool> {
         self.run(move |c| {
-            let tx = c.transaction()?;
-            tx.execute("INSERT OR REPLACE INTO keyring_check (id, value) VALUES (1, ?1)", [check])?;
-            for (t, w) in wrapped {
-                tx.execute("INSERT OR REPLACE INTO tenant_keys (tenant, wrapped) VALUES (?1, ?2)", params![t, w])?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let names: Vec<String> = tx
+                .prepare("SELECT tenant FROM tenant_keys ORDER BY tenant")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if current_check(&tx)?.as_deref() != Some(from.as_slice()) || !rewraps_exactly(&names, &rewrapped) {
+                return Ok(false);
             }
-            tx.commit()
+            tx.execute("UPDATE keyring_check SET value = ?1 WHERE id = 1", [to])?;
+            for (t, w) in rewrapped {
+                tx.execute("UPDATE tenant_keys SET wrapped = ?2 WHERE tenant = ?1", params![t, w])?;
+            }
+            tx.commit()?;
+            Ok(true)
         })
         .await
+    }
+
+    async fn hold(&self, hold: Hold) -> StoreResult<Option<KeyLock>> {
+        let io = |e: std::io::Error| StoreError::Backend(format!("cannot lock {}: {e}", self.lock.display()));
+        let file = File::options().create(true).truncate(false).write(true).open(&self.lock).map_err(io)?;
+        let taken = match hold {
+            Hold::Serving => file.try_lock_shared(),
+            Hold::Rotating => file.try_lock(),
+        };
+        match taken {
+            Ok(()) => Ok(Some(KeyLock::new(file))),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(io(e)),
+        }
     }
 
     async fn destroy(&self, tenant: &str) -> StoreResult<()> {
@@ -133,6 +165,10 @@ impl KeyStore for SqliteKeyStore {
     }
 }
 
+fn current_check(c: &Connection) -> rusqlite::Result<Option<Vec<u8>>> {
+    c.query_row("SELECT value FROM keyring_check WHERE id = 1", [], |r| r.get(0)).optional()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,7 +179,7 @@ mod tests {
         let path = dir.path().join("keyring.db");
         let keys = SqliteKeyStore::open_unsynced(&path).expect("open");
         assert!(keys.init(vec![1, 2]).await.expect("init"));
-        assert!(keys.add_wrapped("t1", vec![3]).await.expect("add"));
+        assert_eq!(keys.add_wrapped("t1", vec![3], vec![1, 2]).await.expect("add"), Added::Stored);
         keys.flush().await.expect("flush");
         drop(keys);
         assert!(SqliteKeyStore::open_unsynced(&path).is_err(), "only into a new file");

@@ -1,11 +1,21 @@
 //! The SQLite backend passes the store contract suite.
 
 use valv_store::prelude::*;
+use valv_store_sqlite::SqliteKeyStore;
+
 #[tokio::test]
 async fn sqlite_store_passes_the_contract_suite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = valv_store_sqlite::SqliteStore::open(&dir.path().join("valv.db")).await.expect("open");
     valv_store::contract::run_all(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_key_store_passes_the_key_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("keyring.db");
+    let (k, other) = (SqliteKeyStore::open(&path).expect("open"), SqliteKeyStore::open(&path).expect("again"));
+    valv_store::contract::keys(&k, &other).await;
 }
 
 #[tokio::test]

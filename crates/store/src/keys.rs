@@ -13,13 +13,24 @@ pub trait KeyStore: Send + Sync + 'static {
     /// Initialises an empty keyring with `check`; false if one exists already.
     async fn init(&self, check: Vec<u8>) -> StoreResult<bool>;
     async fn wrapped(&self, tenant: &str) -> StoreResult<Option<Vec<u8>>>;
-    /// Stores a new wrapped key; false, and nothing changed, when `tenant`
-    /// has one already (a key in use is never replaced by accident).
-    async fn add_wrapped(&self, tenant: &str, wrapped: Vec<u8>) -> StoreResult<bool>;
+    /// Stores a new key wrapped under the master key whose check value is
+    /// `check`, atomically with the comparison: a process that still holds a
+    /// master key rotated away cannot add a key nobody could unwrap later.
+    /// Nothing changes unless [`Added::Stored`].
+    async fn add_wrapped(&self, tenant: &str, wrapped: Vec<u8>, check: Vec<u8>) -> StoreResult<Added>;
     /// Every tenant with a wrapped key.
     async fn tenants(&self) -> StoreResult<Vec<String>>;
-    /// Replaces the check value and every wrapped key in one transaction (rotation).
-    async fn replace_all(&self, check: Vec<u8>, wrapped: Vec<(String, Vec<u8>)>) -> StoreResult<()>;
+    /// Rotation: replaces the check value `from` by `to` and every wrapped
+    /// key by its rewrapped form, in one transaction. False, and nothing
+    /// changed, when the keyring is no longer what the caller rewrapped (its
+    /// check value is not `from`, or a key was added or destroyed meanwhile):
+    /// a destroyed key never comes back through a rotation.
+    async fn rotate(&self, from: Vec<u8>, to: Vec<u8>, rewrapped: Vec<(String, Vec<u8>)>) -> StoreResult<bool>;
+    /// Takes the keyring lock without waiting; `None` when it is taken in a
+    /// way that excludes `hold`. Servers share it for as long as they run;
+    /// a rotation holds it alone, so the two never interleave. Released when
+    /// the [`KeyLock`] drops (or the process ends).
+    async fn hold(&self, hold: Hold) -> StoreResult<Option<KeyLock>>;
     /// Destroys a tenant's key for good (crypto-shredding).
     async fn destroy(&self, tenant: &str) -> StoreResult<()>;
     /// Makes everything written durable. A keyring opened for a restore
@@ -28,4 +39,52 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn flush(&self) -> StoreResult<()> {
         Ok(())
     }
+}
+
+/// What [`KeyStore::add_wrapped`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Stored,
+    /// The tenant has a key already; a key in use is never replaced by accident.
+    Exists,
+    /// The keyring's check value is no longer the caller's: the master key
+    /// was rotated since the caller opened the keyring.
+    OtherMaster,
+}
+
+/// How the keyring lock is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Shared by every running server.
+    Serving,
+    /// Alone: a master-key rotation.
+    Rotating,
+}
+
+/// A held keyring lock: whatever keeps it (a locked file, a database
+/// session), released when dropped.
+pub struct KeyLock {
+    _keeper: std::sync::Mutex<Box<dyn Send>>,
+}
+
+impl KeyLock {
+    /// Wraps what keeps the lock.
+    pub fn new(keeper: impl Send + 'static) -> Self {
+        Self { _keeper: std::sync::Mutex::new(Box::new(keeper)) }
+    }
+}
+
+impl std::fmt::Debug for KeyLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyLock")
+    }
+}
+
+/// Whether a rotation's `rewrapped` keys name exactly the stored `names`
+/// (sorted): else a key was added or destroyed since they were read.
+#[must_use]
+pub fn rewraps_exactly(names: &[String], rewrapped: &[(String, Vec<u8>)]) -> bool {
+    let mut theirs: Vec<&str> = rewrapped.iter().map(|(t, _)| t.as_str()).collect();
+    theirs.sort_unstable();
+    names.iter().map(String::as_str).eq(theirs)
 }

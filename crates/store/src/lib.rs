@@ -43,7 +43,7 @@ pub use files::{FileRow, FileVersionRow, StoredChunk};
 pub use image::{RowImage, RowKeys};
 pub use jobs::{JobOutcome, JobRun};
 pub use journal::{ChainHead, HistoryItem, JournalEntry, JournalQuery};
-pub use keys::KeyStore;
+pub use keys::{Added, Hold, KeyLock, KeyStore, rewraps_exactly};
 pub use records::{CollectionRow, Filter, Op, Processing, RecordQuery, RecordRow};
 pub use requests::RequestRow;
 pub use rows::{Contact, OperatorRow, Row, TenantLimits, TenantRow, TokenId, TokenRow, TotpState, UserRow};

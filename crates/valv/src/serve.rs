@@ -47,7 +47,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value
     let addr = config.listen_addr()?;
     // One crypto provider for the process (rustls picks none by itself when unsure).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let valv = crate::wiring::build(&config).await?;
+    let (valv, _keyring_lock) = crate::wiring::build_for_serving(&config).await?;
     let app =
         valv_api::app(valv.clone(), config.request_timeout()?).into_make_service_with_connect_info::<SocketAddr>();
     let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;

@@ -8,10 +8,10 @@ use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 use valv_domain::SystemClock;
 use valv_service::backup::ScratchStore;
-use valv_service::keyring::Keyring;
+use valv_service::keyring::{Keyring, KeyringError};
 use valv_service::sender::{FileOutbox, SmtpSender};
 use valv_service::{Sender, Valv};
-use valv_store::{KeyStore, Store};
+use valv_store::{Hold, KeyLock, KeyStore, Store};
 use valv_store_postgres::{PgKeyStore, PgStore};
 use valv_store_sqlite::{SqliteKeyStore, SqliteStore};
 
@@ -129,7 +129,7 @@ async fn keyring_on(config: &Config, store: Arc<dyn KeyStore>) -> anyhow::Result
         ),
     };
     match Keyring::open(store.clone(), master).await {
-        Err(valv_service::keyring::KeyringError::WrongMasterKey) if keys::pending_file(&path).exists() => {
+        Err(KeyringError::WrongMasterKey) if keys::pending_file(&path).exists() => {
             // A rotation stopped after rewrapping and before renaming the new key file: finish it.
             let pending = keys::read_file(&keys::pending_file(&path))?;
             let ring = Keyring::open(store, pending).await?;
@@ -138,6 +138,17 @@ async fn keyring_on(config: &Config, store: Arc<dyn KeyStore>) -> anyhow::Result
         }
         other => Ok(other?),
     }
+}
+
+/// The service layer for `valv serve`, and the keyring lock it holds for
+/// as long as it runs: no master-key rotation interleaves with serving
+/// (a server keeps the master key in memory and wraps new tenants' keys).
+pub async fn build_for_serving(config: &Config) -> anyhow::Result<(Valv, KeyLock)> {
+    ensure_data_dir(&config.data_dir)?;
+    let keys = key_store(config).await?;
+    let lock = keys.hold(Hold::Serving).await?.ok_or(KeyringError::Rotating)?;
+    let store = store(config).await?;
+    Ok((build_on(config, store, keys).await?, lock))
 }
 
 /// The service layer over the data dir of `config`.

@@ -1,19 +1,22 @@
 //! The contract suite: behaviour every backend must show. A backend's tests
 //! call [`run_all`] with a fresh, empty store, and
 //! [`every_table_is_dumped_restored_and_purged`] and
-//! [`replayed_entries_rebuild_the_state`] with two each. One module per
-//! aggregate trait; together they call every method of [`Store`].
+//! [`replayed_entries_rebuild_the_state`] with two each, and [`keys`] with
+//! two handles on one keyring. One module per aggregate trait; together
+//! they call every method of [`Store`] and of [`crate::KeyStore`].
 
 mod accounts;
 mod content;
 pub mod history;
 mod jobs;
 mod journal;
+mod keys;
 mod privacy;
 mod replication;
 mod sessions;
 mod tables;
 
+pub use keys::keys;
 pub use replication::replayed_entries_rebuild_the_state;
 pub use tables::every_table_is_dumped_restored_and_purged;
 

@@ -14,6 +14,7 @@ pub enum KeysCommand {
     #[command(after_help = "Example:\n  valv keys init --data-dir /var/lib/valv")]
     Init,
     /// Replace the master key: tenant keys are rewrapped, no data is re-encrypted.
+    /// Every `valv serve` on this keyring must be stopped first.
     #[command(after_help = "Example:\n  valv keys rotate")]
     Rotate,
     /// Check that the master key opens the keyring and every tenant key.
@@ -42,7 +43,14 @@ pub async fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> 
             // point leaves a state the next start completes (see wiring::keyring).
             let _ = std::fs::remove_file(&pending);
             let new: Key = keys::write_new(&pending)?;
-            let n = ring.rotate(&new).await?;
+            let n = match ring.rotate(&new).await {
+                Ok(n) => n,
+                Err(e) => {
+                    // Refused (a server runs, the keyring changed): nothing was rewrapped.
+                    let _ = std::fs::remove_file(&pending);
+                    return Err(e.into());
+                }
+            };
             std::fs::rename(&pending, &path)?;
             println!("rotated the master key {}; rewrapped {n} tenant keys", path.display());
         }

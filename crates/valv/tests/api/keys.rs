@@ -122,6 +122,28 @@ fn rotation_rewraps_tenant_keys_and_retires_the_old_master_key() {
     assert!(!stale.status.success() && text(&stale).contains("does not match"), "{}", text(&stale));
 }
 
+/// Review H1: a rotation while `valv serve` runs would leave the server
+/// wrapping new tenants' keys under the old master key. It is refused, and
+/// changes nothing, until the server stops.
+#[tokio::test]
+async fn rotation_is_refused_while_a_server_runs() {
+    let app = crate::app();
+    let key = app.data_dir().join("master.key");
+    let before = std::fs::read(&key).unwrap();
+    let refused = app.cli(&["keys", "rotate"]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("valv serve is running"), "the error says what to do: {}", text(&refused));
+    assert_eq!(std::fs::read(&key).unwrap(), before, "the master key is unchanged");
+    assert!(!app.data_dir().join("master.key.new").exists(), "and no new key was left behind");
+    let operator = app.operator().await;
+    app.tenant(&operator, "after").await;
+    let dir = app.crash();
+    let verify = valv(&dir.path().join("data"), &["keys", "verify"]);
+    assert!(verify.status.success(), "every key the server wrapped opens: {}", text(&verify));
+    let rotated = valv(&dir.path().join("data"), &["keys", "rotate"]);
+    assert!(rotated.status.success(), "once the server stopped: {}", text(&rotated));
+}
+
 #[test]
 fn the_master_key_can_come_from_the_environment_and_a_wrong_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();

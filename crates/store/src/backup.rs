@@ -20,9 +20,15 @@ impl StateDigest {
     /// # Errors
     /// `Corrupt` when the item cannot be serialised.
     pub fn add(&mut self, item: &DumpItem) -> StoreResult<()> {
-        self.0.update(serde_json::to_vec(item).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-        self.0.update(b"\n");
+        let mut line = serde_json::to_vec(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        line.push(b'\n');
+        self.add_line(&line);
         Ok(())
+    }
+
+    /// Adds an item already serialised as its JSON line (newline included).
+    pub fn add_line(&mut self, line: &[u8]) {
+        self.0.update(line);
     }
 
     /// The digest, hex-encoded.

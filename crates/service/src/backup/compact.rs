@@ -7,9 +7,10 @@
 //!
 //! Entries are carried over as shipped, not re-read from the live journal:
 //! a segment is history, and an erasure reaches it by the ledger that every
-//! restore re-applies (DESIGN.md, Keys and erasure). Parts sealed with a
-//! destroyed tenant key cannot be opened and are left out: they are
-//! unreadable in every copy already.
+//! restore re-applies (DESIGN.md, Keys and erasure). Parts of a purged
+//! tenant (its key destroyed) are left out: they are unreadable in every
+//! copy already. A key that cannot be read for any other reason (a damaged
+//! key, a database hiccup) stops the merge with its inputs in place.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,7 +21,7 @@ use valv_backup::compaction::{self, Merge};
 use valv_store::ShippedEntry;
 
 use super::internal;
-use super::objects::{self, Keys};
+use super::objects;
 use super::ship::BATCH;
 use crate::{Backups, ServiceResult};
 
@@ -76,7 +77,7 @@ impl Backups<'_> {
 
     async fn merge(&self, target: &Target, m: &Merge, inputs: &[&String]) -> ServiceResult<usize> {
         let backup = self.ctx.keyring.backup_key().await.map_err(internal)?;
-        let keys = Keys { keyring: Some(&self.ctx.keyring), backup: backup.clone() };
+        let keys = self.keys(&backup);
         let mut entries: BTreeMap<u64, ShippedEntry> = BTreeMap::new();
         for name in inputs {
             let parts = objects::fetch(&[target], name, &backup).await?;
@@ -88,7 +89,7 @@ impl Backups<'_> {
         for e in entries.values() {
             parts.push(e.0.chain.clone(), e)?;
         }
-        let chain_keys = self.chain_keys(parts.chains(), &backup).await;
+        let chain_keys = self.chain_keys(parts.chains(), &backup).await?;
         target.put(&name, Bytes::from(parts.seal(&name, &chain_keys, &backup)?)).await.map_err(internal)?;
         // Read back before anything is removed: the inputs go only once their entries are safely elsewhere.
         objects::fetch(&[target], &name, &backup).await?;

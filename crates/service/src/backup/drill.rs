@@ -13,7 +13,6 @@ use valv_backup::Target;
 use valv_blob::{ChunkId, TenantKeys};
 use valv_domain::TenantId;
 
-use super::objects::Keys;
 use super::restore::{RestoreReport, load_snapshot, manifests, replay};
 use super::slot::StoreSlot;
 use super::{internal, objects};
@@ -79,7 +78,7 @@ impl Backups<'_> {
         let dir = tempfile::tempdir().map_err(internal)?;
         let store = scratch(dir.path().to_path_buf()).await?;
         let backup = self.ctx.keyring.backup_key().await.map_err(internal)?;
-        let keys = Keys { keyring: Some(&self.ctx.keyring), backup: backup.clone() };
+        let keys = self.keys(&backup);
         let only = [target];
         let newest = manifests(&only, &backup).await?.into_iter().max_by_key(|m| m.position.seq);
         let mut report = DrillReport::failed(target.name(), String::new(), all_chunks);
@@ -113,8 +112,7 @@ impl Backups<'_> {
     /// Opens chunks read from the target with their tenant's key (authenticated decryption).
     async fn check_chunks(&self, target: &Target, all: bool, report: &mut DrillReport) -> ServiceResult<()> {
         // A purged tenant's key is gone: its chunks are shredded, not damaged.
-        let keys =
-            Keys { keyring: Some(&self.ctx.keyring), backup: self.ctx.keyring.backup_key().await.map_err(internal)? };
+        let keys = self.keys(&self.ctx.keyring.backup_key().await.map_err(internal)?);
         let mut paths: Vec<String> =
             target.list("chunks/").await.map_err(internal)?.into_iter().map(|(p, _)| p).collect();
         if !all && paths.len() > SAMPLE {
@@ -130,7 +128,7 @@ impl Backups<'_> {
             if TenantId::parse(tenant).is_err() {
                 continue;
             }
-            let Some(key) = keys.of(tenant).await else { continue };
+            let Some(key) = keys.of(tenant).await? else { continue };
             let ok = match (ChunkId::parse(id), target.get(&path).await) {
                 // The length is not known here (no manifest), so no buffer size is hinted.
                 (Ok(cid), Ok(Some(bytes))) => TenantKeys::new(tenant, &key).open_chunk(&cid, &bytes, 0).is_ok(),

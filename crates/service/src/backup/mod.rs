@@ -121,19 +121,19 @@ impl Backups<'_> {
             .map_or(0.0, |at| (self.ctx.now() - at).as_seconds_f64().max(0.0)))
     }
 
-    /// Keys for every chain in `chains`; chains of purged tenants (key
-    /// destroyed) are sealed with the backup key: what is left of them holds
-    /// no payloads (DESIGN.md: a destroyed key is gone from every backup).
-    async fn chain_keys(&self, chains: impl Iterator<Item = &String>, backup: &Key) -> HashMap<String, Key> {
-        let source = objects::Keys { keyring: Some(&self.ctx.keyring), backup: backup.clone() };
-        let mut keys = HashMap::new();
-        for c in chains {
-            if !keys.contains_key(c) {
-                let k = source.of(c).await.unwrap_or_else(|| backup.clone());
-                keys.insert(c.clone(), k);
-            }
-        }
-        keys
+    /// The keys of the running installation (the tenants' from the keyring).
+    fn keys(&self, backup: &Key) -> objects::Keys<'_> {
+        objects::Keys::live(&self.ctx.keyring, self.ctx.store.as_ref(), backup.clone())
+    }
+
+    /// The key of every chain in `chains`, as [`objects::Keys::of`]: a
+    /// purged tenant's chain has none and is left out of what is written.
+    async fn chain_keys(
+        &self,
+        chains: impl Iterator<Item = &String>,
+        backup: &Key,
+    ) -> ServiceResult<HashMap<String, Option<Key>>> {
+        self.keys(backup).of_each(chains).await
     }
 }
 

@@ -8,8 +8,11 @@ use serde::de::DeserializeOwned;
 use valv_backup::{Part, SealedPart, Target};
 use valv_crypto::seal::Key;
 
+use valv_store::Store;
+
 use super::internal;
-use crate::ServiceResult;
+use crate::keyring::{Keyring, KeyringError};
+use crate::{ServiceError, ServiceResult};
 
 pub(crate) const KEYRING: &str = "keyring";
 pub(crate) const LEDGER: &str = "ledger";
@@ -74,13 +77,14 @@ pub(crate) struct Parts {
 }
 
 impl Parts {
-    pub(crate) fn push<T: Serialize>(&mut self, chain: String, item: &T) -> ServiceResult<()> {
+    /// Adds `item` as a line of `chain`'s part; the line written.
+    pub(crate) fn push<T: Serialize>(&mut self, chain: String, item: &T) -> ServiceResult<&[u8]> {
         let buf = self.by_chain.entry(chain).or_default();
         let before = buf.len();
         serde_json::to_writer(&mut *buf, item).map_err(internal)?;
         buf.push(b'\n');
         self.bytes += buf.len() - before;
-        Ok(())
+        Ok(&buf[before..])
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -91,27 +95,87 @@ impl Parts {
         self.by_chain.keys()
     }
 
-    /// Seals the parts as object `name`.
-    pub(crate) fn seal(self, name: &str, keys: &HashMap<String, Key>, backup: &Key) -> ServiceResult<Vec<u8>> {
-        let parts: Vec<Part> = self.by_chain.into_iter().map(|(chain, plain)| Part { chain, plain }).collect();
-        valv_backup::seal(name, &parts, |c| keys.get(c).cloned(), backup).map_err(internal)
+    /// Seals the parts as object `name`, each with its chain's key from
+    /// [`Keys::of_each`]; a purged tenant's part is left out.
+    pub(crate) fn seal(self, name: &str, keys: &HashMap<String, Option<Key>>, backup: &Key) -> ServiceResult<Vec<u8>> {
+        let parts: Vec<Part> = self
+            .by_chain
+            .into_iter()
+            .filter(|(chain, _)| !matches!(keys.get(chain), Some(None)))
+            .map(|(chain, plain)| Part { chain, plain })
+            .collect();
+        valv_backup::seal(name, &parts, |c| keys.get(c).cloned().flatten(), backup).map_err(internal)
     }
 }
 
-/// The keys that open parts: the backup key for the provider's, the
-/// tenant's key (from `keyring`, when given) for a tenant's.
+/// The keys that seal and open parts: the backup key for the provider's
+/// chain, the tenant's own key for a tenant's chain, never the backup key
+/// for a tenant's (review H3: crypto-shredding must reach every backup).
 pub(crate) struct Keys<'a> {
-    pub(crate) keyring: Option<&'a crate::keyring::Keyring>,
+    keyring: Option<&'a Keyring>,
+    /// The live store, to tell a purged tenant (its key destroyed on purpose)
+    /// from a tenant whose key should be there. `None` in a restore: a key
+    /// the restored keyring lacks was destroyed before that copy was made.
+    live: Option<&'a dyn Store>,
     pub(crate) backup: Key,
 }
 
-impl Keys<'_> {
-    pub(crate) async fn of(&self, chain: &str) -> Option<Key> {
+impl<'a> Keys<'a> {
+    /// The keys of the running installation.
+    pub(crate) fn live(keyring: &'a Keyring, store: &'a dyn Store, backup: Key) -> Self {
+        Self { keyring: Some(keyring), live: Some(store), backup }
+    }
+
+    /// The keys of a restored keyring.
+    pub(crate) fn restored(keyring: &'a Keyring, backup: Key) -> Self {
+        Self { keyring: Some(keyring), live: None, backup }
+    }
+
+    /// The backup key alone, for objects of the provider's chain only.
+    pub(crate) fn provider_only(backup: Key) -> Self {
+        Self { keyring: None, live: None, backup }
+    }
+
+    /// The key of `chain`; `None` when the chain's tenant was purged (its
+    /// key is gone by design: its parts are neither written nor read).
+    ///
+    /// # Errors
+    /// A tenant's key that should be there and is missing or damaged, or a
+    /// chain that names no tenant: the backup stops rather than seal that
+    /// tenant's data with a key that outlives it.
+    pub(crate) async fn of(&self, chain: &str) -> ServiceResult<Option<Key>> {
         if chain == valv_store::backup::PROVIDER {
-            return Some(self.backup.clone());
+            return Ok(Some(self.backup.clone()));
         }
-        let tenant = valv_domain::TenantId::parse(chain).ok()?;
-        self.keyring?.key(tenant).await.ok()
+        let Some(keyring) = self.keyring else { return Ok(None) };
+        let tenant = valv_domain::TenantId::parse(chain)
+            .map_err(|_| ServiceError::internal_msg(format!("backup chain '{chain}' names no tenant")))?;
+        match keyring.key(tenant).await {
+            Ok(key) => Ok(Some(key)),
+            Err(KeyringError::Missing(_)) if self.purged(tenant).await? => Ok(None),
+            Err(e) => Err(ServiceError::internal_msg(format!("tenant {tenant}'s data cannot be backed up: {e}"))),
+        }
+    }
+
+    async fn purged(&self, tenant: valv_domain::TenantId) -> ServiceResult<bool> {
+        match self.live {
+            None => Ok(true),
+            Some(store) => Ok(store.tenant(tenant).await?.is_some_and(|t| t.purged_at.is_some())),
+        }
+    }
+
+    /// The key of each of `chains`, as [`Self::of`].
+    pub(crate) async fn of_each<'c>(
+        &self,
+        chains: impl Iterator<Item = &'c String>,
+    ) -> ServiceResult<HashMap<String, Option<Key>>> {
+        let mut keys = HashMap::new();
+        for c in chains {
+            if !keys.contains_key(c) {
+                keys.insert(c.clone(), self.of(c).await?);
+            }
+        }
+        Ok(keys)
     }
 }
 
@@ -162,24 +226,24 @@ async fn open_each<T: Send + 'static>(
     keys: &Keys<'_>,
     open: fn(&SealedPart, &str, &Key) -> Result<T, valv_backup::CodecError>,
 ) -> ServiceResult<(Vec<T>, usize)> {
+    let mut skipped = 0;
     let mut keyed = Vec::with_capacity(parts.len());
     for p in parts {
-        let key = keys.of(&p.chain).await;
-        keyed.push((p, key));
+        if let Some(key) = keys.of(&p.chain).await? {
+            keyed.push((p, key));
+        } else {
+            skipped += 1;
+        }
     }
-    let (name, backup) = (name.to_owned(), keys.backup.clone());
+    let name = name.to_owned();
     tokio::task::spawn_blocking(move || {
-        let opened = keyed.into_iter().map(|(p, key)| match key.map(|k| open(&p, &name, &k)) {
-            Some(Ok(plain)) => Some(plain),
-            // Purged tenants' remnants were sealed with the backup key.
-            _ => open(&p, &name, &backup).ok(),
+        let opened = keyed.into_iter().map(|(p, key)| {
+            open(&p, &name, &key).map_err(|e| internal(anyhow::anyhow!("part '{}' of {name}: {e}", p.chain)))
         });
-        let opened: Vec<Option<T>> = opened.collect();
-        let skipped = opened.iter().filter(|p| p.is_none()).count();
-        (opened.into_iter().flatten().collect(), skipped)
+        Ok((opened.collect::<ServiceResult<Vec<T>>>()?, skipped))
     })
     .await
-    .map_err(internal)
+    .map_err(internal)?
 }
 
 /// Reads an object from the first target that has a good copy; returns its

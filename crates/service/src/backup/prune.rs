@@ -45,7 +45,7 @@ impl Backups<'_> {
 
     async fn prune(&self, target: &Target, policy: &Policy) -> ServiceResult<PruneReport> {
         let backup = self.ctx.keyring.backup_key().await.map_err(internal)?;
-        let keys = Keys { keyring: Some(&self.ctx.keyring), backup: backup.clone() };
+        let keys = self.keys(&backup);
         let now = self.ctx.now();
         let snaps = manifests(&[target], &backup).await?;
         let infos: Vec<SnapshotInfo> = snaps

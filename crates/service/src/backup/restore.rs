@@ -68,7 +68,7 @@ pub async fn restore(
     let targets: Vec<&Target> = req.targets.iter().collect();
     let keyring = keyring(&targets, keys, &req.master).await?;
     let backup = keyring.backup_key().await.map_err(internal)?;
-    let keys = Keys { keyring: Some(&keyring), backup: backup.clone() };
+    let keys = Keys::restored(&keyring, backup.clone());
     let mut report = RestoreReport::default();
     if let Some(m) = base_snapshot(&targets, req.at, &backup).await? {
         report.skipped_parts += load_snapshot(store.get().await?.as_ref(), &targets, &m, &keys, progress).await?;
@@ -149,8 +149,7 @@ pub(crate) async fn manifests(targets: &[&Target], backup: &Key) -> ServiceResul
     for id in ids {
         let name = objects::manifest(&id);
         let parts = objects::fetch(targets, &name, backup).await?;
-        let (mut m, _) =
-            objects::open_lines::<Manifest>(parts, &name, &Keys { keyring: None, backup: backup.clone() }).await?;
+        let (mut m, _) = objects::open_lines::<Manifest>(parts, &name, &Keys::provider_only(backup.clone())).await?;
         out.append(&mut m);
     }
     Ok(out)

@@ -83,7 +83,7 @@ impl Backups<'_> {
         for e in &entries {
             parts.push(e.chain.clone(), &ShippedEntry(EntryImage::from(e.clone())))?;
         }
-        let keys = self.chain_keys(parts.chains(), &backup).await;
+        let keys = self.chain_keys(parts.chains(), &backup).await?;
         target.put(&name, Bytes::from(parts.seal(&name, &keys, &backup)?)).await.map_err(internal)?;
         self.record_target(target, Some(last_seq), None).await?;
         let lag = self.lag(last_seq).await?;
@@ -149,7 +149,7 @@ impl Backups<'_> {
         for l in &rows {
             parts.push(l.tenant_id.clone(), l)?;
         }
-        let keys = self.chain_keys(parts.chains(), backup).await;
+        let keys = self.chain_keys(parts.chains(), backup).await?;
         let sealed = parts.seal(objects::LEDGER, &keys, backup)?;
         target.put(objects::LEDGER, Bytes::from(sealed)).await.map_err(internal)
     }

@@ -6,7 +6,7 @@
 //! checks a restore against. A snapshot without a manifest is incomplete and
 //! ignored.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use valv_backup::Target;
 use valv_crypto::seal::Key;
 use valv_domain::stamp;
+use valv_store::backup::StateDigest;
 use valv_store::{BackupRun, DumpItem, Position, Row};
 
 use super::{internal, objects};
@@ -90,13 +91,18 @@ impl Backups<'_> {
         }));
         let id = uuid::Uuid::now_v7().simple().to_string();
         let mut w = Writer::new(self.targets.iter().cloned().collect(), id);
+        let keys = self.keys(&backup);
         let consume = async {
-            let mut parts = objects::Parts::default();
+            let (mut parts, mut kept) = (objects::Parts::default(), Kept::default());
             while let Some(item) = rx.recv().await {
+                let chain = item.chain();
+                if !kept.keeps(&keys, &chain).await? {
+                    continue;
+                }
                 if let DumpItem::Row(Row::FileVersion(v)) = &item {
                     w.chunks.extend(v.chunks.iter().map(|c| (v.tenant_id.to_string(), c.id.clone())));
                 }
-                parts.push(item.chain(), &item)?;
+                kept.digest.add_line(parts.push(chain, &item)?);
                 w.items += 1;
                 if parts.bytes >= PIECE {
                     self.write_piece(&mut w, std::mem::take(&mut parts), &backup).await?;
@@ -106,18 +112,17 @@ impl Backups<'_> {
             if !parts.is_empty() {
                 self.write_piece(&mut w, parts, &backup).await?;
             }
-            ServiceResult::Ok(())
+            ServiceResult::Ok(kept)
         };
-        let (position, consumed) = tokio::join!(dump, consume);
-        consumed?;
-        let position = position?;
+        let (position, kept) = tokio::join!(dump, consume);
+        let position = kept?.position(position?)?;
         progress(w.items);
         self.finish_snapshot(w, position, &backup).await
     }
 
     async fn write_piece(&self, w: &mut Writer, parts: objects::Parts, backup: &Key) -> ServiceResult<()> {
         let name = objects::piece(&w.id, w.pieces);
-        let keys = self.chain_keys(parts.chains(), backup).await;
+        let keys = self.chain_keys(parts.chains(), backup).await?;
         let sealed = Bytes::from(parts.seal(&name, &keys, backup)?);
         w.put_all(&name, sealed).await;
         w.pieces += 1;
@@ -148,7 +153,7 @@ impl Backups<'_> {
         let mut parts = objects::Parts::default();
         parts.push(valv_store::backup::PROVIDER.to_owned(), &manifest)?;
         let name = objects::manifest(&w.id);
-        let keys = self.chain_keys(parts.chains(), backup).await;
+        let keys = self.chain_keys(parts.chains(), backup).await?;
         w.put_all(&name, Bytes::from(parts.seal(&name, &keys, backup)?)).await;
         for t in w.live() {
             let _ = self.put_keyring(&t).await;
@@ -163,6 +168,39 @@ impl Backups<'_> {
             targets_written: w.live().iter().map(|t| t.name().to_owned()).collect(),
             targets_failed: w.failed,
         })
+    }
+}
+
+/// What a snapshot keeps of the dump: everything but the remnants of
+/// purged tenants (their journal entries, payloads blanked, whose key is
+/// gone: review H3), and the digest of what it keeps, which a restore of the
+/// snapshot reproduces.
+#[derive(Default)]
+struct Kept {
+    chains: HashMap<String, bool>,
+    digest: StateDigest,
+}
+
+impl Kept {
+    async fn keeps(&mut self, keys: &objects::Keys<'_>, chain: &str) -> ServiceResult<bool> {
+        if let Some(k) = self.chains.get(chain) {
+            return Ok(*k);
+        }
+        let keep = keys.of(chain).await?.is_some();
+        self.chains.insert(chain.to_owned(), keep);
+        Ok(keep)
+    }
+
+    /// The position of the snapshot: the dump's, with the digest of what
+    /// was kept. When nothing was left out the two digests are one
+    /// definition over the same items, and must agree.
+    fn position(self, dumped: Position) -> ServiceResult<Position> {
+        let digest = self.digest.finish();
+        let left_out = self.chains.values().any(|k| !k);
+        if !left_out && digest != dumped.digest {
+            return Err(crate::ServiceError::internal_msg("the snapshot's items and the store's digest disagree"));
+        }
+        Ok(Position { digest, ..dumped })
     }
 }
 

@@ -20,6 +20,7 @@ mod requests;
 mod secrets;
 mod services;
 mod setup;
+mod shredding;
 mod smtp;
 mod subjects;
 mod tenants;

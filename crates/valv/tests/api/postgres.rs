@@ -178,8 +178,11 @@ async fn a_leader_cut_off_hands_over_and_every_write_reaches_the_backup() {
     let more_writes = async |than: u64| wait_until("more writes", async || made() >= than + 5).await;
     let handover = async {
         more_writes(0).await;
-        // Advisory locks are per database; other tests' databases share this server.
+        // Advisory locks are per database; other tests' databases share this server. The
+        // leadership lock is `valvlead` (0x7661_6c76 in classid, 0x6c65_6164 in objid); the
+        // servers' shared keyring locks stay.
         let cut = "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
+                   AND classid = x'76616c76'::int::oid AND objid = x'6c656164'::int::oid
                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
         assert_eq!(valv_testkit::psql(&database, cut), "t", "the lock's connection is ended");
         more_writes(made()).await;

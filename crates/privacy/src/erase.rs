@@ -5,7 +5,9 @@
 //! hashes, DESIGN.md). Records under a legal hold (Art. 17(3)(b), e.g.
 //! bookkeeping kept by law) are kept with their stated reason. Each erasure
 //! is written to the erasure ledger (ids only) that restores re-apply, and
-//! yields a receipt of what was erased and what was kept and why.
+//! yields a receipt of what was erased and what was kept and why. The
+//! subject's own requests lose their message and keep their dates and
+//! address, as the record that they were answered (review H4).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -13,7 +15,8 @@ use utoipa::ToSchema;
 use valv_domain::schema::FieldType;
 use valv_domain::{Email, FileId, PersonName, Phone, RecordId, Role, TenantId, UserStatus, stamp};
 use valv_store::{
-    Action, Chain, Change, CollectionRow, FileRow, Filter, Op, Principal, RecordQuery, RecordRow, Row, UserRow,
+    Action, Chain, Change, CollectionRow, FileRow, Filter, Op, Principal, RecordQuery, RecordRow, RequestRow, Row,
+    UserRow,
 };
 
 use crate::subjects::{Found, SubjectQuery};
@@ -143,6 +146,17 @@ impl Privacy {
             });
             rows.push(Row::User(anonymised(u, now)?));
         }
+        for r in self.requests_of(tenant, q, &found).await? {
+            entities.push(("request".to_owned(), r.id.clone()));
+            erased.push(Erased {
+                kind: ErasedKind::Request,
+                id: r.id.clone(),
+                collection: None,
+                fields: vec!["message".into()],
+            });
+            kept.push(Kept { collection: "requests".into(), id: r.id.clone(), reason: REQUEST_KEPT.into() });
+            rows.push(Row::Request(without_message(r)));
+        }
         // Ids and field names only: enough for every restore to erase again (reapply.rs), no data.
         let ledger = LedgerEntry {
             id: id.clone(),
@@ -164,6 +178,15 @@ impl Privacy {
             self.ctx.store.delete_sessions(Principal::User { tenant, user: u.id }, None).await?;
         }
         Ok(ErasureReceipt { id, at: entry.at, erased, kept })
+    }
+
+    /// The requests the subject filed: by the address they were asked
+    /// about and the addresses of their accounts.
+    async fn requests_of(&self, tenant: TenantId, q: &SubjectQuery, found: &Found) -> ServiceResult<Vec<RequestRow>> {
+        let mut addresses: Vec<String> = q.email.iter().map(|e| e.trim().to_lowercase()).collect();
+        addresses.extend(found.users.iter().map(|(u, _)| u.email.to_string().to_lowercase()));
+        let all = self.ctx.store.requests(tenant).await?;
+        Ok(all.into_iter().filter(|r| addresses.contains(&r.email.to_lowercase())).collect())
     }
 
     /// Files named by the subject's own records and by no other record.
@@ -236,6 +259,17 @@ impl Privacy {
         }
         Ok(())
     }
+}
+
+/// Why a request outlives the erasure of the person who filed it.
+const REQUEST_KEPT: &str = "the request is kept without its message, with the address and dates, as the record \
+     that it was answered (GDPR Art. 5(2), Art. 12)";
+
+/// A request with the subject's own words removed; its answer is a receipt
+/// already (`requests.rs`), never the extract.
+pub(crate) fn without_message(mut r: RequestRow) -> RequestRow {
+    r.message = String::new();
+    r
 }
 
 /// A user account with its personal data replaced; it can no longer sign in.

@@ -15,6 +15,8 @@ pub enum ErasedKind {
     User,
     Record,
     File,
+    /// A data-subject request the subject filed: its free-text message.
+    Request,
 }
 
 /// One erased item.
@@ -41,7 +43,8 @@ pub(crate) struct LedgerEntry {
     pub erased: Vec<Erased>,
     /// Ids of the records that were about the subject (deleted, not only redacted).
     pub subjects: Vec<String>,
-    /// Ids of the records kept (legal hold, retention), listed in the receipt with the reason.
+    /// Ids of the items kept (legal hold, retention, the requests as a record
+    /// of their answer), listed in the receipt with the reason.
     pub kept: Vec<String>,
 }
 

@@ -7,7 +7,7 @@
 use valv_domain::{FileId, RecordId, TenantId, UserId, parse_stamp};
 use valv_store::{Action, Actor, Chain, Change, Row};
 
-use crate::erase::anonymised;
+use crate::erase::{anonymised, without_message};
 use crate::ledger::{ErasedKind, LedgerEntry};
 use valv_core::{ServiceError, ServiceResult};
 
@@ -54,6 +54,11 @@ impl Privacy {
                     let Ok(id) = UserId::parse(&e.id) else { continue };
                     if let Some(u) = self.ctx.store.user(tenant, id).await? {
                         rows.push(Row::User(anonymised(&u, now)?));
+                    }
+                }
+                ErasedKind::Request => {
+                    if let Some(r) = self.ctx.store.request(tenant, &e.id).await? {
+                        rows.push(Row::Request(without_message(r)));
                     }
                 }
                 ErasedKind::File => {

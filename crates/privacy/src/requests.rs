@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 use time::Duration;
 use utoipa::ToSchema;
 use valv_crypto::token;
@@ -52,6 +53,9 @@ pub struct RequestView {
     /// `open`, `due_soon` or `overdue` (answered requests: `open`).
     pub deadline: String,
     pub answered_at: Option<String>,
+    /// The answer: the erasure receipt; for access and portability the
+    /// extract in the answering call's reply only, its receipt (`sent`,
+    /// `sha256`, `bytes`, counts) afterwards.
     #[schema(value_type = Option<Object>)]
     pub response: Option<serde_json::Value>,
 }
@@ -227,15 +231,40 @@ impl Privacy {
             return Err(ServiceError::Conflict { code: "already_answered", message: "this request was answered" });
         }
         let q = SubjectQuery { email: Some(r.email.clone()), ..SubjectQuery::default() };
-        let response = if r.kind == "erasure" {
-            serde_json::to_value(self.erase_subject(caller, &q).await?)
+        let (answer, kept) = if r.kind == "erasure" {
+            let receipt =
+                serde_json::to_value(self.erase_subject(caller, &q).await?).map_err(ServiceError::internal)?;
+            // The erasure blanked this request's message too: answer the row as it is now.
+            r = self.ctx.store.request(tenant, id).await?.ok_or(ServiceError::NotFound)?;
+            (receipt.clone(), receipt)
         } else {
-            serde_json::to_value(self.access_report(caller, &q).await?)
+            let extract =
+                serde_json::to_value(self.access_report(caller, &q).await?).map_err(ServiceError::internal)?;
+            let receipt = extract_receipt(&extract)?;
+            (extract, receipt)
         };
-        r.response = Some(response.map_err(ServiceError::internal)?);
+        r.response = Some(kept);
         r.answered_at = Some(self.ctx.now());
         r.status = "answered".into();
         self.save_request(caller.actor(), Action::RequestAnswered, &r).await?;
-        Ok(self.request_view(&r))
+        let mut view = self.request_view(&r);
+        view.response = Some(answer);
+        Ok(view)
     }
+}
+
+/// What is kept of an access extract once it was handed over: what was sent
+/// and its digest, never the extract itself, so that no copy of the
+/// subject's data outlives their erasure in an old answer (review H4).
+fn extract_receipt(extract: &serde_json::Value) -> ServiceResult<serde_json::Value> {
+    let bytes = serde_json::to_vec(extract).map_err(ServiceError::internal)?;
+    let count = |key: &str| extract[key].as_array().map_or(0, Vec::len);
+    Ok(serde_json::json!({
+        "sent": "access_extract",
+        "sha256": hex::encode(sha2::Sha256::digest(&bytes)),
+        "bytes": bytes.len(),
+        "users": count("users"),
+        "records": count("records"),
+        "files": count("files"),
+    }))
 }

@@ -46,3 +46,81 @@ async fn a_subject_files_verifies_and_is_answered_within_the_deadline() {
         assert!(actions.contains(&a), "{a} journaled");
     }
 }
+
+/// Review H4: an erasure reaches what the subject's earlier requests hold.
+/// An answered access request keeps a receipt, never the extract; the
+/// erasure removes the subject's message from their requests, lists the
+/// requests as kept with the reason, and a restore to an instant before the
+/// erasure erases them again from the ledger.
+#[tokio::test]
+async fn an_erasure_leaves_nothing_of_the_subject_in_earlier_requests_or_a_restore() {
+    let target = tempfile::tempdir().unwrap();
+    let targets = format!("[\"one={}\"]", target.path().display());
+    let app = crate::app_with(&[], &[("VALV_BACKUP_TARGETS", &targets)]);
+    let (api, op) = (app.api(), app.operator().await);
+    let t = app.tenant(&op, "acme").await;
+    let col = json!({ "name": "patients", "data_subject": true, "fields": [
+        { "name": "name", "type": "text", "personal": "identity" },
+        { "name": "email", "type": "email", "personal": "contact" },
+        { "name": "note", "type": "text", "personal": "health" }]});
+    let _ = api.create_collection(&t.owner, col).await.created();
+    let zed = json!({ "name": "Zed Unique-7731", "email": "zed@x.example", "note": "diagnosis-secret-4411" });
+    let _ = api.create_record(&t.owner, "patients", zed).await.created();
+
+    let answered = |kind: &'static str| {
+        let (api, app, owner) = (&api, &app, &t.owner);
+        async move {
+            let body = json!({ "kind": kind, "email": "zed@x.example", "message": "my ssn is 19800101-1234" });
+            let r = valv_testkit::client().post(app.at("/api/v1/public/acme/requests")).json(&body).send().await;
+            let id = r.unwrap().json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+            let mail = app.outbox().into_iter().rev().find(|m| m["to"]["address"] == "zed@x.example").unwrap();
+            let body = mail["body"].as_str().unwrap();
+            let code = body.lines().rev().find(|l| l.split('.').count() == 3).unwrap().trim().to_owned();
+            assert_eq!(api.verify_request(&code).await.status, 204);
+            api.answer_request(owner, &id).await.ok()
+        }
+    };
+    let access = answered("access").await;
+    assert_eq!(access["response"]["records"][0]["current"]["note"], "diagnosis-secret-4411", "the reply holds it");
+    let kept = api.requests(&t.owner, None).await.ok();
+    assert_eq!(kept[0]["response"]["sent"], "access_extract", "the request keeps a receipt: {kept}");
+    assert!(!kept.to_string().contains("diagnosis-secret-4411"), "and not the extract: {kept}");
+
+    let full = app.cli(&["backup", "now", "--json"]);
+    assert!(full.status.success(), "{}", String::from_utf8_lossy(&full.stderr));
+    let newest = api.journal(&t.owner).await.ok();
+    let before_erasure = newest["entries"][0]["at"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let erasure = answered("erasure").await;
+    let receipt = &erasure["response"];
+    let kept_requests = receipt["kept"].as_array().unwrap().iter().filter(|k| k["collection"] == "requests").count();
+    assert_eq!(kept_requests, 2, "both requests are kept, and the receipt says why: {receipt}");
+
+    let secrets = ["diagnosis-secret-4411", "19800101-1234", "Zed Unique-7731"];
+    let listed = api.requests(&t.owner, None).await.ok().to_string();
+    for s in secrets {
+        assert!(!listed.contains(s), "{s} is gone from the requests: {listed}");
+    }
+    let journal = api.journal(&t.owner).await.ok().to_string();
+    assert!(!journal.contains("19800101-1234"), "and from the journal");
+
+    for _ in 0..200 {
+        let s: serde_json::Value = serde_json::from_slice(&app.cli(&["backup", "status", "--json"]).stdout).unwrap();
+        if s["targets"][0]["shipped_seq"] == s["journal_seq"] {
+            break; // the erasure, and the ledger with it, is on the target
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let to = tempfile::tempdir().unwrap();
+    let data = to.path().join("data");
+    let restore = ["restore", "--at", &before_erasure, "--from", "one", "--to", data.to_str().unwrap(), "--json"];
+    let out = app.cli(&restore);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let restored = valv_testkit::spawn_at(std::path::Path::new(env!("CARGO_BIN_EXE_valv")), to, &[], &[]);
+    let (owner, status, _) = restored.sign_in("acme", &t.owner_email, valv_testkit::PASSWORD).await;
+    assert_eq!(status, 200);
+    let listed = restored.api().requests(&owner, None).await.ok().to_string();
+    for s in secrets {
+        assert!(!listed.contains(s), "{s} is erased again in the restore: {listed}");
+    }
+}

@@ -95,7 +95,7 @@ pub async fn blob_layer(dataset: &Path, work: &Path, total: u64) -> anyhow::Resu
     for p in files_of(dataset)? {
         let f = tokio::fs::File::open(&p).await?;
         let stream = tokio_util_stream(f);
-        manifests.push(write_stream(&store, &keys, Box::pin(stream)).await?.0);
+        manifests.push(write_stream(&store, &keys, i64::MIN, Box::pin(stream)).await?.0);
     }
     let ingest = t.elapsed().as_secs_f64();
     let stored = du(&dir);

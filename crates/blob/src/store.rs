@@ -74,6 +74,18 @@ impl ChunkStore {
         }
     }
 
+    /// When the tenant's chunk was last written (Unix seconds), if it is stored.
+    ///
+    /// # Errors
+    /// [`BlobError::InvalidTenant`] or [`BlobError::Store`].
+    pub async fn written_at(&self, tenant: &str, id: &ChunkId) -> Result<Option<i64>, BlobError> {
+        match self.inner.head(&chunk_path(tenant, id)?).await {
+            Ok(meta) => Ok(Some(meta.last_modified.timestamp())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The sealed bytes of the tenant's chunk.
     ///
     /// # Errors

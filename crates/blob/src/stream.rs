@@ -36,14 +36,18 @@ pub struct Manifest {
 }
 
 /// What one [`write_stream`] call did to the store.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteStats {
-    /// Chunks sealed and uploaded because the tenant did not hold them yet.
+    /// Chunks sealed and uploaded because the tenant did not hold them yet
+    /// (or held them written before the refresh point, see [`write_stream`]).
     pub stored: usize,
     /// Chunks the tenant already held, so nothing was uploaded.
     pub deduplicated: usize,
     /// Bytes uploaded (sealed, compressed size).
     pub stored_bytes: u64,
+    /// The chunks this call wrote itself: the only ones a refused upload
+    /// may delete at once (a chunk it reused may be another upload's).
+    pub written: Vec<ChunkId>,
 }
 
 /// Chunks, dedups, seals and stores `stream` for the tenant of `keys`.
@@ -52,12 +56,20 @@ pub struct WriteStats {
 /// as the stream's own items are bounded. Hashing and sealing run off the
 /// async executor.
 ///
+/// A chunk the tenant holds already is reused, unless it was last written
+/// before `refresh_before` (Unix seconds): then it is written again, so its
+/// age is that of this upload. Garbage collection deletes unreferenced
+/// chunks older than its grace period; without the refresh, a chunk an
+/// upload under way reuses (an orphan of an earlier, broken upload of the
+/// same bytes) could be collected before the upload commits (review M1).
+///
 /// # Errors
 /// [`BlobError::Source`] when the stream yields an error, or any store error.
 /// Chunks stored before an error stay in the store for garbage collection.
 pub async fn write_stream<S, E>(
     store: &ChunkStore,
     keys: &TenantKeys,
+    refresh_before: i64,
     mut stream: S,
 ) -> Result<(Manifest, WriteStats), BlobError>
 where
@@ -65,7 +77,7 @@ where
     E: std::fmt::Display,
 {
     let mut chunker = Chunker::new();
-    let mut writer = Writer { store, keys, chunks: Vec::new(), stats: WriteStats::default() };
+    let mut writer = Writer { store, keys, refresh_before, chunks: Vec::new(), stats: WriteStats::default() };
     let mut sha = Sha256::new();
     let mut size = 0u64;
     while let Some(item) = stream.next().await {
@@ -91,6 +103,7 @@ where
 struct Writer<'a> {
     store: &'a ChunkStore,
     keys: &'a TenantKeys,
+    refresh_before: i64,
     chunks: Vec<ChunkRef>,
     stats: WriteStats,
 }
@@ -101,14 +114,16 @@ impl Writer<'_> {
         let keys = self.keys.clone();
         let (id, chunk) = tokio::task::spawn_blocking(move || (keys.chunk_id(&chunk), chunk)).await?;
         let tenant = self.keys.tenant();
-        if self.store.has(tenant, &id).await? {
-            self.stats.deduplicated += 1;
-        } else {
-            let (keys, sealed_id) = (self.keys.clone(), id.clone());
-            let sealed = tokio::task::spawn_blocking(move || keys.seal_chunk(&sealed_id, &chunk)).await?;
-            self.stats.stored += 1;
-            self.stats.stored_bytes += sealed.len() as u64;
-            self.store.put_unchecked(tenant, &id, Bytes::from(sealed)).await?;
+        match self.store.written_at(tenant, &id).await? {
+            Some(at) if at >= self.refresh_before => self.stats.deduplicated += 1,
+            _ => {
+                let (keys, sealed_id) = (self.keys.clone(), id.clone());
+                let sealed = tokio::task::spawn_blocking(move || keys.seal_chunk(&sealed_id, &chunk)).await?;
+                self.stats.stored += 1;
+                self.stats.stored_bytes += sealed.len() as u64;
+                self.store.put_unchecked(tenant, &id, Bytes::from(sealed)).await?;
+                self.stats.written.push(id.clone());
+            }
         }
         self.chunks.push(ChunkRef { id, len });
         Ok(())

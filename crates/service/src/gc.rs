@@ -1,6 +1,9 @@
 //! Garbage collection of chunks no version refers to: left by uploads that
 //! failed, were cut short or were refused. Only chunks older than a grace
-//! period go, so the chunks of an upload still under way are never touched.
+//! period go, so the chunks of an upload still under way are never touched:
+//! a chunk an upload reuses is written again when it is older than
+//! [`REFRESH_AFTER`] (`valv_blob::write_stream`), so with a grace longer
+//! than that plus the longest upload, no chunk a commit will refer to goes.
 
 use std::collections::HashSet;
 
@@ -8,6 +11,15 @@ use serde::Serialize;
 use time::Duration;
 
 use crate::{Caller, Content, ServiceError, ServiceResult};
+
+/// A stored chunk an upload reuses is written again when it is older than
+/// this (review M1: an orphan reused by an upload must not look old).
+pub const REFRESH_AFTER: Duration = Duration::HOUR;
+
+/// The refresh point for an upload starting at `now` (Unix seconds).
+pub(crate) fn refresh_before(now: time::OffsetDateTime) -> i64 {
+    (now - REFRESH_AFTER).unix_timestamp()
+}
 
 /// What a collection run did.
 #[derive(Debug, Clone, Default, Serialize)]

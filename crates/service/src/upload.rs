@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt as _};
-use valv_blob::{BlobError, Manifest, write_stream};
+use valv_blob::{BlobError, ChunkId, Manifest, write_stream};
 use valv_domain::files::{FileName, Folder};
 use valv_domain::{FileId, TenantId};
 use valv_store::{Action, Chain, Change, Constraint, FileRow, FileVersionRow, Row, StoredChunk};
@@ -64,14 +64,15 @@ impl Content<'_> {
         let flags = Arc::new(Flags::default());
         let counted = guard(body, limit, Arc::clone(&scan), Arc::clone(&flags));
         let keys = self.tenant_keys(tenant).await?;
-        let written = write_stream(self.ctx.blobs()?, &keys, Box::pin(counted)).await;
-        let manifest = match written {
-            Ok((m, _)) => m,
+        let refresh_before = crate::gc::refresh_before(self.ctx.now());
+        let written = write_stream(self.ctx.blobs()?, &keys, refresh_before, Box::pin(counted)).await;
+        let (manifest, stats) = match written {
+            Ok(done) => done,
             Err(e) => return Err(upload_failed(&e, &flags, limit, limits)),
         };
         let session = scan.lock().await.take();
         let scanned = match session {
-            Some(s) => self.verdict(caller, tenant, &file, &manifest, s).await?,
+            Some(s) => self.verdict(caller, tenant, &file, (&manifest, &stats.written), s).await?,
             None => "not scanned".to_owned(),
         };
         self.commit_version(caller, file, manifest, media_type, scanned).await
@@ -129,7 +130,7 @@ impl Content<'_> {
         caller: &Caller,
         tenant: TenantId,
         file: &FileRow,
-        m: &Manifest,
+        (m, written): (&Manifest, &[ChunkId]),
         s: Session,
     ) -> ServiceResult<String> {
         match s.finish().await {
@@ -140,11 +141,11 @@ impl Content<'_> {
             }
             Err(e) => {
                 tracing::error!(error = %e, "malware scan failed; refusing the upload");
-                self.collect(tenant, m).await;
+                self.collect(tenant, written).await;
                 Err(scanner_unavailable())
             }
             Ok(Verdict::Infected(signature)) => {
-                self.collect(tenant, m).await;
+                self.collect(tenant, written).await;
                 let change =
                     Change::new(Chain::Tenant(tenant), self.ctx.now(), caller.actor(), Action::FileMalwareRefused)
                         .about("file", file.id)
@@ -157,13 +158,15 @@ impl Content<'_> {
         }
     }
 
-    /// Deletes the chunks of a refused upload that no version refers to.
-    async fn collect(&self, tenant: TenantId, m: &Manifest) {
+    /// Deletes the chunks a refused upload wrote itself that no version
+    /// refers to. A chunk it reused stays: another upload under way may be
+    /// reusing it too (review M1); garbage collection takes it if unused.
+    async fn collect(&self, tenant: TenantId, written: &[ChunkId]) {
         let Ok(blobs) = self.ctx.blobs() else { return };
         let referenced = self.ctx.store.referenced_chunks(tenant).await.unwrap_or_default();
-        for c in &m.chunks {
-            if !referenced.iter().any(|r| r == c.id.as_str())
-                && let Err(e) = blobs.delete(&tenant.to_string(), &c.id).await
+        for id in written {
+            if !referenced.iter().any(|r| r == id.as_str())
+                && let Err(e) = blobs.delete(&tenant.to_string(), id).await
             {
                 tracing::warn!(error = %e, "an unreferenced chunk stays for garbage collection");
             }

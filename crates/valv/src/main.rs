@@ -70,7 +70,9 @@ enum Command {
     /// Delete stored chunks no file version refers to (left by failed uploads).
     #[command(after_help = "Example:\n  valv gc --grace-hours 24")]
     Gc {
-        /// Keep chunks written within this many hours (uploads still under way).
+        /// Keep chunks written within this many hours (uploads still under way; a chunk an
+        /// upload reuses is rewritten when over an hour old, so keep this above 1 plus the
+        /// longest upload).
         #[arg(long, default_value_t = 24)]
         grace_hours: i64,
         #[arg(long)]

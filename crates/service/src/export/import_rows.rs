@@ -302,8 +302,10 @@ impl<'a> Feed<'a> {
         let mut change = self.change(tenant, Action::FileImported).about("file", id);
         for v in &f.versions {
             let part = self.up.part(&v.path).ok_or_else(|| damaged(format!("{} is missing", v.path)))?;
-            let (m, _) =
-                valv_blob::write_stream(self.valv.ctx.blobs()?, &keys, part).await.map_err(ServiceError::internal)?;
+            let refresh_before = crate::gc::refresh_before(self.valv.ctx.now());
+            let (m, _) = valv_blob::write_stream(self.valv.ctx.blobs()?, &keys, refresh_before, part)
+                .await
+                .map_err(ServiceError::internal)?;
             if m.sha256 != v.sha256 || m.size != v.size {
                 return Err(damaged(format!("{} does not match its recorded SHA-256", v.path)));
             }

@@ -310,3 +310,47 @@ async fn file_fields_refer_to_files_of_the_same_tenant_only_and_huge_records_are
     let v: Value = post(serde_json::json!({ "body": huge })).await.unwrap().json().await.unwrap();
     assert_eq!(v["error"]["fields"][0]["code"], "too_large");
 }
+
+/// Review M1: an upload cut off leaves orphan chunks; days later the client
+/// uploads the same bytes again, and `valv gc` (default grace) runs while
+/// that upload is under way. The chunks the upload reuses are not taken:
+/// the upload commits and its content reads back whole.
+#[tokio::test]
+async fn garbage_collection_during_an_upload_never_takes_a_chunk_it_reuses() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = app_with(&["--insecure-http"], &[]);
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let token = app.token(&t.owner).await;
+    let bytes = content(12 << 20, 21);
+
+    let (addr, head) = app.raw_upload_head(&token, "cut.bin", bytes.len() as u64);
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&bytes[..8 << 20]).await.unwrap();
+    drop(s);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let orphans = blob_files(&app);
+    assert!(!orphans.is_empty(), "the cut upload left chunks behind");
+    for path in &orphans {
+        let f = std::fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(f.metadata().unwrap().modified().unwrap() - std::time::Duration::from_secs(2 * 86_400)).unwrap();
+    }
+
+    let (addr, head) = app.raw_upload_head(&token, "again.bin", bytes.len() as u64);
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&bytes[..10 << 20]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let gc = app.cli(&["gc", "--json"]);
+    let report: Value = serde_json::from_slice(&gc.stdout).unwrap();
+    assert_eq!(report["chunks_deleted"], 0, "the reused chunks are young again: {report}");
+    s.write_all(&bytes[10 << 20..]).await.unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+    let id = reply.split("\"id\":\"").nth(1).unwrap().split('"').next().unwrap();
+    let back = t.owner.get(app.at(&format!("/api/v1/files/{id}/content"))).send().await.unwrap();
+    assert_eq!(back.status(), 200);
+    assert!(back.bytes().await.unwrap().as_ref() == &bytes[..], "every byte reads back");
+}

@@ -17,7 +17,6 @@ use axum::middleware::{self};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
@@ -28,7 +27,7 @@ use valv_service::Valv;
 
 pub use valv_http::{ErrorBody, SESSION_COOKIE, WebError};
 use valv_http::{error, extract};
-use valv_http::{request_scope, with_security_headers};
+use valv_http::{request_scope, with_request_ids, with_security_headers};
 
 /// What the API's answers may load: nothing (they are JSON).
 const CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -137,7 +136,5 @@ pub fn app(valv: Valv, deadline: Duration) -> Router {
             WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
                 .into_response()
         }));
-    with_security_headers(router, CSP)
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    with_request_ids(with_security_headers(router, CSP))
 }

@@ -95,7 +95,7 @@ impl Context {
         let now = self.now();
         let t = self.store.count_call(key, now, window).await?;
         if t.failures > limit {
-            let secs = t.locked_until.map_or(1, |end| (end - now).whole_seconds().max(1).unsigned_abs());
+            let secs = t.locked_until.map_or(1, |end| crate::error::retry_after_secs(end - now));
             return Err(ServiceError::RateLimited { retry_after_secs: secs });
         }
         Ok(())

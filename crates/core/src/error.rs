@@ -36,9 +36,9 @@ pub enum ServiceError {
     TenantBlocked,
     #[error("your organisation's agreement has ended")]
     TenantTerminated,
-    #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
+    #[error("too many failed attempts; try again in {}", seconds(*retry_after_secs))]
     Locked { retry_after_secs: u64 },
-    #[error("too many requests from here; try again in {retry_after_secs} seconds")]
+    #[error("too many requests from here; try again in {}", seconds(*retry_after_secs))]
     RateLimited { retry_after_secs: u64 },
     #[error("{message}")]
     Conflict { code: &'static str, message: &'static str },
@@ -133,3 +133,16 @@ impl From<StoreError> for ServiceError {
 
 /// Shorthand for service results.
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Whole seconds until a lock or window ends, rounded up: a lock of 1.2 s
+/// says 2, so a client that waits that long is not refused again (the
+/// `Retry-After` header, RFC 9110 §10.2.3, counts whole seconds).
+#[must_use]
+pub fn retry_after_secs(left: time::Duration) -> u64 {
+    let whole = left.whole_seconds() + i64::from(left.subsec_nanoseconds() > 0);
+    whole.max(1).unsigned_abs()
+}
+
+fn seconds(n: u64) -> String {
+    if n == 1 { "1 second".into() } else { format!("{n} seconds") }
+}

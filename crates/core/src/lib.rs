@@ -17,7 +17,7 @@ pub mod views;
 
 pub use caller::{Caller, Via};
 pub use context::Context;
-pub use error::{FieldError, ServiceError, ServiceResult};
+pub use error::{FieldError, ServiceError, ServiceResult, retry_after_secs};
 pub use sender::{Message, Recipient, Sender};
 pub use settings::{Settings, ThrottlePolicy};
 pub use views::{OperatorView, TenantView, TokenView, UserView};

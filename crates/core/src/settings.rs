@@ -55,6 +55,9 @@ pub struct Settings {
     pub export_dir: Option<std::path::PathBuf>,
     /// Replication lag above which shipping logs a warning.
     pub backup_lag_warning: Duration,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client; from
+    /// any other peer those headers are ignored (anyone can send them).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Settings {
@@ -75,6 +78,7 @@ impl Default for Settings {
             export_dir: None,
             backup_lag_warning: Duration::seconds(5),
             export_window: Duration::days(30),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! its cause chain ([`request_scope`]); and the security headers of every
 //! answer ([`with_security_headers`]).
 
+pub mod client;
 pub mod error;
 pub mod extract;
 
@@ -15,9 +16,11 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::Instrument as _;
 
+pub use client::ClientAddr;
 pub use error::{ErrorBody, ErrorDetail, ErrorResponses, WebError};
 pub use extract::SESSION_COOKIE;
 
@@ -35,6 +38,20 @@ pub fn with_security_headers(router: Router, csp: &'static str) -> Router {
         .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(set(header::REFERRER_POLICY, "no-referrer"))
         .layer(set(header::CACHE_CONTROL, "no-store"))
+}
+
+/// Request ids made by the server, always: an id a client sends is
+/// dropped, not echoed into answers and the log (review L11: a forged id
+/// could pass for one of valv's own, or smuggle text into the log).
+pub fn with_request_ids(router: Router) -> Router {
+    let strip = |mut req: Request| async move {
+        req.headers_mut().remove("x-request-id");
+        req
+    };
+    router
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(strip))
 }
 
 /// One span per request (request id, method, route, status, latency), with

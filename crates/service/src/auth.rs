@@ -14,7 +14,7 @@ use valv_domain::{Email, Slug, UserStatus};
 use valv_store::{Action, Actor, Chain, Change, Principal, Row, SessionRow, TenantRow, UserRow};
 
 use crate::me::normalize_recovery;
-use crate::throttle::Keys;
+use crate::throttle::{Keys, account_key};
 use crate::{Accounts, Message, Recipient, ServiceError, ServiceResult};
 
 /// Where a sign-in stands.
@@ -60,13 +60,15 @@ impl Accounts<'_> {
         password: SecretString,
         client: IpAddr,
     ) -> ServiceResult<SignIn> {
-        let keys = Keys::new(tenant, email, client);
-        let _one_at_a_time = self.attempts.begin(&keys).await;
-        self.check_throttle(&keys).await?;
         let t = match Slug::parse(tenant.trim()) {
             Ok(slug) => self.ctx.store.tenant_by_slug(&slug).await?,
             Err(_) => None,
         };
+        // Keyed on what the input resolved to: every spelling of one account shares its count.
+        let scope = t.as_ref().map_or_else(|| format!("?{}", tenant.trim().to_lowercase()), |t| t.id.to_string());
+        let keys = Keys::new(&account_key(&scope, email), client);
+        let _one_at_a_time = self.attempts.begin(&keys).await;
+        self.check_throttle(&keys).await?;
         let u = match (&t, Email::parse(email)) {
             (Some(t), Ok(e)) => self.ctx.store.user_by_email(t.id, &e).await?,
             _ => None,
@@ -283,7 +285,7 @@ impl Accounts<'_> {
     }
 
     /// Spends the time of one verification on an unknown account.
-    async fn burn_hash(&self, password: SecretString) -> ServiceResult<Verdict> {
+    pub(crate) async fn burn_hash(&self, password: SecretString) -> ServiceResult<Verdict> {
         let dummy = self
             .dummy_hash
             .get_or_try_init(|| self.ctx.hash_password(SecretString::from("valv-dummy-password".to_owned())))

@@ -35,7 +35,7 @@ use std::sync::Arc;
 pub use areas::{Accounts, Backups, Content, Portability};
 pub use valv_core::{
     Caller, Context, FieldError, Message, OperatorView, Recipient, Sender, ServiceError, ServiceResult, Settings,
-    TenantView, ThrottlePolicy, TokenView, UserView, Via, keyring, scan, sender,
+    TenantView, ThrottlePolicy, TokenView, UserView, Via, keyring, retry_after_secs, scan, sender,
 };
 use valv_domain::Clock;
 pub use valv_privacy as privacy;

@@ -9,7 +9,7 @@ use valv_domain::{Email, UserStatus};
 use valv_store::{Action, Actor, Chain, Change, Principal};
 
 use crate::auth::session_invalid;
-use crate::throttle::Keys;
+use crate::throttle::{Keys, account_key};
 use crate::{Accounts, Caller, OperatorView, ServiceError, ServiceResult, SignIn, SignInStatus, Via};
 
 impl Accounts<'_> {
@@ -18,15 +18,18 @@ impl Accounts<'_> {
     /// # Errors
     /// `Locked`, `BadCredentials`, `AccountBlocked`.
     pub async fn operator_sign_in(&self, email: &str, password: SecretString, client: IpAddr) -> ServiceResult<SignIn> {
-        let keys = Keys::new("operator", email, client);
+        let keys = Keys::new(&account_key("operator", email), client);
         let _one_at_a_time = self.attempts.begin(&keys).await;
         self.check_throttle(&keys).await?;
         let op = match Email::parse(email) {
             Ok(e) => self.ctx.store.operator_by_email(&e).await?,
             Err(_) => None,
         };
-        let phc = op.as_ref().map(|o| o.password_hash.clone()).unwrap_or_default();
-        let verdict = self.ctx.verify_password(password, phc).await?;
+        // An unknown operator costs one hash too (review L1: timing told them apart).
+        let verdict = match op.as_ref() {
+            Some(o) => self.ctx.verify_password(password, o.password_hash.clone()).await?,
+            None => self.burn_hash(password).await?,
+        };
         let (Some(op), Verdict::Match { .. }) = (op, verdict) else {
             self.fail_sign_in(&keys, None, email, client, "bad_credentials").await?;
             return Err(ServiceError::BadCredentials);

@@ -1,7 +1,19 @@
-//! Sign-in throttling per account and per client address: after a number of
-//! free failures each further failure doubles a temporary lock (OWASP
-//! Authentication Cheat Sheet, "Account lockout"). Locks expire on their own,
-//! so an attacker cannot lock a user out for good.
+//! Sign-in throttling (OWASP Authentication Cheat Sheet, "Account lockout"):
+//! after a number of free failures each further failure doubles a temporary
+//! lock. Locks expire on their own, so an attacker cannot lock a user out
+//! for good. Three keys per attempt, each named after what the attempt
+//! resolved to, never the raw input (review M2: `" acme"` is `acme`):
+//!
+//! - the account (tenant id and normalised e-mail): locked after
+//!   `account_free` failures from anywhere;
+//! - the client's network (an IPv4 address, an IPv6 /64: review S4),
+//!   whose failures are counted over a window of [`SPRAY_WINDOW`] and
+//!   never lock the network as a whole, so that one client cannot lock out
+//!   everyone behind the same address (a proxy, a NAT: review M6);
+//! - the pair of both: once the network is past `address_free` failures in
+//!   the window, every further failure from it locks that pair, so a client
+//!   trying many accounts gets one guess per account per lock while the
+//!   people behind its address sign in as before.
 
 use std::hash::BuildHasher as _;
 use std::net::IpAddr;
@@ -12,18 +24,49 @@ use valv_store::Throttle;
 
 use crate::{Accounts, ServiceError, ServiceResult};
 
+/// How long failures from one network count towards `address_free`.
+pub const SPRAY_WINDOW: Duration = Duration::minutes(15);
+
 /// The throttle keys of one sign-in attempt.
 pub(crate) struct Keys {
     pub account: String,
-    pub address: String,
+    pub pair: String,
+    pub network: String,
 }
 
 impl Keys {
-    pub(crate) fn new(scope: &str, email: &str, client: IpAddr) -> Self {
+    /// The keys for an attempt on `account` (as resolved: `{tenant id}:{normalised e-mail}`,
+    /// or the trimmed, lower-cased input when nothing resolved) from `client`.
+    pub(crate) fn new(account: &str, client: IpAddr) -> Self {
+        let network = network(client);
         Self {
-            account: format!("account:{scope}:{}", email.trim().to_lowercase()),
-            address: format!("address:{client}"),
+            account: format!("account:{account}"),
+            pair: format!("pair:{network}|{account}"),
+            network: format!("network:{network}"),
         }
+    }
+}
+
+/// The account part of a key: what the input resolved to, so that spellings
+/// of one account (spaces, case, Unicode spaces) share one count.
+pub(crate) fn account_key(scope: &str, email: &str) -> String {
+    let email = valv_domain::Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.normalized());
+    format!("{scope}:{email}")
+}
+
+/// The network a client address stands for: an IPv4 address, or the /64 of
+/// an IPv6 one (one subscriber's prefix, which they may fill at will).
+pub(crate) fn network(client: IpAddr) -> String {
+    match client {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{prefix}/64")
+            }
+        },
     }
 }
 
@@ -59,39 +102,48 @@ impl Attempts {
 }
 
 impl Accounts<'_> {
-    /// Refuses the attempt while either key is locked.
+    /// Refuses the attempt while the account or the (network, account) pair is locked.
     pub(crate) async fn check_throttle(&self, keys: &Keys) -> ServiceResult<()> {
         let now = self.ctx.now();
-        for key in [&keys.account, &keys.address] {
+        for key in [&keys.account, &keys.pair] {
             if let Some(Throttle { locked_until: Some(until), .. }) = self.ctx.store.throttle(key).await?
                 && until > now
             {
-                let secs = (until - now).whole_seconds().max(1).unsigned_abs();
-                return Err(ServiceError::Locked { retry_after_secs: secs });
+                return Err(ServiceError::Locked { retry_after_secs: valv_core::retry_after_secs(until - now) });
             }
         }
         Ok(())
     }
 
-    /// Counts a failure against both keys and locks them when due. Each
-    /// count is one atomic step in the store: failures sent at the same
-    /// moment are all counted, and the longest lock due is the one kept.
+    /// Counts a failure and locks what is due. Each count is one atomic step
+    /// in the store: failures sent at the same moment are all counted, and
+    /// the longest lock due is the one kept.
     pub(crate) async fn record_failure(&self, keys: &Keys) -> ServiceResult<()> {
         let p = self.ctx.settings.throttle;
-        for (key, free) in [(&keys.account, p.account_free), (&keys.address, p.address_free)] {
-            let failures = self.ctx.store.add_failure(key).await?;
-            if failures > free {
-                let doublings = (failures - free - 1).min(20);
-                let lock = (p.base_lock * 2i32.pow(doublings)).min(p.max_lock);
-                self.ctx.store.lock_throttle(key, self.ctx.now() + lock.max(Duration::ZERO)).await?;
-            }
+        let account = self.ctx.store.add_failure(&keys.account).await?;
+        if account > p.account_free {
+            self.lock(&keys.account, account - p.account_free).await?;
+        }
+        let network = self.ctx.store.count_call(&keys.network, self.ctx.now(), SPRAY_WINDOW).await?.failures;
+        let pair = self.ctx.store.add_failure(&keys.pair).await?;
+        if network > p.address_free {
+            self.lock(&keys.pair, pair).await?;
         }
         Ok(())
     }
 
-    /// A successful sign-in clears the account's count (not the address's).
+    /// Locks `key` for the base lock doubled `(nth - 1)` times, at most the longest lock.
+    async fn lock(&self, key: &str, nth: u32) -> ServiceResult<()> {
+        let p = self.ctx.settings.throttle;
+        let lock = (p.base_lock * 2i32.pow(nth.saturating_sub(1).min(20))).min(p.max_lock);
+        self.ctx.store.lock_throttle(key, self.ctx.now() + lock.max(Duration::ZERO)).await?;
+        Ok(())
+    }
+
+    /// A successful sign-in clears the account's count and the pair's (not the network's).
     pub(crate) async fn clear_throttle(&self, keys: &Keys) -> ServiceResult<()> {
         self.ctx.store.clear_throttle(&keys.account).await?;
+        self.ctx.store.clear_throttle(&keys.pair).await?;
         Ok(())
     }
 }

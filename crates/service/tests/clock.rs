@@ -105,6 +105,63 @@ async fn account_locks_double_and_expire_with_time() {
     assert!(sign_in(&w, PASSWORD).await.is_ok(), "one failure after a success does not lock");
 }
 
+/// Review M2: every spelling of one account shares its lock. The tenant's
+/// slug with spaces around it (ASCII or not) or in capitals, and the e-mail
+/// address in capitals, are the same account.
+#[tokio::test]
+async fn the_account_lock_holds_for_every_spelling_of_the_account() {
+    let w = world().await;
+    for _ in 0..6 {
+        let _ = sign_in(&w, "wrong-wrong-wrong").await;
+    }
+    for (tenant, email) in
+        [(" acme", "ada@acme.example"), ("acme\t", "ada@acme.example"), ("\u{a0}acme", "ADA@acme.example")]
+    {
+        let r = w.valv.accounts().sign_in(tenant, email, pw(PASSWORD), CLIENT).await;
+        assert!(matches!(r, Err(ServiceError::Locked { .. })), "{tenant:?} {email:?}: {r:?}");
+    }
+}
+
+/// Review M6 and S4: failures from one network (an IPv6 /64 counts as one)
+/// never lock everyone behind it. Past `address_free` failures in the
+/// window, each further failure locks only its (network, account) pair, and
+/// the count is forgotten once the window has passed.
+#[tokio::test]
+async fn a_client_spraying_accounts_cannot_lock_out_its_neighbours() {
+    let w = world().await;
+    let from = |i: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
+    let attempt = |email: String, password: &'static str, i: u16| {
+        let accounts = w.valv.accounts();
+        async move { accounts.sign_in("acme", &email, pw(password), from(i)).await }
+    };
+    for i in 0..21 {
+        let r = attempt(format!("guess{i}@acme.example"), "wrong-wrong-wrong", 7).await;
+        assert!(matches!(r, Err(ServiceError::BadCredentials)), "attempt {i}: {r:?}");
+    }
+    assert!(attempt("ada@acme.example".into(), PASSWORD, 7).await.is_ok(), "a neighbour behind that address signs in");
+    let r = attempt("victim@acme.example".into(), "wrong-wrong-wrong", 500).await;
+    assert!(matches!(r, Err(ServiceError::BadCredentials)), "{r:?}");
+    let r = attempt("victim@acme.example".into(), "wrong-wrong-wrong", 501).await;
+    assert!(matches!(r, Err(ServiceError::Locked { .. })), "past the budget one guess per account: {r:?}");
+    let elsewhere = w.valv.accounts().sign_in("acme", "victim@acme.example", pw("x-x-x-x-x"), CLIENT).await;
+    assert!(matches!(elsewhere, Err(ServiceError::BadCredentials)), "only from that network: {elsewhere:?}");
+
+    w.clock.advance(Duration::minutes(16));
+    for i in 0..20 {
+        let r = attempt(format!("later{i}@acme.example"), "wrong-wrong-wrong", i).await;
+        assert!(matches!(r, Err(ServiceError::BadCredentials)), "the window passed, the count is new: {r:?}");
+    }
+}
+
+#[test]
+fn retry_after_is_rounded_up_and_said_in_words() {
+    assert_eq!(valv_service::retry_after_secs(Duration::milliseconds(1200)), 2);
+    assert_eq!(valv_service::retry_after_secs(Duration::seconds(2)), 2);
+    assert_eq!(valv_service::retry_after_secs(Duration::milliseconds(10)), 1);
+    let locked = ServiceError::Locked { retry_after_secs: 1 }.to_string();
+    assert!(locked.ends_with("try again in 1 second"), "{locked}");
+}
+
 #[tokio::test]
 async fn sessions_expire_after_their_lifetime() {
     let w = world().await;

@@ -34,6 +34,9 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Serve plain HTTP. Only behind a TLS-terminating proxy.
     pub insecure_http: bool,
+    /// Proxies (addresses or CIDR ranges, e.g. `["10.0.0.0/8"]`) whose `Forwarded` or
+    /// `X-Forwarded-For` header names the client; from any other peer they are ignored.
+    pub trusted_proxies: Vec<String>,
     /// `argon2id` (default) or `pbkdf2-sha256`.
     pub password_kdf: String,
     /// Argon2id memory in KiB (OWASP minimum 19456).
@@ -120,6 +123,7 @@ impl Default for Config {
             max_tenant_gib: 100,
             max_records_per_collection: 1_000_000,
             export_window_days: 30,
+            trusted_proxies: Vec::new(),
             backup_targets: Vec::new(),
             backup_schedule: valv_backup::schedule::DEFAULT.into(),
             backup_lag_warning_secs: 5,
@@ -242,6 +246,7 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(refuse("tls_cert", "give both tls_cert and tls_key, or neither"));
         }
+        let trusted_proxies = self.trusted_proxies.iter().map(|p| proxy(p)).collect::<Result<_, _>>()?;
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let scheme = if self.insecure_http { "http" } else { "https" };
         Ok(Settings {
@@ -257,9 +262,18 @@ impl Config {
             export_dir: Some(self.data_dir.join("exports")),
             export_window: Duration::days(i64::from(self.export_window_days)),
             backup_lag_warning: Duration::seconds(i64::from(self.backup_lag_warning_secs)),
+            trusted_proxies,
             ..Settings::default()
         })
     }
+}
+
+/// A trusted proxy: an address (one host) or a CIDR range.
+fn proxy(text: &str) -> Result<ipnet::IpNet, ConfigError> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| refuse("trusted_proxies", format!("`{text}` is not an address or a CIDR range like 10.0.0.0/8")))
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! Sign-in and first-start setup: public routes that end in a session cookie.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
@@ -13,6 +11,7 @@ use valv_service::{OperatorView, SecondFactor, SignIn, SignInStatus, UserView, V
 
 use crate::error::{ErrorResponses, WebError};
 use crate::extract::{ApiJson, SESSION_COOKIE, Signed, cookie};
+use valv_http::ClientAddr;
 
 pub(crate) fn routes() -> OpenApiRouter<Valv> {
     OpenApiRouter::new()
@@ -89,10 +88,10 @@ fn signed_in(s: SignIn, max_age: i64) -> Response {
     responses((status = 200, body = SignInResponse), ErrorResponses))]
 async fn sign_in(
     State(valv): State<Valv>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<SignInRequest>,
 ) -> Result<Response, WebError> {
-    let s = valv.accounts().sign_in(&req.tenant, &req.email, req.password, peer.ip()).await?;
+    let s = valv.accounts().sign_in(&req.tenant, &req.email, req.password, client).await?;
     Ok(signed_in(s, 43_200))
 }
 
@@ -100,10 +99,10 @@ async fn sign_in(
     responses((status = 200, body = SignInResponse), ErrorResponses))]
 async fn operator_sign_in(
     State(valv): State<Valv>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<OperatorSignInRequest>,
 ) -> Result<Response, WebError> {
-    let s = valv.accounts().operator_sign_in(&req.email, req.password, peer.ip()).await?;
+    let s = valv.accounts().operator_sign_in(&req.email, req.password, client).await?;
     Ok(signed_in(s, 43_200))
 }
 
@@ -167,7 +166,7 @@ pub struct SecondFactorRequest {
     responses((status = 200, body = SignInResponse), ErrorResponses))]
 async fn second_factor(
     State(valv): State<Valv>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     ApiJson(req): ApiJson<SecondFactorRequest>,
 ) -> Result<Response, WebError> {
@@ -176,7 +175,7 @@ async fn second_factor(
         Method::RecoveryCode => SecondFactor::RecoveryCode(req.code),
         Method::Code => SecondFactor::SentCode(req.code),
     };
-    let s = valv.accounts().second_factor(&session_cookie(&headers)?, factor, peer.ip()).await?;
+    let s = valv.accounts().second_factor(&session_cookie(&headers)?, factor, client).await?;
     Ok(signed_in(s, 43_200))
 }
 

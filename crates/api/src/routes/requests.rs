@@ -2,9 +2,8 @@
 //! organisation's list, extension and answer.
 
 use axum::Json;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,6 +13,7 @@ use valv_service::privacy::{NewRequest, RequestView};
 
 use crate::error::{ErrorResponses, WebError};
 use crate::extract::{Admin, ApiJson, ApiQuery};
+use valv_http::ClientAddr;
 
 pub(crate) fn routes() -> OpenApiRouter<Valv> {
     OpenApiRouter::new()
@@ -36,11 +36,11 @@ pub struct Filed {
     request_body = NewRequest, responses((status = 202, body = Filed), ErrorResponses))]
 async fn file_request(
     State(v): State<Valv>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Path(slug): Path<String>,
     ApiJson(req): ApiJson<NewRequest>,
 ) -> Result<(StatusCode, Json<Filed>), WebError> {
-    let id = v.privacy().file_request(&slug, req, peer.ip()).await?;
+    let id = v.privacy().file_request(&slug, req, client).await?;
     Ok((StatusCode::ACCEPTED, Json(Filed { id, status: "awaiting_verification".into() })))
 }
 

@@ -181,3 +181,37 @@ async fn pbkdf2_hashes_verify_and_are_upgraded_to_argon2id_at_sign_in() {
     assert_eq!(status, 200);
     assert!(hash(&db).starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "upgraded: {}", hash(&db));
 }
+
+/// Review M6: behind a proxy the operator trusts, the client is the address
+/// the proxy names (and the journal records it); from anyone else the
+/// forwarding headers are ignored, since anyone can send them.
+#[tokio::test]
+async fn the_client_address_comes_from_a_trusted_proxy_only() {
+    let failed_from = async |app: &valv_testkit::TestApp| {
+        let op = app.operator().await;
+        let t = app.tenant(&op, "acme").await;
+        let body = json!({ "tenant": "acme", "email": t.owner_email, "password": "wrong-password-123" });
+        let forwarded = "198.51.100.1, 203.0.113.9";
+        let r = client().post(app.at("/api/v1/auth/sign-in")).header("x-forwarded-for", forwarded).json(&body);
+        assert_eq!(r.send().await.unwrap().status(), 401);
+        let journal = app.journal(&t.owner).await;
+        let failed = journal.iter().find(|e| e["action"] == "auth.sign_in_failed").unwrap();
+        failed["detail"]["client"].as_str().unwrap().to_owned()
+    };
+    let behind = app_with(&[], &[("VALV_TRUSTED_PROXIES", "[\"127.0.0.1\"]")]);
+    assert_eq!(failed_from(&behind).await, "203.0.113.9", "the hop the trusted proxy appended");
+    assert_eq!(failed_from(&app()).await, "127.0.0.1", "an untrusted peer's header is ignored");
+}
+
+/// Review L11: request ids are the server's; one a client sends is neither
+/// echoed in the answer's header nor in an error body.
+#[tokio::test]
+async fn request_ids_are_made_by_the_server() {
+    let app = app();
+    let r = client().get(app.at("/api/v1/me")).header("x-request-id", "forged-id").send().await.unwrap();
+    let header = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    assert_ne!(header, "forged-id");
+    assert!(uuid::Uuid::parse_str(&header).is_ok(), "{header}");
+    assert_eq!(body["error"]["request_id"], header.as_str(), "the body names the same id");
+}

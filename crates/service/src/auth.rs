@@ -14,7 +14,7 @@ use valv_domain::{Email, Slug, UserStatus};
 use valv_store::{Action, Actor, Chain, Change, Principal, Row, SessionRow, TenantRow, UserRow};
 
 use crate::me::normalize_recovery;
-use crate::throttle::{Keys, account_key};
+use crate::throttle::{Keys, account_key, second_factor_key};
 use crate::{Accounts, Message, Recipient, ServiceError, ServiceResult};
 
 /// Where a sign-in stands.
@@ -46,6 +46,28 @@ pub enum SecondFactor {
 
 const WRONG_CODE: ServiceError =
     ServiceError::Unauthenticated { code: "code_invalid", message: "the code is wrong or expired" };
+const CODE_REPLAYED: ServiceError = ServiceError::Unauthenticated {
+    code: "code_replayed",
+    message: "this code was already used; wait for the next one",
+};
+
+/// A second factor that checked out, still to be spent.
+enum Checked {
+    Totp(u64),
+    /// The stored digest of the recovery code given.
+    RecoveryCode(String),
+    SentCode,
+}
+
+impl Checked {
+    fn method(&self) -> &'static str {
+        match self {
+            Self::Totp(_) => "totp",
+            Self::RecoveryCode(_) => "recovery_code",
+            Self::SentCode => "sent_code",
+        }
+    }
+}
 const MAX_CODE_FAILURES: u32 = 5;
 
 impl Accounts<'_> {
@@ -81,10 +103,13 @@ impl Accounts<'_> {
             Some(phc) => self.ctx.verify_password(password, phc).await?,
             None => self.burn_hash(password).await?,
         };
-        let (Some(t), Some(mut u), Verdict::Match { rehash }) = (t.clone(), u, verdict) else {
+        let (Some(t), Some(u), Verdict::Match { rehash }) = (t.clone(), u, verdict) else {
             self.fail_sign_in(&keys, t.as_ref(), email, client, "bad_credentials").await?;
             return Err(ServiceError::BadCredentials);
         };
+        // The row as it is now: a block or role change committed while the
+        // password was being checked counts, and a rehash never reverts it (review S2).
+        let mut u = self.ctx.store.user(t.id, u.id).await?.ok_or(ServiceError::BadCredentials)?;
         if let Err(e) = self.admit(&t, &u) {
             self.fail_sign_in(&keys, Some(&t), email, client, e.code()).await?;
             return Err(e);
@@ -115,10 +140,15 @@ impl Accounts<'_> {
     /// # Errors
     /// `session_invalid`; `channel_invalid`; delivery failure.
     pub async fn send_code(&self, cookie: &str, channel: &str) -> ServiceResult<()> {
-        let (mut session, _, user) = self.pending(cookie).await?;
+        let (mut session, tenant, user) = self.pending(cookie).await?;
         let to = match channel {
+            "email" | "sms" if !second_factors(&tenant, &user).contains(&channel) => {
+                return Err(ServiceError::Unprocessable {
+                    code: "channel_unavailable",
+                    message: "this sign-in does not offer that channel; use a method the sign-in answer lists",
+                });
+            }
             "email" => Recipient::Email(user.email.clone()),
-            "sms" => Recipient::Sms(user.phone.clone()),
             _ => return Err(ServiceError::field("channel", "channel_invalid", "channel must be email or sms")),
         };
         let code = token::numeric_code(6);
@@ -135,22 +165,32 @@ impl Accounts<'_> {
     /// Completes a pending sign-in with a second factor.
     ///
     /// # Errors
-    /// `session_invalid`; `code_invalid`; `code_replayed`; `Locked` after repeated failures.
+    /// `session_invalid`; `code_invalid`; `code_replayed`; `Locked` after
+    /// repeated failures of this user, whatever the session (review M3).
     pub async fn second_factor(&self, cookie: &str, factor: SecondFactor, client: IpAddr) -> ServiceResult<SignIn> {
-        let (mut session, tenant, mut user) = self.pending(cookie).await?;
+        let (mut session, tenant, user) = self.pending(cookie).await?;
+        let guesses = second_factor_key(user.id);
+        self.check_lock(&guesses).await?;
         let secret = match (&factor, user.totp.as_ref().filter(|t| t.confirmed)) {
             (SecondFactor::Totp(_), Some(t)) => Some(self.open_totp(tenant.id, user.id, &t.secret).await?),
             _ => None,
         };
-        let method = match self.check_factor(&mut session, &mut user, &factor, secret.as_deref()) {
-            Ok(m) => m,
+        let checked = match self.check_factor(&mut session, &user, &factor, secret.as_deref()) {
+            Ok(c) => self.use_once(&user, c).await,
+            Err(e) => Err(e),
+        };
+        let checked = match checked {
+            Ok(c) => c,
             Err(e) => return Err(self.fail_second_factor(session, &tenant, &user, client, e).await?),
         };
-        user.updated_at = self.ctx.now();
-        let change = Change::new(Chain::Tenant(tenant.id), self.ctx.now(), Actor::User(user.id), Action::AuthSignedIn)
-            .about("user", user.id)
-            .detail(serde_json::json!({ "method": method, "client": client.to_string() }))
-            .row(Row::User(user.clone()));
+        self.ctx.store.clear_throttle(&guesses).await?;
+        let mut change =
+            Change::new(Chain::Tenant(tenant.id), self.ctx.now(), Actor::User(user.id), Action::AuthSignedIn)
+                .about("user", user.id)
+                .detail(serde_json::json!({ "method": checked.method(), "client": client.to_string() }));
+        if let Checked::RecoveryCode(used) = &checked {
+            change = change.row(Row::User(self.without_recovery_code(&tenant, &user, used).await?));
+        }
         self.ctx.store.commit(change).await?;
         self.ctx.store.delete_session(&session.id).await?;
         let (cookie, fresh) = self.new_session(session.principal, true);
@@ -162,30 +202,25 @@ impl Accounts<'_> {
     fn check_factor(
         &self,
         s: &mut SessionRow,
-        u: &mut UserRow,
+        u: &UserRow,
         f: &SecondFactor,
         secret: Option<&str>,
-    ) -> ServiceResult<&'static str> {
+    ) -> ServiceResult<Checked> {
         match f {
             SecondFactor::Totp(code) => {
-                let state = u.totp.as_mut().filter(|t| t.confirmed).ok_or(WRONG_CODE)?;
+                let state = u.totp.as_ref().filter(|t| t.confirmed).ok_or(WRONG_CODE)?;
                 let step =
                     totp::matching_step(secret.ok_or(WRONG_CODE)?, code.trim(), self.unix_now()).ok_or(WRONG_CODE)?;
-                // RFC 6238 §5.2: a code, once accepted, is never accepted again.
+                // The code confirmed at enrolment is spent too.
                 if step <= state.last_step {
-                    return Err(ServiceError::Unauthenticated {
-                        code: "code_replayed",
-                        message: "this code was already used; wait for the next one",
-                    });
+                    return Err(CODE_REPLAYED);
                 }
-                state.last_step = step;
-                Ok("totp")
+                Ok(Checked::Totp(step))
             }
             SecondFactor::RecoveryCode(code) => {
                 let d = token::digest(&normalize_recovery(code));
-                let i = u.recovery_codes.iter().position(|c| token::digest_eq(c, &d)).ok_or(WRONG_CODE)?;
-                u.recovery_codes.remove(i);
-                Ok("recovery_code")
+                let stored = u.recovery_codes.iter().find(|c| token::digest_eq(c, &d)).ok_or(WRONG_CODE)?;
+                Ok(Checked::RecoveryCode(stored.clone()))
             }
             SecondFactor::SentCode(code) => {
                 let fresh = s.code_expires_at.is_some_and(|t| t > self.ctx.now());
@@ -195,9 +230,37 @@ impl Accounts<'_> {
                     return Err(WRONG_CODE);
                 }
                 s.code_digest = None;
-                Ok("sent_code")
+                Ok(Checked::SentCode)
             }
         }
+    }
+
+    /// Spends a TOTP step or a recovery code, once: an atomic insert in the
+    /// store decides which of two sign-ins presenting it at the same moment
+    /// wins (RFC 6238 §5.2; review L4). A sent code lives in its session,
+    /// which the success deletes.
+    async fn use_once(&self, u: &UserRow, c: Checked) -> ServiceResult<Checked> {
+        let (key, window) = match &c {
+            // Two steps on either side are accepted: past that, the step is refused anyway.
+            Checked::Totp(step) => (format!("totp-step:{}:{step}", u.id), time::Duration::minutes(3)),
+            Checked::RecoveryCode(digest) => (format!("recovery-code:{}:{digest}", u.id), time::Duration::days(1)),
+            Checked::SentCode => return Ok(c),
+        };
+        if self.ctx.store.count_call(&key, self.ctx.now(), window).await?.failures > 1 {
+            return Err(CODE_REPLAYED);
+        }
+        Ok(c)
+    }
+
+    /// The user's row as it is now, without the recovery code `used`. Read
+    /// afresh: a block or role change committed since the sign-in began is
+    /// kept, not overwritten by the row read then (review S2).
+    async fn without_recovery_code(&self, t: &TenantRow, u: &UserRow, used: &str) -> ServiceResult<UserRow> {
+        let mut fresh = self.ctx.store.user(t.id, u.id).await?.ok_or_else(session_invalid)?;
+        self.admit(t, &fresh)?;
+        fresh.recovery_codes.retain(|c| c != used);
+        fresh.updated_at = self.ctx.now();
+        Ok(fresh)
     }
 
     async fn fail_second_factor(
@@ -214,6 +277,9 @@ impl Accounts<'_> {
                 .about("user", user.id)
                 .detail(serde_json::json!({ "reason": err.code(), "client": client.to_string() }));
         self.ctx.store.commit(change).await?;
+        if self.count_second_factor_failure(&second_factor_key(user.id)).await? {
+            self.warn_of_guessing(user, client).await;
+        }
         if session.code_failures >= MAX_CODE_FAILURES {
             // Too many guesses: the pending sign-in ends and the password is needed again.
             self.ctx.store.delete_session(&session.id).await?;
@@ -224,6 +290,25 @@ impl Accounts<'_> {
         }
         self.ctx.store.put_session(session).await?;
         Ok(err)
+    }
+
+    /// Tells the user that someone who knows their password is guessing
+    /// their second factor: they are the one who can change the password.
+    async fn warn_of_guessing(&self, user: &UserRow, client: IpAddr) {
+        let issuer = &self.ctx.settings.issuer;
+        let body = format!(
+            "Someone entered wrong sign-in codes for your {issuer} account several times (last from {client}), \
+             after giving your password. Further tries are held back for a while.\n\n\
+             If this was not you, your password is known to someone else: change it now.\n"
+        );
+        let msg = Message {
+            to: Recipient::Email(user.email.clone()),
+            subject: format!("{issuer}: wrong sign-in codes"),
+            body,
+        };
+        if let Err(e) = self.ctx.sender.send(msg).await {
+            tracing::warn!(user = %user.id, error = %e, "the warning of wrong sign-in codes was not delivered");
+        }
     }
 
     /// The pending (password verified, second factor owed) session of `cookie`.
@@ -318,6 +403,10 @@ impl Accounts<'_> {
 }
 
 /// The second factors this user must choose from; empty when none is owed.
+/// A user with an authenticator app is offered it and their recovery codes
+/// only: a code sent by e-mail would be a weaker way past it (review M4).
+/// Text messages are not offered: valv has no SMS gateway, and a code
+/// written to a file is no second factor.
 fn second_factors(t: &TenantRow, u: &UserRow) -> Vec<&'static str> {
     let has_totp = u.totp.as_ref().is_some_and(|x| x.confirmed);
     if !has_totp && !t.require_second_factor {
@@ -330,7 +419,9 @@ fn second_factors(t: &TenantRow, u: &UserRow) -> Vec<&'static str> {
     if !u.recovery_codes.is_empty() {
         m.push("recovery_code");
     }
-    m.extend(["email", "sms"]);
+    if !has_totp {
+        m.push("email");
+    }
     m
 }
 

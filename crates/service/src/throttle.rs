@@ -47,6 +47,11 @@ impl Keys {
     }
 }
 
+/// The key counting a user's wrong second factors.
+pub(crate) fn second_factor_key(user: valv_domain::UserId) -> String {
+    format!("second-factor:{user}")
+}
+
 /// The account part of a key: what the input resolved to, so that spellings
 /// of one account (spaces, case, Unicode spaces) share one count.
 pub(crate) fn account_key(scope: &str, email: &str) -> String {
@@ -104,15 +109,33 @@ impl Attempts {
 impl Accounts<'_> {
     /// Refuses the attempt while the account or the (network, account) pair is locked.
     pub(crate) async fn check_throttle(&self, keys: &Keys) -> ServiceResult<()> {
+        self.check_lock(&keys.account).await?;
+        self.check_lock(&keys.pair).await
+    }
+
+    /// Refuses while `key` is locked.
+    pub(crate) async fn check_lock(&self, key: &str) -> ServiceResult<()> {
         let now = self.ctx.now();
-        for key in [&keys.account, &keys.pair] {
-            if let Some(Throttle { locked_until: Some(until), .. }) = self.ctx.store.throttle(key).await?
-                && until > now
-            {
-                return Err(ServiceError::Locked { retry_after_secs: valv_core::retry_after_secs(until - now) });
-            }
+        if let Some(Throttle { locked_until: Some(until), .. }) = self.ctx.store.throttle(key).await?
+            && until > now
+        {
+            return Err(ServiceError::Locked { retry_after_secs: valv_core::retry_after_secs(until - now) });
         }
         Ok(())
+    }
+
+    /// Counts a wrong second factor of a user (`key`, from
+    /// [`second_factor_key`]) and locks when due: after the same free
+    /// failures as an account, across every pending sign-in, and not cleared
+    /// by a correct password (review M3). True when this failure set the
+    /// first lock: the moment to tell the user.
+    pub(crate) async fn count_second_factor_failure(&self, key: &str) -> ServiceResult<bool> {
+        let free = self.ctx.settings.throttle.account_free;
+        let failures = self.ctx.store.add_failure(key).await?;
+        if failures > free {
+            self.lock(key, failures - free).await?;
+        }
+        Ok(failures == free + 1)
     }
 
     /// Counts a failure and locks what is due. Each count is one atomic step

@@ -1,0 +1,71 @@
+//! The world the service tests share: a tenant `acme` whose owner has
+//! activated, on a real SQLite store, with a clock the test moves and an
+//! inbox that keeps every message.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+
+use secrecy::SecretString;
+use time::macros::datetime;
+use valv_domain::ManualClock;
+use valv_service::keyring::Keyring;
+use valv_service::{Caller, Message, NewTenant, Sender, ServiceError, Settings, Valv};
+use valv_store_sqlite::SqliteStore;
+
+pub const PASSWORD: &str = "violet-tundra-92-oboe-quill";
+pub const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+#[derive(Default)]
+pub struct Inbox(pub Mutex<Vec<Message>>);
+
+#[async_trait::async_trait]
+impl Sender for Inbox {
+    async fn send(&self, m: Message) -> Result<(), String> {
+        self.0.lock().unwrap().push(m);
+        Ok(())
+    }
+}
+
+impl Inbox {
+    pub fn last_body(&self) -> String {
+        self.0.lock().unwrap().last().unwrap().body.clone()
+    }
+}
+
+pub struct World {
+    pub valv: Valv,
+    pub clock: Arc<ManualClock>,
+    pub inbox: Arc<Inbox>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn pw(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+/// A tenant `acme` whose owner `ada@acme.example` has set `PASSWORD`.
+pub async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("valv.db")).await.unwrap();
+    let clock = Arc::new(ManualClock::new(datetime!(2026-03-01 12:00 UTC)));
+    let inbox = Arc::new(Inbox::default());
+    let keys = valv_store_sqlite::SqliteKeyStore::open(&dir.path().join("keyring.db")).unwrap();
+    let keyring = Keyring::open(Arc::new(keys), valv_crypto::seal::Key::generate()).await.unwrap();
+    let valv = Valv::new(Arc::new(store), Arc::new(keyring), clock.clone(), inbox.clone(), Settings::default());
+    let new = NewTenant {
+        name: "Acme".into(),
+        slug: Some("acme".into()),
+        contact_name: "Ada Owner".into(),
+        contact_email: "ada@acme.example".into(),
+        contact_phone: "+46701234567".into(),
+    };
+    valv.accounts().create_tenant(&Caller::Cli, new).await.unwrap();
+    let invitation = inbox.last_body().lines().last().unwrap().trim().to_owned();
+    valv.accounts().activate(&invitation, pw(PASSWORD)).await.unwrap();
+    World { valv, clock, inbox, _dir: dir }
+}
+
+pub async fn sign_in(w: &World, password: &str) -> Result<valv_service::SignIn, ServiceError> {
+    w.valv.accounts().sign_in("acme", "ada@acme.example", pw(password), CLIENT).await
+}

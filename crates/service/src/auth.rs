@@ -277,7 +277,7 @@ impl Accounts<'_> {
                 .about("user", user.id)
                 .detail(serde_json::json!({ "reason": err.code(), "client": client.to_string() }));
         self.ctx.store.commit(change).await?;
-        if self.count_second_factor_failure(&second_factor_key(user.id)).await? {
+        if self.count_failure(&second_factor_key(user.id)).await? {
             self.warn_of_guessing(user, client).await;
         }
         if session.code_failures >= MAX_CODE_FAILURES {

@@ -5,7 +5,7 @@
 use secrecy::SecretString;
 use serde::Serialize;
 use valv_crypto::{password::Verdict, policy, token, totp};
-use valv_store::{Action, Principal, TotpState, UserRow};
+use valv_store::{Action, Chain, Change, Principal, Row, TotpState, UserRow};
 
 use crate::{Accounts, Caller, ServiceError, ServiceResult, UserView, Via};
 
@@ -44,31 +44,45 @@ impl Accounts<'_> {
         Ok(UserView::from(&self.my_row(caller).await?))
     }
 
-    /// Changes the caller's password and ends their other sessions.
+    /// Changes the caller's password, ends their other sessions and revokes
+    /// their API tokens (review L3: a stolen token must not outlive the
+    /// password change its theft prompts). Only in a signed-in session: a
+    /// token holder cannot use this to test guesses of the password, and
+    /// wrong current passwords are counted and locked like sign-ins (L2).
+    /// The new password is checked first, so the answer to a wrong current
+    /// one is the same whatever the new one is.
     ///
     /// # Errors
-    /// `bad_credentials` for a wrong current password; a refused new one.
+    /// `Forbidden` with a token; a refused new password; `Locked` after
+    /// repeated wrong current passwords; `bad_credentials`.
     pub async fn change_password(
         &self,
         caller: &Caller,
         current: SecretString,
         new: SecretString,
     ) -> ServiceResult<()> {
+        let Caller::User { via: Via::Session(session), .. } = caller else {
+            return Err(ServiceError::Forbidden("a password is changed in a signed-in session, not with a token"));
+        };
         let mut u = self.my_row(caller).await?;
-        let phc = u.password_hash.clone().unwrap_or_default();
-        if self.ctx.verify_password(current, phc).await? == Verdict::Mismatch {
-            return Err(ServiceError::BadCredentials);
-        }
         let tenant = self.tenant_row(u.tenant_id).await?;
         check_password(&new, &[u.name.as_str(), u.email.as_str(), tenant.name.as_str()])?;
+        let guesses = format!("password-change:{}", u.id);
+        self.check_lock(&guesses).await?;
+        let phc = u.password_hash.clone().unwrap_or_default();
+        if self.ctx.verify_password(current, phc).await? == Verdict::Mismatch {
+            self.count_failure(&guesses).await?;
+            return Err(ServiceError::BadCredentials);
+        }
+        self.ctx.store.clear_throttle(&guesses).await?;
         u.password_hash = Some(self.ctx.hash_password(new).await?);
         u.updated_at = self.ctx.now();
-        self.commit_user(caller, Action::UserPasswordChanged, &u).await?;
-        let keep = match caller {
-            Caller::User { via: Via::Session(id), .. } => Some(id.as_str()),
-            _ => None,
-        };
-        self.ctx.store.delete_sessions(Principal::User { tenant: u.tenant_id, user: u.id }, keep).await?;
+        let change = Change::new(Chain::Tenant(u.tenant_id), u.updated_at, caller.actor(), Action::UserPasswordChanged)
+            .about("user", u.id)
+            .row(Row::User(u.clone()));
+        self.ctx.store.commit(self.revoking_tokens(change, u.tenant_id, u.id).await?).await?;
+        let principal = Principal::User { tenant: u.tenant_id, user: u.id };
+        self.ctx.store.delete_sessions(principal, Some(session.as_str())).await?;
         Ok(())
     }
 

@@ -124,12 +124,13 @@ impl Accounts<'_> {
         Ok(())
     }
 
-    /// Counts a wrong second factor of a user (`key`, from
-    /// [`second_factor_key`]) and locks when due: after the same free
-    /// failures as an account, across every pending sign-in, and not cleared
-    /// by a correct password (review M3). True when this failure set the
-    /// first lock: the moment to tell the user.
-    pub(crate) async fn count_second_factor_failure(&self, key: &str) -> ServiceResult<bool> {
+    /// Counts a failure of one user's secret other than the sign-in password
+    /// (`key`: their second factor, from [`second_factor_key`], or their
+    /// current password when changing it) and locks when due: after the
+    /// same free failures as an account, across every session, and not
+    /// cleared by a correct sign-in password (review M3, L2). True when this
+    /// failure set the first lock: the moment to tell the user.
+    pub(crate) async fn count_failure(&self, key: &str) -> ServiceResult<bool> {
         let free = self.ctx.settings.throttle.account_free;
         let failures = self.ctx.store.add_failure(key).await?;
         if failures > free {

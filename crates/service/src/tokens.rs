@@ -8,7 +8,7 @@ use valv_crypto::token;
 use valv_domain::{Role, TokenId, UserStatus};
 use valv_store::{Action, Chain, Change, Row, TokenRow};
 
-use crate::{Accounts, Caller, ServiceError, ServiceResult, TokenView};
+use crate::{Accounts, Caller, ServiceError, ServiceResult, TokenView, Via};
 
 const MAX_DAYS: u32 = 365;
 const PREFIX: &str = "valv_";
@@ -43,6 +43,10 @@ impl Accounts<'_> {
     /// Invalid fields; a role above the caller's.
     pub async fn create_token(&self, caller: &Caller, new: NewToken) -> ServiceResult<TokenCreated> {
         let (tenant, user, my_role) = caller.member()?;
+        // Review L3: a stolen token must not mint itself successors that outlive it.
+        if !matches!(caller, Caller::User { via: Via::Session(_), .. }) {
+            return Err(ServiceError::Forbidden("tokens are made in a signed-in session, not with another token"));
+        }
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(ServiceError::field("name", "invalid_name", "name must be 1 to 100 printable characters"));

@@ -158,12 +158,7 @@ impl Accounts<'_> {
         let mut change =
             Change::new(Chain::Tenant(tenant), now, caller.actor(), action).about("user", id).row(Row::User(u.clone()));
         if blocked {
-            for mut t in self.ctx.store.tokens(tenant, id).await? {
-                if t.revoked_at.is_none() {
-                    t.revoked_at = Some(now);
-                    change = change.row(Row::Token(t));
-                }
-            }
+            change = self.revoking_tokens(change, tenant, id).await?;
         }
         self.ctx.store.commit(change).await?;
         if blocked {
@@ -252,6 +247,22 @@ impl Accounts<'_> {
             });
         }
         Ok(())
+    }
+
+    /// `change` with every live API token of the user revoked.
+    pub(crate) async fn revoking_tokens(
+        &self,
+        mut change: Change,
+        tenant: TenantId,
+        user: UserId,
+    ) -> ServiceResult<Change> {
+        for mut t in self.ctx.store.tokens(tenant, user).await? {
+            if t.revoked_at.is_none() {
+                t.revoked_at = Some(change.at);
+                change = change.row(Row::Token(t));
+            }
+        }
+        Ok(change)
     }
 
     pub(crate) async fn commit_user(&self, caller: &Caller, action: Action, u: &UserRow) -> ServiceResult<()> {

@@ -56,3 +56,38 @@ async fn blocking_a_user_revokes_their_tokens_at_once() {
     let _ = api.user_action(&t.owner, &uid, "unblock").await.ok();
     assert_eq!(api.me(&script).await.status, 401, "revoked for good");
 }
+
+/// Review L3: a token cannot make tokens (a stolen one would renew itself),
+/// and a password change revokes every token of the user.
+#[tokio::test]
+async fn tokens_are_made_in_sessions_only_and_die_with_a_password_change() {
+    let app = app();
+    let (api, op) = (app.api(), app.operator().await);
+    let t = app.tenant(&op, "acme").await;
+    let (_, secret) = token(&api, &t.owner, "owner").await;
+    let script = bearer(&secret);
+    api.create_token(&script, json!({ "name": "heir", "expires_in_days": 365 })).await.error(403, "forbidden");
+    api.change_password(&script, valv_testkit::PASSWORD, "another-long-pass-phrase-77").await.error(403, "forbidden");
+    assert_eq!(api.me(&script).await.status, 200, "the token works until the password changes");
+
+    assert_eq!(api.change_password(&t.owner, valv_testkit::PASSWORD, "another-long-pass-phrase-77").await.status, 204);
+    assert_eq!(api.me(&script).await.status, 401, "revoked with the password change");
+    assert_eq!(api.me(&t.owner).await.status, 200, "the session that changed it goes on");
+}
+
+/// Review L2: changing the password is no oracle for the current one. The
+/// new password is judged first, and wrong current passwords lock.
+#[tokio::test]
+async fn wrong_current_passwords_are_counted_and_locked() {
+    let app = app();
+    let (api, op) = (app.api(), app.operator().await);
+    let t = app.tenant(&op, "acme").await;
+    api.change_password(&t.owner, "guess-0", "x").await.error(422, "password_too_short");
+    api.change_password(&t.owner, valv_testkit::PASSWORD, "x").await.error(422, "password_too_short");
+    for i in 0..6 {
+        let answer = api.change_password(&t.owner, &format!("guess-number-{i}"), "another-long-pass-phrase-77").await;
+        assert_eq!(answer.status, 401, "guess {i}");
+    }
+    let locked = api.change_password(&t.owner, valv_testkit::PASSWORD, "another-long-pass-phrase-77").await;
+    locked.error(429, "sign_in_locked");
+}

@@ -36,6 +36,9 @@ impl FileName {
         if n.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
             return Err(Invalid::new("file_name", "must not contain /, \\ or control characters"));
         }
+        if n.chars().any(crate::text::hidden) {
+            return Err(Invalid::new("file_name", "must not contain invisible or text-direction characters"));
+        }
         if n.trim() != n {
             return Err(Invalid::new("file_name", "must not start or end with spaces"));
         }

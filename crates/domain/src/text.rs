@@ -97,7 +97,20 @@ fn plain_text(s: &str, kind: &'static str, max: usize) -> Result<String, Invalid
     if t.chars().any(char::is_control) {
         return Err(Invalid::new(kind, "must not contain control characters"));
     }
+    if t.chars().any(hidden) {
+        return Err(Invalid::new(kind, "must not contain invisible or text-direction characters"));
+    }
     Ok(t.to_owned())
+}
+
+/// An invisible formatting character (Unicode category Cf): text-direction
+/// overrides and isolates, zero-width spaces, the byte-order mark. In a
+/// name they only serve to make it read as something else (review L12:
+/// `invoice\u{202E}fdp.exe` shows as `invoiceexe.pdf`). The zero-width
+/// joiner and non-joiner are kept: Persian, Indic scripts and emoji need them.
+pub(crate) fn hidden(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
+    c.general_category() == GeneralCategory::Format && c != '\u{200C}' && c != '\u{200D}'
 }
 
 fn parse_person_name(s: &str) -> Result<String, Invalid> {
@@ -218,6 +231,18 @@ mod tests {
         assert!(PersonName::parse("  ").is_err());
         assert!(PersonName::parse("Eve\u{0}").is_err());
         assert!(PersonName::parse("O'Brien <b>&</b>").is_ok());
+    }
+
+    #[test]
+    fn names_refuse_invisible_and_text_direction_characters_but_keep_joiners() {
+        for bad in ["Eve \u{202E}resu_nimda", "a\u{2066}b", "zero\u{200B}width", "\u{FEFF}bom", "rlm\u{200F}"] {
+            assert!(PersonName::parse(bad).is_err(), "{bad:?} should be refused");
+            assert!(crate::files::FileName::parse(bad).is_err(), "{bad:?} as a file name too");
+        }
+        assert!(crate::files::FileName::parse("invoice\u{202E}fdp.exe").is_err(), "review L12");
+        for ok in ["می\u{200C}خواهم", "👩\u{200D}💻 Ada", "Ångström"] {
+            assert!(PersonName::parse(ok).is_ok(), "{ok:?} should be accepted");
+        }
     }
 
     proptest! {

@@ -110,3 +110,28 @@ fn a_bad_setting_is_named_at_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("password_kdf") && err.contains("VALV_PASSWORD_KDF"), "{err}");
 }
+
+/// Review I1: the self-signed certificate is valid for a year, not for
+/// centuries, and a start within 30 days of its end makes a new one.
+#[tokio::test]
+async fn the_self_signed_certificate_lasts_a_year_and_is_renewed_before_its_end() {
+    let app = crate::app();
+    let tls = app.data_dir().join("tls");
+    let ends = std::fs::read_to_string(tls.join("cert.expires")).unwrap();
+    let ends = valv_domain::parse_stamp(ends.trim()).unwrap();
+    let health = valv_testkit::client().get(app.at("/healthz")).send().await.unwrap();
+    let date = health.headers()["date"].to_str().unwrap();
+    let served_at = time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc2822).unwrap();
+    let days = (ends - served_at).whole_days();
+    assert!((364..=366).contains(&days), "valid for a year: {days} days");
+    let first = std::fs::read(tls.join("cert.pem")).unwrap();
+
+    let root = app.crash();
+    let soon = valv_domain::stamp(served_at + time::Duration::days(10));
+    std::fs::write(root.path().join("data/tls/cert.expires"), soon).unwrap();
+    let again = valv_testkit::spawn_at(std::path::Path::new(env!("CARGO_BIN_EXE_valv")), root, &[], &[]);
+    let renewed = std::fs::read(again.data_dir().join("tls/cert.pem")).unwrap();
+    assert_ne!(renewed, first, "ten days before its end it was made anew");
+    let r = valv_testkit::client().get(again.at("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "and is served");
+}

@@ -58,6 +58,8 @@ pub struct Settings {
     /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client; from
     /// any other peer those headers are ignored (anyone can send them).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Digest of the bearer token a metrics scraper sends to `/metrics`.
+    pub metrics_token_digest: Option<String>,
 }
 
 impl Default for Settings {
@@ -79,6 +81,7 @@ impl Default for Settings {
             backup_lag_warning: Duration::seconds(5),
             export_window: Duration::days(30),
             trusted_proxies: Vec::new(),
+            metrics_token_digest: None,
         }
     }
 }

@@ -108,6 +108,27 @@ role_extractor!(
     |_| Ok(())
 );
 
+/// Who may read `/metrics`: a provider operator, or a scraper that sends
+/// the configured `metrics_token` as a bearer token (review L10: the journal
+/// position and the backup targets are not for everyone).
+#[derive(Debug)]
+pub struct Monitor;
+
+impl FromRequestParts<Valv> for Monitor {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, valv: &Valv) -> Result<Self, WebError> {
+        let bearer = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let bearer = bearer.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        if let (Some(expected), Some(given)) = (&valv.context().settings.metrics_token_digest, bearer)
+            && valv_crypto::token::digest_eq(expected, &valv_crypto::token::digest(given))
+        {
+            return Ok(Self);
+        }
+        Operator::from_request_parts(parts, valv).await.map(|_| Self)
+    }
+}
+
 /// A JSON body whose refusals are JSON errors with stable codes.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);

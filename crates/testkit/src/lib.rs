@@ -22,6 +22,10 @@ pub use postgres::{postgres, psql};
 /// A password every policy check accepts for the fixtures' names.
 pub const PASSWORD: &str = "violet-tundra-92-oboe-quill";
 
+/// The `metrics_token` every test server is started with, for tests that
+/// watch `/metrics` as a scraper would.
+pub const METRICS_TOKEN: &str = "metrics-scraper-token-0123456789abcdef";
+
 /// A running server.
 pub struct TestApp {
     pub url: String,
@@ -84,6 +88,9 @@ pub fn spawn_at(bin: &Path, root: tempfile::TempDir, args: &[&str], env: &[(&str
             std::fs::write(&kept, &url).unwrap();
             env.push(("VALV_DATABASE_URL".into(), url));
         }
+    }
+    if !env.iter().any(|(k, _)| k == "VALV_METRICS_TOKEN") {
+        env.push(("VALV_METRICS_TOKEN".into(), METRICS_TOKEN.into()));
     }
     let log = std::fs::OpenOptions::new().create(true).append(true).open(root.path().join("server.log")).unwrap();
     let mut child = Command::new(bin)

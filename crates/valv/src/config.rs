@@ -37,6 +37,10 @@ pub struct Config {
     /// Proxies (addresses or CIDR ranges, e.g. `["10.0.0.0/8"]`) whose `Forwarded` or
     /// `X-Forwarded-For` header names the client; from any other peer they are ignored.
     pub trusted_proxies: Vec<String>,
+    /// Bearer token (at least 32 characters) a metrics scraper sends to `/metrics`; without it
+    /// only signed-in operators read `/metrics`. Never logged.
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<secrecy::SecretString>,
     /// `argon2id` (default) or `pbkdf2-sha256`.
     pub password_kdf: String,
     /// Argon2id memory in KiB (OWASP minimum 19456).
@@ -124,6 +128,7 @@ impl Default for Config {
             max_records_per_collection: 1_000_000,
             export_window_days: 30,
             trusted_proxies: Vec::new(),
+            metrics_token: None,
             backup_targets: Vec::new(),
             backup_schedule: valv_backup::schedule::DEFAULT.into(),
             backup_lag_warning_secs: 5,
@@ -247,6 +252,10 @@ impl Config {
             return Err(refuse("tls_cert", "give both tls_cert and tls_key, or neither"));
         }
         let trusted_proxies = self.trusted_proxies.iter().map(|p| proxy(p)).collect::<Result<_, _>>()?;
+        let metrics_token = self.metrics_token.as_ref().map(secrecy::ExposeSecret::expose_secret);
+        if metrics_token.is_some_and(|t| t.trim().chars().count() < 32) {
+            return Err(refuse("metrics_token", "must be at least 32 characters (e.g. `openssl rand -hex 32`)"));
+        }
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let scheme = if self.insecure_http { "http" } else { "https" };
         Ok(Settings {
@@ -263,6 +272,7 @@ impl Config {
             export_window: Duration::days(i64::from(self.export_window_days)),
             backup_lag_warning: Duration::seconds(i64::from(self.backup_lag_warning_secs)),
             trusted_proxies,
+            metrics_token_digest: metrics_token.map(|t| valv_crypto::token::digest(t.trim())),
             ..Settings::default()
         })
     }

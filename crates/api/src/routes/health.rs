@@ -7,6 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use valv_service::Valv;
 
 use crate::error::{ErrorResponses, WebError};
+use valv_http::extract::Monitor;
 
 pub(crate) fn routes() -> OpenApiRouter<Valv> {
     OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
@@ -33,10 +34,14 @@ async fn readyz(State(valv): State<Valv>) -> Result<axum::Json<Health>, WebError
 
 /// Prometheus text format: journal position and, per backup target, the
 /// position shipped, the replication lag and the last success. Names of
-/// targets only; never their locations.
+/// targets only; never their locations. For operators and the scraper
+/// holding `metrics_token` only.
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses((status = 200, content_type = "text/plain; version=0.0.4", body = String), ErrorResponses))]
-async fn metrics(State(valv): State<Valv>) -> Result<([(axum::http::HeaderName, &'static str); 1], String), WebError> {
+async fn metrics(
+    _: Monitor,
+    State(valv): State<Valv>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), WebError> {
     use std::fmt::Write as _;
     let s = valv.backups().backup_status(&valv_service::Caller::System).await?;
     let mut out = String::new();

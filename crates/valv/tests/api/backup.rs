@@ -35,7 +35,8 @@ fn ok(o: &Output) -> Value {
 
 /// `/metrics` as (name with labels, value) pairs.
 async fn metrics(app: &TestApp) -> Vec<(String, f64)> {
-    let text = valv_testkit::client().get(app.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    let scraper = valv_testkit::bearer(valv_testkit::METRICS_TOKEN);
+    let text = scraper.get(app.at("/metrics")).send().await.unwrap().text().await.unwrap();
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| l.rsplit_once(' ').and_then(|(k, v)| Some((k.to_owned(), v.parse().ok()?))))

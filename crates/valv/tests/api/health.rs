@@ -76,3 +76,22 @@ async fn operators_see_every_background_job_and_its_last_run() {
     assert_eq!(listed[1]["last_run"], jobs[1]["last_run"], "the command reads the same record");
     api.jobs(&t.owner).await.error(403, "forbidden");
 }
+
+/// Review L10: `/metrics` shows the journal's position and the backup
+/// targets: an operator or the scraper with the metrics token reads it,
+/// nobody else.
+#[tokio::test]
+async fn metrics_are_for_operators_and_the_scraper_only() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let status = |c: reqwest::Client| {
+        let url = app.at("/metrics");
+        async move { c.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(valv_testkit::client()).await, 401, "anonymous");
+    assert_eq!(status(valv_testkit::bearer("not-the-metrics-token-0123456789abcdef")).await, 401, "a wrong token");
+    assert_eq!(status(t.owner.clone()).await, 403, "a tenant's owner");
+    assert_eq!(status(op.clone()).await, 200, "an operator");
+    assert_eq!(status(valv_testkit::bearer(valv_testkit::METRICS_TOKEN)).await, 200, "the scraper");
+}

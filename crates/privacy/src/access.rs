@@ -153,8 +153,19 @@ impl Privacy {
         let mut entries = Vec::new();
         for (u, _) in &found.users {
             entries.extend(self.ctx.store.history(tenant, "user", &u.id.to_string()).await?);
-            let q = JournalQuery { actor: Some(format!("user:{}", u.id)), limit: 10_000, ..JournalQuery::default() };
-            entries.extend(self.ctx.store.journal(Chain::Tenant(tenant), &q).await?);
+            // Page by page, newest first, down to the first entry (review L13).
+            let mut before = None;
+            loop {
+                let actor = Some(format!("user:{}", u.id));
+                let q = JournalQuery { actor, before, limit: 1_000, ..JournalQuery::default() };
+                let page = self.ctx.store.journal(Chain::Tenant(tenant), &q).await?;
+                before = page.last().map(|e| e.chain_seq);
+                let full = page.len() == 1_000;
+                entries.extend(page);
+                if !full {
+                    break;
+                }
+            }
         }
         for (_, r, _) in &found.subjects {
             entries.extend(self.ctx.store.history(tenant, "record", &r.id.to_string()).await?);

@@ -15,8 +15,7 @@ use utoipa::ToSchema;
 use valv_domain::schema::FieldType;
 use valv_domain::{Email, FileId, PersonName, Phone, RecordId, Role, TenantId, UserStatus, stamp};
 use valv_store::{
-    Action, Chain, Change, CollectionRow, FileRow, Filter, Op, Principal, RecordQuery, RecordRow, RequestRow, Row,
-    UserRow,
+    Action, Chain, Change, CollectionRow, FileRow, Filter, Op, Principal, RecordRow, RequestRow, Row, UserRow,
 };
 
 use crate::subjects::{Found, SubjectQuery};
@@ -212,13 +211,7 @@ impl Privacy {
             for c in &collections {
                 for f in c.fields.iter().filter(|f| f.kind == FieldType::File) {
                     let filter = Filter { field: f.name.clone(), op: Op::Eq, value: Value::from(id.to_string()) };
-                    let q = RecordQuery {
-                        filters: vec![filter],
-                        limit: 10_000,
-                        include_deleted: true,
-                        ..RecordQuery::default()
-                    };
-                    if self.ctx.store.records(tenant, c.id, &q).await?.iter().any(|r| !subjects.contains(&r.id)) {
+                    if self.every_record(tenant, c.id, filter).await?.iter().any(|r| !subjects.contains(&r.id)) {
                         continue 'files;
                     }
                 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use valv_domain::schema::FieldType;
-use valv_domain::{Email, Phone, RecordId, TenantId, UserId};
+use valv_domain::{CollectionId, Email, Phone, RecordId, TenantId, UserId};
 use valv_store::{CollectionRow, Filter, Op, RecordQuery, RecordRow, UserRow};
 
 use valv_core::{Caller, ServiceError, ServiceResult};
@@ -25,6 +25,9 @@ pub struct SubjectQuery {
     /// A user id or a record id of a data-subject collection.
     pub id: Option<String>,
 }
+
+/// Records read at a time when every match is wanted.
+const PAGE: u32 = 1_000;
 
 /// One place the subject was found.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -177,11 +180,34 @@ impl Privacy {
                 _ => continue,
             };
             let filter = Filter { field: f.name.clone(), op, value: serde_json::Value::from(value) };
-            let q =
-                RecordQuery { filters: vec![filter], limit: 10_000, include_deleted: true, ..RecordQuery::default() };
-            out.extend(self.ctx.store.records(tenant, c.id, &q).await?.into_iter().map(|r| (r, on)));
+            out.extend(self.every_record(tenant, c.id, filter).await?.into_iter().map(|r| (r, on)));
         }
         Ok(out)
+    }
+
+    /// Every record of `collection` matching `filter`, deleted ones too,
+    /// read page by page: a subject's records are all found, reported and
+    /// erased, however many there are (review L13: a first page of 10,000
+    /// was all that was read).
+    pub(crate) async fn every_record(
+        &self,
+        tenant: TenantId,
+        collection: CollectionId,
+        filter: Filter,
+    ) -> ServiceResult<Vec<RecordRow>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let q =
+                RecordQuery { filters: vec![filter.clone()], after, limit: PAGE, include_deleted: true, sort: None };
+            let page = self.ctx.store.records(tenant, collection, &q).await?;
+            let full = page.len() == PAGE as usize;
+            after = page.last().map(|r| (serde_json::Value::Null, r.id));
+            out.extend(page);
+            if !full {
+                return Ok(out);
+            }
+        }
     }
 
     /// Records of `c` whose reference fields point at one of `subjects`.
@@ -201,13 +227,7 @@ impl Privacy {
             for id in subjects {
                 let filter =
                     Filter { field: f.name.clone(), op: Op::Eq, value: serde_json::Value::from(id.to_string()) };
-                let q = RecordQuery {
-                    filters: vec![filter],
-                    limit: 10_000,
-                    include_deleted: true,
-                    ..RecordQuery::default()
-                };
-                out.extend(self.ctx.store.records(tenant, c.id, &q).await?);
+                out.extend(self.every_record(tenant, c.id, filter).await?);
             }
         }
         Ok(out)

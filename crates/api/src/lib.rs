@@ -27,7 +27,7 @@ use valv_service::Valv;
 
 pub use valv_http::{ErrorBody, SESSION_COOKIE, WebError};
 use valv_http::{error, extract};
-use valv_http::{request_scope, with_request_ids, with_security_headers};
+use valv_http::{refuse_cross_origin, request_scope, with_request_ids, with_security_headers};
 
 /// What the API's answers may load: nothing (they are JSON).
 const CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -130,6 +130,7 @@ pub fn app(valv: Valv, deadline: Duration) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(refuse_cross_origin))
         .layer(middleware::from_fn(request_scope))
         .with_state(valv)
         .layer(CatchPanicLayer::custom(|_| {

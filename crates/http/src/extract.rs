@@ -12,8 +12,10 @@ use valv_service::{Caller, ServiceError, Valv};
 
 use crate::error::WebError;
 
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "valv_session";
+/// Name of the session cookie. The `__Host-` prefix makes browsers accept
+/// it only when set Secure, for the whole site, by this host itself: a
+/// sibling subdomain cannot plant one that shadows it (review L6).
+pub const SESSION_COOKIE: &str = "__Host-valv_session";
 
 /// The value of cookie `name`, if sent.
 #[must_use]

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod error;
 pub mod extract;
+pub mod origin;
 
 use std::time::Instant;
 
@@ -23,6 +24,7 @@ use tracing::Instrument as _;
 pub use client::ClientAddr;
 pub use error::{ErrorBody, ErrorDetail, ErrorResponses, WebError};
 pub use extract::SESSION_COOKIE;
+pub use origin::refuse_cross_origin;
 
 /// Security headers on every answer (OWASP Secure Headers Project).
 ///

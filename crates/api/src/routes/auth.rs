@@ -74,7 +74,13 @@ pub struct SignInResponse {
 
 /// The answer to a sign-in step: JSON plus a fresh session cookie
 /// (HttpOnly, Secure, SameSite=Strict; a new id at every step).
-fn signed_in(s: SignIn, max_age: i64) -> Response {
+/// The answer of a sign-in step with its session cookie, which lives as
+/// long as the session: `session_hours` once signed in, the code's lifetime
+/// while a second factor is owed.
+fn signed_in(valv: &Valv, s: SignIn) -> Response {
+    let settings = &valv.context().settings;
+    let ttl = if s.status == SignInStatus::SignedIn { settings.session_ttl } else { settings.code_ttl };
+    let max_age = ttl.whole_seconds();
     let cookie = format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}", s.cookie);
     let body = SignInResponse { status: s.status, methods: s.methods.iter().map(|m| (*m).to_owned()).collect() };
     let mut res = axum::Json(body).into_response();
@@ -92,7 +98,7 @@ async fn sign_in(
     ApiJson(req): ApiJson<SignInRequest>,
 ) -> Result<Response, WebError> {
     let s = valv.accounts().sign_in(&req.tenant, &req.email, req.password, client).await?;
-    Ok(signed_in(s, 43_200))
+    Ok(signed_in(&valv, s))
 }
 
 #[utoipa::path(post, path = "/api/v1/operator/sign-in", tag = "auth", request_body = OperatorSignInRequest,
@@ -103,7 +109,7 @@ async fn operator_sign_in(
     ApiJson(req): ApiJson<OperatorSignInRequest>,
 ) -> Result<Response, WebError> {
     let s = valv.accounts().operator_sign_in(&req.email, req.password, client).await?;
-    Ok(signed_in(s, 43_200))
+    Ok(signed_in(&valv, s))
 }
 
 /// Which channel a one-time code goes by.
@@ -176,7 +182,7 @@ async fn second_factor(
         Method::Code => SecondFactor::SentCode(req.code),
     };
     let s = valv.accounts().second_factor(&session_cookie(&headers)?, factor, client).await?;
-    Ok(signed_in(s, 43_200))
+    Ok(signed_in(&valv, s))
 }
 
 /// Sets the password of an invited user.

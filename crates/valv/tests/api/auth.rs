@@ -216,3 +216,36 @@ async fn request_ids_are_made_by_the_server() {
     assert!(uuid::Uuid::parse_str(&header).is_ok(), "{header}");
     assert_eq!(body["error"]["request_id"], header.as_str(), "the body names the same id");
 }
+
+/// Review L6: a page of another site (or a sibling subdomain) cannot make
+/// a signed-in browser change anything, whatever the body's type; the
+/// cookie is `__Host-` and lives as long as the session.
+#[tokio::test]
+async fn cross_site_state_changes_are_refused_and_the_cookie_is_host_bound() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    let (bo, _) = app.member(&t, "bo@acme.example", "member").await;
+    let block = app.at(&format!("/api/v1/users/{bo}/block"));
+    for (name, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "same-site")] {
+        let r = t.owner.post(&block).header(name, value).header("content-type", "application/x-www-form-urlencoded");
+        assert_eq!(code(r.body("a=b").send().await.unwrap()).await, (403, "cross_origin_refused".into()), "{name}");
+    }
+    let planted = t.owner.post(app.at("/api/v1/files?name=planted.txt")).header("origin", "https://evil.example");
+    assert_eq!(planted.body("x").send().await.unwrap().status(), 403);
+    let same = t.owner.post(&block).header("origin", app.url.as_str()).header("sec-fetch-site", "same-origin");
+    assert_eq!(same.send().await.unwrap().status(), 200, "valv's own origin passes");
+
+    let body = json!({ "tenant": "acme", "email": t.owner_email, "password": PASSWORD });
+    let r = client().post(app.at("/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
+    let set = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(set.starts_with("__Host-valv_session="), "{set}");
+    assert!(set.contains("Max-Age=43200"), "session_hours (12) in seconds: {set}");
+
+    let short = app_with(&[], &[("VALV_SESSION_HOURS", "2")]);
+    let op = short.operator().await;
+    let t = short.tenant(&op, "acme").await;
+    let body = json!({ "tenant": "acme", "email": t.owner_email, "password": PASSWORD });
+    let r = client().post(short.at("/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
+    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=7200"), "session_hours = 2");
+}

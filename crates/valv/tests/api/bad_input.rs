@@ -70,15 +70,20 @@ async fn forged_and_unknown_cookies_are_refused() {
         .await
         .unwrap();
     let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let value = set.split(';').next().unwrap().trim_start_matches("valv_session=").to_owned();
+    let value = set.split(';').next().unwrap().trim_start_matches("__Host-valv_session=").to_owned();
     let (id, _) = value.split_once('.').unwrap();
     let plain = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
     for cookie in [format!("{id}.forgedsecret"), "unknown.secret".into(), "garbage".into(), String::new()] {
-        let r =
-            plain.get(app.at("/api/v1/me")).header("cookie", format!("valv_session={cookie}")).send().await.unwrap();
+        let r = plain
+            .get(app.at("/api/v1/me"))
+            .header("cookie", format!("__Host-valv_session={cookie}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401, "cookie {cookie:?}");
     }
-    let r = plain.get(app.at("/api/v1/me")).header("cookie", format!("valv_session={value}")).send().await.unwrap();
+    let r =
+        plain.get(app.at("/api/v1/me")).header("cookie", format!("__Host-valv_session={value}")).send().await.unwrap();
     assert_eq!(r.status(), 200, "the real cookie works");
 }
 

@@ -90,6 +90,14 @@ impl Key {
         key
     }
 
+    /// HMAC-SHA256 of `message` under this key, hex: a digest only the
+    /// key's holder can make or check (RFC 2104).
+    #[must_use]
+    pub fn mac(&self, message: &[u8]) -> String {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.raw);
+        hex::encode(ring::hmac::sign(&key, message).as_ref())
+    }
+
     fn aead(&self) -> LessSafeKey {
         // AES-256 takes any 32-byte key, so this cannot fail.
         LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.raw).unwrap_or_else(|_| unreachable!()))

@@ -13,7 +13,6 @@ use valv_crypto::{token, totp};
 use valv_domain::{Email, Slug, UserStatus};
 use valv_store::{Action, Actor, Chain, Change, Principal, Row, SessionRow, TenantRow, UserRow};
 
-use crate::me::normalize_recovery;
 use crate::throttle::{Keys, account_key, second_factor_key};
 use crate::{Accounts, Message, Recipient, ServiceError, ServiceResult};
 
@@ -171,8 +170,10 @@ impl Accounts<'_> {
         let (mut session, tenant, user) = self.pending(cookie).await?;
         let guesses = second_factor_key(user.id);
         self.check_lock(&guesses).await?;
+        // What the factor is checked against: the opened TOTP secret, or the recovery code's digest.
         let secret = match (&factor, user.totp.as_ref().filter(|t| t.confirmed)) {
             (SecondFactor::Totp(_), Some(t)) => Some(self.open_totp(tenant.id, user.id, &t.secret).await?),
+            (SecondFactor::RecoveryCode(code), _) => Some(self.recovery_digest(tenant.id, user.id, code).await?),
             _ => None,
         };
         let checked = match self.check_factor(&mut session, &user, &factor, secret.as_deref()) {
@@ -198,7 +199,8 @@ impl Accounts<'_> {
         Ok(SignIn { cookie, status: SignInStatus::SignedIn, methods: Vec::new() })
     }
 
-    /// Checks `f`; `secret` is the user's opened TOTP secret when `f` is a TOTP code.
+    /// Checks `f`; `secret` is the user's opened TOTP secret for a TOTP code,
+    /// the presented code's digest for a recovery code.
     fn check_factor(
         &self,
         s: &mut SessionRow,
@@ -217,9 +219,9 @@ impl Accounts<'_> {
                 }
                 Ok(Checked::Totp(step))
             }
-            SecondFactor::RecoveryCode(code) => {
-                let d = token::digest(&normalize_recovery(code));
-                let stored = u.recovery_codes.iter().find(|c| token::digest_eq(c, &d)).ok_or(WRONG_CODE)?;
+            SecondFactor::RecoveryCode(_) => {
+                let d = secret.ok_or(WRONG_CODE)?;
+                let stored = u.recovery_codes.iter().find(|c| token::digest_eq(c, d)).ok_or(WRONG_CODE)?;
                 Ok(Checked::RecoveryCode(stored.clone()))
             }
             SecondFactor::SentCode(code) => {

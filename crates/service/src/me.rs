@@ -125,7 +125,11 @@ impl Accounts<'_> {
         state.last_step = step;
         u.totp = Some(state);
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
-        u.recovery_codes = codes.iter().map(|c| token::digest(c)).collect();
+        let mut digests = Vec::with_capacity(codes.len());
+        for c in &codes {
+            digests.push(self.recovery_digest(u.tenant_id, u.id, c).await?);
+        }
+        u.recovery_codes = digests;
         u.updated_at = self.ctx.now();
         self.commit_user(caller, Action::UserTotpEnabled, &u).await?;
         Ok(codes)
@@ -136,15 +140,16 @@ impl Accounts<'_> {
     }
 }
 
-/// `xxxxx-xxxxx` from an unambiguous alphabet: easy to type from paper.
+/// `xxxx-xxxx-xxxx-xxxx` from an unambiguous alphabet of 31: about 79 bits
+/// (review L5: 10 characters were under 50), still easy to type from paper.
 fn recovery_code() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    let chars = token::from_alphabet(10, ALPHABET);
-    format!("{}-{}", &chars[..5], &chars[5..])
+    let chars = token::from_alphabet(16, ALPHABET);
+    format!("{}-{}-{}-{}", &chars[..4], &chars[4..8], &chars[8..12], &chars[12..])
 }
 
-/// Normalises a typed recovery code before hashing.
+/// A typed recovery code as it is digested: lower case, letters and digits
+/// only, so spaces, dashes and capitals as typed do not matter.
 pub(crate) fn normalize_recovery(code: &str) -> String {
-    let c: String = code.trim().to_lowercase().chars().filter(char::is_ascii_alphanumeric).collect();
-    if c.len() == 10 { format!("{}-{}", &c[..5], &c[5..]) } else { c }
+    code.trim().to_lowercase().chars().filter(char::is_ascii_alphanumeric).collect()
 }

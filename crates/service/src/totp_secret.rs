@@ -1,9 +1,12 @@
-//! TOTP secrets at rest. RFC 6238 §5.1 asks that the shared keys be
-//! protected against unauthorised access: each is sealed with a key derived
-//! from its tenant's data key and bound to its user, so the database, its
-//! journal and every backup hold no usable secret, and destroying a tenant's
-//! key (crypto-shredding) destroys them too. A secret stored before secrets
-//! were sealed is read as it is; the next enrolment seals it.
+//! Second-factor secrets at rest. RFC 6238 §5.1 asks that the shared keys
+//! be protected against unauthorised access: each TOTP secret is sealed with
+//! a key derived from its tenant's data key and bound to its user, so the
+//! database, its journal and every backup hold no usable secret, and
+//! destroying a tenant's key (crypto-shredding) destroys them too. A secret
+//! stored before secrets were sealed is read as it is; the next enrolment
+//! seals it. Recovery codes are stored as HMACs under another key derived
+//! from the tenant's data key, bound to their user (review L5): with the
+//! database alone they cannot be tested offline.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
@@ -34,6 +37,13 @@ impl Accounts<'_> {
     async fn totp_key(&self, tenant: TenantId) -> ServiceResult<Key> {
         let key = self.ctx.keyring.key(tenant).await.map_err(ServiceError::internal)?;
         Ok(key.derive(b"totp-secret"))
+    }
+
+    /// The stored form of a recovery code (as typed; normalised here).
+    pub(crate) async fn recovery_digest(&self, tenant: TenantId, user: UserId, code: &str) -> ServiceResult<String> {
+        let key = self.ctx.keyring.key(tenant).await.map_err(ServiceError::internal)?;
+        let message = format!("recovery-code:{user}:{}", crate::me::normalize_recovery(code));
+        Ok(key.derive(b"recovery-code").mac(message.as_bytes()))
     }
 }
 

@@ -14,10 +14,15 @@ use valv_service::{SecondFactor, ServiceError, SignInStatus};
 
 /// Enrols an authenticator app for the owner; its secret.
 async fn enrol(w: &World) -> String {
+    enrol_with_codes(w).await.0
+}
+
+/// Enrols an authenticator app for the owner; its secret and the recovery codes.
+async fn enrol_with_codes(w: &World) -> (String, Vec<String>) {
     let owner = w.valv.accounts().resolve_session(&sign_in(w, PASSWORD).await.unwrap().cookie).await.unwrap();
     let e = w.valv.accounts().begin_totp(&owner).await.unwrap();
-    w.valv.accounts().confirm_totp(&owner, &code(w, &e.secret, -1)).await.unwrap();
-    e.secret
+    let codes = w.valv.accounts().confirm_totp(&owner, &code(w, &e.secret, -1)).await.unwrap();
+    (e.secret, codes)
 }
 
 /// The code of `secret` `offset` steps from the world's clock.
@@ -106,4 +111,29 @@ async fn a_block_made_while_a_sign_in_checks_the_password_holds() {
     assert_eq!(signed_in.map(|_| ()).unwrap_err().code(), "account_blocked", "the block is seen");
     let now = w.valv.accounts().user(&owner, id).await.unwrap();
     assert_eq!(now.status, valv_domain::UserStatus::Blocked, "and kept");
+}
+
+/// Review L5: recovery codes carry about 79 bits and are stored as keyed
+/// digests, bound to their user: the database alone cannot test guesses.
+#[tokio::test]
+async fn recovery_codes_are_long_and_stored_keyed() {
+    let w = world().await;
+    let (_, codes) = enrol_with_codes(&w).await;
+    assert!(codes.iter().all(|c| c.len() == 19 && c.split('-').all(|p| p.len() == 4)), "{codes:?}");
+    let store = &w.valv.context().store;
+    let tenant = store.tenant_by_slug(&valv_domain::Slug::parse("acme").unwrap()).await.unwrap().unwrap();
+    let email = valv_domain::Email::parse("ada@acme.example").unwrap();
+    let stored = store.user_by_email(tenant.id, &email).await.unwrap().unwrap().recovery_codes;
+    for c in &codes {
+        let plain = valv_crypto::token::digest(&c.replace('-', ""));
+        assert!(!stored.contains(&plain) && !stored.contains(&valv_crypto::token::digest(c)), "not a bare hash");
+    }
+    let pending = sign_in(&w, PASSWORD).await.unwrap();
+    let typed = codes[0].to_uppercase().replace('-', " ");
+    let used =
+        w.valv.accounts().second_factor(&pending.cookie, SecondFactor::RecoveryCode(typed.clone()), CLIENT).await;
+    assert!(used.is_ok(), "typed in capitals with spaces");
+    let again = sign_in(&w, PASSWORD).await.unwrap();
+    let r = w.valv.accounts().second_factor(&again.cookie, SecondFactor::RecoveryCode(typed), CLIENT).await;
+    assert_eq!(r.unwrap_err().code(), "code_invalid", "once only");
 }

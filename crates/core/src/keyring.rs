@@ -133,7 +133,7 @@ impl Keyring {
     /// The first key that does not unwrap.
     pub async fn verify_all(&self) -> Result<usize, KeyringError> {
         let tenants = self.store.tenants().await?;
-        for t in tenants.iter().filter(|t| *t != BACKUP) {
+        for t in tenants.iter().filter(|t| *t != BACKUP && *t != PROVIDER) {
             let id = TenantId::parse(t).map_err(|_| KeyringError::Store(format!("unknown tenant id {t}")))?;
             self.key(id).await?;
         }
@@ -182,23 +182,37 @@ impl Keyring {
     /// # Errors
     /// When the store fails or the key is damaged.
     pub async fn backup_key(&self) -> Result<Key, KeyringError> {
+        self.installation_key(BACKUP).await
+    }
+
+    /// The provider's key, for the provider's own secrets (operators'
+    /// second-factor secrets): made and kept as the backup key is.
+    ///
+    /// # Errors
+    /// When the store fails or the key is damaged.
+    pub async fn provider_key(&self) -> Result<Key, KeyringError> {
+        self.installation_key(PROVIDER).await
+    }
+
+    /// An installation-wide key stored as `name` (never a tenant id), made on first use.
+    async fn installation_key(&self, name: &'static str) -> Result<Key, KeyringError> {
         let stored = || async {
-            let wrapped = self.store.wrapped(BACKUP).await?;
+            let wrapped = self.store.wrapped(name).await?;
             wrapped
-                .map(|w| unwrap(&self.master, BACKUP, &w))
+                .map(|w| unwrap(&self.master, name, &w))
                 .transpose()
-                .map_err(|_| KeyringError::Store("the backup key does not unwrap".into()))
+                .map_err(|_| KeyringError::Store(format!("the {name} key does not unwrap")))
         };
         if let Some(key) = stored().await? {
             return Ok(key);
         }
-        // Several targets' shippers ask at once on a first start: the first
-        // key stored wins and every caller uses it.
+        // Several callers ask at once on a first start (every target's
+        // shipper): the first key stored wins and every caller uses it.
         let key = Key::generate();
-        if self.add(BACKUP, &key).await? {
+        if self.add(name, &key).await? {
             return Ok(key);
         }
-        stored().await?.ok_or_else(|| KeyringError::Store("the backup key vanished while it was made".into()))
+        stored().await?.ok_or_else(|| KeyringError::Store(format!("the {name} key vanished while it was made")))
     }
 
     /// The whole keyring (check value and wrapped keys) sealed under a key
@@ -233,8 +247,9 @@ impl Keyring {
     }
 }
 
-/// Name of the backup key in the key store (never a tenant id).
+/// Names of the installation-wide keys in the key store (never tenant ids).
 const BACKUP: &str = "backup";
+const PROVIDER: &str = "provider";
 
 fn copy_key(master: &Key) -> Key {
     master.derive(b"valv keyring copy v1")

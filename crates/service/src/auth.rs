@@ -11,7 +11,7 @@ use serde::Serialize;
 use valv_crypto::password::Verdict;
 use valv_crypto::{token, totp};
 use valv_domain::{Email, Slug, UserStatus};
-use valv_store::{Action, Actor, Chain, Change, Principal, Row, SessionRow, TenantRow, UserRow};
+use valv_store::{Action, Actor, Chain, Change, Principal, Row, SessionRow, TenantRow, TotpState, UserRow};
 
 use crate::throttle::{Keys, account_key, second_factor_key};
 use crate::{Accounts, Message, Recipient, ServiceError, ServiceResult};
@@ -43,9 +43,9 @@ pub enum SecondFactor {
     SentCode(String),
 }
 
-const WRONG_CODE: ServiceError =
+pub(crate) const WRONG_CODE: ServiceError =
     ServiceError::Unauthenticated { code: "code_invalid", message: "the code is wrong or expired" };
-const CODE_REPLAYED: ServiceError = ServiceError::Unauthenticated {
+pub(crate) const CODE_REPLAYED: ServiceError = ServiceError::Unauthenticated {
     code: "code_replayed",
     message: "this code was already used; wait for the next one",
 };
@@ -167,6 +167,10 @@ impl Accounts<'_> {
     /// `session_invalid`; `code_invalid`; `code_replayed`; `Locked` after
     /// repeated failures of this user, whatever the session (review M3).
     pub async fn second_factor(&self, cookie: &str, factor: SecondFactor, client: IpAddr) -> ServiceResult<SignIn> {
+        let s = self.live_session(cookie).await?;
+        if let (Principal::Operator(id), false) = (s.principal, s.complete) {
+            return self.operator_second_factor(s, id, factor, client).await;
+        }
         let (mut session, tenant, user) = self.pending(cookie).await?;
         let guesses = second_factor_key(user.id);
         self.check_lock(&guesses).await?;
@@ -244,7 +248,10 @@ impl Accounts<'_> {
     async fn use_once(&self, u: &UserRow, c: Checked) -> ServiceResult<Checked> {
         let (key, window) = match &c {
             // Two steps on either side are accepted: past that, the step is refused anyway.
-            Checked::Totp(step) => (format!("totp-step:{}:{step}", u.id), time::Duration::minutes(3)),
+            Checked::Totp(step) => {
+                let state = u.totp.as_ref().ok_or(WRONG_CODE)?;
+                (step_key(&u.id.to_string(), state, *step), time::Duration::minutes(3))
+            }
             Checked::RecoveryCode(digest) => (format!("recovery-code:{}:{digest}", u.id), time::Duration::days(1)),
             Checked::SentCode => return Ok(c),
         };
@@ -273,43 +280,57 @@ impl Accounts<'_> {
         client: IpAddr,
         err: ServiceError,
     ) -> ServiceResult<ServiceError> {
-        session.code_failures += 1;
         let change =
             Change::new(Chain::Tenant(tenant.id), self.ctx.now(), Actor::User(user.id), Action::AuthSecondFactorFailed)
                 .about("user", user.id)
                 .detail(serde_json::json!({ "reason": err.code(), "client": client.to_string() }));
-        self.ctx.store.commit(change).await?;
-        if self.count_failure(&second_factor_key(user.id)).await? {
-            self.warn_of_guessing(user, client).await;
+        let (err, first_lock) =
+            self.second_factor_failed(&mut session, change, &second_factor_key(user.id), err).await?;
+        if first_lock {
+            self.warn_of_guessing(&user.email, client).await;
         }
-        if session.code_failures >= MAX_CODE_FAILURES {
-            // Too many guesses: the pending sign-in ends and the password is needed again.
-            self.ctx.store.delete_session(&session.id).await?;
-            return Ok(ServiceError::Unauthenticated {
-                code: "second_factor_locked",
-                message: "too many wrong codes; sign in again",
-            });
-        }
-        self.ctx.store.put_session(session).await?;
         Ok(err)
     }
 
-    /// Tells the user that someone who knows their password is guessing
+    /// Journals a wrong second factor, counts it against `guesses`, and
+    /// ends the pending sign-in after too many in it. The error to answer,
+    /// and whether this failure set the first lock (the moment to tell the
+    /// person whose password is known).
+    pub(crate) async fn second_factor_failed(
+        &self,
+        session: &mut SessionRow,
+        journaled: Change,
+        guesses: &str,
+        err: ServiceError,
+    ) -> ServiceResult<(ServiceError, bool)> {
+        session.code_failures += 1;
+        self.ctx.store.commit(journaled).await?;
+        let first_lock = self.count_failure(guesses).await?;
+        if session.code_failures >= MAX_CODE_FAILURES {
+            // Too many guesses: the pending sign-in ends and the password is needed again.
+            self.ctx.store.delete_session(&session.id).await?;
+            let ended = ServiceError::Unauthenticated {
+                code: "second_factor_locked",
+                message: "too many wrong codes; sign in again",
+            };
+            return Ok((ended, first_lock));
+        }
+        self.ctx.store.put_session(session.clone()).await?;
+        Ok((err, first_lock))
+    }
+
+    /// Tells the person that someone who knows their password is guessing
     /// their second factor: they are the one who can change the password.
-    async fn warn_of_guessing(&self, user: &UserRow, client: IpAddr) {
+    pub(crate) async fn warn_of_guessing(&self, to: &Email, client: IpAddr) {
         let issuer = &self.ctx.settings.issuer;
         let body = format!(
             "Someone entered wrong sign-in codes for your {issuer} account several times (last from {client}), \
              after giving your password. Further tries are held back for a while.\n\n\
              If this was not you, your password is known to someone else: change it now.\n"
         );
-        let msg = Message {
-            to: Recipient::Email(user.email.clone()),
-            subject: format!("{issuer}: wrong sign-in codes"),
-            body,
-        };
+        let msg = Message { to: Recipient::Email(to.clone()), subject: format!("{issuer}: wrong sign-in codes"), body };
         if let Err(e) = self.ctx.sender.send(msg).await {
-            tracing::warn!(user = %user.id, error = %e, "the warning of wrong sign-in codes was not delivered");
+            tracing::warn!(error = %e, "the warning of wrong sign-in codes was not delivered");
         }
     }
 
@@ -425,6 +446,12 @@ fn second_factors(t: &TenantRow, u: &UserRow) -> Vec<&'static str> {
         m.push("email");
     }
     m
+}
+
+/// The key that marks a time step of one authenticator secret as spent:
+/// per secret, so a step used with a replaced secret does not block the new one.
+pub(crate) fn step_key(owner: &str, state: &TotpState, step: u64) -> String {
+    format!("totp-step:{owner}:{}:{step}", &token::digest(&state.secret)[..16])
 }
 
 pub(crate) fn session_invalid() -> ServiceError {

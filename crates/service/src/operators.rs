@@ -13,10 +13,11 @@ use crate::throttle::{Keys, account_key};
 use crate::{Accounts, Caller, OperatorView, ServiceError, ServiceResult, SignIn, SignInStatus, Via};
 
 impl Accounts<'_> {
-    /// Signs an operator in with e-mail and password.
+    /// Signs an operator in with e-mail and password; a code from their
+    /// authenticator app is owed next.
     ///
     /// # Errors
-    /// `Locked`, `BadCredentials`, `AccountBlocked`.
+    /// `Locked`, `BadCredentials`, `AccountBlocked`, `second_factor_enrolment_required`.
     pub async fn operator_sign_in(&self, email: &str, password: SecretString, client: IpAddr) -> ServiceResult<SignIn> {
         let keys = Keys::new(&account_key("operator", email), client);
         let _one_at_a_time = self.attempts.begin(&keys).await;
@@ -39,13 +40,21 @@ impl Accounts<'_> {
             return Err(ServiceError::AccountBlocked);
         }
         self.clear_throttle(&keys).await?;
-        let (cookie, session) = self.new_session(Principal::Operator(op.id), true);
-        let change = Change::new(Chain::Provider, self.ctx.now(), Actor::Operator(op.id), Action::AuthOperatorSignedIn)
+        if op.totp.is_none() {
+            return Err(ServiceError::Unprocessable {
+                code: "second_factor_enrolment_required",
+                message: "operators sign in with an authenticator app: run `valv operator totp --email <yours>` \
+                          on the server and enter the secret it prints in the app",
+            });
+        }
+        // The password alone opens nothing: a code from the app is owed (review M5).
+        let (cookie, session) = self.new_session(Principal::Operator(op.id), false);
+        let change = Change::new(Chain::Provider, self.ctx.now(), Actor::Operator(op.id), Action::AuthPasswordVerified)
             .about("operator", op.id)
-            .detail(serde_json::json!({ "client": client.to_string() }));
+            .detail(serde_json::json!({ "method": "password", "client": client.to_string() }));
         self.ctx.store.commit(change).await?;
         self.ctx.store.put_session(session).await?;
-        Ok(SignIn { cookie, status: SignInStatus::SignedIn, methods: Vec::new() })
+        Ok(SignIn { cookie, status: SignInStatus::SecondFactorRequired, methods: vec!["totp"] })
     }
 
     /// The caller a session cookie stands for; only completed sign-ins count.

@@ -1,15 +1,27 @@
 //! First start: with no operator there is no way in, and no default password
 //! exists anywhere. `valv serve` prints a one-time setup token; whoever holds it
-//! creates the first operator account, which consumes the token.
+//! creates the first operator account, which consumes the token, and gets
+//! the secret of the authenticator app every operator signs in with.
 
 use secrecy::SecretString;
 use valv_crypto::token;
 use valv_domain::{Email, OperatorId, PersonName, UserStatus};
 use valv_store::{Action, Actor, Chain, Change, OperatorRow, Row};
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use crate::form::Form;
-use crate::me::check_password;
+use crate::me::{TotpEnrolment, check_password};
 use crate::{OperatorView, ServiceError, ServiceResult, Valv};
+
+/// The first operator, and their authenticator secret to enter in an app.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SetUp {
+    pub operator: OperatorView,
+    /// Enter it in an authenticator app; the first sign-in confirms it.
+    pub totp: TotpEnrolment,
+}
 
 impl Valv {
     /// A fresh setup token when no operator exists yet, else `None`.
@@ -25,7 +37,8 @@ impl Valv {
         Ok(Some(secret))
     }
 
-    /// Creates the first operator with the setup token.
+    /// Creates the first operator with the setup token, and the secret of
+    /// the authenticator app they sign in with (shown this once).
     ///
     /// # Errors
     /// Invalid fields, a refused password, or an unknown or used token.
@@ -35,7 +48,7 @@ impl Valv {
         name: &str,
         email: &str,
         password: SecretString,
-    ) -> ServiceResult<OperatorView> {
+    ) -> ServiceResult<SetUp> {
         let mut f = Form::default();
         let name = f.parse("name", name, PersonName::parse);
         let email = f.parse("email", email, Email::parse);
@@ -49,20 +62,23 @@ impl Valv {
                 message: "the setup token is unknown or was already used; restart valv serve for a new one",
             });
         }
-        let row = OperatorRow {
+        let mut row = OperatorRow {
             id: OperatorId::new(),
             name,
             email,
             status: UserStatus::Active,
             password_hash: self.ctx.hash_password(password).await?,
             created_at: self.ctx.now(),
+            totp: None,
         };
+        let (state, totp) = self.accounts().new_operator_totp(&row).await?;
+        row.totp = Some(state);
         let view = OperatorView::from(&row);
         let change = Change::new(Chain::Provider, self.ctx.now(), Actor::Anonymous, Action::OperatorCreated)
             .about("operator", row.id)
             .detail(serde_json::json!({ "via": "setup_token" }))
             .row(Row::Operator(row));
         self.ctx.store.commit(change).await?;
-        Ok(view)
+        Ok(SetUp { operator: view, totp })
     }
 }

@@ -11,7 +11,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use valv_crypto::seal::Key;
-use valv_domain::{TenantId, UserId};
+use valv_domain::{OperatorId, TenantId, UserId};
 
 use crate::{Accounts, ServiceError, ServiceResult};
 
@@ -21,17 +21,31 @@ const SEALED: &str = "sealed:";
 impl Accounts<'_> {
     /// `secret` (base32) sealed for `user`, as `TotpState::secret` stores it.
     pub(crate) async fn seal_totp(&self, tenant: TenantId, user: UserId, secret: &str) -> ServiceResult<String> {
-        let sealed = self.totp_key(tenant).await?.seal(secret.as_bytes(), &context(user));
-        Ok(format!("{SEALED}{}", STANDARD_NO_PAD.encode(sealed)))
+        Ok(seal(&self.totp_key(tenant).await?, &context(user), secret))
     }
 
     /// The base32 secret of a stored `TotpState::secret`.
     pub(crate) async fn open_totp(&self, tenant: TenantId, user: UserId, stored: &str) -> ServiceResult<String> {
         let Some(encoded) = stored.strip_prefix(SEALED) else { return Ok(stored.to_owned()) };
-        let damaged = || ServiceError::internal_msg(format!("the TOTP secret of user {user} does not open"));
-        let sealed = STANDARD_NO_PAD.decode(encoded).map_err(|_| damaged())?;
-        let plain = self.totp_key(tenant).await?.open(&sealed, &context(user)).map_err(|_| damaged())?;
-        String::from_utf8(plain).map_err(|_| damaged())
+        open(&self.totp_key(tenant).await?, &context(user), encoded)
+            .ok_or_else(|| ServiceError::internal_msg(format!("the TOTP secret of user {user} does not open")))
+    }
+
+    /// An operator's `secret` sealed with the provider key (review M5).
+    pub(crate) async fn seal_operator_totp(&self, op: OperatorId, secret: &str) -> ServiceResult<String> {
+        Ok(seal(&self.operator_totp_key().await?, &operator_context(op), secret))
+    }
+
+    /// The base32 secret of an operator's stored `TotpState::secret`.
+    pub(crate) async fn open_operator_totp(&self, op: OperatorId, stored: &str) -> ServiceResult<String> {
+        let damaged = || ServiceError::internal_msg(format!("the TOTP secret of operator {op} does not open"));
+        let encoded = stored.strip_prefix(SEALED).ok_or_else(damaged)?;
+        open(&self.operator_totp_key().await?, &operator_context(op), encoded).ok_or_else(damaged)
+    }
+
+    async fn operator_totp_key(&self) -> ServiceResult<Key> {
+        let key = self.ctx.keyring.provider_key().await.map_err(ServiceError::internal)?;
+        Ok(key.derive(b"operator-totp-secret"))
     }
 
     async fn totp_key(&self, tenant: TenantId) -> ServiceResult<Key> {
@@ -50,6 +64,19 @@ impl Accounts<'_> {
 /// Binds a sealed secret to its user: copied onto another account, it does not open.
 fn context(user: UserId) -> Vec<u8> {
     format!("totp:{user}").into_bytes()
+}
+
+fn operator_context(op: OperatorId) -> Vec<u8> {
+    format!("operator-totp:{op}").into_bytes()
+}
+
+fn seal(key: &Key, context: &[u8], secret: &str) -> String {
+    format!("{SEALED}{}", STANDARD_NO_PAD.encode(key.seal(secret.as_bytes(), context)))
+}
+
+fn open(key: &Key, context: &[u8], encoded: &str) -> Option<String> {
+    let sealed = STANDARD_NO_PAD.decode(encoded).ok()?;
+    String::from_utf8(key.open(&sealed, context).ok()?).ok()
 }
 
 #[cfg(test)]

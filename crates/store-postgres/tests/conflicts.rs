@@ -27,6 +27,7 @@ fn operator(email: &str) -> OperatorRow {
         status: UserStatus::Active,
         password_hash: "$argon2id$x".into(),
         created_at: T0,
+        totp: None,
     }
 }
 

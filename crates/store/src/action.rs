@@ -38,6 +38,8 @@ actions! {
     AuthSignedOut = "auth.signed_out",
     AuthOperatorSignedIn = "auth.operator_signed_in",
     OperatorCreated = "operator.created",
+    /// An operator was given a new authenticator secret (from the server's command line).
+    OperatorTotpReset = "operator.totp_reset",
     TenantCreated = "tenant.created",
     TenantBlocked = "tenant.blocked",
     TenantUnblocked = "tenant.unblocked",
@@ -95,7 +97,8 @@ actions! {
 pub enum Effect {
     /// Nothing more.
     None,
-    /// A tenant data key was made: the keyring held by backup targets is out of date.
+    /// A key was made (a tenant's data key, or the provider key that seals
+    /// operators' secrets): the keyring held by backup targets is out of date.
     KeyCreated,
     /// A tenant's key was destroyed and every row of the tenant deleted: a
     /// replay deletes them too, and the targets' keyring must lose the key.
@@ -116,7 +119,7 @@ impl Action {
     #[must_use]
     pub const fn effect(self) -> Effect {
         match self {
-            Self::TenantCreated | Self::TenantImported => Effect::KeyCreated,
+            Self::TenantCreated | Self::TenantImported | Self::OperatorCreated => Effect::KeyCreated,
             Self::TenantPurged | Self::TenantLeftOutOfCopy => Effect::TenantRemoved,
             Self::SubjectErased => Effect::LedgerGrew,
             Self::AuthSignedIn
@@ -125,7 +128,7 @@ impl Action {
             | Self::AuthSecondFactorFailed
             | Self::AuthSignedOut
             | Self::AuthOperatorSignedIn
-            | Self::OperatorCreated
+            | Self::OperatorTotpReset
             | Self::TenantBlocked
             | Self::TenantUnblocked
             | Self::TenantLimitsChanged
@@ -211,7 +214,14 @@ mod tests {
             Action::ALL.iter().filter(|a| a.reships_keyring_and_ledger()).map(|a| a.as_str()).collect();
         assert_eq!(
             reshipping,
-            ["tenant.created", "tenant.purged", "tenant.left_out_of_copy", "tenant.imported", "subject.erased"]
+            [
+                "operator.created",
+                "tenant.created",
+                "tenant.purged",
+                "tenant.left_out_of_copy",
+                "tenant.imported",
+                "subject.erased"
+            ]
         );
         let removing: Vec<&str> = Action::ALL.iter().filter(|a| a.removes_tenant()).map(|a| a.as_str()).collect();
         assert_eq!(removing, ["tenant.purged", "tenant.left_out_of_copy"]);

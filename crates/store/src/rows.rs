@@ -92,6 +92,11 @@ pub struct OperatorRow {
     pub password_hash: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The authenticator app every operator signs in with (review M5),
+    /// its secret sealed with the provider key. Given at setup (or by
+    /// `valv operator totp`), confirmed by the first sign-in.
+    #[serde(default)]
+    pub totp: Option<TotpState>,
 }
 
 /// An API token, scoped to one tenant and a role no higher than its creator's.

@@ -215,16 +215,22 @@ impl TestApp {
         body.split_whitespace().find(|w| w.len() == 7 && w.ends_with('.')).unwrap().trim_end_matches('.').to_owned()
     }
 
-    /// Creates the first operator with the setup token and signs them in.
+    /// Creates the first operator with the setup token and signs them in
+    /// with their password and a code from the authenticator secret setup gave.
     pub async fn operator(&self) -> reqwest::Client {
         let token = self.setup_token.clone().expect("fresh installation prints a setup token");
         let c = client();
         let body = json!({ "setup_token": token, "name": "Olle Operator", "email": "ops@provider.example", "password": PASSWORD });
         let r = c.post(self.at("/api/v1/setup")).json(&body).send().await.unwrap();
-        assert_eq!(r.status(), 201, "setup: {}", r.text().await.unwrap());
+        assert_eq!(r.status(), 201, "setup");
+        let set_up: Value = r.json().await.unwrap();
+        let secret = set_up["totp"]["secret"].as_str().expect("setup gives an authenticator secret").to_owned();
         let body = json!({ "email": "ops@provider.example", "password": PASSWORD });
         let r = c.post(self.at("/api/v1/operator/sign-in")).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 200, "operator sign-in");
+        let code = json!({ "method": "totp", "code": totp_code(&secret, 0) });
+        let r = c.post(self.at("/api/v1/auth/second-factor")).json(&code).send().await.unwrap();
+        assert_eq!(r.status(), 200, "operator second factor");
         c
     }
 

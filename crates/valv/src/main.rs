@@ -47,6 +47,9 @@ enum Command {
     /// Manage a tenant's user accounts.
     #[command(subcommand, after_help = "Example:\n  valv user list --tenant 0190c2a4-…")]
     User(cli::user::UserCommand),
+    /// Manage provider operators' sign-in.
+    #[command(subcommand, after_help = "Example:\n  valv operator totp --email ops@provider.example")]
+    Operator(cli::operator::OperatorCommand),
     /// Manage the master key and the tenant keys it wraps.
     #[command(subcommand, after_help = "Example:\n  valv keys rotate")]
     Keys(cli::keys::KeysCommand),
@@ -160,6 +163,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Serve(s) => serve::run(args.config.as_deref(), s, overrides).await,
         Command::Tenant(c) => cli::tenant::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
+        Command::Operator(c) => cli::operator::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
         Command::User(c) => cli::user::run(&wiring::local(args.config.as_deref(), &overrides).await?, c).await,
         Command::Keys(c) => cli::keys::run(&wiring::config(args.config.as_deref(), &overrides)?, c).await,
         Command::Export { tenant, out, json } => {

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use valv_service::{OperatorView, SecondFactor, SignIn, SignInStatus, UserView, Valv};
+use valv_service::{SecondFactor, SetUp, SignIn, SignInStatus, UserView, Valv};
 
 use crate::error::{ErrorResponses, WebError};
 use crate::extract::{ApiJson, SESSION_COOKIE, Signed, cookie};
@@ -38,7 +38,7 @@ pub struct SetupRequest {
 }
 
 #[utoipa::path(post, path = "/api/v1/setup", tag = "auth", request_body = SetupRequest,
-    responses((status = 201, body = OperatorView), ErrorResponses))]
+    responses((status = 201, body = SetUp, description = "The operator, and the authenticator secret they sign in with (shown once)"), ErrorResponses))]
 async fn setup(State(valv): State<Valv>, ApiJson(req): ApiJson<SetupRequest>) -> Result<impl IntoResponse, WebError> {
     let op = valv.complete_setup(&req.setup_token, &req.name, &req.email, req.password).await?;
     Ok((StatusCode::CREATED, axum::Json(op)))

@@ -45,6 +45,7 @@ async fn accounts_are_found_by_id_slug_and_e_mail(s: &dyn Store) {
         status: UserStatus::Active,
         password_hash: "phc".into(),
         created_at: T0,
+        totp: None,
     };
     s.commit(put(Chain::Provider, Action::OperatorCreated, Row::Operator(op.clone()))).await.expect("operator");
     assert_eq!(s.operator_count().await.expect("count"), count + 1);

@@ -91,6 +91,7 @@ pub async fn every_table_is_dumped_restored_and_purged(s: &dyn Store, fresh: &dy
         status: UserStatus::Active,
         password_hash: "phc".into(),
         created_at: T0,
+        totp: None,
     };
     s.commit(put(Chain::Provider, Action::OperatorCreated, Row::Operator(operator))).await.expect("operator");
 

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod export;
 pub mod jobs;
 pub mod keys;
+pub mod operator;
 pub mod tenant;
 pub mod user;
 

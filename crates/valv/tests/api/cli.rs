@@ -84,6 +84,8 @@ fn every_command_has_help_with_an_example() {
         &["keys"],
         &["keys", "init"],
         &["keys", "rotate"],
+        &["operator"],
+        &["operator", "totp"],
         &["keys", "verify"],
         &["gc"],
         &["jobs"],

@@ -49,3 +49,39 @@ async fn a_restarted_installation_with_an_operator_prints_no_token() {
     second.wait().unwrap();
     assert!(first.starts_with("valv listening on"), "no setup token once an operator exists: {first}");
 }
+
+/// Review M5: an operator can terminate any tenant, so the password alone
+/// opens nothing. Setup gives the authenticator secret; a code from it
+/// completes every sign-in; a lost phone is replaced on the server.
+#[tokio::test]
+async fn operators_sign_in_with_a_password_and_an_authenticator_code() {
+    let app = app();
+    let api = app.api();
+    let token = app.setup_token.clone().unwrap();
+    let body = json!({ "setup_token": token, "name": "Olle Op", "email": "ops@x.example", "password": PASSWORD });
+    let set_up = api.setup(body).await.created();
+    let secret = set_up["totp"]["secret"].as_str().unwrap().to_owned();
+    assert!(set_up["totp"]["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
+
+    let op = client();
+    let pending = api.operator_sign_in(&op, "ops@x.example", PASSWORD).await.ok();
+    assert_eq!((pending["status"].as_str(), &pending["methods"]), (Some("second_factor_required"), &json!(["totp"])));
+    assert_eq!(op.get(app.at("/api/v1/tenants")).send().await.unwrap().status(), 401, "nothing before the code");
+    let code = |secret: &str, offset| json!({ "method": "totp", "code": valv_testkit::totp_code(secret, offset) });
+    let second = |body| op.post(app.at("/api/v1/auth/second-factor")).json(&body).send();
+    assert_eq!(second(json!({ "method": "totp", "code": "000000" })).await.unwrap().status(), 401);
+    assert_eq!(second(code(&secret, 0)).await.unwrap().status(), 200);
+    assert_eq!(op.get(app.at("/api/v1/tenants")).send().await.unwrap().status(), 200);
+
+    let reset = app.cli(&["operator", "totp", "--email", "ops@x.example", "--json"]);
+    assert!(reset.status.success(), "{}", String::from_utf8_lossy(&reset.stderr));
+    let fresh: serde_json::Value = serde_json::from_slice(&reset.stdout).unwrap();
+    assert_eq!(op.get(app.at("/api/v1/tenants")).send().await.unwrap().status(), 401, "the reset ended the session");
+    let again = client();
+    let _ = api.operator_sign_in(&again, "ops@x.example", PASSWORD).await.ok();
+    let old = again.post(app.at("/api/v1/auth/second-factor")).json(&code(&secret, 1)).send().await.unwrap();
+    assert_eq!(old.status(), 401, "the lost secret no longer works");
+    let new = again.post(app.at("/api/v1/auth/second-factor")).json(&code(fresh["secret"].as_str().unwrap(), 0));
+    let new = new.send().await.unwrap();
+    assert_eq!(new.status(), 200, "the new one does: {}", new.text().await.unwrap());
+}

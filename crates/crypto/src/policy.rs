@@ -1,7 +1,9 @@
 //! The password policy: at least 12 characters, a zxcvbn score of at least 3,
 //! and nothing that contains the user's name, the local part of their e-mail
-//! address or the organisation's name. A refusal carries the strength meter's
-//! warning and suggestions so a user interface can show the tips.
+//! address or the organisation's name, compared after Unicode compatibility
+//! decomposition, without diacritics and in lower case on both sides. A
+//! refusal carries a warning that names the rule, and suggestions a person
+//! can act on, ahead of the strength meter's own.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -37,28 +39,58 @@ pub fn check(password: &SecretString, personal: &[&str]) -> Result<Feedback, Ref
     let words = personal_words(personal);
     let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
     let feedback = meter(pw, &inputs);
-    let refuse = |code, message: &str| Refused { code, message: message.to_owned(), feedback: feedback.clone() };
+    // A refusal never reads as "strong": the meter's score is capped below the
+    // bar, and the rule broken comes first in what the person is told.
+    let refuse = |code, message: &str, warning: &str, tip: &str| {
+        let mut fb = feedback.clone();
+        fb.score = fb.score.min(MIN_SCORE - 1);
+        fb.warning = Some(warning.to_owned());
+        fb.suggestions.insert(0, tip.to_owned());
+        Refused { code, message: message.to_owned(), feedback: fb }
+    };
     if pw.chars().count() < MIN_LENGTH {
-        return Err(refuse("password_too_short", "Use at least 12 characters."));
+        return Err(refuse(
+            "password_too_short",
+            "Use at least 12 characters.",
+            "This password is shorter than 12 characters.",
+            "Put together a few uncommon words: longer is stronger, and easier to remember than symbols.",
+        ));
     }
-    let lower = pw.to_lowercase();
-    if words.iter().any(|w| lower.contains(w.as_str())) {
+    let folded = fold(pw);
+    if words.iter().any(|w| folded.contains(w.as_str())) {
         return Err(refuse(
             "password_contains_personal_data",
             "The password must not contain your name, your e-mail address or your organisation's name.",
+            "It contains your name, your e-mail address or your organisation's name, which others can guess.",
+            "Leave out names, and use words nobody would link to you.",
         ));
     }
     if feedback.score < MIN_SCORE {
-        return Err(refuse("password_too_weak", "This password is too easy to guess."));
+        let mut fb = feedback.clone();
+        if fb.warning.is_none() && fb.suggestions.is_empty() {
+            fb.suggestions.push("Add another uncommon word or two.".to_owned());
+        }
+        return Err(Refused {
+            code: "password_too_weak",
+            message: "This password is too easy to guess.".into(),
+            feedback: fb,
+        });
     }
     Ok(feedback)
 }
 
-/// Lower-cased words of three or more characters from names and e-mail local parts.
+/// Text as compared: compatibility-decomposed, diacritics removed, lower
+/// case. `Ångström`, `ANGSTROM` and `angström` are one word.
+fn fold(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    s.nfkd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)).collect::<String>().to_lowercase()
+}
+
+/// Folded words of three or more characters from names and e-mail local parts.
 fn personal_words(personal: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for p in personal {
-        let p = p.split('@').next().unwrap_or_default().to_lowercase();
+        let p = fold(p.split('@').next().unwrap_or_default());
         let compact: String = p.chars().filter(|c| c.is_alphanumeric()).collect();
         for w in p.split(|c: char| !c.is_alphanumeric()).chain([compact.as_str()]) {
             if w.chars().count() >= 3 && !out.iter().any(|o| o == w) {
@@ -105,6 +137,23 @@ mod tests {
         let r = check_str("passwordpassword").unwrap_err();
         assert!(r.feedback.score < MIN_SCORE);
         assert!(r.feedback.warning.is_some() || !r.feedback.suggestions.is_empty());
+    }
+
+    #[test]
+    fn personal_words_match_whatever_the_case_and_diacritics() {
+        let ada = |pw: &str| check(&SecretString::from(pw.to_owned()), &["Ångström Lind", "a@x.se", "Acme AB"]);
+        for pw in ["angstrom-river-9xyz", "ANGSTROM-river-9xyz", "Angström-river-9xyz", "Ångström-river-9xyz"] {
+            assert_eq!(ada(pw).map_err(|r| r.code), Err("password_contains_personal_data"), "{pw}");
+        }
+    }
+
+    #[test]
+    fn every_refusal_says_why_and_what_to_do_and_never_reads_as_strong() {
+        for pw in ["short", "passwordpassword", "Lindgren-river-7-kayak"] {
+            let r = check_str(pw).unwrap_err();
+            assert!(r.feedback.score < MIN_SCORE, "{pw}: {:?}", r.feedback);
+            assert!(r.feedback.warning.is_some() && !r.feedback.suggestions.is_empty(), "{pw}: {:?}", r.feedback);
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Exports started through the API run in the background: the job reports
 //! its progress, and its archive can be downloaded once done, for a day.
+//! One export of a tenant runs at a time, and a new one replaces the
+//! tenant's previous archive.
 //! The archive is written into a sealed spool (see `spool.rs`): never
 //! readable at rest, gone when the job expires or the process ends. Jobs
 //! live in memory: a restart forgets them and their archives together.
@@ -33,6 +35,9 @@ struct Job {
 
 /// How long a finished archive can be downloaded.
 const KEEP: time::Duration = time::Duration::DAY;
+
+/// Finished archives kept at most, over all tenants; the oldest go first.
+const MAX_KEPT: usize = 32;
 
 /// The running and finished export jobs.
 #[derive(Default)]
@@ -74,7 +79,24 @@ impl Portability<'_> {
             archive: None,
             finished: None,
         };
-        self.jobs.0.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), job);
+        {
+            let mut jobs = self.jobs.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if jobs.values().any(|j| j.tenant == tenant && j.state == JobState::Running) {
+                return Err(ServiceError::Conflict {
+                    code: "export_running",
+                    message: "an export of this organisation is running; wait for it and download its archive",
+                });
+            }
+            // Review L7: archives take disk space. A tenant keeps its newest
+            // archive only, and the installation at most MAX_KEPT.
+            jobs.retain(|_, j| j.tenant != tenant);
+            while jobs.values().filter(|j| j.finished.is_some()).count() >= MAX_KEPT {
+                let oldest = jobs.iter().filter_map(|(k, j)| j.finished.map(|f| (f, k.clone()))).min();
+                let Some((_, k)) = oldest else { break };
+                jobs.remove(&k);
+            }
+            jobs.insert(id.clone(), job);
+        }
         let (valv, who, job_id) = (Valv::clone(self), caller.clone(), id.clone());
         tokio::spawn(async move {
             let result = valv.portability().export(&who, tenant, spool, &progress).await;

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::app;
+use crate::{app, code};
 
 /// path -> bytes of every part of a tar archive.
 pub(crate) fn parts(archive: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -342,4 +342,41 @@ async fn a_blocked_tenant_is_not_exported_by_anyone() {
         "operators export a tenant only after its agreement ended"
     );
     assert!(!out.exists(), "no archive was started");
+}
+
+/// Review L7 and the new users' finding: a second export while one runs is
+/// refused with 409 (not accepted and then failed), and a tenant keeps only
+/// its newest archive.
+#[tokio::test]
+async fn one_export_runs_at_a_time_and_a_new_one_replaces_the_last_archive() {
+    let app = app();
+    let op = app.operator().await;
+    let t = app.tenant(&op, "acme").await;
+    t.owner.post(app.at("/api/v1/files?name=big.bin")).body(vec![5u8; 24 << 20]).send().await.unwrap();
+    let start = || t.owner.post(app.at("/api/v1/exports")).send();
+    let (a, b) = tokio::join!(start(), start());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let (accepted, refused) = if a.status() == 202 { (a, b) } else { (b, a) };
+    assert_eq!(code(refused).await, (409, "export_running".into()), "the other is refused");
+    let first_id = accepted.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+    let done = |id: String| {
+        let url = app.at(&format!("/api/v1/exports/{id}"));
+        let owner = t.owner.clone();
+        async move {
+            for _ in 0..400 {
+                let s: Value = owner.get(&url).send().await.unwrap().json().await.unwrap();
+                if s["state"] != "running" {
+                    return s;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("the export did not finish");
+        }
+    };
+    assert_eq!(done(first_id.clone()).await["state"], "done");
+    let next: Value = t.owner.post(app.at("/api/v1/exports")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(done(next["id"].as_str().unwrap().to_owned()).await["state"], "done");
+    let old = t.owner.get(app.at(&format!("/api/v1/exports/{first_id}/archive"))).send().await.unwrap();
+    assert_eq!(old.status(), 404, "the earlier archive is gone");
 }

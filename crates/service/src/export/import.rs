@@ -25,6 +25,10 @@ use super::{Progress, Spool};
 
 use crate::{Caller, Portability, ServiceError, ServiceResult, Valv};
 
+/// The largest `manifest.json` read: a name and a SHA-256 per part, so
+/// room for millions of files.
+const MAX_MANIFEST: u64 = 256 << 20;
+
 /// What an import created.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportReport {
@@ -116,8 +120,13 @@ fn unpack(f: impl std::io::Read) -> ServiceResult<Unpacked> {
             spool.close().map_err(ServiceError::internal)?;
             doc = Some(spool);
         } else if name == "manifest.json" {
+            // Read into memory, so bounded first (review S6): the size a header claims is checked
+            // before anything is read, and the read stops at the bound whatever the header said.
+            if entry.header().size().map_err(|e| damaged(e.to_string()))? > MAX_MANIFEST {
+                return Err(damaged(format!("manifest.json is larger than {MAX_MANIFEST} bytes")));
+            }
             let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes).map_err(|e| damaged(format!("{name}: {e}")))?;
+            (&mut entry).take(MAX_MANIFEST).read_to_end(&mut bytes).map_err(|e| damaged(format!("{name}: {e}")))?;
             let m = serde_json::from_slice::<ExportManifest>(&bytes).map_err(|e| damaged(format!("manifest: {e}")))?;
             manifest = Some(m);
         } else {

@@ -228,6 +228,18 @@ async fn damaged_truncated_and_unknown_archives_are_refused_whole() {
     std::fs::write(&future, b.into_inner().unwrap()).unwrap();
     let o = valv(&target, &["import", future.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("import_format_unknown"), "unknown versions are named");
+    // Review S6: a manifest claiming a terabyte is refused before anything is read into memory.
+    let mut huge = tar::Header::new_ustar();
+    huge.set_path("manifest.json").unwrap();
+    huge.set_size(1 << 40);
+    huge.set_cksum();
+    let mut claimed = huge.as_bytes().to_vec();
+    claimed.extend_from_slice(&[b'{'; 4096]);
+    let claims = dir.path().join("claims.tar");
+    std::fs::write(&claims, claimed).unwrap();
+    let o = valv(&target, &["import", claims.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("import_damaged") && err.contains("larger than"), "{err}");
     let list = ok(&valv(&target, &["tenant", "list", "--json"]));
     assert!(list.as_array().unwrap().is_empty(), "nothing was half-imported");
     ok(&valv(&target, &["import", good.to_str().unwrap()]));

@@ -71,6 +71,8 @@ pub struct Valv {
     /// A hash verified against for unknown accounts (timing equalisation).
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
     attempts: Arc<throttle::Attempts>,
+    /// Bytes of uploads under way, per tenant (counted against storage as they arrive).
+    uploading: Arc<upload::InFlight>,
     /// The background jobs `valv serve` runs while it leads.
     background: Arc<jobs::Registry>,
 }
@@ -98,6 +100,7 @@ impl Valv {
             scratch: None,
             dummy_hash: Arc::default(),
             attempts: Arc::default(),
+            uploading: Arc::default(),
             background: Arc::default(),
         }
     }

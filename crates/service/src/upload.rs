@@ -2,7 +2,10 @@
 //! by chunk (never held whole in memory), counted against the size limits and,
 //! when clamd is configured, scanned on the way. The version is committed
 //! (and visible) only after everything succeeded; a failed or refused upload
-//! leaves no version, and the chunks it stored are collected.
+//! leaves no version, and the chunks it stored are collected. Bytes still
+//! arriving count against the tenant's storage as they arrive, summed over
+//! every upload of the tenant under way in this process (review S5:
+//! parallel uploads could each use the whole remaining quota).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,7 +38,40 @@ type Scan = Arc<tokio::sync::Mutex<Option<Session>>>;
 #[derive(Default)]
 struct Flags {
     too_large: AtomicBool,
+    storage_full: AtomicBool,
     scanner_failed: AtomicBool,
+}
+
+/// Bytes of uploads under way, per tenant, not yet committed.
+#[derive(Default)]
+pub(crate) struct InFlight(std::sync::Mutex<std::collections::HashMap<TenantId, Arc<AtomicU64>>>);
+
+impl InFlight {
+    fn of(&self, tenant: TenantId) -> Arc<AtomicU64> {
+        let mut all = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(all.entry(tenant).or_default())
+    }
+}
+
+/// One upload's share of its tenant's bytes in flight, given back when the
+/// upload ends, committed or not.
+struct Share {
+    tenant: Arc<AtomicU64>,
+    mine: AtomicU64,
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        self.tenant.fetch_sub(self.mine.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+}
+
+/// What one upload may hold: the file's limit, and the storage left when it
+/// started, which it shares with the tenant's other uploads under way.
+#[derive(Clone, Copy)]
+struct Budget {
+    file: u64,
+    storage: u64,
 }
 
 impl Content<'_> {
@@ -59,16 +95,17 @@ impl Content<'_> {
         let tenant = writer(caller)?;
         let file = self.upload_target(caller, tenant, target).await?;
         let limits = self.accounts().limits(tenant).await?;
-        let limit = self.upload_limit(tenant, limits).await?;
+        let share = Arc::new(Share { tenant: self.uploading.of(tenant), mine: AtomicU64::new(0) });
+        let budget = self.upload_budget(tenant, limits, &share).await?;
         let scan: Scan = Arc::new(tokio::sync::Mutex::new(self.start_scan().await?));
         let flags = Arc::new(Flags::default());
-        let counted = guard(body, limit, Arc::clone(&scan), Arc::clone(&flags));
+        let counted = guard(body, budget, Arc::clone(&share), Arc::clone(&scan), Arc::clone(&flags));
         let keys = self.tenant_keys(tenant).await?;
         let refresh_before = crate::gc::refresh_before(self.ctx.now());
         let written = write_stream(self.ctx.blobs()?, &keys, refresh_before, Box::pin(counted)).await;
         let (manifest, stats) = match written {
             Ok(done) => done,
-            Err(e) => return Err(upload_failed(&e, &flags, limit, limits)),
+            Err(e) => return Err(upload_failed(&e, &flags, limits)),
         };
         let session = scan.lock().await.take();
         let scanned = match session {
@@ -100,14 +137,15 @@ impl Content<'_> {
         }
     }
 
-    /// Bytes this upload may hold: the per-file limit or what is left of the tenant's storage.
-    async fn upload_limit(&self, tenant: TenantId, limits: Limits) -> ServiceResult<u64> {
+    /// What this upload may hold: the per-file limit, and the tenant's
+    /// storage left beside what is stored (the uploads under way share it).
+    async fn upload_budget(&self, tenant: TenantId, limits: Limits, share: &Share) -> ServiceResult<Budget> {
         let used = self.ctx.store.tenant_bytes(tenant).await?;
-        let left = limits.storage_bytes.saturating_sub(used);
-        if left == 0 {
+        let storage = limits.storage_bytes.saturating_sub(used);
+        if storage <= share.tenant.load(Ordering::Relaxed) {
             return Err(storage_full(limits));
         }
-        Ok(limits.file_bytes.min(left))
+        Ok(Budget { file: limits.file_bytes, storage })
     }
 
     async fn start_scan(&self) -> ServiceResult<Option<Session>> {
@@ -228,11 +266,11 @@ fn storage_full(limits: Limits) -> ServiceError {
 }
 
 /// Tells why a stream failed: a limit, the scanner, the client, or the store.
-fn upload_failed(e: &BlobError, flags: &Flags, limit: u64, limits: Limits) -> ServiceError {
+fn upload_failed(e: &BlobError, flags: &Flags, limits: Limits) -> ServiceError {
+    if flags.storage_full.load(Ordering::Relaxed) {
+        return storage_full(limits);
+    }
     if flags.too_large.load(Ordering::Relaxed) {
-        if limit < limits.file_bytes {
-            return storage_full(limits);
-        }
         let mib = limits.file_bytes / (1 << 20);
         return ServiceError::TooLarge {
             code: "file_too_large",
@@ -258,20 +296,35 @@ fn scanner_unavailable() -> ServiceError {
     }
 }
 
-/// Counts bytes against `limit` and feeds the scanner, failing the stream when either objects.
-fn guard<S, E>(body: S, limit: u64, scan: Scan, flags: Arc<Flags>) -> impl Stream<Item = Result<Bytes, String>> + Send
+/// Counts bytes against the budget (the file's own, and the storage the
+/// tenant's uploads share) and feeds the scanner, failing the stream when
+/// either objects.
+fn guard<S, E>(
+    body: S,
+    budget: Budget,
+    share: Arc<Share>,
+    scan: Scan,
+    flags: Arc<Flags>,
+) -> impl Stream<Item = Result<Bytes, String>> + Send
 where
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
     E: std::fmt::Display + Send + 'static,
 {
-    let seen = Arc::new(AtomicU64::new(0));
     body.then(move |item| {
-        let (scan, flags, seen) = (Arc::clone(&scan), Arc::clone(&flags), Arc::clone(&seen));
+        let (scan, flags, share) = (Arc::clone(&scan), Arc::clone(&flags), Arc::clone(&share));
         async move {
             let data = item.map_err(|e| e.to_string())?;
-            if seen.fetch_add(data.len() as u64, Ordering::Relaxed) + data.len() as u64 > limit {
+            let n = data.len() as u64;
+            // One upload's items come one after another: `mine` needs no atomic step of its own.
+            if share.mine.load(Ordering::Relaxed) + n > budget.file {
                 flags.too_large.store(true, Ordering::Relaxed);
                 return Err("over the size limit".to_owned());
+            }
+            // Added to both together, so the share given back at the end is what was added.
+            share.mine.fetch_add(n, Ordering::Relaxed);
+            if share.tenant.fetch_add(n, Ordering::Relaxed) + n > budget.storage {
+                flags.storage_full.store(true, Ordering::Relaxed);
+                return Err("over the storage limit".to_owned());
             }
             if let Some(s) = scan.lock().await.as_mut()
                 && let Err(e) = s.feed(&data).await

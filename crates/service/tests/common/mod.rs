@@ -46,13 +46,19 @@ pub fn pw(s: &str) -> SecretString {
 
 /// A tenant `acme` whose owner `ada@acme.example` has set `PASSWORD`.
 pub async fn world() -> World {
+    world_with(Settings::default()).await
+}
+
+/// [`world`] with `settings`, and a chunk store for files.
+pub async fn world_with(settings: Settings) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("valv.db")).await.unwrap();
     let clock = Arc::new(ManualClock::new(datetime!(2026-03-01 12:00 UTC)));
     let inbox = Arc::new(Inbox::default());
     let keys = valv_store_sqlite::SqliteKeyStore::open(&dir.path().join("keyring.db")).unwrap();
     let keyring = Keyring::open(Arc::new(keys), valv_crypto::seal::Key::generate()).await.unwrap();
-    let valv = Valv::new(Arc::new(store), Arc::new(keyring), clock.clone(), inbox.clone(), Settings::default());
+    let blobs = valv_blob::ChunkStore::open(&dir.path().join("blobs").display().to_string()).unwrap();
+    let valv = Valv::new(Arc::new(store), Arc::new(keyring), clock.clone(), inbox.clone(), settings).with_blobs(blobs);
     let new = NewTenant {
         name: "Acme".into(),
         slug: Some("acme".into()),

@@ -77,16 +77,66 @@ pub async fn restore(
     }
     replay(store, &targets, req.at, &keys, &mut report, progress).await?;
     let store = store.get().await?.as_ref();
-    let ledger = match objects::fetch(&targets, objects::LEDGER, &backup).await {
-        Ok(parts) => objects::open_lines::<LedgerRow>(parts, objects::LEDGER, &keys).await?.0,
-        // No erasure was ever shipped: the ledger object is written with the first segment.
-        Err(_) if !any_has(&targets, objects::LEDGER).await => Vec::new(),
-        Err(e) => return Err(e),
-    };
+    forget_purged_keys(store, &keyring).await?;
+    let ledger = ledger(&targets, &keys).await?;
+    covers_every_erasure(store, &ledger).await?;
     report.erasures = ledger.len();
     store.put_ledger(ledger).await?;
     report.chunks = copy_chunks(store, &targets, blobs, progress).await?;
     Ok(report)
+}
+
+/// The erasure ledger: the union of every target's copy. The ledger only
+/// grows, so a target serving an older copy (rolled back by whoever can
+/// write it, review S3) adds nothing false and hides nothing another holds.
+async fn ledger(targets: &[&Target], keys: &Keys<'_>) -> ServiceResult<Vec<LedgerRow>> {
+    let (mut all, mut read) = (std::collections::BTreeMap::new(), false);
+    for t in targets {
+        let Ok(parts) = objects::fetch(&[t], objects::LEDGER, &keys.backup).await else { continue };
+        read = true;
+        for row in objects::open_lines::<LedgerRow>(parts, objects::LEDGER, keys).await?.0 {
+            all.entry(row.id.clone()).or_insert(row);
+        }
+    }
+    // No ledger at all is fine when none was ever shipped (it comes with the first segment).
+    if !read && any_has(targets, objects::LEDGER).await {
+        return Err(ServiceError::internal_msg("the erasure ledger is damaged on every target"));
+    }
+    Ok(all.into_values().collect())
+}
+
+/// Refuses a ledger that lacks an erasure the restored journal records:
+/// re-applying it would leave that person's data restored (GDPR Art. 17;
+/// review S3, a ledger rolled back on the targets).
+async fn covers_every_erasure(store: &dyn Store, ledger: &[LedgerRow]) -> ServiceResult<()> {
+    let known: std::collections::HashSet<&str> = ledger.iter().map(|l| l.id.as_str()).collect();
+    for t in store.tenants().await? {
+        let q =
+            valv_store::JournalQuery { action: Some("subject.erased".into()), limit: u32::MAX, ..Default::default() };
+        for e in store.journal(valv_store::Chain::Tenant(t.id), &q).await? {
+            if !known.contains(e.entity_id.as_str()) {
+                return Err(ServiceError::Invalid {
+                    code: "restore_ledger_behind",
+                    message: format!(
+                        "the journal records erasure {} but no target's erasure ledger holds it: a ledger was \
+                         rolled back or lost, and restoring would bring that person's data back",
+                        e.entity_id
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Destroys, in the restored keyring, the key of every tenant the restored
+/// journal says was purged: a keyring copy older than the purge (rolled
+/// back on a target, review S3) must not bring a destroyed key back.
+async fn forget_purged_keys(store: &dyn Store, keyring: &Keyring) -> ServiceResult<()> {
+    for t in store.tenants().await?.into_iter().filter(|t| t.purged_at.is_some()) {
+        keyring.destroy(t.id).await.map_err(internal)?;
+    }
+    Ok(())
 }
 
 async fn any_has(targets: &[&Target], path: &str) -> bool {

@@ -166,3 +166,66 @@ async fn a_merge_that_cannot_read_a_key_keeps_its_inputs() {
     let chain = live.keys().find(|c| c.contains(&t.id)).unwrap();
     assert!(restored.get(chain) >= live.get(chain), "every entry is back: {live:?} {restored:?}");
 }
+
+/// Waits until the target holds the whole journal.
+async fn caught_up(app: &TestApp) {
+    for _ in 0..200 {
+        let s = json(&app.cli(&["backup", "status", "--json"]));
+        if s["targets"][0]["shipped_seq"] == s["journal_seq"] {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the target did not catch up");
+}
+
+/// Review S3: whoever can write a target can put back an older `keyring`
+/// (with a purged tenant's key in it) or an older `ledger` (without a later
+/// erasure). A restore then destroys every key the journal says was purged,
+/// and refuses a ledger that lacks an erasure the journal records.
+#[tokio::test]
+async fn a_keyring_or_ledger_rolled_back_on_a_target_brings_nothing_back() {
+    let target = tempfile::tempdir().unwrap();
+    let env = env_with(target.path());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = crate::app_with(&[], &env);
+    let (api, op) = (app.api(), app.operator().await);
+    let (acme, gone) = (app.tenant(&op, "acme").await, app.tenant(&op, "gone").await);
+    let people = serde_json::json!({ "name": "people", "data_subject": true, "fields": [
+        { "name": "name", "type": "text", "personal": "identity" }, { "name": "email", "type": "email", "personal": "contact" }]});
+    let _ = api.create_collection(&acme.owner, people).await.created();
+    let zed = serde_json::json!({ "name": "Zed Rollback-5150", "email": "zed@x.example" });
+    let _ = api.create_record(&acme.owner, "people", zed).await.created();
+    caught_up(&app).await;
+    let old = |name: &str| std::fs::read(target.path().join(name)).unwrap();
+    let (old_keyring, old_ledger) = (old("keyring"), old("ledger"));
+
+    let _ = api.erase_subject(&acme.owner, serde_json::json!({ "email": "zed@x.example" })).await.ok();
+    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", gone.id))).send().await.unwrap();
+    assert!(app.cli(&["tenant", "purge-expired"]).status.success());
+    caught_up(&app).await;
+    let new_ledger = old("ledger");
+    std::fs::write(target.path().join("keyring"), old_keyring).unwrap();
+    std::fs::write(target.path().join("ledger"), old_ledger).unwrap();
+
+    let restore = |to: &Path| {
+        let args = ["restore", "--at", "2100-01-01T00:00:00Z", "--from", "one", "--to", to.to_str().unwrap(), "--json"];
+        app.cli(&args)
+    };
+    let first = tempfile::tempdir().unwrap();
+    let refused = restore(&first.path().join("data"));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("restore_ledger_behind"), "{err}");
+
+    std::fs::write(target.path().join("ledger"), new_ledger).unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let data = second.path().join("data");
+    json(&restore(&data));
+    let verify = app.command().arg("--data-dir").arg(&data).args(["keys", "verify"]).output().unwrap();
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success() && !said.is_empty(), "{said}");
+    let keyring = rusqlite::Connection::open(data.join("keyring.db")).unwrap();
+    let kept: u32 =
+        keyring.query_row("SELECT count(*) FROM tenant_keys WHERE tenant = ?1", [&gone.id], |r| r.get(0)).unwrap();
+    assert_eq!(kept, 0, "the purged tenant's key did not come back from the old keyring");
+}

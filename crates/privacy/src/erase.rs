@@ -275,6 +275,7 @@ pub(crate) fn anonymised(u: &UserRow, now: time::OffsetDateTime) -> ServiceResul
     a.status = UserStatus::Blocked;
     a.password_hash = None;
     a.invitation_digest = None;
+    a.invitation_expires_at = None;
     a.totp = None;
     a.recovery_codes = Vec::new();
     a.updated_at = now;

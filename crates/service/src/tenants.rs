@@ -81,6 +81,7 @@ impl Accounts<'_> {
             status: UserStatus::Active,
             password_hash: None,
             invitation_digest: Some(digest),
+            invitation_expires_at: Some(now + crate::users::INVITATION_TTL),
             totp: None,
             recovery_codes: Vec::new(),
             created_at: now,

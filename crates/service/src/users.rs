@@ -42,6 +42,10 @@ pub struct UserPatch {
     pub role: Option<String>,
 }
 
+/// How long an invitation works: a secret sent by e-mail (or left in the
+/// outbox) must not open an account for ever (review L8).
+pub(crate) const INVITATION_TTL: time::Duration = time::Duration::days(7);
+
 impl Accounts<'_> {
     /// Creates and invites a user.
     ///
@@ -72,6 +76,7 @@ impl Accounts<'_> {
             status: UserStatus::Active,
             password_hash: None,
             invitation_digest: Some(digest),
+            invitation_expires_at: Some(now + INVITATION_TTL),
             totp: None,
             recovery_codes: Vec::new(),
             created_at: now,
@@ -190,10 +195,17 @@ impl Accounts<'_> {
         if !valid {
             return Err(invalid);
         }
+        if user.invitation_expires_at.is_none_or(|end| end <= self.ctx.now()) {
+            return Err(ServiceError::Unauthenticated {
+                code: "invitation_expired",
+                message: "the invitation has expired; ask your administrator for a new one",
+            });
+        }
         let tenant = self.tenant_row(tenant_id).await?;
         check_password(&password, &[user.name.as_str(), user.email.as_str(), tenant.name.as_str()])?;
         user.password_hash = Some(self.ctx.hash_password(password).await?);
         user.invitation_digest = None;
+        user.invitation_expires_at = None;
         user.updated_at = self.ctx.now();
         let change = Change::new(Chain::Tenant(tenant_id), self.ctx.now(), Actor::User(user_id), Action::UserActivated)
             .about("user", user_id)
@@ -217,6 +229,7 @@ impl Accounts<'_> {
         }
         let secret = token::random(32);
         u.invitation_digest = Some(token::digest(&secret));
+        u.invitation_expires_at = Some(self.ctx.now() + INVITATION_TTL);
         u.updated_at = self.ctx.now();
         self.commit_user(caller, Action::UserInvited, &u).await?;
         let tenant = self.tenant_row(tenant_id).await?;
@@ -276,13 +289,16 @@ impl Accounts<'_> {
     /// Sends an invitation; a failed delivery is logged, and the admin can re-invite.
     pub(crate) async fn send_invitation(&self, tenant: &TenantRow, user: &UserRow, credential: &str) {
         let base = self.ctx.settings.public_url.trim_end_matches('/');
+        let until = user.invitation_expires_at.map(valv_domain::stamp).unwrap_or_default();
+        // No link to a page: valv has none to set a password yet, so the message says what to send where.
         let msg = Message {
             to: Recipient::Email(user.email.clone()),
             subject: format!("Your {} account at {}", self.ctx.settings.issuer, tenant.name),
             body: format!(
                 "Hello {},\n\nan account was created for you at {} (sign-in name: {}).\n\
-                 Set your password here: {base}/activate#{credential}\n\n\
-                 Or send this invitation code with your new password to {base}/api/v1/auth/activate:\n{credential}\n",
+                 To set your password, send the invitation code below with your new password to\n\
+                 {base}/api/v1/auth/activate as {{\"invitation\": \"<code>\", \"password\": \"<new password>\"}}\n\
+                 before {until} (UTC); your administrator can help, or send you a new invitation.\n\n{credential}\n",
                 user.name, tenant.name, tenant.slug
             ),
         };

@@ -240,3 +240,23 @@ async fn filing_is_rate_limited_per_address_and_per_mailbox() {
         "a new day, a new window"
     );
 }
+
+/// Review L8: an invitation works for seven days; a new one can be sent.
+#[tokio::test]
+async fn invitations_expire_after_a_week() {
+    let w = world().await;
+    let owner = w.valv.accounts().resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    let new = serde_json::from_value(serde_json::json!({
+        "name": "Bo Member", "email": "bo@acme.example", "phone": "+46701234599", "role": "member"
+    }))
+    .unwrap();
+    let bo = w.valv.accounts().create_user(&owner, new).await.unwrap();
+    let invitation = w.inbox.last_body().lines().last().unwrap().trim().to_owned();
+    assert!(w.inbox.last_body().contains("2026-03-08"), "the message says until when: {}", w.inbox.last_body());
+    w.clock.advance(Duration::days(7) + Duration::seconds(1));
+    let late = w.valv.accounts().activate(&invitation, common::pw(PASSWORD)).await;
+    assert_eq!(late.unwrap_err().code(), "invitation_expired");
+    w.valv.accounts().reinvite(&owner, valv_domain::UserId::parse(&bo.id).unwrap()).await.unwrap();
+    let fresh = w.inbox.last_body().lines().last().unwrap().trim().to_owned();
+    assert!(w.valv.accounts().activate(&fresh, common::pw(PASSWORD)).await.is_ok(), "a new one works");
+}

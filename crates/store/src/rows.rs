@@ -73,6 +73,10 @@ pub struct UserRow {
     pub password_hash: Option<String>,
     /// Digest of the pending invitation secret, cleared when used.
     pub invitation_digest: Option<String>,
+    /// When the pending invitation stops working (review L8); an
+    /// invitation without one (made before invitations expired) is expired.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub invitation_expires_at: Option<OffsetDateTime>,
     pub totp: Option<TotpState>,
     /// Digests of unused recovery codes.
     pub recovery_codes: Vec<String>,

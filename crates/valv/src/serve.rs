@@ -42,21 +42,23 @@ pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value
     if let (Some(o), serde_json::Value::Object(g)) = (overrides.as_object_mut(), global) {
         o.extend(g);
     }
-    let config = Config::load(file, &overrides)?;
+    let mut config = Config::load(file, &overrides)?;
     init_logging(&config.log)?;
     let addr = config.listen_addr()?;
     // One crypto provider for the process (rustls picks none by itself when unsure).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (valv, _keyring_lock) = crate::wiring::build_for_serving(&config).await?;
-    let app =
-        valv_api::app(valv.clone(), config.request_timeout()?).into_make_service_with_connect_info::<SocketAddr>();
     let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
+    let scheme = if config.insecure_http { "http" } else { "https" };
+    // Messages name where valv is: the address it really listens on (port 0 picks one) unless configured.
+    config.public_url.get_or_insert_with(|| format!("{scheme}://{local}"));
+    let (valv, _keyring_lock) = crate::wiring::build_for_serving(&config).await?;
+    let app =
+        valv_api::app(valv.clone(), config.request_timeout()?).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
     tokio::spawn(lead_background_work(valv.clone()));
-    let scheme = if config.insecure_http { "http" } else { "https" };
     let tls = if config.insecure_http {
         tracing::warn!("serving plain HTTP (--insecure-http): only safe behind a proxy that terminates TLS");
         None

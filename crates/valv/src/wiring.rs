@@ -163,13 +163,12 @@ pub async fn build(config: &Config) -> anyhow::Result<Valv> {
 pub async fn build_on(config: &Config, store: Arc<dyn Store>, keys: Arc<dyn KeyStore>) -> anyhow::Result<Valv> {
     let settings = config.settings()?;
     let keyring = keyring_on(config, keys).await?;
-    let outbox = FileOutbox::new(config.data_dir.join("outbox"));
     let sender: Arc<dyn Sender> = match &config.smtp_url {
         Some(url) => Arc::new(
-            SmtpSender::new(url, &config.smtp_from, outbox)
+            SmtpSender::new(url, &config.smtp_from)
                 .map_err(|e| anyhow::anyhow!("setting `smtp_url`/`smtp_from` (env VALV_SMTP_URL): {e}"))?,
         ),
-        None => Arc::new(outbox),
+        None => Arc::new(FileOutbox::new(config.data_dir.join("outbox"))),
     };
     let blobs = blobs(config)?;
     let targets = config.targets()?;

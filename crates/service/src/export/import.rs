@@ -267,6 +267,7 @@ impl Portability<'_> {
         let secret = valv_crypto::token::random(32);
         let mut row = u.clone();
         row.invitation_digest = Some(valv_crypto::token::digest(&secret));
+        row.invitation_expires_at = Some(self.ctx.now() + crate::users::INVITATION_TTL);
         let change = Change::new(
             valv_store::Chain::Tenant(t.id),
             self.ctx.now(),

@@ -220,6 +220,7 @@ impl<'a> Feed<'a> {
             // Secrets never travel: every imported user sets a new password.
             password_hash: None,
             invitation_digest: None,
+            invitation_expires_at: None,
             totp: None,
             recovery_codes: Vec::new(),
             created_at: instant(&u.created_at)?,

@@ -95,6 +95,7 @@ pub fn user(tenant: TenantId, email: &str) -> UserRow {
         status: UserStatus::Active,
         password_hash: None,
         invitation_digest: None,
+        invitation_expires_at: None,
         totp: None,
         recovery_codes: Vec::new(),
         created_at: T0,

@@ -97,3 +97,16 @@ async fn invited_users_cannot_sign_in_until_they_set_a_password() {
     assert_eq!(code(r).await, (401, "invitation_invalid".into()), "an invitation works once");
     assert_eq!(app.sign_in("acme", "cy@acme.example", PASSWORD).await.1, 200);
 }
+
+/// New users' finding: with `--listen 127.0.0.1:0` messages named port 0.
+/// They name the address valv really listens on, and no page that does not exist.
+#[tokio::test]
+async fn invitations_name_the_address_valv_listens_on() {
+    let app = crate::app();
+    let op = app.operator().await;
+    let _ = app.tenant(&op, "acme").await;
+    let mail = app.outbox().into_iter().rev().find(|m| m["to"]["address"] == "owner@acme.example").unwrap();
+    let body = mail["body"].as_str().unwrap();
+    assert!(body.contains(&format!("{}/api/v1/auth/activate", app.url)), "{body}");
+    assert!(!body.contains(":0/") && !body.contains("/activate#"), "{body}");
+}

@@ -9,6 +9,7 @@ use valv_store::{Action, Actor, Chain, Change, Row};
 
 use crate::erase::{anonymised, without_message};
 use crate::ledger::{ErasedKind, LedgerEntry};
+use crate::requests::forgotten;
 use valv_core::{ServiceError, ServiceResult};
 
 use crate::Privacy;
@@ -58,7 +59,8 @@ impl Privacy {
                 }
                 ErasedKind::Request => {
                     if let Some(r) = self.ctx.store.request(tenant, &e.id).await? {
-                        rows.push(Row::Request(without_message(r)));
+                        let all = e.fields.iter().any(|f| f == "email");
+                        rows.push(Row::Request(if all { forgotten(r) } else { without_message(r) }));
                     }
                 }
                 ErasedKind::File => {

@@ -15,6 +15,7 @@ use valv_crypto::token;
 use valv_domain::{DeadlineStatus, Email, RequestDeadline, Slug, TenantId, stamp};
 use valv_store::{Action, Actor, Chain, Change, RequestRow, Row};
 
+use crate::ledger::{Erased, ErasedKind, LedgerEntry};
 use crate::subjects::SubjectQuery;
 use valv_core::{Caller, Message, Recipient, ServiceError, ServiceResult};
 
@@ -22,6 +23,10 @@ use crate::Privacy;
 
 /// Requests due within this are listed as due soon.
 const WARN_BEFORE: Duration = Duration::days(7);
+
+/// How long a request waits for its address to be confirmed before it is
+/// forgotten (review L9): whoever filed it never proved the address theirs.
+const UNVERIFIED_KEPT: Duration = Duration::days(7);
 
 /// A request as a data subject files it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -96,26 +101,24 @@ impl Privacy {
     /// Files a request for the organisation `slug` and mails a verification link.
     ///
     /// # Errors
-    /// `NotFound` for unknown organisations; invalid kind or e-mail address;
-    /// `rate_limited` past 10 filings an hour from one address, or 3 a day
-    /// to one e-mail address (the form must not become a way to flood a mailbox).
+    /// Invalid kind or e-mail address; `rate_limited` past 10 filings an hour
+    /// from one address, or 3 a day to one e-mail address (the form must not
+    /// become a way to flood a mailbox). An unknown organisation is answered
+    /// as a known one.
     pub async fn file_request(&self, slug: &str, new: NewRequest, client: IpAddr) -> ServiceResult<String> {
-        let t = match Slug::parse(slug) {
-            Ok(s) => self
-                .ctx
-                .store
-                .tenant_by_slug(&s)
-                .await?
-                .filter(|t| t.purged_at.is_none())
-                .ok_or(ServiceError::NotFound)?,
-            Err(_) => return Err(ServiceError::NotFound),
-        };
         if !["access", "portability", "erasure"].contains(&new.kind.as_str()) {
             return Err(ServiceError::field("kind", "invalid_kind", "kind must be access, portability or erasure"));
         }
         let email = Email::parse(&new.email).map_err(|e| ServiceError::field("email", "invalid_email", e.reason))?;
         self.ctx.rate_limit(&format!("requests:address:{client}"), 10, Duration::HOUR).await?;
         self.ctx.rate_limit(&format!("requests:email:{}", email.normalized()), 3, Duration::DAY).await?;
+        let tenant = match Slug::parse(slug) {
+            Ok(s) => self.ctx.store.tenant_by_slug(&s).await?.filter(|t| t.purged_at.is_none()),
+            Err(_) => None,
+        };
+        // Review L9: an unknown organisation gets the same answer as a known
+        // one (nothing is stored or sent), so the form does not list slugs.
+        let Some(t) = tenant else { return Ok(uuid::Uuid::now_v7().to_string()) };
         let message: String = new.message.unwrap_or_default().chars().take(2000).collect();
         let secret = token::random(32);
         let r = RequestRow {
@@ -267,4 +270,78 @@ fn extract_receipt(extract: &serde_json::Value) -> ServiceResult<serde_json::Val
         "records": count("records"),
         "files": count("files"),
     }))
+}
+
+impl Privacy {
+    /// Forgets requests whose address was not confirmed within a week: the
+    /// address and message are blanked in the row and in every journal
+    /// payload, and the ledger records it so that restores forget them too.
+    /// Returns how many were forgotten.
+    ///
+    /// # Errors
+    /// `Forbidden` unless valv itself, an operator or the CLI; store failures.
+    pub async fn expire_unverified_requests(&self, caller: &Caller) -> ServiceResult<usize> {
+        caller.operator()?;
+        let now = self.ctx.now();
+        let mut forgotten = 0;
+        for t in self.ctx.store.tenants().await?.into_iter().filter(|t| t.purged_at.is_none()) {
+            let stale: Vec<RequestRow> = self
+                .ctx
+                .store
+                .requests(t.id)
+                .await?
+                .into_iter()
+                .filter(|r| {
+                    r.verified_at.is_none() && r.deadline.received_at + UNVERIFIED_KEPT <= now && !r.email.is_empty()
+                })
+                .collect();
+            if stale.is_empty() {
+                continue;
+            }
+            forgotten += stale.len();
+            self.forget(t.id, stale).await?;
+        }
+        Ok(forgotten)
+    }
+
+    async fn forget(&self, tenant: TenantId, stale: Vec<RequestRow>) -> ServiceResult<()> {
+        let (id, now) = (token::random(12), self.ctx.now());
+        let entities: Vec<(String, String)> = stale.iter().map(|r| ("request".to_owned(), r.id.clone())).collect();
+        let erased: Vec<Erased> = stale
+            .iter()
+            .map(|r| Erased {
+                kind: ErasedKind::Request,
+                id: r.id.clone(),
+                collection: None,
+                fields: FORGOTTEN.map(String::from).to_vec(),
+            })
+            .collect();
+        let ledger = LedgerEntry {
+            id: id.clone(),
+            tenant: tenant.to_string(),
+            at: stamp(now),
+            entities: entities.clone(),
+            erased,
+            subjects: Vec::new(),
+            kept: Vec::new(),
+        };
+        let mut change = Change::new(Chain::Tenant(tenant), now, Actor::System, Action::RequestExpired)
+            .about("erasure", &id)
+            .detail(serde_json::json!({ "requests": stale.len() }));
+        change.rows = stale.into_iter().map(|r| Row::Request(forgotten(r))).collect();
+        self.ctx.store.erase(tenant, &id, entities, Vec::new(), ledger.to_json(), change).await?;
+        Ok(())
+    }
+}
+
+/// The fields an unconfirmed request loses.
+pub(crate) const FORGOTTEN: [&str; 2] = ["email", "message"];
+
+/// A request with the address and message blanked, marked expired.
+pub(crate) fn forgotten(mut r: RequestRow) -> RequestRow {
+    r.email = String::new();
+    r.message = String::new();
+    r.verification_digest = None;
+    r.status = "expired".into();
+    r
 }

@@ -260,3 +260,29 @@ async fn invitations_expire_after_a_week() {
     let fresh = w.inbox.last_body().lines().last().unwrap().trim().to_owned();
     assert!(w.valv.accounts().activate(&fresh, common::pw(PASSWORD)).await.is_ok(), "a new one works");
 }
+
+/// Review L9: a request whose address was never confirmed is forgotten a
+/// week after it came in: its address and message are blanked, everywhere.
+#[tokio::test]
+async fn unconfirmed_requests_are_forgotten_after_a_week() {
+    let w = world().await;
+    let owner = w.valv.accounts().resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    let privacy = w.valv.privacy();
+    let file = |email: &str| {
+        let new = serde_json::json!({ "kind": "access", "email": email, "message": "call me at 555-0199" });
+        privacy.file_request("acme", serde_json::from_value(new).unwrap(), CLIENT)
+    };
+    file("ghost@x.example").await.unwrap();
+    file("real@x.example").await.unwrap();
+    let code = w.inbox.last_body().lines().rev().find(|l| l.split('.').count() == 3).unwrap().trim().to_owned();
+    w.valv.privacy().verify_request(&code).await.unwrap();
+    w.clock.advance(Duration::days(6));
+    assert_eq!(w.valv.privacy().expire_unverified_requests(&Caller::System).await.unwrap(), 0, "kept a week");
+    w.clock.advance(Duration::days(1));
+    assert_eq!(w.valv.privacy().expire_unverified_requests(&Caller::System).await.unwrap(), 1);
+    let listed = serde_json::to_string(&w.valv.privacy().requests(&owner, None).await.unwrap()).unwrap();
+    assert!(!listed.contains("ghost@x.example") && listed.contains("real@x.example"), "{listed}");
+    let journal = serde_json::to_string(&w.valv.context().store.journal_after(0, 1000).await.unwrap()).unwrap();
+    assert!(!journal.contains("ghost@x.example"), "nor in any journal payload");
+    assert_eq!(w.valv.privacy().expire_unverified_requests(&Caller::System).await.unwrap(), 0, "once");
+}

@@ -86,6 +86,8 @@ actions! {
     RequestVerified = "request.verified",
     RequestExtended = "request.extended",
     RequestAnswered = "request.answered",
+    /// A request never verified was forgotten: its address and message blanked (ledger grew).
+    RequestExpired = "request.expired",
     SubjectAccessReport = "subject.access_report",
     /// A data subject was erased (GDPR Art. 17); the erasure ledger grew.
     SubjectErased = "subject.erased",
@@ -121,7 +123,7 @@ impl Action {
         match self {
             Self::TenantCreated | Self::TenantImported | Self::OperatorCreated => Effect::KeyCreated,
             Self::TenantPurged | Self::TenantLeftOutOfCopy => Effect::TenantRemoved,
-            Self::SubjectErased => Effect::LedgerGrew,
+            Self::SubjectErased | Self::RequestExpired => Effect::LedgerGrew,
             Self::AuthSignedIn
             | Self::AuthSignInFailed
             | Self::AuthPasswordVerified
@@ -220,6 +222,7 @@ mod tests {
                 "tenant.purged",
                 "tenant.left_out_of_copy",
                 "tenant.imported",
+                "request.expired",
                 "subject.erased"
             ]
         );

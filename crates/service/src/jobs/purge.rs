@@ -1,5 +1,6 @@
 //! The purge job: once an hour, tenants whose export window has closed lose
-//! their key and their data (`purge.rs`), and finished export jobs are
+//! their key and their data (`purge.rs`), data-subject requests never
+//! confirmed are forgotten after a week, and finished export jobs are
 //! forgotten.
 
 use std::time::Duration;
@@ -21,10 +22,14 @@ impl Job<Valv> for Purge {
 
     async fn run(&self, valv: &Valv) -> Outcome {
         valv.portability().expire_exports();
-        match valv.accounts().purge_expired(&Caller::System).await {
-            Ok(receipts) => {
-                let purged: Vec<&str> = receipts.iter().map(|r| r.tenant_id.as_str()).collect();
-                Outcome { ok: true, detail: serde_json::json!({ "tenants_purged": purged }) }
+        let receipts = match valv.accounts().purge_expired(&Caller::System).await {
+            Ok(r) => r,
+            Err(e) => return Outcome::failed(&e),
+        };
+        let purged: Vec<&str> = receipts.iter().map(|r| r.tenant_id.as_str()).collect();
+        match valv.privacy().expire_unverified_requests(&Caller::System).await {
+            Ok(n) => {
+                Outcome { ok: true, detail: serde_json::json!({ "tenants_purged": purged, "requests_forgotten": n }) }
             }
             Err(e) => Outcome::failed(&e),
         }

@@ -17,7 +17,9 @@ async fn a_subject_files_verifies_and_is_answered_within_the_deadline() {
 
     let filed = api.file_request("acme", "access", "eve@x.example").await.expect(202);
     let id = filed["id"].as_str().unwrap().to_owned();
-    assert_eq!(api.file_request("nope", "access", "e@x.example").await.status, 404, "an unknown organisation");
+    let unknown = api.file_request("nope", "access", "e@x.example").await;
+    assert_eq!(unknown.status, 202, "review L9: an unknown organisation is not told apart");
+    assert!(app.outbox().iter().all(|m| m["to"]["address"] != "e@x.example"), "and nothing is sent for it");
 
     api.answer_request(&t.owner, &id).await.error(409, "not_verified");
     let list = api.requests(&t.owner, None).await.ok();

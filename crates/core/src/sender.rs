@@ -31,6 +31,10 @@ pub struct Message {
 pub trait Sender: Send + Sync {
     /// Delivers `message` or says why not.
     async fn send(&self, message: Message) -> Result<(), String>;
+
+    /// Forgets every message kept for `to` (an erased person, GDPR Art. 17).
+    /// A sender that keeps nothing has nothing to forget.
+    async fn forget(&self, _to: &Email) {}
 }
 
 /// Writes each message as a JSON file into a folder an operator can read.
@@ -64,9 +68,25 @@ impl Sender for FileOutbox {
         self.forget_before(id).await;
         Ok(())
     }
+
+    async fn forget(&self, to: &Email) {
+        self.forget_to(to).await;
+    }
 }
 
 impl FileOutbox {
+    async fn forget_to(&self, to: &Email) {
+        let Ok(mut dir) = tokio::fs::read_dir(&self.dir).await else { return };
+        while let Ok(Some(e)) = dir.next_entry().await {
+            let Ok(bytes) = tokio::fs::read(e.path()).await else { continue };
+            let message: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let address = message["to"]["address"].as_str().and_then(|a| Email::parse(a).ok());
+            if address.is_some_and(|a| a.normalized() == to.normalized()) {
+                let _ = tokio::fs::remove_file(e.path()).await;
+            }
+        }
+    }
+
     /// Deletes messages written a week or more before message `newest`.
     /// Names are time-ordered UUIDs (v7), so their age needs no clock here.
     async fn forget_before(&self, newest: uuid::Uuid) {

@@ -88,7 +88,10 @@ impl Privacy {
                 });
                 continue;
             }
-            let fields = redact(c, r, if is_subject { &[] } else { &idents });
+            // The subject's own records, and records that refer to one of them, lose every personal
+            // field; others only the fields that hold the subject's address or number.
+            let whole = is_subject || found.referring.contains(&r.id);
+            let fields = redact(c, r, if whole { &[] } else { &idents });
             if fields.is_empty() && !is_subject {
                 continue;
             }
@@ -176,16 +179,30 @@ impl Privacy {
         for (u, _) in &found.users {
             self.ctx.store.delete_sessions(Principal::User { tenant, user: u.id }, None).await?;
         }
+        // Outside the journal too: sign-in counts keyed on the address, and messages kept for it.
+        for address in self.addresses_of(q, &found) {
+            self.ctx.store.forget_throttles_of(&address.normalized()).await?;
+            self.ctx.sender.forget(&address).await;
+        }
         Ok(ErasureReceipt { id, at: entry.at, erased, kept })
     }
 
-    /// The requests the subject filed: by the address they were asked
-    /// about and the addresses of their accounts.
+    /// The subject's e-mail addresses: the one asked about and their accounts'.
+    fn addresses_of(&self, q: &SubjectQuery, found: &Found) -> Vec<Email> {
+        let mut out: Vec<Email> = q.email.iter().filter_map(|e| Email::parse(e).ok()).collect();
+        out.extend(found.users.iter().map(|(u, _)| u.email.clone()));
+        out.dedup_by(|a, b| a.normalized() == b.normalized());
+        out
+    }
+
+    /// The requests the subject filed, by any of their addresses.
     async fn requests_of(&self, tenant: TenantId, q: &SubjectQuery, found: &Found) -> ServiceResult<Vec<RequestRow>> {
-        let mut addresses: Vec<String> = q.email.iter().map(|e| e.trim().to_lowercase()).collect();
-        addresses.extend(found.users.iter().map(|(u, _)| u.email.to_string().to_lowercase()));
+        let addresses: Vec<String> = self.addresses_of(q, found).iter().map(Email::normalized).collect();
         let all = self.ctx.store.requests(tenant).await?;
-        Ok(all.into_iter().filter(|r| addresses.contains(&r.email.to_lowercase())).collect())
+        Ok(all
+            .into_iter()
+            .filter(|r| Email::parse(&r.email).is_ok_and(|e| addresses.contains(&e.normalized())))
+            .collect())
     }
 
     /// Files named by the subject's own records and by no other record.

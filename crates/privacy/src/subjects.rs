@@ -56,6 +56,9 @@ pub(crate) struct Found {
     pub users: Vec<(UserRow, Vec<String>)>,
     pub subjects: Vec<(CollectionRow, RecordRow, Vec<String>)>,
     pub related: Vec<(CollectionRow, RecordRow)>,
+    /// Related records that refer to a subject's record: about the subject as
+    /// a whole (an order for her), not only where they hold her address.
+    pub referring: std::collections::BTreeSet<RecordId>,
 }
 
 struct Ids {
@@ -125,16 +128,20 @@ impl Privacy {
         }
         let subject_ids: Vec<RecordId> = subjects.keys().copied().collect();
         let mut related: BTreeMap<RecordId, (CollectionRow, RecordRow)> = BTreeMap::new();
+        let mut referring = std::collections::BTreeSet::new();
         for c in &collections {
             for (r, _) in self.matching_records(tenant, c, &ids, false).await? {
                 related.entry(r.id).or_insert((c.clone(), r));
             }
             for r in self.referring_records(tenant, c, &collections, &subject_ids).await? {
+                referring.insert(r.id);
                 related.entry(r.id).or_insert((c.clone(), r));
             }
         }
         related.retain(|id, _| !subjects.contains_key(id));
-        Ok(Found { users, subjects: subjects.into_values().collect(), related: related.into_values().collect() })
+        referring.retain(|id| related.contains_key(id));
+        let (subjects, related) = (subjects.into_values().collect(), related.into_values().collect());
+        Ok(Found { users, subjects, related, referring })
     }
 
     async fn matching_users(&self, tenant: TenantId, ids: &Ids) -> ServiceResult<Vec<(UserRow, Vec<String>)>> {

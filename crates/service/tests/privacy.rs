@@ -53,3 +53,26 @@ async fn a_subject_in_more_than_ten_thousand_records_is_reported_and_erased_in_a
     let after = w.valv.privacy().access_report(&owner, &q).await.unwrap();
     assert!(after.records.is_empty(), "nothing is left to find");
 }
+
+/// New users' finding: after an erasure the address stayed in the sign-in
+/// and request counts, and in messages kept for it.
+#[tokio::test]
+async fn an_erasure_forgets_the_address_in_counts_and_kept_messages() {
+    let w = world().await;
+    let owner = w.valv.accounts().resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
+    let people = json!({ "name": "people", "data_subject": true, "fields": [
+        { "name": "email", "type": "email", "personal": "contact" }]});
+    w.valv.content().create_collection(&owner, serde_json::from_value(people).unwrap()).await.unwrap();
+    w.valv.content().create_record(&owner, "people", json!({ "email": "zed@x.example" })).await.unwrap();
+    let new = json!({ "kind": "access", "email": "Zed@X.example" });
+    w.valv.privacy().file_request("acme", serde_json::from_value(new).unwrap(), common::CLIENT).await.unwrap();
+    let _ = w.valv.accounts().sign_in("acme", "zed@x.example", common::pw("wrong-wrong-wrong"), common::CLIENT).await;
+    let store = &w.valv.context().store;
+    assert!(store.throttle("requests:email:zed@x.example").await.unwrap().is_some());
+
+    let q = SubjectQuery { email: Some("zed@x.example".into()), ..SubjectQuery::default() };
+    w.valv.privacy().erase_subject(&owner, &q).await.unwrap();
+    assert_eq!(store.throttle("requests:email:zed@x.example").await.unwrap(), None, "the request count");
+    let tenant = owner.admin().unwrap().0;
+    assert_eq!(store.throttle(&format!("account:{tenant}:zed@x.example")).await.unwrap(), None, "the sign-in count");
+}

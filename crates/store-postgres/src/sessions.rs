@@ -230,6 +230,18 @@ impl SessionStore for PgStore {
         clear_throttle(&self.pool, key).await
     }
 
+    async fn forget_throttles_of(&self, address: &str) -> StoreResult<u64> {
+        // Keys end with the address (`…:{address}`), or hold it before a `|`: compared as text, never as a pattern.
+        let done = sqlx::query(
+            "DELETE FROM throttles WHERE right(key, length($1) + 1) = ':' || $1 OR strpos(key, ':' || $1 || '|') > 0",
+        )
+        .bind(address)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+
     async fn put_setup_token(&self, digest: &str) -> StoreResult<()> {
         put_setup_token(&self.pool, digest).await
     }

@@ -194,6 +194,17 @@ impl SessionStore for SqliteStore {
         self.write(move |c| c.execute("DELETE FROM throttles WHERE key = ?1", [key]).map(drop).map_err(backend)).await
     }
 
+    async fn forget_throttles_of(&self, address: &str) -> StoreResult<u64> {
+        // Keys end with the address (`…:{address}`), or hold it before a `|`; never a pattern of the caller's.
+        let (end, mid) = (format!("%:{}", escape_like(address)), format!("%:{}|%", escape_like(address)));
+        self.write(move |c| {
+            c.execute("DELETE FROM throttles WHERE key LIKE ?1 ESCAPE '\\' OR key LIKE ?2 ESCAPE '\\'", [end, mid])
+                .map(|n| n as u64)
+                .map_err(backend)
+        })
+        .await
+    }
+
     async fn put_setup_token(&self, digest: &str) -> StoreResult<()> {
         let digest = digest.to_owned();
         self.write(move |c| {
@@ -211,4 +222,9 @@ impl SessionStore for SqliteStore {
         })
         .await
     }
+}
+
+/// `s` with LIKE's wildcards (and the escape character) escaped.
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

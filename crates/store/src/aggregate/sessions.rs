@@ -31,6 +31,11 @@ pub trait SessionStore: Send + Sync + 'static {
 
     async fn clear_throttle(&self, key: &str) -> StoreResult<()>;
 
+    /// Deletes every throttle whose key names `address` (an e-mail address,
+    /// as keys hold it: normalised): an erased person's address does not
+    /// stay behind in the counts (GDPR Art. 17). How many went.
+    async fn forget_throttles_of(&self, address: &str) -> StoreResult<u64>;
+
     /// Stores the digest of the first-start setup token, replacing any other.
     async fn put_setup_token(&self, digest: &str) -> StoreResult<()>;
 

@@ -35,6 +35,16 @@ async fn throttles_count_each_failure_keep_the_longest_lock_and_window_calls(s: 
     assert_eq!((t.failures, t.locked_until), (12, Some(T0 + time::Duration::minutes(5))), "the longer lock stays");
     s.clear_throttle(key).await.expect("clear");
     assert_eq!(s.throttle(key).await.expect("read"), None);
+    for k in ["account:t1:ada@acme.example", "pair:192.0.2.1|t1:ada@acme.example", "requests:email:ada@acme.example"] {
+        s.add_failure(k).await.expect("count");
+    }
+    for k in ["account:t1:bada@acme.example", "account:t1:ada@acme_example", "account:t1:ada@acme.example.org"] {
+        s.add_failure(k).await.expect("count");
+    }
+    assert_eq!(s.forget_throttles_of("ada@acme.example").await.expect("forget"), 3, "only that address's");
+    assert_eq!(s.throttle("account:t1:ada@acme.example").await.expect("read"), None);
+    assert!(s.throttle("account:t1:ada@acme_example").await.expect("read").is_some(), "`_` is no wildcard");
+    assert!(s.throttle("account:t1:bada@acme.example").await.expect("read").is_some(), "another address");
 
     let (rate, window) = ("requests:address:192.0.2.1", time::Duration::hours(1));
     let call = |at| s.count_call(rate, at, window);

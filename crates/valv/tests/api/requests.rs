@@ -67,7 +67,13 @@ async fn an_erasure_leaves_nothing_of_the_subject_in_earlier_requests_or_a_resto
         { "name": "note", "type": "text", "personal": "health" }]});
     let _ = api.create_collection(&t.owner, col).await.created();
     let zed = json!({ "name": "Zed Unique-7731", "email": "zed@x.example", "note": "diagnosis-secret-4411" });
-    let _ = api.create_record(&t.owner, "patients", zed).await.created();
+    let zed = api.create_record(&t.owner, "patients", zed).await.created();
+    let orders = json!({ "name": "orders", "fields": [
+        { "name": "patient", "type": "reference", "collection": "patients" },
+        { "name": "delivery_name", "type": "text", "personal": "identity" }, { "name": "n", "type": "number" }]});
+    let _ = api.create_collection(&t.owner, orders).await.created();
+    let order = json!({ "patient": zed["id"], "delivery_name": "Zed Unique-7731", "n": 1 });
+    let order = api.create_record(&t.owner, "orders", order).await.created();
 
     let answered = |kind: &'static str| {
         let (api, app, owner) = (&api, &app, &t.owner);
@@ -105,6 +111,10 @@ async fn an_erasure_leaves_nothing_of_the_subject_in_earlier_requests_or_a_resto
     }
     let journal = api.journal(&t.owner).await.ok().to_string();
     assert!(!journal.contains("19800101-1234"), "and from the journal");
+    let order = api.record(&t.owner, "orders", order["id"].as_str().unwrap()).await.ok();
+    assert_eq!(order["data"]["n"], 1, "{order}");
+    assert!(order["data"].get("delivery_name").is_none(), "a record referring to hers loses her name: {order}");
+    assert!(app.outbox().iter().all(|m| m["to"]["address"] != "zed@x.example"), "no message to her is kept");
 
     for _ in 0..200 {
         let s: serde_json::Value = serde_json::from_slice(&app.cli(&["backup", "status", "--json"]).stdout).unwrap();

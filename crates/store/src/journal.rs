@@ -131,11 +131,13 @@ fn link(e: &JournalEntry) -> Link<'_> {
 
 /// Where and why a chain failed verification.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("chain {chain}: entry {chain_seq} (seq {seq}) {reason}")]
+#[error("chain {chain}: entry {chain_seq}{} {reason}", seq.map(|s| format!(" (seq {s})")).unwrap_or_default())]
 pub struct Broken {
     pub chain: String,
     pub chain_seq: u64,
-    pub seq: u64,
+    /// The entry's position in the whole journal; `None` for an entry that
+    /// is missing, whose position nothing left records.
+    pub seq: Option<u64>,
     pub reason: &'static str,
 }
 
@@ -160,7 +162,7 @@ impl Verifier {
     /// # Errors
     /// The entry, if it is broken.
     pub fn push(&mut self, e: &JournalEntry) -> Result<(), Broken> {
-        let broken = |reason| Broken { chain: self.chain.clone(), chain_seq: e.chain_seq, seq: e.seq, reason };
+        let broken = |reason| Broken { chain: self.chain.clone(), chain_seq: e.chain_seq, seq: Some(e.seq), reason };
         if e.chain != self.chain {
             return Err(broken("belongs to another chain"));
         }
@@ -190,15 +192,18 @@ impl Verifier {
     /// # Errors
     /// A missing tail or head.
     pub fn finish(self, head: Option<&ChainHead>) -> Result<u64, Broken> {
-        let (chain, count, seq) = (self.chain, self.count, self.last_seq);
+        let (chain, count, last) = (self.chain, self.count, Some(self.last_seq));
+        let broken = |chain_seq, seq, reason| Err(Broken { chain: chain.clone(), chain_seq, seq, reason });
         match head {
-            Some(h) if h.chain_seq != count || h.hash != self.prev => Err(Broken {
-                chain,
-                chain_seq: count + 1,
-                seq,
-                reason: "is missing: the chain ends before its recorded head",
-            }),
-            None if count > 0 => Err(Broken { chain, chain_seq: count, seq, reason: "has no recorded chain head" }),
+            // The first missing entry is named: its position in the journal went with it.
+            Some(h) if h.chain_seq > count => {
+                broken(count + 1, None, "is missing: the chain ends before its recorded head")
+            }
+            Some(h) if h.chain_seq < count => broken(h.chain_seq + 1, None, "follows the recorded head of its chain"),
+            Some(h) if h.hash != self.prev => {
+                broken(count, last, "does not match the recorded head: the newest entry was replaced")
+            }
+            None if count > 0 => broken(count, last, "has no recorded chain head"),
             _ => Ok(count),
         }
     }
@@ -260,6 +265,21 @@ mod tests {
             any::<usize>().prop_map(Tamper::Remove),
             (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Tamper::Swap(a, b)),
         ]
+    }
+
+    /// New users' finding: with the newest entry deleted, the report named
+    /// the entry before it. It names the missing one, whose journal
+    /// position nothing records any more.
+    #[test]
+    fn a_missing_newest_entry_is_named_and_not_its_neighbour() {
+        let (mut entries, head) = build(3);
+        entries.pop();
+        let b = verify("provider", &entries, Some(&head)).unwrap_err();
+        assert_eq!((b.chain_seq, b.seq), (3, None), "{b}");
+        assert_eq!(b.to_string(), "chain provider: entry 3 is missing: the chain ends before its recorded head");
+        let replaced = ChainHead { chain_seq: 3, hash: "f".repeat(64) };
+        let b = verify("provider", &build(3).0, Some(&replaced)).unwrap_err();
+        assert_eq!((b.chain_seq, b.seq), (3, Some(3)), "the newest entry is there but not the recorded one: {b}");
     }
 
     proptest! {

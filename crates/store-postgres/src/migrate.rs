@@ -19,6 +19,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_records_paging", include_str!("../migrations/0007_records_paging.sql")),
     ("0008_records_one_index", include_str!("../migrations/0008_records_one_index.sql")),
     ("0009_jobs", include_str!("../migrations/0009_jobs.sql")),
+    ("0010_setup_tokens", include_str!("../migrations/0010_setup_tokens.sql")),
 ];
 
 pub(crate) async fn run(pool: &PgPool) -> StoreResult<()> {

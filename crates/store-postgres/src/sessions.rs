@@ -171,25 +171,24 @@ pub(crate) async fn clear_throttle(pool: &PgPool, key: &str) -> StoreResult<()> 
 }
 
 pub(crate) async fn put_setup_token(pool: &PgPool, digest: &str) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO setup_token (id, digest) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET digest = excluded.digest",
-    )
-    .bind(digest)
-    .execute(pool)
-    .await
-    .map_err(backend)?;
-    Ok(())
-}
-
-/// True when `digest` was the token, which is gone then: of two instances
-/// taking it at once, the row lock lets one delete it.
-pub(crate) async fn take_setup_token(pool: &PgPool, digest: &str) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM setup_token WHERE id = 1 AND digest = $1")
+    sqlx::query("INSERT INTO setup_tokens (digest) VALUES ($1) ON CONFLICT (digest) DO NOTHING")
         .bind(digest)
         .execute(pool)
         .await
         .map_err(backend)?;
-    Ok(done.rows_affected() == 1)
+    Ok(())
+}
+
+/// True when `digest` was a token; every token is gone then (one setup,
+/// whichever process printed it). Of two takes at once, the row locks let
+/// one delete the rows; the other finds them gone.
+pub(crate) async fn take_setup_token(pool: &PgPool, digest: &str) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM setup_tokens WHERE EXISTS (SELECT 1 FROM setup_tokens WHERE digest = $1)")
+        .bind(digest)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(done.rows_affected() > 0)
 }
 
 #[async_trait::async_trait]

@@ -42,7 +42,7 @@ async fn reopening_keeps_data_and_skips_applied_migrations() {
     let db = sqlx::PgPool::connect(&url).await.expect("pool");
     let names: Vec<String> =
         sqlx::query_scalar("SELECT name FROM schema_migrations ORDER BY name").fetch_all(&db).await.expect("names");
-    assert_eq!(names.len(), 9, "each migration recorded once: {names:?}");
+    assert_eq!(names.len(), 10, "each migration recorded once: {names:?}");
     assert_eq!(names.first().map(String::as_str), Some("0001_init"));
 }
 

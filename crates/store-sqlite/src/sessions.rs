@@ -208,9 +208,7 @@ impl SessionStore for SqliteStore {
     async fn put_setup_token(&self, digest: &str) -> StoreResult<()> {
         let digest = digest.to_owned();
         self.write(move |c| {
-            c.execute("INSERT OR REPLACE INTO setup_token (id, digest) VALUES (1, ?1)", [digest])
-                .map(drop)
-                .map_err(backend)
+            c.execute("INSERT OR IGNORE INTO setup_tokens (digest) VALUES (?1)", [digest]).map(drop).map_err(backend)
         })
         .await
     }
@@ -218,7 +216,10 @@ impl SessionStore for SqliteStore {
     async fn take_setup_token(&self, digest: &str) -> StoreResult<bool> {
         let digest = digest.to_owned();
         self.write(move |c| {
-            c.execute("DELETE FROM setup_token WHERE id = 1 AND digest = ?1", [digest]).map(|n| n == 1).map_err(backend)
+            // Every token goes with the first one used: one setup, whichever process printed it.
+            c.execute("DELETE FROM setup_tokens WHERE EXISTS (SELECT 1 FROM setup_tokens WHERE digest = ?1)", [digest])
+                .map(|n| n > 0)
+                .map_err(backend)
         })
         .await
     }

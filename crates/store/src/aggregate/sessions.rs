@@ -36,9 +36,10 @@ pub trait SessionStore: Send + Sync + 'static {
     /// stay behind in the counts (GDPR Art. 17). How many went.
     async fn forget_throttles_of(&self, address: &str) -> StoreResult<u64>;
 
-    /// Stores the digest of the first-start setup token, replacing any other.
+    /// Stores the digest of a first-start setup token beside any other (each
+    /// process on one database prints its own).
     async fn put_setup_token(&self, digest: &str) -> StoreResult<()>;
 
-    /// Removes the setup token if `digest` matches it; true when it did.
+    /// Removes every setup token if `digest` is one of them; true when it was.
     async fn take_setup_token(&self, digest: &str) -> StoreResult<bool>;
 }

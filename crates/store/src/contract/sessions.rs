@@ -58,7 +58,9 @@ async fn throttles_count_each_failure_keep_the_longest_lock_and_window_calls(s: 
 
 async fn setup_token_is_taken_once(s: &dyn Store) {
     s.put_setup_token("abc").await.expect("put");
+    s.put_setup_token("def").await.expect("a second process's token");
     assert!(!s.take_setup_token("wrong").await.expect("take"));
-    assert!(s.take_setup_token("abc").await.expect("take"));
+    assert!(s.take_setup_token("abc").await.expect("the first process's token still works"));
     assert!(!s.take_setup_token("abc").await.expect("take twice"));
+    assert!(!s.take_setup_token("def").await.expect("take the other"), "one setup: the other token went too");
 }

@@ -216,3 +216,18 @@ async fn a_leader_cut_off_hands_over_and_every_write_reaches_the_backup() {
         .unwrap();
     assert!(verify.status.success(), "the restored journal verifies: {}", String::from_utf8_lossy(&verify.stdout));
 }
+
+/// New users' finding: with two processes on one database the second
+/// printed a new setup token and the first one's stopped working. Each
+/// process's token works; the first used takes them all.
+#[tokio::test]
+async fn the_setup_token_of_either_process_works_once() {
+    let database = valv_testkit::postgres();
+    let shared = tempfile::tempdir().unwrap();
+    let (a, b) = (serve_on(&database, shared.path(), &[]), serve_on(&database, shared.path(), &[]));
+    let (ta, tb) = (a.setup_token.clone().unwrap(), b.setup_token.clone().unwrap());
+    assert_ne!(ta, tb);
+    let body = |t: &str| json!({ "setup_token": t, "name": "Olle Op", "email": "ops@x.example", "password": PASSWORD });
+    let _ = a.api().setup(body(&ta)).await.created();
+    b.api().setup(body(&tb)).await.error(401, "setup_token_invalid");
+}

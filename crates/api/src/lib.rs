@@ -37,8 +37,10 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "valv", description = "Records and documents with the promises of a Data and Security Policy built in."),
-    modifiers(&Security),
+    info(
+        title = "valv",
+        description = "Records and documents with the promises of a Data and Security Policy built in."
+    ),
     components(schemas(ErrorBody, error::ErrorDetail, valv_service::FieldError))
 )]
 struct ApiDoc;
@@ -46,19 +48,17 @@ struct ApiDoc;
 struct Security;
 
 /// Operations anyone may call; every other one needs a token or a session.
-const PUBLIC: [&str; 9] = [
-    "healthz",
-    "readyz",
-    "metrics",
-    "setup",
-    "sign_in",
-    "operator_sign_in",
-    "activate",
-    "file_request",
-    "verify_request",
-];
-/// Operations that take the session of a sign-in still owing its second factor.
-const PENDING_SESSION: [&str; 2] = ["send_code", "second_factor"];
+const PUBLIC: [&str; 8] =
+    ["healthz", "readyz", "setup", "sign_in", "operator_sign_in", "activate", "file_request", "verify_request"];
+/// Operations that take a signed-in session only, never an API token: the
+/// sign-in steps still owing a second factor, what a stolen token must not
+/// do (review L2, L3), and the operators' (who have no tokens).
+const SESSION_ONLY: [&str; 4] = ["send_code", "second_factor", "create_token", "change_password"];
+
+/// Whether an operation is an operator's: they sign in with a session only.
+fn for_operators(op: &utoipa::openapi::path::Operation) -> bool {
+    op.tags.as_ref().is_some_and(|t| t.iter().any(|t| t == "operator"))
+}
 
 impl Modify for Security {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
@@ -75,7 +75,7 @@ impl Modify for Security {
                 let id = op.operation_id.as_deref().unwrap_or_default();
                 op.security = Some(if PUBLIC.contains(&id) {
                     Vec::new()
-                } else if PENDING_SESSION.contains(&id) {
+                } else if SESSION_ONLY.contains(&id) || for_operators(op) {
                     vec![SecurityRequirement::new("session", none())]
                 } else {
                     vec![SecurityRequirement::new("bearer", none()), SecurityRequirement::new("session", none())]
@@ -90,7 +90,7 @@ impl Modify for Security {
 /// `deadline` is how long a request may take to be answered; for an upload,
 /// how long the client may send nothing before the upload is given up.
 pub fn api(deadline: Duration) -> (Router<Valv>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::routes())
         .merge(routes::auth::routes())
         .merge(routes::me::routes())
@@ -108,7 +108,10 @@ pub fn api(deadline: Duration) -> (Router<Valv>, utoipa::openapi::OpenApi) {
         // it is cut only when the client stalls (so a stalled one cannot hold
         // a connection and a scan session forever).
         .merge(routes::files::upload_routes().layer(RequestBodyTimeoutLayer::new(deadline)))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes are merged: a modifier in `#[openapi]` runs on the document before it has them.
+    Security.modify(&mut doc);
+    (router, doc)
 }
 
 /// The whole HTTP application.

@@ -110,6 +110,10 @@ impl Privacy {
             return Err(ServiceError::field("kind", "invalid_kind", "kind must be access, portability or erasure"));
         }
         let email = Email::parse(&new.email).map_err(|e| ServiceError::field("email", "invalid_email", e.reason))?;
+        let message = new.message.unwrap_or_default();
+        if message.chars().count() > 2000 {
+            return Err(ServiceError::field("message", "message_too_long", "a message may hold 2,000 characters"));
+        }
         self.ctx.rate_limit(&format!("requests:address:{client}"), 10, Duration::HOUR).await?;
         self.ctx.rate_limit(&format!("requests:email:{}", email.normalized()), 3, Duration::DAY).await?;
         let tenant = match Slug::parse(slug) {
@@ -119,7 +123,6 @@ impl Privacy {
         // Review L9: an unknown organisation gets the same answer as a known
         // one (nothing is stored or sent), so the form does not list slugs.
         let Some(t) = tenant else { return Ok(uuid::Uuid::now_v7().to_string()) };
-        let message: String = new.message.unwrap_or_default().chars().take(2000).collect();
         let secret = token::random(32);
         let r = RequestRow {
             id: uuid::Uuid::now_v7().to_string(),

@@ -25,6 +25,28 @@ async fn openapi_document_lists_the_api() {
     for path in ["/api/v1/auth/sign-in", "/api/v1/users/{id}", "/api/v1/journal", "/api/v1/tenants"] {
         assert!(v["paths"].get(path).is_some(), "{path} is documented");
     }
+    // Each operation says what it needs: nothing, a session, or a session or a token.
+    let needs = |path: &str, method: &str| {
+        let s = &v["paths"][path][method]["security"];
+        let all = s.as_array().cloned().unwrap_or_default();
+        let mut names: Vec<String> = all.iter().flat_map(|r| r.as_object().unwrap().keys().cloned()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(needs("/api/v1/auth/sign-in", "post"), Vec::<String>::new());
+    assert_eq!(needs("/metrics", "get"), ["bearer", "session"], "the scraper's token or an operator's session");
+    assert_eq!(needs("/api/v1/tokens", "post"), ["session"], "a token makes no tokens");
+    assert_eq!(needs("/api/v1/tenants", "post"), ["session"], "operators have sessions only");
+    assert_eq!(needs("/api/v1/collections", "get"), ["bearer", "session"]);
+    let anonymous = ["/healthz", "/readyz", "/api/v1/setup", "/api/v1/auth/sign-in", "/api/v1/operator/sign-in"];
+    let anonymous = [&anonymous[..], &["/api/v1/auth/activate", "/api/v1/public/{slug}/requests"]].concat();
+    for (path, item) in v["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let open = op["security"].as_array().is_none_or(Vec::is_empty);
+            let public = anonymous.contains(&path.as_str()) || path == "/api/v1/public/requests/verify";
+            assert_eq!(open, public, "{method} {path} says what it needs");
+        }
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! E-mail through a real SMTP server (aiosmtpd, installed by `scripts/test`):
-//! invitations arrive in its Maildir and work; text messages stay in the outbox.
+//! invitations arrive in its Maildir and work, and nothing goes to the outbox.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use valv_testkit::{PASSWORD, client};
 
 use crate::fuzz::tools;
 
-struct Smtpd(std::process::Child);
+pub struct Smtpd(std::process::Child);
 
 impl Drop for Smtpd {
     fn drop(&mut self) {
@@ -21,7 +21,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn start_smtpd(maildir: &std::path::Path) -> (Smtpd, u16) {
+pub async fn start_smtpd(maildir: &std::path::Path) -> (Smtpd, u16) {
     let port = free_port();
     let smtpd = Smtpd(
         std::process::Command::new(tools().join("aiosmtpd"))
@@ -39,7 +39,7 @@ async fn start_smtpd(maildir: &std::path::Path) -> (Smtpd, u16) {
     panic!("aiosmtpd did not start on port {port}");
 }
 
-fn mails(maildir: &std::path::Path) -> Vec<String> {
+pub fn mails(maildir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(maildir.join("new"))
         .map(|d| d.flatten().map(|e| std::fs::read_to_string(e.path()).unwrap()).collect())
         .unwrap_or_default()

@@ -1,6 +1,8 @@
 //! Tenant isolation, proved over every route of the API: a user of tenant A
 //! calling each route with ids that belong to tenant B gets 404 (403 on
 //! operator routes), nothing of B appears in any answer, and B is unchanged.
+//! The provider's operator, walking every tenant route the same way, is
+//! refused and sees none of B's content.
 
 use serde_json::{Value, json};
 
@@ -47,63 +49,54 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
     ];
 
     let doc: Value = a.owner.get(app.at("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let ids = Ids {
+        request: &b_request,
+        job: &b_job,
+        file: &b_file,
+        record: &b_record,
+        token: &b_token,
+        tenant: &b.id,
+        user: &b_user,
+    };
     let mut checked = 0;
-    for (path, ops) in doc["paths"].as_object().unwrap() {
-        for (method, spec) in ops.as_object().unwrap() {
-            let operator_only = spec["tags"].as_array().is_some_and(|t| t.iter().any(|x| x == "operator"));
-            if path.ends_with("/sign-out") {
-                continue; // would end A's own session; covered by the auth tests
-            }
-            let id = if path.contains("/requests/") {
-                b_request.as_str()
-            } else if path.contains("/exports/") {
-                b_job.as_str()
-            } else if path.contains("/files/") {
-                b_file.as_str()
-            } else if path.contains("/records/") {
-                b_record.as_str()
-            } else if path.contains("/tokens/") {
-                b_token.as_str()
-            } else if path.contains("/tenants/") {
-                b.id.as_str()
-            } else {
-                b_user.as_str()
-            };
-            let url = app.at(&path
-                .replace("{id}", id)
-                .replace("{name}", "notes")
-                .replace("{rev}", "1")
-                .replace("{version}", "1")
-                .replace("{slug}", "tenant-a"));
-            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let mut req = a.owner.request(m.clone(), &url);
-            if spec.get("requestBody").is_some() {
-                // A valid body for the route, so that only the foreign id can refuse it.
-                let body = if path.ends_with("/extend") {
-                    json!({ "months": 1, "reason": "mallory" })
-                } else if path.contains("/records") {
-                    json!({ "text": "mallory" })
-                } else {
-                    json!({ "name": "Mallory", "role": "member", "email": "m@x.example", "phone": "+46701234500" })
-                };
-                req = req.json(&body);
-            }
-            let r = req.send().await.unwrap();
-            let status = r.status().as_u16();
-            let body = r.text().await.unwrap();
-            for s in b_secrets {
-                assert!(!body.contains(s), "{method} {path} leaked {s}: {body}");
-            }
-            if path.contains("{id}") && !path.ends_with("/collections/{name}") {
-                let want = if operator_only { 403 } else { 404 };
-                assert_eq!(status, want, "{method} {path} with tenant B's id answered {status}: {body}");
-            } else if operator_only {
-                assert_eq!(status, 403, "{method} {path} is for operators only");
-            }
-            checked += 1;
+    for (path, method, spec) in routes(&doc) {
+        let operator_only = spec["tags"].as_array().is_some_and(|t| t.iter().any(|x| x == "operator"));
+        let (status, body) = call(&app, &a.owner, path, method, spec, &ids).await;
+        for s in b_secrets {
+            assert!(!body.contains(s), "{method} {path} leaked {s}: {body}");
         }
+        if path.contains("{id}") && !path.ends_with("/collections/{name}") {
+            let want = if operator_only { 403 } else { 404 };
+            assert_eq!(status, want, "{method} {path} with tenant B's id answered {status}: {body}");
+        } else if operator_only {
+            assert_eq!(status, 403, "{method} {path} is for operators only");
+        }
+        checked += 1;
     }
     assert!(checked >= 25, "every route was called ({checked})");
+
+    // Review: the walk again as the provider's operator, on every tenant route. An operator
+    // manages tenants and never reads their data: refused, and nothing of B's content shown.
+    let content = [&b_request, &b_job, &b_file, &b_record, &b_token, &b_user];
+    let content: Vec<&str> = content
+        .iter()
+        .map(|s| s.as_str())
+        .chain(["b-secret-file", "b-file-content", "b-private-note", "bea@tenant-b"])
+        .collect();
+    for (path, method, spec) in routes(&doc) {
+        let operator_route = spec["tags"].as_array().is_some_and(|t| t.iter().any(|x| x == "operator"));
+        let public = spec["security"].as_array().is_none_or(Vec::is_empty);
+        if operator_route || public || path == "/api/v1/auth/second-factor" || path == "/api/v1/auth/send-code" {
+            continue;
+        }
+        let (status, body) = call(&app, &op, path, method, spec, &ids).await;
+        for s in &content {
+            assert!(!body.contains(s), "the operator's {method} {path} leaked {s}: {body}");
+        }
+        if path != "/api/v1/journal" && path != "/metrics" {
+            assert!(status == 403 || status == 404, "the operator's {method} {path} answered {status}: {body}");
+        }
+    }
 
     // B is untouched: its owner still works, its member is active, its token lives.
     let me: Value = b.owner.get(app.at("/api/v1/me")).send().await.unwrap().json().await.unwrap();
@@ -133,4 +126,75 @@ async fn every_route_refuses_other_tenants_ids_and_leaks_nothing() {
         b_journal.iter().all(|e| !e["actor"].as_str().unwrap().contains(&a.owner_id)),
         "A wrote nothing into B's journal"
     );
+}
+
+/// Ids of tenant B's things, to put into the paths of the routes.
+struct Ids<'a> {
+    request: &'a str,
+    job: &'a str,
+    file: &'a str,
+    record: &'a str,
+    token: &'a str,
+    tenant: &'a str,
+    user: &'a str,
+}
+
+/// Every operation of the OpenAPI document but sign-out (which would end the caller's own session).
+fn routes(doc: &Value) -> Vec<(&str, &str, &Value)> {
+    let mut out = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, spec) in ops.as_object().unwrap() {
+            if !path.ends_with("/sign-out") {
+                out.push((path.as_str(), method.as_str(), spec));
+            }
+        }
+    }
+    out
+}
+
+/// Calls `method path` as `who` with B's ids in the path and a body the route would accept.
+async fn call(
+    app: &valv_testkit::TestApp,
+    who: &reqwest::Client,
+    path: &str,
+    method: &str,
+    spec: &Value,
+    ids: &Ids<'_>,
+) -> (u16, String) {
+    let id = if path.contains("/requests/") {
+        ids.request
+    } else if path.contains("/exports/") {
+        ids.job
+    } else if path.contains("/files/") {
+        ids.file
+    } else if path.contains("/records/") {
+        ids.record
+    } else if path.contains("/tokens/") {
+        ids.token
+    } else if path.contains("/tenants/") {
+        ids.tenant
+    } else {
+        ids.user
+    };
+    let url = app.at(&path
+        .replace("{id}", id)
+        .replace("{name}", "notes")
+        .replace("{rev}", "1")
+        .replace("{version}", "1")
+        .replace("{slug}", "tenant-a"));
+    let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    let mut req = who.request(m, &url);
+    if spec.get("requestBody").is_some() {
+        // A valid body for the route, so that only the foreign id can refuse it.
+        let body = if path.ends_with("/extend") {
+            json!({ "months": 1, "reason": "mallory" })
+        } else if path.contains("/records") {
+            json!({ "text": "mallory" })
+        } else {
+            json!({ "name": "Mallory", "role": "member", "email": "m@x.example", "phone": "+46701234500" })
+        };
+        req = req.json(&body);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
 }

@@ -354,6 +354,14 @@ mod tests {
             prop_assert_eq!(open("n", &bytes, &backup), Err(CodecError::Damaged));
         }
 
+        /// Fuzzing the object reader (review, beyond the findings): any
+        /// bytes read from a target are refused as damaged, never a panic.
+        #[test]
+        fn any_bytes_are_refused_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let backup = Key::from_bytes([1; 32]);
+            prop_assert!(open("segments/1-2", &bytes, &backup).is_err());
+        }
+
         #[test]
         fn another_name_is_refused(parts in parts_strategy(), a in "[a-z0-9/]{1,20}", b in "[a-z0-9/]{1,20}") {
             prop_assume!(a != b);

@@ -73,6 +73,8 @@ pub struct Valv {
     attempts: Arc<throttle::Attempts>,
     /// Bytes of uploads under way, per tenant (counted against storage as they arrive).
     uploading: Arc<upload::InFlight>,
+    /// The chain heads last shipped to each backup target.
+    anchors: Arc<backup::Anchors>,
     /// The background jobs `valv serve` runs while it leads.
     background: Arc<jobs::Registry>,
 }
@@ -101,6 +103,7 @@ impl Valv {
             dummy_hash: Arc::default(),
             attempts: Arc::default(),
             uploading: Arc::default(),
+            anchors: Arc::default(),
             background: Arc::default(),
         }
     }

@@ -6,11 +6,12 @@
 //! rebuilds an installation as it was at any instant (`restore.rs`), made
 //! ready to serve in one use case (`installation.rs`).
 //!
-//! Objects on a target: `keyring`, `ledger`, `chunks/…`, `segments/…`,
-//! `snapshots/{seq}/…` (see `valv-backup`). Tenant data is sealed with the
+//! Objects on a target: `keyring`, `ledger`, `heads` (`anchor.rs`),
+//! `chunks/…`, `segments/…`, `snapshots/{seq}/…` (see `valv-backup`). Tenant data is sealed with the
 //! tenant's key, everything with the backup key, so a target alone reveals
 //! only sizes, and destroying a tenant key shreds its data in every backup.
 
+mod anchor;
 mod apply;
 mod compact;
 mod drill;
@@ -35,6 +36,7 @@ use valv_store::{Store, TargetState};
 
 use crate::{Backups, Caller, ServiceError, ServiceResult, Valv};
 
+pub(crate) use anchor::Anchors;
 pub use drill::DrillReport;
 pub use installation::{Destination, Restored, restore_installation};
 pub use prune::PruneReport;

@@ -85,6 +85,7 @@ impl Backups<'_> {
         }
         let keys = self.chain_keys(parts.chains(), &backup).await?;
         target.put(&name, Bytes::from(parts.seal(&name, &keys, &backup)?)).await.map_err(internal)?;
+        self.put_heads(target, &entries, &backup).await?;
         self.record_target(target, Some(last_seq), None).await?;
         let lag = self.lag(last_seq).await?;
         if lag > self.ctx.settings.backup_lag_warning.as_seconds_f64() {

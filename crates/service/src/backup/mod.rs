@@ -9,7 +9,8 @@
 //! Objects on a target: `keyring`, `ledger`, `heads` (`anchor.rs`),
 //! `chunks/…`, `segments/…`, `snapshots/{seq}/…` (see `valv-backup`). Tenant data is sealed with the
 //! tenant's key, everything with the backup key, so a target alone reveals
-//! only sizes, and destroying a tenant key shreds its data in every backup.
+//! no content (what its object names do reveal: docs/backup.md), and
+//! destroying a tenant key shreds its data in every backup.
 
 mod anchor;
 mod apply;

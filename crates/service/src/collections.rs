@@ -16,10 +16,8 @@ use crate::{Caller, Content, ServiceError, ServiceResult};
 pub struct NewCollection {
     #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$", example = "contacts")]
     pub name: String,
-    /// `{"name", "type", "required"?, "personal"?, "values"? (enum), "collection"? (reference)}`;
-    /// types: text, number, bool, date, datetime, email, phone, enum, json, reference, file;
-    /// personal: identity, contact, financial, health, special_category, other.
-    #[schema(value_type = Vec<Object>)]
+    /// At most 200, names unique.
+    #[schema(value_type = Vec<crate::field_doc::FieldDoc>, max_items = 200)]
     pub fields: Vec<FieldDef>,
     /// Each record is about one data subject (GDPR requests search it).
     #[serde(default)]
@@ -33,7 +31,7 @@ pub struct NewCollection {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CollectionPatch {
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<crate::field_doc::FieldDoc>>, max_items = 200)]
     pub fields: Option<Vec<FieldDef>>,
     pub data_subject: Option<bool>,
     pub processing: Option<Processing>,
@@ -44,7 +42,7 @@ pub struct CollectionPatch {
 pub struct CollectionView {
     pub id: String,
     pub name: String,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::field_doc::FieldDoc>)]
     pub fields: Vec<FieldDef>,
     pub data_subject: bool,
     pub processing: Processing,

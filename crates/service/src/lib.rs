@@ -10,6 +10,7 @@ mod auth;
 pub mod backup;
 mod collections;
 pub mod export;
+mod field_doc;
 mod files;
 mod form;
 mod gc;

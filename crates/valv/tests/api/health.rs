@@ -25,6 +25,11 @@ async fn openapi_document_lists_the_api() {
     for path in ["/api/v1/auth/sign-in", "/api/v1/users/{id}", "/api/v1/journal", "/api/v1/tenants"] {
         assert!(v["paths"].get(path).is_some(), "{path} is documented");
     }
+    // A collection's fields have their shapes: `{"fields":[{}]}` is not valid by the document.
+    let plain = &v["components"]["schemas"]["PlainField"];
+    let required: Vec<&str> = plain["required"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert!(required.contains(&"name") && required.contains(&"type"), "{plain}");
+    assert_eq!(plain["additionalProperties"], false, "{plain}");
     // Each operation says what it needs: nothing, a session, or a session or a token.
     let needs = |path: &str, method: &str| {
         let s = &v["paths"][path][method]["security"];

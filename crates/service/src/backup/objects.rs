@@ -150,17 +150,18 @@ impl<'a> Keys<'a> {
         let Some(keyring) = self.keyring else { return Ok(None) };
         let tenant = valv_domain::TenantId::parse(chain)
             .map_err(|_| ServiceError::internal_msg(format!("backup chain '{chain}' names no tenant")))?;
+        // Asked of the store first: another process may have purged the tenant while this
+        // one still holds its key in memory.
+        if let Some(store) = self.live
+            && store.tenant(tenant).await?.is_some_and(|t| t.purged_at.is_some())
+        {
+            return Ok(None);
+        }
         match keyring.key(tenant).await {
             Ok(key) => Ok(Some(key)),
-            Err(KeyringError::Missing(_)) if self.purged(tenant).await? => Ok(None),
+            // In a restore, a key the restored keyring lacks was destroyed before its copy was made.
+            Err(KeyringError::Missing(_)) if self.live.is_none() => Ok(None),
             Err(e) => Err(ServiceError::internal_msg(format!("tenant {tenant}'s data cannot be backed up: {e}"))),
-        }
-    }
-
-    async fn purged(&self, tenant: valv_domain::TenantId) -> ServiceResult<bool> {
-        match self.live {
-            None => Ok(true),
-            Some(store) => Ok(store.tenant(tenant).await?.is_some_and(|t| t.purged_at.is_some())),
         }
     }
 

@@ -11,8 +11,9 @@ use valv_crypto::totp;
 use valv_domain::{Email, OperatorId, UserStatus};
 use valv_store::{Action, Actor, Chain, Change, OperatorRow, Row, SessionRow, TotpState};
 
-use crate::auth::{CODE_REPLAYED, WRONG_CODE, session_invalid, step_key};
+use crate::auth::session_invalid;
 use crate::me::TotpEnrolment;
+use crate::second_factor::{CODE_REPLAYED, WRONG_CODE, step_key};
 use crate::{Accounts, Caller, SecondFactor, ServiceError, ServiceResult, SignIn, SignInStatus};
 
 impl Accounts<'_> {

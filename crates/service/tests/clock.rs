@@ -246,11 +246,7 @@ async fn filing_is_rate_limited_per_address_and_per_mailbox() {
 async fn invitations_expire_after_a_week() {
     let w = world().await;
     let owner = w.valv.accounts().resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
-    let new = serde_json::from_value(serde_json::json!({
-        "name": "Bo Member", "email": "bo@acme.example", "phone": "+46701234599", "role": "member"
-    }))
-    .unwrap();
-    let bo = w.valv.accounts().create_user(&owner, new).await.unwrap();
+    let bo = common::new_member(&w, &owner).await;
     let invitation = w.inbox.last_body().lines().last().unwrap().trim().to_owned();
     assert!(w.inbox.last_body().contains("2026-03-08"), "the message says until when: {}", w.inbox.last_body());
     w.clock.advance(Duration::days(7) + Duration::seconds(1));

@@ -91,11 +91,7 @@ async fn a_user_with_an_authenticator_is_offered_no_emailed_code() {
 async fn a_block_made_while_a_sign_in_checks_the_password_holds() {
     let w = world().await;
     let owner = w.valv.accounts().resolve_session(&sign_in(&w, PASSWORD).await.unwrap().cookie).await.unwrap();
-    let new = serde_json::from_value(serde_json::json!({
-        "name": "Bo Member", "email": "bo@acme.example", "phone": "+46701234599", "role": "member"
-    }))
-    .unwrap();
-    let bo = w.valv.accounts().create_user(&owner, new).await.unwrap();
+    let bo = common::new_member(&w, &owner).await;
     let invitation = w.inbox.last_body().lines().last().unwrap().trim().to_owned();
     w.valv.accounts().activate(&invitation, pw(PASSWORD)).await.unwrap();
     let id = valv_domain::UserId::parse(&bo.id).unwrap();

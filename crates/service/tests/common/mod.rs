@@ -75,3 +75,12 @@ pub async fn world_with(settings: Settings) -> World {
 pub async fn sign_in(w: &World, password: &str) -> Result<valv_service::SignIn, ServiceError> {
     w.valv.accounts().sign_in("acme", "ada@acme.example", pw(password), CLIENT).await
 }
+
+/// Creates the member `bo@acme.example` as `owner`; their view. The invitation is the inbox's last message.
+pub async fn new_member(w: &World, owner: &Caller) -> valv_service::UserView {
+    let new = serde_json::from_value(serde_json::json!({
+        "name": "Bo Member", "email": "bo@acme.example", "phone": "+46701234599", "role": "member"
+    }))
+    .unwrap();
+    w.valv.accounts().create_user(owner, new).await.unwrap()
+}

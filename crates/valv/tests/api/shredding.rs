@@ -16,6 +16,17 @@ fn env_with(target: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A folder target and the environment that ships to it (purges due at once).
+fn target_env() -> (tempfile::TempDir, Vec<(&'static str, String)>) {
+    let target = tempfile::tempdir().unwrap();
+    let env = env_with(target.path());
+    (target, env)
+}
+
+fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 fn json(o: &std::process::Output) -> Value {
     let text = || format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success(), "{}", text());
@@ -43,9 +54,8 @@ fn entries(app: &TestApp, data: &Path) -> std::collections::BTreeMap<String, u64
 
 #[tokio::test]
 async fn a_purged_tenant_leaves_nothing_in_later_backups_and_the_drill_still_agrees() {
-    let target = tempfile::tempdir().unwrap();
-    let env = env_with(target.path());
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_target, env) = target_env();
+    let env = pairs(&env);
     let app = crate::app_with(&[], &env);
     let op = app.operator().await;
     let (gone, kept) = (app.tenant(&op, "gone").await, app.tenant(&op, "kept").await);
@@ -79,9 +89,8 @@ fn delete_key(root: &Path, tenant: &str) {
 
 #[tokio::test]
 async fn a_tenant_whose_key_is_missing_stops_its_backups_loudly() {
-    let target = tempfile::tempdir().unwrap();
-    let env = env_with(target.path());
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_target, env) = target_env();
+    let env = pairs(&env);
     let app = crate::app_with(&[], &env);
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
@@ -120,26 +129,17 @@ async fn a_tenant_whose_key_is_missing_stops_its_backups_loudly() {
 /// for good; once the key is back, a restore holds every entry.
 #[tokio::test]
 async fn a_merge_that_cannot_read_a_key_keeps_its_inputs() {
-    let target = tempfile::tempdir().unwrap();
-    let env = env_with(target.path());
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (target, env) = target_env();
+    let env = pairs(&env);
     let app = crate::app_with(&[], &env);
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
     let col = serde_json::json!({ "name": "n", "fields": [{ "name": "x", "type": "number" }] });
     assert_eq!(t.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap().status(), 201);
-    let status = |app: &TestApp| json(&app.cli(&["backup", "status", "--json"]));
     for x in 0..8 {
         let r = t.owner.post(app.at("/api/v1/collections/n/records")).json(&serde_json::json!({ "x": x })).send();
         assert_eq!(r.await.unwrap().status(), 201);
-        // Each write on the target before the next: several small segments, not yet merged.
-        for _ in 0..100 {
-            let s = status(&app);
-            if s["targets"][0]["shipped_seq"] == s["journal_seq"] {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        caught_up(&app).await; // each write on the target before the next: small segments, not yet merged
     }
     let live = entries(&app, &app.data_dir());
     let segments = || std::fs::read_dir(target.path().join("segments")).unwrap().count();
@@ -190,9 +190,8 @@ async fn caught_up(app: &TestApp) {
 /// and refuses a ledger that lacks an erasure the journal records.
 #[tokio::test]
 async fn a_keyring_or_ledger_rolled_back_on_a_target_brings_nothing_back() {
-    let target = tempfile::tempdir().unwrap();
-    let env = env_with(target.path());
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (target, env) = target_env();
+    let env = pairs(&env);
     let app = crate::app_with(&[], &env);
     let (api, op) = (app.api(), app.operator().await);
     let (acme, gone) = (app.tenant(&op, "acme").await, app.tenant(&op, "gone").await);

@@ -126,6 +126,10 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict(Constraint::OperatorsEmail) => {
                 Self::Conflict { code: "email_taken", message: "an operator with this e-mail address already exists" }
             }
+            StoreError::Stale(_) => Self::Conflict {
+                code: "changed_meanwhile",
+                message: "it was changed by someone else meanwhile; nothing was done, try again",
+            },
             other => Self::internal(other),
         }
     }

@@ -73,7 +73,8 @@ impl Accounts<'_> {
         };
         // The row as it is now: a block or role change committed while the
         // password was being checked counts, and a rehash never reverts it (review S2).
-        let mut u = self.ctx.store.user(t.id, u.id).await?.ok_or(ServiceError::BadCredentials)?;
+        let read = self.ctx.store.user(t.id, u.id).await?.ok_or(ServiceError::BadCredentials)?;
+        let mut u = read.clone();
         if let Err(e) = self.admit(&t, &u) {
             self.fail_sign_in(&keys, Some(&t), email, client, e.code()).await?;
             return Err(e);
@@ -91,7 +92,8 @@ impl Accounts<'_> {
             .about("user", u.id)
             .detail(serde_json::json!({ "method": "password", "rehashed": rehash, "client": client.to_string() }));
         if rehash {
-            change = change.row(Row::User(u));
+            // Only over the row as it was read: a change committed since is never reverted (review S2).
+            change = change.row(Row::User(u)).expecting(Row::User(read));
         }
         self.ctx.store.commit(change).await?;
         self.ctx.store.put_session(session).await?;

@@ -110,7 +110,8 @@ impl Accounts<'_> {
                 .about("user", user.id)
                 .detail(serde_json::json!({ "method": checked.method(), "client": client.to_string() }));
         if let Checked::RecoveryCode(used) = &checked {
-            change = change.row(Row::User(self.without_recovery_code(&tenant, &user, used).await?));
+            let (read, spent) = self.without_recovery_code(&tenant, &user, used).await?;
+            change = change.row(Row::User(spent)).expecting(Row::User(read));
         }
         self.ctx.store.commit(change).await?;
         self.ctx.store.delete_session(&session.id).await?;
@@ -177,15 +178,17 @@ impl Accounts<'_> {
         Ok(c)
     }
 
-    /// The user's row as it is now, without the recovery code `used`. Read
-    /// afresh: a block or role change committed since the sign-in began is
-    /// kept, not overwritten by the row read then (review S2).
-    async fn without_recovery_code(&self, t: &TenantRow, u: &UserRow, used: &str) -> ServiceResult<UserRow> {
-        let mut fresh = self.ctx.store.user(t.id, u.id).await?.ok_or_else(session_invalid)?;
-        self.admit(t, &fresh)?;
-        fresh.recovery_codes.retain(|c| c != used);
-        fresh.updated_at = self.ctx.now();
-        Ok(fresh)
+    /// The user's row as it is now, and that row without the recovery code
+    /// `used`. Read afresh, and written only over the row read here
+    /// (`Change::expecting`): a block or role change committed since the
+    /// sign-in began is never overwritten (review S2).
+    async fn without_recovery_code(&self, t: &TenantRow, u: &UserRow, used: &str) -> ServiceResult<(UserRow, UserRow)> {
+        let read = self.ctx.store.user(t.id, u.id).await?.ok_or_else(session_invalid)?;
+        self.admit(t, &read)?;
+        let mut spent = read.clone();
+        spent.recovery_codes.retain(|c| c != used);
+        spent.updated_at = self.ctx.now();
+        Ok((read, spent))
     }
 
     async fn fail_second_factor(

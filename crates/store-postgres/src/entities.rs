@@ -11,6 +11,17 @@ use valv_store::{Constraint, Row, RowImage, RowKeys, StoreError, StoreResult};
 use crate::{backend, corrupt, int};
 
 /// Writes one row image. An update never moves a row to another tenant.
+/// Refuses with `Stale` unless `row` is stored exactly as given (`Change::expecting`).
+/// Read `FOR UPDATE`: the row stays so until the change commits.
+pub(crate) async fn still(c: &mut PgConnection, row: &Row) -> StoreResult<()> {
+    let image = RowImage::new(row).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let (table, id) = image.keys.locator().ok_or(StoreError::Stale("file_versions"))?;
+    let sql = format!("SELECT row_json FROM {table} WHERE id = $1 FOR UPDATE");
+    let stored: Option<String> =
+        sqlx::query_scalar(&sql).persistent(false).bind(id).fetch_optional(&mut *c).await.map_err(backend)?;
+    if stored.as_deref() == Some(image.json.as_str()) { Ok(()) } else { Err(StoreError::Stale(table)) }
+}
+
 pub(crate) async fn upsert(c: &mut PgConnection, row: &Row) -> StoreResult<()> {
     upsert_run(c, &[RowImage::new(row).map_err(corrupt)?]).await
 }

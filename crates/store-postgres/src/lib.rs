@@ -58,6 +58,9 @@ impl PgStore {
         let mut journal = journal::Appender::new(&mut tx).await?;
         let mut entries = Vec::with_capacity(changes.len());
         for change in &changes {
+            for row in &change.expected {
+                entities::still(&mut tx, row).await?;
+            }
             for row in &change.rows {
                 entities::upsert(&mut tx, row).await?;
             }

@@ -19,6 +19,15 @@ pub(crate) fn upsert(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
     upsert_image(tx, &RowImage::new(row).map_err(corrupt)?)
 }
 
+/// Refuses with `Stale` unless `row` is stored exactly as given (`Change::expecting`).
+pub(crate) fn still(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
+    let image = RowImage::new(row).map_err(corrupt)?;
+    let (table, id) = image.keys.locator().ok_or(StoreError::Stale("file_versions"))?;
+    let sql = format!("SELECT row_json FROM {table} WHERE id = ?1");
+    let stored: Option<String> = tx.query_row(&sql, [id], |r| r.get(0)).optional().map_err(backend)?;
+    if stored.as_deref() == Some(image.json.as_str()) { Ok(()) } else { Err(StoreError::Stale(table)) }
+}
+
 /// Writes a row's columns and image (a replay's come ready, see `ReplayEntry`).
 pub(crate) fn upsert_image(tx: &Transaction<'_>, image: &RowImage) -> StoreResult<()> {
     let json = &image.json;

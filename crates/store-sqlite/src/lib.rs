@@ -62,6 +62,9 @@ impl SqliteStore {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
             let mut entries = Vec::with_capacity(changes.len());
             for change in &changes {
+                for row in &change.expected {
+                    entities::still(&tx, row)?;
+                }
                 for row in &change.rows {
                     entities::upsert(&tx, row)?;
                 }

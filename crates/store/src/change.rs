@@ -68,6 +68,11 @@ pub struct Change {
     pub rows: Vec<Row>,
     /// Event details without row images (e.g. why a sign-in failed). Never secrets.
     pub detail: serde_json::Value,
+    /// Rows as the change's author read them: the change is made only while
+    /// each is still stored exactly so, else refused with `StoreError::Stale`
+    /// and nothing written. A compare-and-set, so that a change committed in
+    /// between (a block, a role change) is never overwritten (review S2).
+    pub expected: Vec<Row>,
 }
 
 #[derive(Serialize)]
@@ -89,6 +94,7 @@ impl Change {
             entity_id: String::new(),
             rows: Vec::new(),
             detail: serde_json::Value::Null,
+            expected: Vec::new(),
         }
     }
 
@@ -102,6 +108,13 @@ impl Change {
     #[must_use]
     pub fn row(mut self, row: Row) -> Self {
         self.rows.push(row);
+        self
+    }
+
+    /// Makes the change only while `row` is stored as it is (see `expected`).
+    #[must_use]
+    pub fn expecting(mut self, row: Row) -> Self {
+        self.expected.push(row);
         self
     }
 

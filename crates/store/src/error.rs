@@ -6,6 +6,10 @@ pub enum StoreError {
     /// A named constraint refused the write; nothing was written.
     #[error("conflict on {0}")]
     Conflict(crate::Constraint),
+    /// A row the change expected as its author read it was changed
+    /// meanwhile (`Change::expecting`); nothing was written.
+    #[error("a row of {0} was changed meanwhile")]
+    Stale(&'static str),
     /// Stored data could not be read back into its types.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

@@ -29,6 +29,23 @@ pub enum RowKeys {
 }
 
 impl RowKeys {
+    /// The table and id of a row keyed by one id; `None` for file versions
+    /// (keyed by file and number), which are never changed once written.
+    #[must_use]
+    pub fn locator(&self) -> Option<(&'static str, &str)> {
+        Some(match self {
+            Self::Tenant { id, .. } => ("tenants", id),
+            Self::User { id, .. } => ("users", id),
+            Self::Operator { id, .. } => ("operators", id),
+            Self::Token { id, .. } => ("tokens", id),
+            Self::Collection { id, .. } => ("collections", id),
+            Self::Record { id, .. } => ("records", id),
+            Self::File { id, .. } => ("files", id),
+            Self::Request { id, .. } => ("requests", id),
+            Self::FileVersion { .. } => return None,
+        })
+    }
+
     /// The columns of a typed row.
     #[must_use]
     pub fn of(row: &Row) -> Self {

@@ -6,6 +6,31 @@ use super::*;
 pub(super) async fn run(s: &dyn Store) {
     accounts_are_found_by_id_slug_and_e_mail(s).await;
     tenants_never_see_each_others_users(s).await;
+    a_change_expecting_a_row_read_earlier_is_refused_once_it_changed(s).await;
+}
+
+/// Review S2: a compare-and-set on whole rows. A change made from a row read
+/// earlier is refused, with nothing written, once another change updated it.
+async fn a_change_expecting_a_row_read_earlier_is_refused_once_it_changed(s: &dyn Store) {
+    let t = tenant("contract-cas");
+    s.commit(put(Chain::Provider, Action::TenantCreated, Row::Tenant(t.clone()))).await.expect("tenant");
+    let read = user(t.id, "cas@example.se");
+    s.commit(put(Chain::Tenant(t.id), Action::UserCreated, Row::User(read.clone()))).await.expect("user");
+    let mut blocked = read.clone();
+    blocked.status = valv_domain::UserStatus::Blocked;
+    s.commit(put(Chain::Tenant(t.id), Action::UserBlocked, Row::User(blocked.clone()))).await.expect("block");
+    let before = s.journal_seq().await.expect("seq");
+    let mut rehashed = read.clone();
+    rehashed.password_hash = Some("new".into());
+    let stale = put(Chain::Tenant(t.id), Action::UserUpdated, Row::User(rehashed.clone())).expecting(Row::User(read));
+    assert!(matches!(s.commit(stale).await, Err(StoreError::Stale("users"))), "refused");
+    assert_eq!(s.user(t.id, blocked.id).await.expect("read"), Some(blocked.clone()), "the block stays");
+    assert_eq!(s.journal_seq().await.expect("seq"), before, "and nothing was journaled");
+    rehashed.status = valv_domain::UserStatus::Blocked;
+    let fresh =
+        put(Chain::Tenant(t.id), Action::UserUpdated, Row::User(rehashed.clone())).expecting(Row::User(blocked));
+    s.commit(fresh).await.expect("made from the row as it is");
+    assert_eq!(s.user(t.id, rehashed.id).await.expect("read"), Some(rehashed));
 }
 
 async fn tenants_never_see_each_others_users(s: &dyn Store) {

@@ -19,7 +19,7 @@ use crate::{Accounts, Message, Recipient, ServiceError, ServiceResult, SignIn, S
 pub enum SecondFactor {
     Totp(String),
     RecoveryCode(String),
-    /// A one-time code sent by e-mail or text message.
+    /// A one-time code sent by e-mail.
     SentCode(String),
 }
 
@@ -47,13 +47,16 @@ impl Checked {
         }
     }
 }
+
+/// Wrong codes a pending sign-in takes before it ends (the password is needed again).
 const MAX_CODE_FAILURES: u32 = 5;
 
 impl Accounts<'_> {
-    /// Sends a one-time code for the pending sign-in by `channel` (`email` or `sms`).
+    /// Sends a one-time code for the pending sign-in by `channel` (`email`;
+    /// `sms` is answered `channel_unavailable`: valv has no SMS gateway).
     ///
     /// # Errors
-    /// `session_invalid`; `channel_invalid`; delivery failure.
+    /// `session_invalid`; `channel_invalid`; `channel_unavailable`; delivery failure.
     pub async fn send_code(&self, cookie: &str, channel: &str) -> ServiceResult<()> {
         let (mut session, tenant, user) = self.pending(cookie).await?;
         let to = match channel {

@@ -30,7 +30,7 @@ pub struct SignIn {
     /// `<id>.<secret>`, for the session cookie only.
     pub cookie: String,
     pub status: SignInStatus,
-    /// Second factors this user can use: `totp`, `recovery_code`, `email`, `sms`.
+    /// Second factors this user can use: `totp`, `recovery_code`, `email`.
     pub methods: Vec<&'static str>,
 }
 

@@ -119,7 +119,8 @@ pub struct SendCodeRequest {
     pub channel: Channel,
 }
 
-/// How a one-time code travels.
+/// How a one-time code travels. `sms` is answered 422 `channel_unavailable`:
+/// valv has no SMS gateway, and a code written to a file is no second factor.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {

@@ -2,9 +2,11 @@
 
 use serde_json::{Value, json};
 
+use valv_testkit::Api;
+
 use crate::app;
 
-async fn setup(app: &valv_testkit::TestApp, c: &reqwest::Client) -> (String, String) {
+async fn setup(api: &Api<'_>, c: &reqwest::Client) -> (String, String) {
     let contacts = json!({ "name": "contacts", "data_subject": true,
         "processing": { "purpose": "customer service", "legal_basis": "contract", "retention": "2 years after the last order",
             "recipients": ["mail provider"], "source": "the customer" },
@@ -19,88 +21,44 @@ async fn setup(app: &valv_testkit::TestApp, c: &reqwest::Client) -> (String, Str
     let tickets = json!({ "name": "tickets", "fields": [
         { "name": "reporter", "type": "email", "personal": "contact" }, { "name": "text", "type": "text" }]});
     for col in [contacts, orders, tickets] {
-        assert_eq!(c.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap().status(), 201);
+        let _ = api.create_collection(c, col).await.created();
     }
-    let add = |col: &str, v: Value| c.post(app.at(&format!("/api/v1/collections/{col}/records"))).json(&v).send();
-    let ada: Value =
-        add("contacts", json!({ "name": "Ada <b>Lind</b>", "email": "ada@x.example", "phone": "+46701111111" }))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-    let other: Value =
-        add("contacts", json!({ "name": "Ada <b>Lind</b>", "email": "other@x.example", "phone": "+46702222222" }))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-    add("orders", json!({ "customer": ada["id"], "total": 99 })).await.unwrap();
-    add("orders", json!({ "customer": other["id"], "total": 5 })).await.unwrap();
-    add("tickets", json!({ "reporter": "ADA@x.example", "text": "my parcel" })).await.unwrap();
+    let ada = json!({ "name": "Ada <b>Lind</b>", "email": "ada@x.example", "phone": "+46701111111" });
+    let ada = api.create_record(c, "contacts", ada).await.created();
+    let other = json!({ "name": "Ada <b>Lind</b>", "email": "other@x.example", "phone": "+46702222222" });
+    let other = api.create_record(c, "contacts", other).await.created();
+    let _ = api.create_record(c, "orders", json!({ "customer": ada["id"], "total": 99 })).await.created();
+    let _ = api.create_record(c, "orders", json!({ "customer": other["id"], "total": 5 })).await.created();
+    let _ =
+        api.create_record(c, "tickets", json!({ "reporter": "ADA@x.example", "text": "my parcel" })).await.created();
     (ada["id"].as_str().unwrap().to_owned(), other["id"].as_str().unwrap().to_owned())
 }
 
 #[tokio::test]
 async fn a_subject_is_found_by_identifiers_never_by_name() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    let (ada, other) = setup(&app, &t.owner).await;
-    let s: Value = t
-        .owner
-        .post(app.at("/api/v1/subjects/search"))
-        .json(&json!({ "email": "Ada@X.example" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (ada, other) = setup(&api, &t.owner).await;
+    let s = api.search_subject(&t.owner, json!({ "email": "Ada@X.example" })).await.ok();
     let ids: Vec<&str> = s["matches"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [ada.as_str()], "the namesake is not merged in");
     assert_eq!(s["related_records"], 2, "her order and her ticket");
     assert_eq!(s["ambiguous"], false);
-    let both: Value = t
-        .owner
-        .post(app.at("/api/v1/subjects/search"))
-        .json(&json!({ "email": "ada@x.example", "phone": "+46702222222" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let both = api.search_subject(&t.owner, json!({ "email": "ada@x.example", "phone": "+46702222222" })).await.ok();
     assert_eq!(both["ambiguous"], true, "identifiers pointing at two people are flagged");
     assert!(both["matches"].as_array().unwrap().iter().any(|m| m["id"] == other.as_str()));
-    let none: Value =
-        t.owner.post(app.at("/api/v1/subjects/search")).json(&json!({})).send().await.unwrap().json().await.unwrap();
-    assert_eq!(none["error"]["code"], "validation_failed");
+    api.search_subject(&t.owner, json!({})).await.error(422, "validation_failed");
 }
 
 #[tokio::test]
 async fn the_register_extract_holds_everything_and_what_art_15_requires() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    let (ada, _) = setup(&app, &t.owner).await;
-    t.owner
-        .patch(app.at(&format!("/api/v1/collections/contacts/records/{ada}")))
-        .json(&json!({ "phone": "+46703333333" }))
-        .send()
-        .await
-        .unwrap();
-    let r: Value = t
-        .owner
-        .post(app.at("/api/v1/subjects/access"))
-        .json(&json!({ "email": "ada@x.example" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (ada, _) = setup(&api, &t.owner).await;
+    let _ = api.update_record(&t.owner, "contacts", &ada, json!({ "phone": "+46703333333" }), None).await.ok();
+    let r = api.access_report(&t.owner, json!({ "email": "ada@x.example" })).await.ok();
     let recs = r["records"].as_array().unwrap();
     assert_eq!(recs.len(), 3);
     let subject = recs.iter().find(|x| x["relation"] == "subject").unwrap();
@@ -124,16 +82,7 @@ async fn the_register_extract_holds_everything_and_what_art_15_requires() {
     assert!(page.contains("Register extract") && page.contains("customer service"));
     assert!(page.contains("&lt;b&gt;Lind") && !page.contains("<b>Lind"), "values are escaped");
 
-    let unknown: Value = t
-        .owner
-        .post(app.at("/api/v1/subjects/access"))
-        .json(&json!({ "email": "nobody@x.example" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let unknown = api.access_report(&t.owner, json!({ "email": "nobody@x.example" })).await.ok();
     assert!(
         unknown["records"].as_array().unwrap().is_empty() && unknown["generated_at"].is_string(),
         "no data held is still an answer"
@@ -149,76 +98,41 @@ async fn the_register_extract_holds_everything_and_what_art_15_requires() {
 #[tokio::test]
 async fn erasure_removes_the_subject_everywhere_keeps_held_records_and_the_journal_verifies() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    let (ada, other) = setup(&app, &t.owner).await;
+    let (ada, other) = setup(&api, &t.owner).await;
     let hold = json!({ "processing": { "legal_hold": "bookkeeping, 7 years (Bokföringslagen 7:2)" } });
-    t.owner.patch(app.at("/api/v1/collections/orders")).json(&hold).send().await.unwrap();
-    let url = app.at(&format!("/api/v1/collections/contacts/records/{ada}"));
-    let up =
-        |name: &str, body: &'static str| t.owner.post(app.at(&format!("/api/v1/files?name={name}"))).body(body).send();
-    let hers: Value = up("ada.jpg", "ada's face").await.unwrap().json().await.unwrap();
-    let shared: Value = up("logo.png", "company logo").await.unwrap().json().await.unwrap();
+    let _ = api.update_collection(&t.owner, "orders", hold).await.ok();
+    let hers = api.upload(&t.owner, "/", "ada.jpg", b"ada's face".to_vec()).await.created();
+    let shared = api.upload(&t.owner, "/", "logo.png", b"company logo".to_vec()).await.created();
     let patch = json!({ "phone": "+46703333333", "photo": hers["id"], "document": shared["id"] });
-    assert_eq!(t.owner.patch(&url).json(&patch).send().await.unwrap().status(), 200);
-    let namesake_url = app.at(&format!("/api/v1/collections/contacts/records/{other}"));
-    t.owner.patch(&namesake_url).json(&json!({ "document": shared["id"] })).send().await.unwrap();
+    let _ = api.update_record(&t.owner, "contacts", &ada, patch, None).await.ok();
+    let _ = api.update_record(&t.owner, "contacts", &other, json!({ "document": shared["id"] }), None).await.ok();
 
-    let ambiguous = t
-        .owner
-        .post(app.at("/api/v1/subjects/erase"))
-        .json(&json!({ "email": "ada@x.example", "phone": "+46702222222" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(crate::code(ambiguous).await, (409, "subject_ambiguous".into()), "never erase two people at once");
-    let owner =
-        t.owner.post(app.at("/api/v1/subjects/erase")).json(&json!({ "email": t.owner_email })).send().await.unwrap();
-    assert_eq!(crate::code(owner).await, (422, "last_owner".into()));
+    let both = json!({ "email": "ada@x.example", "phone": "+46702222222" });
+    api.erase_subject(&t.owner, both).await.error(409, "subject_ambiguous"); // never two people at once
+    api.erase_subject(&t.owner, json!({ "email": t.owner_email })).await.error(422, "last_owner");
 
-    let r: Value = t
-        .owner
-        .post(app.at("/api/v1/subjects/erase"))
-        .json(&json!({ "email": "ada@x.example" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = api.erase_subject(&t.owner, json!({ "email": "ada@x.example" })).await.ok();
     let erased: Vec<&str> =
         r["erased"].as_array().unwrap().iter().map(|e| e["collection"].as_str().unwrap_or("(file)")).collect();
     assert_eq!(erased, ["contacts", "tickets", "(file)"], "{r}");
-    let file = |f: &Value| app.at(&format!("/api/v1/files/{}", f["id"].as_str().unwrap()));
-    assert_eq!(t.owner.get(file(&hers)).send().await.unwrap().status(), 404, "a file only she was linked to is erased");
-    assert_eq!(
-        t.owner.get(file(&shared)).send().await.unwrap().status(),
-        200,
-        "a file another person's record names stays"
-    );
+    let id = |f: &Value| f["id"].as_str().unwrap().to_owned();
+    assert_eq!(api.file(&t.owner, &id(&hers)).await.status, 404, "a file only she was linked to is erased");
+    assert_eq!(api.file(&t.owner, &id(&shared)).await.status, 200, "a file another person's record names stays");
     assert_eq!(r["kept"][0]["collection"], "orders");
     assert!(r["kept"][0]["reason"].as_str().unwrap().contains("bookkeeping"));
 
-    assert_eq!(t.owner.get(&url).send().await.unwrap().status(), 404, "the subject record is gone");
-    let revs: Value = t.owner.get(format!("{url}/revisions")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(api.record(&t.owner, "contacts", &ada).await.status, 404, "the subject record is gone");
+    let revs = api.revisions(&t.owner, "contacts", &ada).await.ok();
     let old = revs.as_array().unwrap().iter().any(|v| v.to_string().contains("+46701111111"));
     assert!(!old, "no revision keeps the old data: {revs}");
-    let again: Value = t
-        .owner
-        .post(app.at("/api/v1/subjects/search"))
-        .json(&json!({ "email": "ada@x.example" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = api.search_subject(&t.owner, json!({ "email": "ada@x.example" })).await.ok();
     assert!(
         again["matches"].as_array().unwrap().is_empty() && again["related_records"] == 0,
         "nothing left to find: {again}"
     );
-    let namesake = app.at(&format!("/api/v1/collections/contacts/records/{other}"));
-    assert_eq!(t.owner.get(&namesake).send().await.unwrap().status(), 200, "the namesake is untouched");
+    assert_eq!(api.record(&t.owner, "contacts", &other).await.status, 200, "the namesake is untouched");
 
     let verify = app.cli(&["audit", "verify", "--json"]);
     assert!(verify.status.success(), "the journal still verifies: {}", String::from_utf8_lossy(&verify.stdout));

@@ -138,7 +138,19 @@ impl Backups<'_> {
         Ok(())
     }
 
+    /// Rewrites the target's keyring copy, unless this process's keyring
+    /// lacks a key it should hold: that copy may be the only one left of it,
+    /// and overwriting it would destroy a tenant's data for good.
+    ///
+    /// # Errors
+    /// A tenant not purged whose key is missing or damaged (named), or the
+    /// target or the store failed.
     pub(crate) async fn put_keyring(&self, target: &Target) -> ServiceResult<()> {
+        let backup = self.ctx.keyring.backup_key().await.map_err(internal)?;
+        let keys = self.keys(&backup);
+        for t in self.ctx.store.tenants().await? {
+            keys.of(&t.id.to_string()).await?;
+        }
         let sealed = self.ctx.keyring.sealed_copy().await.map_err(internal)?;
         target.put(objects::KEYRING, Bytes::from(sealed)).await.map_err(internal)
     }

@@ -5,7 +5,9 @@
 //! leaves no version, and the chunks it stored are collected. Bytes still
 //! arriving count against the tenant's storage as they arrive, summed over
 //! every upload of the tenant under way in this process (review S5:
-//! parallel uploads could each use the whole remaining quota).
+//! parallel uploads could each use the whole remaining quota); the commit
+//! checks the quota again in the store's transaction, which covers uploads
+//! of other processes on the same database.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -112,7 +114,11 @@ impl Content<'_> {
             Some(s) => self.verdict(caller, tenant, &file, (&manifest, &stats.written), s).await?,
             None => "not scanned".to_owned(),
         };
-        self.commit_version(caller, file, manifest, media_type, scanned).await
+        let committed = self.commit_version(caller, file, (manifest, limits), media_type, scanned).await;
+        if committed.as_ref().is_err_and(|e| e.code() == "quota_storage") {
+            self.collect(tenant, &stats.written).await;
+        }
+        committed
     }
 
     async fn upload_target(&self, caller: &Caller, tenant: TenantId, target: UploadTarget) -> ServiceResult<FileRow> {
@@ -215,7 +221,7 @@ impl Content<'_> {
         &self,
         caller: &Caller,
         mut f: FileRow,
-        m: Manifest,
+        (m, limits): (Manifest, Limits),
         media_type: &str,
         scan: String,
     ) -> ServiceResult<FileView> {
@@ -236,8 +242,10 @@ impl Content<'_> {
         let change = Change::new(Chain::Tenant(f.tenant_id), self.ctx.now(), caller.actor(), action)
             .about("file", f.id)
             .row(Row::File(f.clone()))
-            .row(Row::FileVersion(v));
+            .row(Row::FileVersion(v))
+            .within_storage(limits.storage_bytes);
         match self.ctx.store.commit(change).await {
+            Err(valv_store::StoreError::StorageFull) => return Err(storage_full(limits)),
             Err(valv_store::StoreError::Conflict(Constraint::FilesTenantPath)) => {
                 return Err(ServiceError::Conflict {
                     code: "file_exists",

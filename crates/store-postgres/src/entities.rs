@@ -10,7 +10,6 @@ use valv_store::{Constraint, Row, RowImage, RowKeys, StoreError, StoreResult};
 
 use crate::{backend, corrupt, int};
 
-/// Writes one row image. An update never moves a row to another tenant.
 /// Refuses with `Stale` unless `row` is stored exactly as given (`Change::expecting`).
 /// Read `FOR UPDATE`: the row stays so until the change commits.
 pub(crate) async fn still(c: &mut PgConnection, row: &Row) -> StoreResult<()> {
@@ -22,6 +21,20 @@ pub(crate) async fn still(c: &mut PgConnection, row: &Row) -> StoreResult<()> {
     if stored.as_deref() == Some(image.json.as_str()) { Ok(()) } else { Err(StoreError::Stale(table)) }
 }
 
+/// Refuses with `StorageFull` when the chain's tenant holds more file bytes
+/// than `change` allows (`Change::within_storage`). Run after the change's
+/// rows are written, under the write lock every journaled change takes: no
+/// other process's upload commits in between (review S5).
+pub(crate) async fn within_storage(c: &mut PgConnection, change: &valv_store::Change) -> StoreResult<()> {
+    let (Some(limit), valv_store::Chain::Tenant(tenant)) = (change.storage_limit, change.chain) else {
+        return Ok(());
+    };
+    let sql = "SELECT COALESCE(SUM(size), 0)::BIGINT FROM file_versions WHERE tenant_id = $1";
+    let held: i64 = sqlx::query_scalar(sql).bind(tenant.to_string()).fetch_one(&mut *c).await.map_err(backend)?;
+    if crate::uint(held)? > limit { Err(StoreError::StorageFull) } else { Ok(()) }
+}
+
+/// Writes one row image. An update never moves a row to another tenant.
 pub(crate) async fn upsert(c: &mut PgConnection, row: &Row) -> StoreResult<()> {
     upsert_run(c, &[RowImage::new(row).map_err(corrupt)?]).await
 }

@@ -64,6 +64,7 @@ impl PgStore {
             for row in &change.rows {
                 entities::upsert(&mut tx, row).await?;
             }
+            entities::within_storage(&mut tx, change).await?;
             entries.push(journal.append(&mut tx, change).await?);
         }
         tx.commit().await.map_err(backend)?;

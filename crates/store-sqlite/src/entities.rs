@@ -28,6 +28,18 @@ pub(crate) fn still(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
     if stored.as_deref() == Some(image.json.as_str()) { Ok(()) } else { Err(StoreError::Stale(table)) }
 }
 
+/// Refuses with `StorageFull` when the chain's tenant holds more file bytes
+/// than `change` allows (`Change::within_storage`). Run after the change's
+/// rows are written, inside the writer's transaction: no other write interleaves.
+pub(crate) fn within_storage(tx: &Transaction<'_>, change: &valv_store::Change) -> StoreResult<()> {
+    let (Some(limit), valv_store::Chain::Tenant(tenant)) = (change.storage_limit, change.chain) else {
+        return Ok(());
+    };
+    let sql = "SELECT COALESCE(SUM(size), 0) FROM file_versions WHERE tenant_id = ?1";
+    let held: u64 = tx.query_row(sql, [tenant.to_string()], |r| r.get(0)).map_err(backend)?;
+    if held > limit { Err(StoreError::StorageFull) } else { Ok(()) }
+}
+
 /// Writes a row's columns and image (a replay's come ready, see `ReplayEntry`).
 pub(crate) fn upsert_image(tx: &Transaction<'_>, image: &RowImage) -> StoreResult<()> {
     let json = &image.json;

@@ -68,6 +68,7 @@ impl SqliteStore {
                 for row in &change.rows {
                     entities::upsert(&tx, row)?;
                 }
+                entities::within_storage(&tx, change)?;
                 entries.push(journal::append(&tx, change)?);
             }
             tx.commit().map_err(backend)?;

@@ -73,6 +73,11 @@ pub struct Change {
     /// and nothing written. A compare-and-set, so that a change committed in
     /// between (a block, a role change) is never overwritten (review S2).
     pub expected: Vec<Row>,
+    /// The most bytes of file versions the chain's tenant may hold once the
+    /// change is made, checked in the change's transaction: processes that
+    /// upload at once for one tenant cannot together pass the quota (review
+    /// S5), else `StoreError::StorageFull` and nothing written.
+    pub storage_limit: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -95,6 +100,7 @@ impl Change {
             rows: Vec::new(),
             detail: serde_json::Value::Null,
             expected: Vec::new(),
+            storage_limit: None,
         }
     }
 
@@ -115,6 +121,14 @@ impl Change {
     #[must_use]
     pub fn expecting(mut self, row: Row) -> Self {
         self.expected.push(row);
+        self
+    }
+
+    /// Makes the change only while the tenant's stored file bytes, this
+    /// change's included, stay within `bytes` (see `storage_limit`).
+    #[must_use]
+    pub fn within_storage(mut self, bytes: u64) -> Self {
+        self.storage_limit = Some(bytes);
         self
     }
 

@@ -10,6 +10,10 @@ pub enum StoreError {
     /// meanwhile (`Change::expecting`); nothing was written.
     #[error("a row of {0} was changed meanwhile")]
     Stale(&'static str),
+    /// The change would take its tenant's file bytes past the limit it
+    /// carries (`Change::within_storage`); nothing was written.
+    #[error("the tenant's storage is full")]
+    StorageFull,
     /// Stored data could not be read back into its types.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

@@ -37,7 +37,9 @@ pub struct World {
     pub valv: Valv,
     pub clock: Arc<ManualClock>,
     pub inbox: Arc<Inbox>,
-    _dir: tempfile::TempDir,
+    master: valv_crypto::seal::Key,
+    settings: Settings,
+    dir: tempfile::TempDir,
 }
 
 pub fn pw(s: &str) -> SecretString {
@@ -52,13 +54,10 @@ pub async fn world() -> World {
 /// [`world`] with `settings`, and a chunk store for files.
 pub async fn world_with(settings: Settings) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("valv.db")).await.unwrap();
     let clock = Arc::new(ManualClock::new(datetime!(2026-03-01 12:00 UTC)));
     let inbox = Arc::new(Inbox::default());
-    let keys = valv_store_sqlite::SqliteKeyStore::open(&dir.path().join("keyring.db")).unwrap();
-    let keyring = Keyring::open(Arc::new(keys), valv_crypto::seal::Key::generate()).await.unwrap();
-    let blobs = valv_blob::ChunkStore::open(&dir.path().join("blobs").display().to_string()).unwrap();
-    let valv = Valv::new(Arc::new(store), Arc::new(keyring), clock.clone(), inbox.clone(), settings).with_blobs(blobs);
+    let master = valv_crypto::seal::Key::generate();
+    let valv = open(&dir, &master, &clock, &inbox, settings.clone()).await;
     let new = NewTenant {
         name: "Acme".into(),
         slug: Some("acme".into()),
@@ -69,7 +68,30 @@ pub async fn world_with(settings: Settings) -> World {
     valv.accounts().create_tenant(&Caller::Cli, new).await.unwrap();
     let invitation = inbox.last_body().lines().last().unwrap().trim().to_owned();
     valv.accounts().activate(&invitation, pw(PASSWORD)).await.unwrap();
-    World { valv, clock, inbox, _dir: dir }
+    World { valv, clock, inbox, master, settings, dir }
+}
+
+/// A service over the files of `dir`: a process of its own, with its own
+/// connections and its own count of uploads under way.
+async fn open(
+    dir: &tempfile::TempDir,
+    master: &valv_crypto::seal::Key,
+    clock: &Arc<ManualClock>,
+    inbox: &Arc<Inbox>,
+    settings: Settings,
+) -> Valv {
+    let store = SqliteStore::open(&dir.path().join("valv.db")).await.unwrap();
+    let keys = valv_store_sqlite::SqliteKeyStore::open(&dir.path().join("keyring.db")).unwrap();
+    let keyring = Keyring::open(Arc::new(keys), master.clone()).await.unwrap();
+    let blobs = valv_blob::ChunkStore::open(&dir.path().join("blobs").display().to_string()).unwrap();
+    Valv::new(Arc::new(store), Arc::new(keyring), clock.clone(), inbox.clone(), settings).with_blobs(blobs)
+}
+
+impl World {
+    /// A second process on this world's database, keyring and chunks.
+    pub async fn second_process(&self) -> Valv {
+        open(&self.dir, &self.master, &self.clock, &self.inbox, self.settings.clone()).await
+    }
 }
 
 pub async fn sign_in(w: &World, password: &str) -> Result<valv_service::SignIn, ServiceError> {

@@ -7,6 +7,26 @@ use crate::{Filter, Op, RecordQuery};
 pub(super) async fn run(s: &dyn Store) {
     collections_records_and_files_are_read_as_written(s).await;
     record_ids_page_in_order_with_deleted_ones(s).await;
+    a_change_past_its_storage_limit_writes_nothing(s).await;
+}
+
+/// Review S5: the quota is checked in the commit's own transaction, so
+/// uploads that finish at once in several processes cannot together pass it.
+async fn a_change_past_its_storage_limit_writes_nothing(s: &dyn Store) {
+    let t = committed_tenant(s, "contract-quota").await;
+    let chain = Chain::Tenant(t.id);
+    let upload = |f: &crate::FileRow, chunks: &[&str]| {
+        put(chain, Action::FileCreated, Row::File(f.clone())).row(Row::FileVersion(version(f, 1, chunks)))
+    };
+    let (a, b) = (file(t.id, "/", "a.bin"), file(t.id, "/", "b.bin"));
+    s.commit(upload(&a, &["q1", "q2"]).within_storage(30)).await.expect("20 of 30 bytes");
+    let heads = s.chain_heads().await.expect("heads");
+    let refused = s.commit(upload(&b, &["q3", "q4"]).within_storage(30)).await;
+    assert!(matches!(refused, Err(StoreError::StorageFull)), "40 of 30 bytes: {refused:?}");
+    assert_eq!(s.file(t.id, b.id).await.expect("read"), None, "nothing written");
+    assert_eq!(s.tenant_bytes(t.id).await.expect("bytes"), 20);
+    assert_eq!(s.chain_heads().await.expect("heads"), heads, "no entry");
+    s.commit(upload(&b, &["q3"]).within_storage(30)).await.expect("30 of 30 bytes fit");
 }
 
 async fn record_ids_page_in_order_with_deleted_ones(s: &dyn Store) {

@@ -311,3 +311,80 @@ pub(super) fn conflict() -> ServiceError {
         message: "a tenant with this id or slug exists in this installation",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The archive reader under fuzzing: whatever the bytes, it answers
+    //! with an error or an archive, never a panic, and it never accepts a
+    //! changed byte of a part's content or a cut that loses any of it.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A small archive as the exporter writes it, and where each entry's
+    /// content lies in it.
+    fn archive() -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+        let parts = [("export.json", br#"{"format":"valv-export"}"#.to_vec()), ("files/f1/v1", b"a contract".to_vec())];
+        let digest = |b: &[u8]| hex::encode(Sha256::digest(b));
+        let parts_of = parts.iter().map(|(n, b)| ((*n).to_owned(), digest(b))).collect();
+        let manifest = ExportManifest { format: FORMAT.into(), version: VERSION, parts: parts_of };
+        let mut tar = tar::Builder::new(Vec::new());
+        for (name, bytes) in parts.into_iter().chain([("manifest.json", serde_json::to_vec(&manifest).unwrap())]) {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o600);
+            tar.append_data(&mut h, name, bytes.as_slice()).unwrap();
+        }
+        let bytes = tar.into_inner().unwrap();
+        let mut contents = Vec::new();
+        for e in tar::Archive::new(bytes.as_slice()).entries().unwrap() {
+            let e = e.unwrap();
+            let start = usize::try_from(e.raw_file_position()).unwrap();
+            contents.push(start..start + usize::try_from(e.size()).unwrap());
+        }
+        (bytes, contents)
+    }
+
+    #[test]
+    fn the_archive_as_written_is_read() {
+        let (bytes, _) = archive();
+        let got = unpack(bytes.as_slice()).unwrap();
+        assert_eq!(got.parts.keys().collect::<Vec<_>>(), ["files/f1/v1"]);
+    }
+
+    proptest! {
+        /// Any one byte changed: no panic; inside any part's content, a refusal.
+        #[test]
+        fn a_changed_byte_is_never_accepted_inside_a_part(at in any::<prop::sample::Index>(), flip in 1u8..) {
+            let (mut bytes, contents) = archive();
+            let at = at.index(bytes.len());
+            bytes[at] ^= flip;
+            let read = unpack(bytes.as_slice());
+            if contents.iter().any(|c| c.contains(&at)) {
+                prop_assert!(read.is_err(), "byte {} changed inside a part, yet accepted", at);
+            }
+        }
+
+        /// Cut anywhere before the last content byte: refused.
+        #[test]
+        fn a_cut_archive_is_refused(cut in any::<prop::sample::Index>()) {
+            let (bytes, contents) = archive();
+            let end = contents.iter().map(|c| c.end).max().unwrap();
+            let at = cut.index(end);
+            prop_assert!(unpack(&bytes[..at]).is_err(), "cut at {} of {}", at, end);
+        }
+
+        /// Bytes of any kind, with or without a tar header in front: no panic.
+        #[test]
+        fn any_bytes_are_answered(tail in prop::collection::vec(any::<u8>(), 0..4096), header in any::<bool>()) {
+            let (mut bytes, _) = archive();
+            if header {
+                bytes.truncate(512);
+                bytes.extend(tail);
+            } else {
+                bytes = tail;
+            }
+            let _ = unpack(bytes.as_slice());
+        }
+    }
+}

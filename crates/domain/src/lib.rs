@@ -13,6 +13,7 @@ mod role;
 pub mod schema;
 mod stamp;
 mod text;
+pub mod whole;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use deadline::{DeadlineError, DeadlineStatus, RequestDeadline, add_months};

@@ -261,7 +261,7 @@ impl Privacy {
                 .filter(|o| o.id != u.id && o.role == Role::Owner && o.status == UserStatus::Active)
                 .count();
             if others == 0 {
-                return Err(ServiceError::Unprocessable {
+                return Err(ServiceError::Conflict {
                     code: "last_owner",
                     message: "this person is the organisation's last owner; make someone else owner first",
                 });

@@ -20,9 +20,12 @@ use crate::Privacy;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectQuery {
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     pub email: Option<String>,
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$", example = "+46701234567")]
     pub phone: Option<String>,
     /// A user id or a record id of a data-subject collection.
+    #[schema(format = Uuid)]
     pub id: Option<String>,
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use valv_blob::{BlobError, ChunkId, ChunkRef, Manifest, TenantKeys, read_range};
+use valv_domain::files::Folder;
 use valv_domain::{FileId, TenantId};
 use valv_store::{Action, Chain, Change, FileRow, FileVersionRow, Row};
 
@@ -89,14 +90,18 @@ impl Content<'_> {
         self.ctx.store.file(tenant, id).await?.filter(|f| f.deleted_at.is_none()).ok_or(ServiceError::NotFound)
     }
 
-    /// Live files, in one folder or all.
+    /// Live files, in one folder or all. The folder is read as an upload's
+    /// is (`/a/` is `/a`), so a listing finds what was stored there.
     ///
     /// # Errors
-    /// `Forbidden` for auditors and operators.
+    /// `Forbidden` for auditors and operators; `invalid_folder`.
     pub async fn files(&self, caller: &Caller, folder: Option<&str>) -> ServiceResult<Vec<FileView>> {
         let tenant = reader(caller)?;
+        let folder = folder
+            .map(|f| Folder::parse(f).map_err(|e| ServiceError::field("folder", "invalid_folder", e.reason)))
+            .transpose()?;
         let mut out = Vec::new();
-        for f in self.ctx.store.files(tenant, folder).await? {
+        for f in self.ctx.store.files(tenant, folder.as_ref().map(Folder::as_str)).await? {
             out.push(file_view(&f, &self.ctx.store.file_versions(tenant, f.id).await?));
         }
         Ok(out)

@@ -15,10 +15,13 @@ use crate::{Accounts, Caller, ServiceError, ServiceResult, TenantView, UserView}
 #[serde(deny_unknown_fields)]
 pub struct LimitsInput {
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "valv_domain::whole::optional")]
     pub max_file_mib: Option<u64>,
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "valv_domain::whole::optional")]
     pub max_storage_gib: Option<u64>,
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "valv_domain::whole::optional")]
     pub max_records_per_collection: Option<u64>,
 }
 

@@ -24,6 +24,7 @@ pub struct NewToken {
     pub role: Option<String>,
     /// 1 to 365; defaults to 90.
     #[schema(minimum = 1, maximum = 365)]
+    #[serde(default, deserialize_with = "valv_domain::whole::optional")]
     pub expires_in_days: Option<u32>,
 }
 

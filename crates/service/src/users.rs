@@ -148,10 +148,7 @@ impl Accounts<'_> {
             return Err(ServiceError::Forbidden("you cannot manage a role above your own"));
         }
         if blocked && caller.member().is_ok_and(|(_, me, _)| me == id) {
-            return Err(ServiceError::Unprocessable {
-                code: "cannot_block_self",
-                message: "you cannot block yourself",
-            });
+            return Err(ServiceError::Conflict { code: "cannot_block_self", message: "you cannot block yourself" });
         }
         if blocked {
             self.keep_an_owner(&u).await?;
@@ -254,7 +251,7 @@ impl Accounts<'_> {
         let owners = self.ctx.store.users(u.tenant_id).await?;
         let others = owners.iter().filter(|o| o.id != u.id && o.role == Role::Owner && o.status == UserStatus::Active);
         if others.count() == 0 {
-            return Err(ServiceError::Unprocessable {
+            return Err(ServiceError::Conflict {
                 code: "last_owner",
                 message: "the organisation must keep at least one active owner",
             });

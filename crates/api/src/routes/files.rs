@@ -42,7 +42,9 @@ pub(crate) fn upload_routes() -> OpenApiRouter<Valv> {
 #[into_params(parameter_in = Query)]
 pub struct NewFileParams {
     /// `/` or `/a/b`; default `/`.
+    #[param(pattern = "^/")]
     folder: Option<String>,
+    #[param(min_length = 1)]
     name: String,
 }
 
@@ -51,6 +53,7 @@ pub struct NewFileParams {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    #[param(pattern = "^/")]
     folder: Option<String>,
 }
 
@@ -76,7 +79,7 @@ async fn list_files(
 }
 
 #[utoipa::path(post, path = "/api/v1/files", tag = "files", params(NewFileParams),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the content; Content-Type is stored as its media type"),
+    request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream", description = "the content; Content-Type is stored as its media type"),
     responses((status = 201, body = FileView), ErrorResponses))]
 async fn upload_file(
     State(v): State<Valv>,
@@ -108,7 +111,7 @@ async fn delete_file(State(v): State<Valv>, Member(c): Member, Path(id): Path<St
 }
 
 #[utoipa::path(put, path = "/api/v1/files/{id}/content", tag = "files", params(("id" = String, Path)),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream"),
     responses((status = 200, body = FileView, description = "A new version; earlier ones are kept"), ErrorResponses))]
 async fn upload_version(
     State(v): State<Valv>,

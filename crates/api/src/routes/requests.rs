@@ -81,6 +81,7 @@ async fn list_requests(
 #[serde(deny_unknown_fields)]
 pub struct Extension {
     #[schema(minimum = 1, maximum = 2)]
+    #[serde(deserialize_with = "valv_domain::whole::number")]
     pub months: u8,
     /// Told to the subject.
     pub reason: String,

@@ -74,6 +74,11 @@ async fn every_version_is_kept_and_served_with_ranges() {
     let list: Value =
         t.owner.get(app.at("/api/v1/files?folder=/contracts")).send().await.unwrap().json().await.unwrap();
     assert_eq!(list[0]["versions"].as_array().unwrap().len(), 2);
+    let same: Value =
+        t.owner.get(app.at("/api/v1/files?folder=/contracts/")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(same, list, "a folder is read as an upload reads it");
+    let bad = t.owner.get(app.at("/api/v1/files?folder=contracts")).send().await.unwrap();
+    assert_eq!(code(bad).await, (422, "validation_failed".into()), "a folder that is not one is refused");
     assert_eq!(t.owner.delete(app.at(&format!("/api/v1/files/{id}"))).send().await.unwrap().status(), 204);
     assert_eq!(get(format!("/api/v1/files/{id}")).await.unwrap().status(), 404);
 }

@@ -59,11 +59,11 @@ async fn roles_limit_what_can_be_granted_and_an_owner_always_remains() {
     let me = app.at(&format!("/api/v1/users/{}", t.owner_id));
     assert_eq!(
         code(t.owner.patch(&me).json(&json!({ "role": "admin" })).send().await.unwrap()).await,
-        (422, "last_owner".into())
+        (409, "last_owner".into())
     );
     assert_eq!(
         code(t.owner.post(format!("{me}/block")).send().await.unwrap()).await,
-        (422, "cannot_block_self".into())
+        (409, "cannot_block_self".into())
     );
     assert_eq!(admin.post(format!("{me}/block")).send().await.unwrap().status(), 403, "admins cannot block owners");
 }

@@ -18,7 +18,7 @@ pub type Registry = valv_core::jobs::Registry<Valv>;
 /// The jobs of an installation: shipping, purging and the full backup on
 /// `schedule`, pruned by `retention`.
 #[must_use]
-pub fn standard(schedule: valv_backup::Schedule, retention: valv_backup::Policy) -> Registry {
+pub fn standard(schedule: valv_backup_format::Schedule, retention: valv_backup_format::Policy) -> Registry {
     Registry::default()
         .with(backups::Shipping)
         .with(purge::Purge)

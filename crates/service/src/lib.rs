@@ -69,7 +69,7 @@ pub struct Valv {
     ctx: Context,
     exports: Arc<export::Running>,
     jobs: Arc<export::Jobs>,
-    targets: Arc<Vec<valv_backup::Target>>,
+    targets: Arc<Vec<valv_backup_format::Target>>,
     scratch: Option<backup::ScratchStore>,
     /// A hash verified against for unknown accounts (timing equalisation).
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,

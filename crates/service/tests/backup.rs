@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use secrecy::SecretString;
 use serde_json::json;
 use time::{Duration, OffsetDateTime, macros::datetime};
-use valv_backup::Target;
+use valv_backup_format::Target;
 use valv_crypto::seal::Key;
 use valv_domain::{Clock as _, ManualClock, RecordId};
 use valv_service::backup::{RestoreRequest, StoreSlot, restore};
@@ -189,7 +189,7 @@ async fn pruning_drops_what_the_policy_lets_go_and_keeps_every_restore_point_in_
     let orphan = format!("chunks/{}/ab/{}", "0".repeat(8), "ab".repeat(32));
     target.put(&orphan, bytes::Bytes::from_static(b"left by an erasure")).await.unwrap();
 
-    let reports = l.valv.backups().prune_backups(&Caller::Cli, &valv_backup::Policy::default()).await.unwrap();
+    let reports = l.valv.backups().prune_backups(&Caller::Cli, &valv_backup_format::Policy::default()).await.unwrap();
     let r = &reports[0];
     let dropped: Vec<&String> = r.snapshots_removed.iter().collect();
     assert_eq!(r.chunks_removed, 1, "only the chunk nothing refers to: {r:?}");
@@ -359,7 +359,7 @@ async fn merged_segments_are_few_and_restore_every_instant() {
     assert!(left <= 6 && removed >= 60 - left, "{left} segments left, {removed} removed");
     assert_eq!(l.valv.backups().compact_segments(&target).await.unwrap(), 0, "a settled target has nothing to merge");
 
-    let report = l.valv.backups().prune_backups(&Caller::Cli, &valv_backup::Policy::default()).await.unwrap();
+    let report = l.valv.backups().prune_backups(&Caller::Cli, &valv_backup_format::Policy::default()).await.unwrap();
     assert_eq!(report[0].chunks_removed, 0, "the file's chunks are referred to by a merged segment");
     for i in [0usize, 23, 59] {
         let (at, digest) = &points[i];

@@ -130,7 +130,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             metrics_token: None,
             backup_targets: Vec::new(),
-            backup_schedule: valv_backup::schedule::DEFAULT.into(),
+            backup_schedule: valv_backup_format::schedule::DEFAULT.into(),
             backup_lag_warning_secs: 5,
             backup_keep_pitr_days: 35,
             backup_keep_daily_days: 30,
@@ -185,8 +185,8 @@ impl Config {
     ///
     /// # Errors
     /// A target that is not `name=location`, a repeated name, or a location that cannot be used.
-    pub fn targets(&self) -> Result<Vec<valv_backup::Target>, ConfigError> {
-        let mut out: Vec<valv_backup::Target> = Vec::new();
+    pub fn targets(&self) -> Result<Vec<valv_backup_format::Target>, ConfigError> {
+        let mut out: Vec<valv_backup_format::Target> = Vec::new();
         for (i, t) in self.backup_targets.iter().enumerate() {
             let (name, url) =
                 t.split_once('=').filter(|(n, _)| !n.contains('/') && !n.contains(':')).ok_or_else(|| {
@@ -198,15 +198,15 @@ impl Config {
             if out.iter().any(|o| o.name() == name) {
                 return Err(refuse("backup_targets", format!("the name '{name}' is given twice")));
             }
-            out.push(valv_backup::Target::open(name, url).map_err(|e| refuse("backup_targets", e.to_string()))?);
+            out.push(valv_backup_format::Target::open(name, url).map_err(|e| refuse("backup_targets", e.to_string()))?);
         }
         Ok(out)
     }
 
     /// What pruning keeps on the backup targets.
     #[must_use]
-    pub fn retention(&self) -> valv_backup::Policy {
-        valv_backup::Policy {
+    pub fn retention(&self) -> valv_backup_format::Policy {
+        valv_backup_format::Policy {
             pitr: Duration::days(i64::from(self.backup_keep_pitr_days)),
             daily: Duration::days(i64::from(self.backup_keep_daily_days)),
             monthly: self.backup_keep_monthly,
@@ -217,8 +217,8 @@ impl Config {
     ///
     /// # Errors
     /// An expression that is not cron syntax.
-    pub fn schedule(&self) -> Result<valv_backup::Schedule, ConfigError> {
-        valv_backup::Schedule::parse(&self.backup_schedule).map_err(|e| refuse("backup_schedule", e.to_string()))
+    pub fn schedule(&self) -> Result<valv_backup_format::Schedule, ConfigError> {
+        valv_backup_format::Schedule::parse(&self.backup_schedule).map_err(|e| refuse("backup_schedule", e.to_string()))
     }
 
     /// How long a request may take, and an upload may stall.

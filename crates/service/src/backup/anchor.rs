@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
-use valv_backup::Target;
+use valv_backup_format::Target;
 use valv_crypto::seal::Key;
 use valv_store::JournalEntry;
 use valv_store::journal::Broken;

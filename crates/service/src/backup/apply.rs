@@ -7,7 +7,7 @@
 
 use time::OffsetDateTime;
 use tokio::sync::mpsc::{Receiver, Sender, UnboundedSender};
-use valv_backup::PartStream;
+use valv_backup_format::PartStream;
 use valv_domain::parse_stamp;
 use valv_store::ReplayEntry;
 

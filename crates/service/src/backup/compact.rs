@@ -1,4 +1,4 @@
-//! Compaction of shipped segments (`valv_backup::compaction` decides which):
+//! Compaction of shipped segments (`valv_backup_format::compaction` decides which):
 //! each merge reads its inputs from the target, writes one segment holding
 //! all their entries, reads it back, and only then removes the inputs. At
 //! every moment each shipped entry is in some object on the target, so a
@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use valv_backup::Target;
-use valv_backup::compaction::{self, Merge};
+use valv_backup_format::Target;
+use valv_backup_format::compaction::{self, Merge};
 use valv_store::ShippedEntry;
 
 use super::internal;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
-use valv_backup::Target;
+use valv_backup_format::Target;
 use valv_blob::{ChunkId, TenantKeys};
 use valv_domain::TenantId;
 

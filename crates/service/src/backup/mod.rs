@@ -7,7 +7,7 @@
 //! ready to serve in one use case (`installation.rs`).
 //!
 //! Objects on a target: `keyring`, `ledger`, `heads` (`anchor.rs`),
-//! `chunks/…`, `segments/…`, `snapshots/{seq}/…` (see `valv-backup`). Tenant data is sealed with the
+//! `chunks/…`, `segments/…`, `snapshots/{seq}/…` (see `valv-backup-format`). Tenant data is sealed with the
 //! tenant's key, everything with the backup key, so a target alone reveals
 //! no content (what its object names do reveal: docs/backup.md), and
 //! destroying a tenant key shreds its data in every backup.
@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
-use valv_backup::Target;
+use valv_backup_format::Target;
 use valv_crypto::seal::Key;
 use valv_domain::parse_stamp;
 use valv_store::{Store, TargetState};

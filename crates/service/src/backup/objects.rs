@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use valv_backup::{Part, SealedPart, Target};
+use valv_backup_format::{Part, SealedPart, Target};
 use valv_crypto::seal::Key;
 
 use valv_store::Store;
@@ -104,7 +104,7 @@ impl Parts {
             .filter(|(chain, _)| !matches!(keys.get(chain), Some(None)))
             .map(|(chain, plain)| Part { chain, plain })
             .collect();
-        valv_backup::seal(name, &parts, |c| keys.get(c).cloned().flatten(), backup).map_err(internal)
+        valv_backup_format::seal(name, &parts, |c| keys.get(c).cloned().flatten(), backup).map_err(internal)
     }
 }
 
@@ -210,13 +210,13 @@ pub(crate) async fn open_parts(
 }
 
 /// Each readable part of object `name` as a stream decompressed as it is
-/// read ([`valv_backup::PartStream`]), and how many parts were skipped, as
+/// read ([`valv_backup_format::PartStream`]), and how many parts were skipped, as
 /// [`open_parts`]; only the decrypting is done here.
 pub(crate) async fn open_streams(
     parts: Vec<SealedPart>,
     name: &str,
     keys: &Keys<'_>,
-) -> ServiceResult<(Vec<valv_backup::PartStream>, usize)> {
+) -> ServiceResult<(Vec<valv_backup_format::PartStream>, usize)> {
     open_each(parts, name, keys, SealedPart::open_stream).await
 }
 
@@ -225,7 +225,7 @@ async fn open_each<T: Send + 'static>(
     parts: Vec<SealedPart>,
     name: &str,
     keys: &Keys<'_>,
-    open: fn(&SealedPart, &str, &Key) -> Result<T, valv_backup::CodecError>,
+    open: fn(&SealedPart, &str, &Key) -> Result<T, valv_backup_format::CodecError>,
 ) -> ServiceResult<(Vec<T>, usize)> {
     let mut skipped = 0;
     let mut keyed = Vec::with_capacity(parts.len());
@@ -253,7 +253,7 @@ pub(crate) async fn fetch(targets: &[&Target], path: &str, backup: &Key) -> Serv
     let mut why = format!("{path} is on no target");
     for t in targets {
         match t.get(path).await {
-            Ok(Some(b)) => match valv_backup::open(path, &b, backup) {
+            Ok(Some(b)) => match valv_backup_format::open(path, &b, backup) {
                 Ok(parts) => return Ok(parts),
                 Err(_) => why = format!("{path} on target '{}' is damaged", t.name()),
             },

@@ -1,5 +1,5 @@
 //! Retention of backups: point-in-time history 35 days, daily snapshots 30
-//! days, monthly snapshots 12 months (`valv_backup::Policy`). Pruning removes
+//! days, monthly snapshots 12 months (`valv_backup_format::Policy`). Pruning removes
 //! the snapshots and segments the plan drops, then the chunks nothing kept
 //! refers to: not the live state (chunks of entries still being shipped),
 //! not a kept snapshot, not a segment left on the target (listed again after
@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use valv_backup::{Policy, SegmentInfo, SnapshotInfo, Target};
+use valv_backup_format::{Policy, SegmentInfo, SnapshotInfo, Target};
 use valv_domain::parse_stamp;
 use valv_store::ShippedEntry;
 

@@ -12,7 +12,7 @@ use futures::StreamExt as _;
 use tokio::sync::mpsc::Sender;
 
 use time::OffsetDateTime;
-use valv_backup::Target;
+use valv_backup_format::Target;
 use valv_blob::{ChunkId, ChunkStore};
 use valv_crypto::seal::Key;
 use valv_domain::parse_stamp;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bytes::Bytes;
-use valv_backup::Target;
+use valv_backup_format::Target;
 use valv_crypto::seal::Key;
 use valv_domain::stamp;
 use valv_store::{Action, EntryImage, JournalEntry, LedgerRow, ShippedEntry, TargetState};

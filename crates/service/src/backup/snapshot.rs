@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use valv_backup::Target;
+use valv_backup_format::Target;
 use valv_crypto::seal::Key;
 use valv_domain::stamp;
 use valv_store::backup::StateDigest;

@@ -4,7 +4,7 @@
 //! handed on in chunks as they come, so a restore applies the first entries
 //! while the rest of a large segment is still being decompressed and parsed.
 
-use valv_backup::PartStream;
+use valv_backup_format::PartStream;
 use valv_store::{EntryImage, JournalEntry, ReplayEntry, ShippedEntry};
 
 use super::internal;

@@ -36,7 +36,7 @@ impl Job<Valv> for Shipping {
                 return Outcome::failed(&e);
             }
         }
-        let targets: Vec<&str> = valv.targets().iter().map(valv_backup::Target::name).collect();
+        let targets: Vec<&str> = valv.targets().iter().map(valv_backup_format::Target::name).collect();
         Outcome { ok: true, detail: serde_json::json!({ "targets": targets }) }
     }
 }
@@ -44,12 +44,12 @@ impl Job<Valv> for Shipping {
 /// The full backup, its restore drill and pruning.
 pub(super) struct FullBackup {
     pub(super) schedule: std::sync::Arc<Daily>,
-    pub(super) retention: valv_backup::Policy,
+    pub(super) retention: valv_backup_format::Policy,
 }
 
 /// The full backup's schedule (cron, UTC) as a job's calendar.
 #[derive(Debug)]
-pub(super) struct Daily(pub(super) valv_backup::Schedule);
+pub(super) struct Daily(pub(super) valv_backup_format::Schedule);
 
 impl std::fmt::Display for Daily {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -453,7 +453,7 @@ async fn restore_into(
     let mut targets = config.targets()?;
     let primary = match targets.iter().position(|t| t.name() == from) {
         Some(i) => targets.remove(i),
-        None => valv_backup::Target::open("from", from)
+        None => valv_backup_format::Target::open("from", from)
             .map_err(|e| anyhow::anyhow!("--from is neither a configured target name nor a location: {e}"))?,
     };
     targets.insert(0, primary);

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use valv_backup::Target;
-use valv_backup::TargetError;
+use valv_backup_format::Target;
+use valv_backup_format::TargetError;
 
 fn target(dir: &tempfile::TempDir) -> Target {
     Target::open("local", &format!("file://{}/backups", dir.path().display())).unwrap()

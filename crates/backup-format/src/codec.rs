@@ -181,11 +181,11 @@ pub fn open(name: &str, bytes: &[u8], backup: &Key) -> Result<Vec<SealedPart>, C
 /// Object names are store paths and never hold NUL, so the NULs keep the
 /// context unambiguous.
 fn object_context(name: &str) -> Vec<u8> {
-    [b"valv-backup\0".as_slice(), name.as_bytes()].concat()
+    [b"valv-backup-format\0".as_slice(), name.as_bytes()].concat()
 }
 
 fn part_context(name: &str, chain: &str) -> Vec<u8> {
-    [b"valv-backup-part\0".as_slice(), name.as_bytes(), b"\0", chain.as_bytes()].concat()
+    [b"valv-backup-format-part\0".as_slice(), name.as_bytes(), b"\0", chain.as_bytes()].concat()
 }
 
 /// Splits the first `n` bytes off `rest`; a container cut short is damaged.
@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn a_well_sealed_but_malformed_container_is_damaged() {
         let backup = Key::generate();
-        let good = backup.open(&seal("n", &[part(PROVIDER, b"p")], |_| None, &backup).unwrap(), b"valv-backup\0n");
+        let good = backup.open(&seal("n", &[part(PROVIDER, b"p")], |_| None, &backup).unwrap(), b"valv-backup-format\0n");
         let good = good.unwrap();
         let cases = [
             ([good.as_slice(), b"x"].concat(), "trailing bytes"),
@@ -295,7 +295,7 @@ mod tests {
             (Vec::new(), "empty"),
         ];
         for (container, case) in cases {
-            let bytes = backup.seal(&container, b"valv-backup\0n");
+            let bytes = backup.seal(&container, b"valv-backup-format\0n");
             assert_eq!(open("n", &bytes, &backup), Err(CodecError::Damaged), "{case}");
         }
     }

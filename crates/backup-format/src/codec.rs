@@ -285,7 +285,8 @@ mod tests {
     #[test]
     fn a_well_sealed_but_malformed_container_is_damaged() {
         let backup = Key::generate();
-        let good = backup.open(&seal("n", &[part(PROVIDER, b"p")], |_| None, &backup).unwrap(), b"valv-backup-format\0n");
+        let good =
+            backup.open(&seal("n", &[part(PROVIDER, b"p")], |_| None, &backup).unwrap(), b"valv-backup-format\0n");
         let good = good.unwrap();
         let cases = [
             ([good.as_slice(), b"x"].concat(), "trailing bytes"),

@@ -71,6 +71,41 @@ impl WebError {
     }
 
     #[must_use]
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable code, e.g. `email_taken`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The fields a `validation_failed` refusal names.
+    #[must_use]
+    pub fn fields(&self) -> &[FieldError] {
+        &self.fields
+    }
+
+    /// This error answered with `body` (a page, for the web side): its
+    /// status, `Retry-After`, and the cause for the request log.
+    pub fn answer_with(self, body: impl IntoResponse) -> Response {
+        let mut res = (self.status, body).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(cause) = self.cause {
+            res.extensions_mut().insert(cause);
+        }
+        res
+    }
+
+    #[must_use]
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "nothing here: the address or id is unknown")
     }

@@ -9,6 +9,7 @@ pub mod client;
 pub mod error;
 pub mod extract;
 pub mod origin;
+pub mod session;
 
 use std::time::Instant;
 
@@ -39,7 +40,8 @@ pub fn with_security_headers(router: Router, csp: &'static str) -> Router {
         .layer(set(header::CONTENT_SECURITY_POLICY, csp))
         .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(set(header::REFERRER_POLICY, "no-referrer"))
-        .layer(set(header::CACHE_CONTROL, "no-store"))
+        // Unless an answer says otherwise (a page's stylesheet, named by its hash), nothing is kept.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }
 
 /// Request ids made by the server, always: an id a client sends is

@@ -37,6 +37,19 @@ pub struct ServeArgs {
 }
 
 /// Runs the server until SIGINT or SIGTERM.
+/// Everything valv answers over HTTP: the JSON API under `/api/` with the
+/// health and metrics routes, and the web pages at every other address.
+fn web(valv: valv_service::Valv, deadline: std::time::Duration) -> axum::Router {
+    // As a service, not a router: its own fallback answers unknown `/api/` addresses in JSON.
+    let api = valv_api::app(valv.clone(), deadline).into_service::<axum::body::Body>();
+    axum::Router::new()
+        .route_service("/api/{*rest}", api.clone())
+        .route_service("/healthz", api.clone())
+        .route_service("/readyz", api.clone())
+        .route_service("/metrics", api)
+        .fallback_service(valv_ui::pages(valv))
+}
+
 pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value) -> anyhow::Result<ExitCode> {
     let mut overrides = serde_json::to_value(&args)?;
     if let (Some(o), serde_json::Value::Object(g)) = (overrides.as_object_mut(), global) {
@@ -54,8 +67,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value
     // Messages name where valv is: the address it really listens on (port 0 picks one) unless configured.
     config.public_url.get_or_insert_with(|| format!("{scheme}://{local}"));
     let (valv, _keyring_lock) = crate::wiring::build_for_serving(&config).await?;
-    let app =
-        valv_api::app(valv.clone(), config.request_timeout()?).into_make_service_with_connect_info::<SocketAddr>();
+    let app = web(valv.clone(), config.request_timeout()?).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
     tokio::spawn(lead_background_work(valv.clone()));

@@ -1,7 +1,7 @@
 //! Sign-in and first-start setup: public routes that end in a session cookie.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use valv_service::{SecondFactor, SetUp, SignIn, SignInStatus, UserView, Valv};
 use crate::error::{ErrorResponses, WebError};
 use crate::extract::{ApiJson, SESSION_COOKIE, Signed, cookie};
 use valv_http::ClientAddr;
+use valv_http::session::{expired_session_cookie, session_cookie};
 
 pub(crate) fn routes() -> OpenApiRouter<Valv> {
     OpenApiRouter::new()
@@ -72,19 +73,13 @@ pub struct SignInResponse {
     pub methods: Vec<String>,
 }
 
-/// The answer to a sign-in step: JSON plus a fresh session cookie
-/// (HttpOnly, Secure, SameSite=Strict; a new id at every step).
-/// The answer of a sign-in step with its session cookie, which lives as
-/// long as the session: `session_hours` once signed in, the code's lifetime
-/// while a second factor is owed.
+/// The answer to a sign-in step: JSON plus a fresh session cookie (a new
+/// id at every step; see `valv_http::session`).
 fn signed_in(valv: &Valv, s: SignIn) -> Response {
-    let settings = &valv.context().settings;
-    let ttl = if s.status == SignInStatus::SignedIn { settings.session_ttl } else { settings.code_ttl };
-    let max_age = ttl.whole_seconds();
-    let cookie = format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}", s.cookie);
+    let cookie = session_cookie(valv, &s);
     let body = SignInResponse { status: s.status, methods: s.methods.iter().map(|m| (*m).to_owned()).collect() };
     let mut res = axum::Json(body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    if let Some(v) = cookie {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
     res
@@ -140,7 +135,7 @@ pub enum Method {
     Code,
 }
 
-fn session_cookie(headers: &HeaderMap) -> Result<String, WebError> {
+fn presented_session(headers: &HeaderMap) -> Result<String, WebError> {
     cookie(headers, SESSION_COOKIE)
         .map(str::to_owned)
         .ok_or_else(|| WebError::new(StatusCode::UNAUTHORIZED, "session_invalid", "sign in with your password first"))
@@ -157,7 +152,7 @@ async fn send_code(
         Channel::Email => "email",
         Channel::Sms => "sms",
     };
-    valv.accounts().send_code(&session_cookie(&headers)?, channel).await?;
+    valv.accounts().send_code(&presented_session(&headers)?, channel).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -182,7 +177,7 @@ async fn second_factor(
         Method::RecoveryCode => SecondFactor::RecoveryCode(req.code),
         Method::Code => SecondFactor::SentCode(req.code),
     };
-    let s = valv.accounts().second_factor(&session_cookie(&headers)?, factor, client).await?;
+    let s = valv.accounts().second_factor(&presented_session(&headers)?, factor, client).await?;
     Ok(signed_in(&valv, s))
 }
 
@@ -210,9 +205,6 @@ async fn activate(
 async fn sign_out(State(valv): State<Valv>, Signed(caller): Signed) -> Result<Response, WebError> {
     valv.accounts().sign_out(&caller).await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
-    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
-    if let Ok(v) = HeaderValue::from_str(&expired) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    res.headers_mut().insert(header::SET_COOKIE, expired_session_cookie());
     Ok(res)
 }

@@ -14,6 +14,7 @@ mod health;
 mod isolation;
 mod journal;
 mod keys;
+mod pages;
 mod postgres;
 mod records;
 mod requests;

@@ -1,0 +1,53 @@
+//! One module per screen. Each handler extracts who calls (a page
+//! extractor below: session cookie only, never an API token), makes one
+//! service call and renders its template.
+
+mod home;
+mod landing;
+mod sign_in;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use valv_http::SESSION_COOKIE;
+use valv_service::{Caller, ServiceError, Valv};
+
+use crate::page::PageError;
+
+pub(crate) fn routes() -> Router<Valv> {
+    Router::new().merge(landing::routes()).merge(sign_in::routes()).merge(home::routes())
+}
+
+/// A signed-in tenant user (any role), by session cookie. Anyone else is
+/// sent to the sign-in page; a blocked account or organisation is told so.
+pub(crate) struct Member(pub(crate) Caller);
+
+/// Why a page extractor refused.
+pub(crate) enum Refused {
+    SignIn,
+    Page(PageError),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::SignIn => Redirect::to("/sign-in").into_response(),
+            Refused::Page(e) => e.into_response(),
+        }
+    }
+}
+
+impl FromRequestParts<Valv> for Member {
+    type Rejection = Refused;
+
+    async fn from_request_parts(parts: &mut Parts, valv: &Valv) -> Result<Self, Refused> {
+        let cookie = valv_http::extract::cookie(&parts.headers, SESSION_COOKIE).ok_or(Refused::SignIn)?;
+        let caller = valv.accounts().resolve_session(cookie).await.map_err(|e| match e {
+            ServiceError::Unauthenticated { .. } => Refused::SignIn,
+            other => Refused::Page(other.into()),
+        })?;
+        caller.member().map_err(|e| Refused::Page(e.into()))?;
+        Ok(Member(caller))
+    }
+}

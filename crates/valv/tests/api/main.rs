@@ -6,6 +6,7 @@ mod auth;
 mod backup;
 mod bad_input;
 mod bigfile;
+mod browser;
 mod cli;
 mod export;
 mod files;

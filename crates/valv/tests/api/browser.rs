@@ -1,0 +1,44 @@
+//! The web pages in a real browser: `tests/browser/flows.py` drives
+//! Debian's Chromium with Playwright through sign-in (with a wrong password,
+//! with an authenticator code and with a recovery code), the workspace, the
+//! language switch and sign-out, once with JavaScript and once without,
+//! checking every page with axe-core and writing a screenshot of each to
+//! `target/screenshots`. `scripts/test` installs Chromium and the tools.
+
+use serde_json::json;
+use valv_testkit::{PASSWORD, totp_code};
+
+use crate::{app, fuzz::tools};
+
+#[tokio::test]
+async fn people_sign_in_and_work_in_a_browser_with_and_without_javascript() {
+    let app = app();
+    let (api, op) = (app.api(), app.operator().await);
+    let t = app.tenant(&op, "acme").await;
+    let contacts = json!({ "name": "contacts", "data_subject": true, "fields": [{ "name": "name", "type": "text" }] });
+    let _ = api.create_collection(&t.owner, contacts).await.created();
+    let member = "bo@acme.example";
+    let (_, bo) = app.member(&t, member, "member").await;
+    let secret = api.begin_totp(&bo).await.ok()["secret"].as_str().unwrap().to_owned();
+    let confirmed = api.confirm_totp(&bo, &totp_code(&secret, 0)).await.ok();
+    let recovery = confirmed["recovery_codes"][0].as_str().unwrap().to_owned();
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shots = root.join("../../target/screenshots");
+    let out = tokio::process::Command::new(tools().join("python"))
+        .arg(root.join("tests/browser/flows.py"))
+        .env("VALV_URL", &app.url)
+        .env("VALV_TENANT", "acme")
+        .env("VALV_PASSWORD", PASSWORD)
+        .env("VALV_OWNER_EMAIL", &t.owner_email)
+        .env("VALV_MEMBER_EMAIL", member)
+        .env("VALV_MEMBER_TOTP_SECRET", &secret)
+        .env("VALV_MEMBER_RECOVERY_CODE", &recovery)
+        .env("VALV_SCREENSHOTS", &shots)
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the browser flows failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("JavaScript on") && stdout.contains("JavaScript off"), "{stdout}");
+}

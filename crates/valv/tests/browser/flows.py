@@ -1,0 +1,171 @@
+"""valv's web pages in a real browser: Debian's Chromium driven by
+Playwright, every flow once with JavaScript on and once with it off. Every
+page is checked with axe-core (no serious or critical violation) and
+photographed into $VALV_SCREENSHOTS, in English and Swedish.
+
+Started by the Rust test `browser.rs`, which makes the tenant and its
+people first and passes them in the environment.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import pathlib
+import struct
+import sys
+import time
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect, sync_playwright
+
+URL = os.environ["VALV_URL"]
+TENANT = os.environ["VALV_TENANT"]
+PASSWORD = os.environ["VALV_PASSWORD"]
+OWNER = os.environ["VALV_OWNER_EMAIL"]
+MEMBER = os.environ["VALV_MEMBER_EMAIL"]
+TOTP_SECRET = os.environ["VALV_MEMBER_TOTP_SECRET"]
+RECOVERY_CODE = os.environ["VALV_MEMBER_RECOVERY_CODE"]
+SHOTS = pathlib.Path(os.environ["VALV_SCREENSHOTS"])
+
+# Chromium as the machine runs it: no sandbox as root, and nothing that
+# reaches for the network beyond the server under test.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+AXE = Axe()
+
+
+def totp_next_step(secret: str) -> str:
+    """The authenticator code of the next 30-second step (RFC 6238): the
+    current one may have been used when the app was set up."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    counter = int(time.time()) // 30 + 1
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{number % 1_000_000:06d}"
+
+
+class Run:
+    """One browser context: JavaScript on or off."""
+
+    def __init__(self, browser, js: bool):
+        self.js = js
+        self.context = browser.new_context(
+            java_script_enabled=js, ignore_https_errors=True, locale="en-GB", viewport={"width": 1200, "height": 800}
+        )
+        self.page = self.context.new_page()
+
+    def look(self, name: str):
+        """Checks the page with axe-core (it runs as a script, so with
+        JavaScript on; the pages have none of their own) and photographs it."""
+        lang = self.page.locator("html").get_attribute("lang")
+        if self.js:
+            found = AXE.run(self.page).response["violations"]
+            bad = [v for v in found if v.get("impact") in ("serious", "critical")]
+            assert not bad, f"{name} ({lang}): " + "; ".join(f"{v['id']}: {v['help']}" for v in bad)
+        suffix = "" if self.js else "-nojs"
+        self.page.screenshot(path=str(SHOTS / f"{name}-{lang}{suffix}.png"), full_page=True)
+
+    def language(self, label: str):
+        self.page.get_by_role("button", name=label).click()
+
+    def sign_in(self, email: str, password: str):
+        page = self.page
+        page.goto(URL + "/sign-in")
+        if self.js:
+            # Keyboard only: each field in order, then Enter.
+            page.get_by_label("Organisation").focus()
+            page.keyboard.type(TENANT)
+            page.keyboard.press("Tab")
+            page.keyboard.type(email)
+            page.keyboard.press("Tab")
+            page.keyboard.type(password)
+            page.keyboard.press("Enter")
+        else:
+            page.get_by_label("Organisation").fill(TENANT)
+            page.get_by_label("E-mail address").fill(email)
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Sign in").click()
+
+    def sign_out(self):
+        self.page.get_by_role("button", name="Sign out").click()
+        expect(self.page).to_have_url(URL + "/")
+
+
+def owner_flow(run: Run):
+    page = run.page
+    page.goto(URL + "/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("kept as promised")
+    run.look("landing")
+    page.get_by_role("link", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    run.look("sign-in")
+
+    run.sign_in(OWNER, "not the password")
+    expect(page.get_by_role("alert")).to_contain_text("is wrong")
+    expect(page.get_by_label("E-mail address")).to_have_value(OWNER)
+    run.look("sign-in-refused")
+
+    run.sign_in(OWNER, PASSWORD)
+    expect(page).to_have_url(URL + "/app")
+    expect(page.get_by_role("cell", name="contacts")).to_be_visible()
+    expect(page.get_by_role("banner")).to_contain_text("Org " + TENANT)
+    run.look("workspace")
+
+    run.language("Svenska")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Arbetsyta")
+    run.look("workspace")
+    page.goto(URL + "/")
+    run.look("landing")
+    run.language("English")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("kept as promised")
+
+    page.goto(URL + "/app")
+    run.sign_out()
+    page.goto(URL + "/app")
+    expect(page).to_have_url(URL + "/sign-in")
+
+
+def member_flow(run: Run):
+    """A member with an authenticator app: the second factor step, by the
+    app's code with JavaScript, by a recovery code without."""
+    page = run.page
+    run.sign_in(MEMBER, PASSWORD)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
+    run.look("second-factor")
+    if run.js:
+        page.get_by_label("A code from my authenticator app").check()
+        page.get_by_label("Code", exact=True).fill(totp_next_step(TOTP_SECRET))
+    else:
+        page.get_by_label("One of my recovery codes").check()
+        page.get_by_label("Code", exact=True).fill(RECOVERY_CODE)
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(URL + "/app")
+    run.sign_out()
+
+
+def main() -> int:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for js in (True, False):
+            run = Run(browser, js)
+            owner_flow(run)
+            member_flow(run)
+            run.context.close()
+            print(f"flows passed with JavaScript {'on' if js else 'off'}")
+        browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

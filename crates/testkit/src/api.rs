@@ -51,6 +51,12 @@ impl Api<'_> {
         self.send(who, Method::POST, path, Some(body), &[]).await
     }
 
+    // The API's own description.
+
+    pub async fn openapi(&self, who: &Client) -> Answer {
+        self.get(who, "/api/v1/openapi.json").await
+    }
+
     // Tenants (operators).
 
     pub async fn create_tenant(&self, operator: &Client, body: Value) -> Answer {

@@ -51,7 +51,12 @@ impl Api<'_> {
         self.send(who, Method::POST, path, Some(body), &[]).await
     }
 
-    // The API's own description.
+    // The service itself.
+
+    /// `/healthz`, asked by an anonymous client (a load balancer).
+    pub async fn health(&self) -> Answer {
+        self.get(&crate::client(), "/healthz").await
+    }
 
     pub async fn openapi(&self, who: &Client) -> Answer {
         self.get(who, "/api/v1/openapi.json").await

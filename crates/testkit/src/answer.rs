@@ -63,6 +63,14 @@ pub struct Content {
     pub bytes: Vec<u8>,
 }
 
+impl Content {
+    /// The error message, once the content is the JSON error `code` with `status`.
+    pub fn error(self, status: u16, code: &str) -> String {
+        let body = serde_json::from_slice(&self.bytes).unwrap_or(Value::Null);
+        Answer { status: self.status, headers: self.headers, body }.error(status, code)
+    }
+}
+
 pub(crate) async fn answer(res: reqwest::Response) -> Answer {
     let (status, headers) = (res.status(), res.headers().clone());
     let body = res.json().await.unwrap_or(Value::Null);

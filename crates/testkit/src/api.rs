@@ -51,6 +51,17 @@ impl Api<'_> {
         self.send(who, Method::POST, path, Some(body), &[]).await
     }
 
+    // The service itself.
+
+    /// `/healthz`, asked by an anonymous client (a load balancer).
+    pub async fn health(&self) -> Answer {
+        self.get(&crate::client(), "/healthz").await
+    }
+
+    pub async fn openapi(&self, who: &Client) -> Answer {
+        self.get(who, "/api/v1/openapi.json").await
+    }
+
     // Tenants (operators).
 
     pub async fn create_tenant(&self, operator: &Client, body: Value) -> Answer {

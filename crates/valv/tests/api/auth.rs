@@ -1,110 +1,85 @@
+//! Signing in: the session cookie, the second factor (TOTP, recovery codes,
+//! codes by e-mail), lockout after failures, password changes and hash
+//! upgrades, the client address behind proxies and cross-site refusals.
+
+use reqwest::Method;
 use serde_json::{Value, json};
 use valv_testkit::{PASSWORD, client, totp_code};
 
-use crate::{app, app_with, code};
+use crate::{app, app_with};
 
 #[tokio::test]
 async fn the_session_cookie_is_httponly_secure_strict_and_rotated_at_sign_in() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let c = client();
-    let body = json!({ "tenant": "acme", "email": t.owner_email, "password": PASSWORD });
     let mut cookies = Vec::new();
     for _ in 0..2 {
-        let r = c.post(app.at("/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
-        let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let r = api.sign_in(&c, "acme", &t.owner_email, PASSWORD).await;
+        let set = r.headers["set-cookie"].to_str().unwrap().to_owned();
         for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
             assert!(set.contains(flag), "{flag} in {set}");
         }
         cookies.push(set);
     }
     assert_ne!(cookies[0], cookies[1], "every sign-in gets a new session id");
-    let r = c.post(app.at("/api/v1/auth/sign-out")).send().await.unwrap();
-    assert_eq!(r.status(), 204);
-    assert_eq!(c.get(app.at("/api/v1/me")).send().await.unwrap().status(), 401, "signed out");
+    assert_eq!(api.sign_out(&c).await.status, 204);
+    assert_eq!(api.me(&c).await.status, 401, "signed out");
 }
 
 #[tokio::test]
 async fn totp_enrolment_sign_in_replay_and_recovery_codes() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    let e: Value = t.owner.post(app.at("/api/v1/me/totp")).send().await.unwrap().json().await.unwrap();
+    let e = api.begin_totp(&t.owner).await.ok();
     let secret = e["secret"].as_str().unwrap().to_owned();
     assert!(e["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
     // RFC 6238 §5.1: the shared secret is sealed at rest, in the database and its journal alike.
     assert_eq!(app.files_holding(secret.as_bytes()), Vec::<std::path::PathBuf>::new(), "no file holds the secret");
-    let wrong =
-        t.owner.post(app.at("/api/v1/me/totp/confirm")).json(&json!({ "code": "000000x" })).send().await.unwrap();
-    assert_eq!(code(wrong).await, (401, "code_invalid".into()));
-    let r: Value = t
-        .owner
-        .post(app.at("/api/v1/me/totp/confirm"))
-        .json(&json!({ "code": totp_code(&secret, 0) }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    api.confirm_totp(&t.owner, "000000x").await.error(401, "code_invalid");
+    let r = api.confirm_totp(&t.owner, &totp_code(&secret, 0)).await.ok();
     let recovery: Vec<String> =
         r["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
     assert_eq!(recovery.len(), 10);
 
     let (c, status, body) = app.sign_in("acme", &t.owner_email, PASSWORD).await;
     assert_eq!((status.as_u16(), body["status"].as_str()), (200, Some("second_factor_required")));
-    assert_eq!(c.get(app.at("/api/v1/me")).send().await.unwrap().status(), 401, "no access before the second factor");
+    assert_eq!(api.me(&c).await.status, 401, "no access before the second factor");
     let next = totp_code(&secret, 1);
-    let r = c
-        .post(app.at("/api/v1/auth/second-factor"))
-        .json(&json!({ "method": "totp", "code": next }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(c.get(app.at("/api/v1/me")).send().await.unwrap().status(), 200);
+    assert_eq!(api.second_factor(&c, "totp", &next).await.status, 200);
+    assert_eq!(api.me(&c).await.status, 200);
 
     let (c2, _, _) = app.sign_in("acme", &t.owner_email, PASSWORD).await;
-    let r = c2
-        .post(app.at("/api/v1/auth/second-factor"))
-        .json(&json!({ "method": "totp", "code": next }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(code(r).await, (401, "code_replayed".into()), "a used TOTP code is refused");
-    let rc = json!({ "method": "recovery_code", "code": recovery[0].to_uppercase() });
-    assert_eq!(c2.post(app.at("/api/v1/auth/second-factor")).json(&rc).send().await.unwrap().status(), 200);
+    // A used TOTP code is refused.
+    api.second_factor(&c2, "totp", &next).await.error(401, "code_replayed");
+    let rc = recovery[0].to_uppercase();
+    assert_eq!(api.second_factor(&c2, "recovery_code", &rc).await.status, 200);
     let (c3, _, _) = app.sign_in("acme", &t.owner_email, PASSWORD).await;
-    let r = c3.post(app.at("/api/v1/auth/second-factor")).json(&rc).send().await.unwrap();
-    assert_eq!(code(r).await, (401, "code_invalid".into()), "a recovery code works once");
-    let me: Value = c2.get(app.at("/api/v1/me")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(me["recovery_codes_left"], 9);
+    // A recovery code works once.
+    api.second_factor(&c3, "recovery_code", &rc).await.error(401, "code_invalid");
+    assert_eq!(api.me(&c2).await.ok()["recovery_codes_left"], 9);
 }
 
 #[tokio::test]
 async fn a_tenant_can_require_a_second_factor_sent_by_email_and_no_code_goes_by_text() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let (_, _member) = app.member(&t, "bo@acme.example", "member").await;
-    let r =
-        t.owner.patch(app.at("/api/v1/tenant")).json(&json!({ "require_second_factor": true })).send().await.unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["require_second_factor"], true);
+    let required = api.update_own_tenant(&t.owner, json!({ "require_second_factor": true })).await.ok();
+    assert_eq!(required["require_second_factor"], true);
     let (c, _, body) = app.sign_in("acme", "bo@acme.example", PASSWORD).await;
     assert_eq!(body["status"], "second_factor_required");
     assert_eq!(body["methods"], json!(["email"]), "review M4: no text messages without a gateway");
-    let sms = c.post(app.at("/api/v1/auth/send-code")).json(&json!({ "channel": "sms" })).send().await.unwrap();
-    assert_eq!(code(sms).await, (422, "channel_unavailable".into()));
+    api.send_code(&c, "sms").await.error(422, "channel_unavailable");
     assert!(app.outbox().iter().all(|m| m["to"]["address"] != "+46701234599"), "nothing was written for a phone");
-    let r = c.post(app.at("/api/v1/auth/send-code")).json(&json!({ "channel": "email" })).send().await.unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(api.send_code(&c, "email").await.status, 204);
     assert_eq!(app.sent_code("bo@acme.example").len(), 6, "code delivered to the outbox");
-    let bad = json!({ "method": "code", "code": "999999x" });
-    assert_eq!(c.post(app.at("/api/v1/auth/second-factor")).json(&bad).send().await.unwrap().status(), 401);
-    let good = json!({ "method": "code", "code": app.sent_code("bo@acme.example") });
-    assert_eq!(c.post(app.at("/api/v1/auth/second-factor")).json(&good).send().await.unwrap().status(), 200);
-    assert_eq!(c.get(app.at("/api/v1/me")).send().await.unwrap().status(), 200);
+    assert_eq!(api.second_factor(&c, "code", "999999x").await.status, 401);
+    assert_eq!(api.second_factor(&c, "code", &app.sent_code("bo@acme.example")).await.status, 200);
+    assert_eq!(api.me(&c).await.status, 200);
 }
 
 #[tokio::test]
@@ -117,13 +92,11 @@ async fn repeated_failures_lock_the_account_temporarily() {
         assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (401, Some("bad_credentials")), "attempt {i}");
     }
     let _ = app.sign_in("acme", &t.owner_email, "wrong-password-123").await;
-    let c = client();
-    let body = json!({ "tenant": "acme", "email": t.owner_email, "password": PASSWORD });
-    let r = c.post(app.at("/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
-    assert_eq!(r.status(), 429, "locked even with the right password");
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let r = app.api().sign_in(&client(), "acme", &t.owner_email, PASSWORD).await;
+    assert_eq!(r.status, 429, "locked even with the right password");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry), "Retry-After {retry}");
-    assert_eq!(code(r).await.1, "sign_in_locked");
+    r.error(429, "sign_in_locked");
     let failed = app.journal(&t.owner).await.iter().filter(|e| e["action"] == "auth.sign_in_failed").count();
     assert_eq!(failed, 6, "every failed attempt is journaled");
 }
@@ -131,19 +104,16 @@ async fn repeated_failures_lock_the_account_temporarily() {
 #[tokio::test]
 async fn a_password_change_ends_the_users_other_sessions() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let (other, _, _) = app.sign_in("acme", &t.owner_email, PASSWORD).await;
-    let body = json!({ "current_password": PASSWORD, "new_password": "quartz-lantern-71-meadow-fig" });
-    assert_eq!(t.owner.post(app.at("/api/v1/me/password")).json(&body).send().await.unwrap().status(), 204);
-    assert_eq!(t.owner.get(app.at("/api/v1/me")).send().await.unwrap().status(), 200, "this session stays");
-    assert_eq!(other.get(app.at("/api/v1/me")).send().await.unwrap().status(), 401, "the other one ended");
+    let new = "quartz-lantern-71-meadow-fig";
+    assert_eq!(api.change_password(&t.owner, PASSWORD, new).await.status, 204);
+    assert_eq!(api.me(&t.owner).await.status, 200, "this session stays");
+    assert_eq!(api.me(&other).await.status, 401, "the other one ended");
     assert_eq!(app.sign_in("acme", &t.owner_email, PASSWORD).await.1, 401, "the old password is gone");
-    let wrong = json!({ "current_password": "nope-nope-nope-1", "new_password": "quartz-lantern-71-meadow-fig" });
-    assert_eq!(
-        code(t.owner.post(app.at("/api/v1/me/password")).json(&wrong).send().await.unwrap()).await.1,
-        "bad_credentials"
-    );
+    let wrong = api.change_password(&t.owner, "nope-nope-nope-1", new).await;
+    assert_eq!(wrong.body["error"]["code"], "bad_credentials");
 }
 
 #[tokio::test]
@@ -175,6 +145,7 @@ async fn pbkdf2_hashes_verify_and_are_upgraded_to_argon2id_at_sign_in() {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
     let url = line.trim().strip_prefix("valv listening on ").unwrap().to_owned();
     let body = json!({ "tenant": "acme", "email": "owner@acme.example", "password": PASSWORD });
+    // Raw: this server is started by hand, beside the test app, so no typed client addresses it.
     let r = client().post(format!("{url}/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
     let status = r.status();
     server.kill().unwrap();
@@ -192,9 +163,9 @@ async fn the_client_address_comes_from_a_trusted_proxy_only() {
         let op = app.operator().await;
         let t = app.tenant(&op, "acme").await;
         let body = json!({ "tenant": "acme", "email": t.owner_email, "password": "wrong-password-123" });
-        let forwarded = "198.51.100.1, 203.0.113.9";
-        let r = client().post(app.at("/api/v1/auth/sign-in")).header("x-forwarded-for", forwarded).json(&body);
-        assert_eq!(r.send().await.unwrap().status(), 401);
+        let forwarded = [("x-forwarded-for", "198.51.100.1, 203.0.113.9")];
+        let r = app.api().send(&client(), Method::POST, "/api/v1/auth/sign-in", Some(&body), &forwarded).await;
+        assert_eq!(r.status, 401);
         let journal = app.journal(&t.owner).await;
         let failed = journal.iter().find(|e| e["action"] == "auth.sign_in_failed").unwrap();
         failed["detail"]["client"].as_str().unwrap().to_owned()
@@ -209,12 +180,12 @@ async fn the_client_address_comes_from_a_trusted_proxy_only() {
 #[tokio::test]
 async fn request_ids_are_made_by_the_server() {
     let app = app();
-    let r = client().get(app.at("/api/v1/me")).header("x-request-id", "forged-id").send().await.unwrap();
-    let header = r.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let body: Value = r.json().await.unwrap();
+    let forged = [("x-request-id", "forged-id")];
+    let r = app.api().send(&client(), Method::GET, "/api/v1/me", None, &forged).await;
+    let header = r.headers["x-request-id"].to_str().unwrap();
     assert_ne!(header, "forged-id");
-    assert!(uuid::Uuid::parse_str(&header).is_ok(), "{header}");
-    assert_eq!(body["error"]["request_id"], header.as_str(), "the body names the same id");
+    assert!(uuid::Uuid::parse_str(header).is_ok(), "{header}");
+    assert_eq!(r.body["error"]["request_id"], header, "the body names the same id");
 }
 
 /// Review L6: a page of another site (or a sibling subdomain) cannot make
@@ -223,29 +194,29 @@ async fn request_ids_are_made_by_the_server() {
 #[tokio::test]
 async fn cross_site_state_changes_are_refused_and_the_cookie_is_host_bound() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let (bo, _) = app.member(&t, "bo@acme.example", "member").await;
-    let block = app.at(&format!("/api/v1/users/{bo}/block"));
+    let block = format!("/api/v1/users/{bo}/block");
+    // Raw: a form body and a plain upload, as another site's page would send them.
     for (name, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "same-site")] {
-        let r = t.owner.post(&block).header(name, value).header("content-type", "application/x-www-form-urlencoded");
-        assert_eq!(code(r.body("a=b").send().await.unwrap()).await, (403, "cross_origin_refused".into()), "{name}");
+        let r = t.owner.post(app.at(&block)).header(name, value);
+        let r = r.header("content-type", "application/x-www-form-urlencoded").body("a=b").send().await.unwrap();
+        assert_eq!(crate::code(r).await, (403, "cross_origin_refused".into()), "{name}");
     }
     let planted = t.owner.post(app.at("/api/v1/files?name=planted.txt")).header("origin", "https://evil.example");
     assert_eq!(planted.body("x").send().await.unwrap().status(), 403);
-    let same = t.owner.post(&block).header("origin", app.url.as_str()).header("sec-fetch-site", "same-origin");
-    assert_eq!(same.send().await.unwrap().status(), 200, "valv's own origin passes");
+    let own = [("origin", app.url.as_str()), ("sec-fetch-site", "same-origin")];
+    assert_eq!(api.send(&t.owner, Method::POST, &block, None, &own).await.status, 200, "valv's own origin passes");
 
-    let body = json!({ "tenant": "acme", "email": t.owner_email, "password": PASSWORD });
-    let r = client().post(app.at("/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
-    let set = r.headers()["set-cookie"].to_str().unwrap();
+    let r = api.sign_in(&client(), "acme", &t.owner_email, PASSWORD).await;
+    let set = r.headers["set-cookie"].to_str().unwrap();
     assert!(set.starts_with("__Host-valv_session="), "{set}");
     assert!(set.contains("Max-Age=43200"), "session_hours (12) in seconds: {set}");
 
     let short = app_with(&[], &[("VALV_SESSION_HOURS", "2")]);
     let op = short.operator().await;
     let t = short.tenant(&op, "acme").await;
-    let body = json!({ "tenant": "acme", "email": t.owner_email, "password": PASSWORD });
-    let r = client().post(short.at("/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
-    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=7200"), "session_hours = 2");
+    let r = short.api().sign_in(&client(), "acme", &t.owner_email, PASSWORD).await;
+    assert!(r.headers["set-cookie"].to_str().unwrap().contains("Max-Age=7200"), "session_hours = 2");
 }

@@ -1,3 +1,6 @@
+//! The command line: managing tenants and users, help with an example for
+//! every command, settings named at start, and the self-signed certificate.
+
 use serde_json::Value;
 
 use crate::app;
@@ -121,8 +124,8 @@ async fn the_self_signed_certificate_lasts_a_year_and_is_renewed_before_its_end(
     let tls = app.data_dir().join("tls");
     let ends = std::fs::read_to_string(tls.join("cert.expires")).unwrap();
     let ends = valv_domain::parse_stamp(ends.trim()).unwrap();
-    let health = valv_testkit::client().get(app.at("/healthz")).send().await.unwrap();
-    let date = health.headers()["date"].to_str().unwrap();
+    let health = app.api().health().await;
+    let date = health.headers["date"].to_str().unwrap();
     let served_at = time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc2822).unwrap();
     let days = (ends - served_at).whole_days();
     assert!((364..=366).contains(&days), "valid for a year: {days} days");
@@ -134,6 +137,5 @@ async fn the_self_signed_certificate_lasts_a_year_and_is_renewed_before_its_end(
     let again = valv_testkit::spawn_at(std::path::Path::new(env!("CARGO_BIN_EXE_valv")), root, &[], &[]);
     let renewed = std::fs::read(again.data_dir().join("tls/cert.pem")).unwrap();
     assert_ne!(renewed, first, "ten days before its end it was made anew");
-    let r = valv_testkit::client().get(again.at("/healthz")).send().await.unwrap();
-    assert_eq!(r.status(), 200, "and is served");
+    assert_eq!(again.api().health().await.status, 200, "and is served");
 }

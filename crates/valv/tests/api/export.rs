@@ -7,8 +7,9 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
+use valv_testkit::Api;
 
-use crate::{app, code};
+use crate::app;
 
 /// path -> bytes of every part of a tar archive.
 pub(crate) fn parts(archive: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -69,57 +70,24 @@ fn comparable(doc: &[u8]) -> Value {
 #[tokio::test]
 async fn an_export_imported_elsewhere_exports_the_same_content() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     app.member(&t, "bo@acme.example", "member").await;
     let col = json!({ "name": "contacts", "data_subject": true, "fields": [
         { "name": "name", "type": "text", "personal": "identity" }, { "name": "age", "type": "number" }]});
-    t.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap();
+    let _ = api.create_collection(&t.owner, col).await.created();
     let mut ids = Vec::new();
     for n in ["Ada", "Bea", "Cy"] {
-        let r: Value = t
-            .owner
-            .post(app.at("/api/v1/collections/contacts/records"))
-            .json(&json!({ "name": n, "age": 30 }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = api.create_record(&t.owner, "contacts", json!({ "name": n, "age": 30 })).await.created();
         ids.push(r["id"].as_str().unwrap().to_owned());
     }
-    let rec = |id: &str| app.at(&format!("/api/v1/collections/contacts/records/{id}"));
-    t.owner.patch(rec(&ids[0])).json(&json!({ "age": 31 })).send().await.unwrap();
-    t.owner.delete(rec(&ids[1])).send().await.unwrap();
-    let f: Value = t
-        .owner
-        .post(app.at("/api/v1/files?folder=/docs&name=a.bin"))
-        .body(vec![1u8; 300_000])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    t.owner
-        .put(app.at(&format!("/api/v1/files/{}/content", f["id"].as_str().unwrap())))
-        .body(vec![2u8; 100])
-        .send()
-        .await
-        .unwrap();
-    let gone: Value = t
-        .owner
-        .post(app.at("/api/v1/files?name=gone.bin"))
-        .body(vec![4u8; 10])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let _ = api.update_record(&t.owner, "contacts", &ids[0], json!({ "age": 31 }), None).await.ok();
+    assert_eq!(api.delete_record(&t.owner, "contacts", &ids[1], None).await.status, 204);
+    let f = api.upload(&t.owner, "/docs", "a.bin", vec![1u8; 300_000]).await.created();
+    let _ = api.upload_version(&t.owner, f["id"].as_str().unwrap(), vec![2u8; 100]).await.ok();
+    let gone = api.upload(&t.owner, "/", "gone.bin", vec![4u8; 10]).await.created();
     let gone = gone["id"].as_str().unwrap().to_owned();
-    assert_eq!(t.owner.delete(app.at(&format!("/api/v1/files/{gone}"))).send().await.unwrap().status(), 204);
+    assert_eq!(api.delete_file(&t.owner, &gone).await.status, 204);
 
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
@@ -128,7 +96,7 @@ async fn an_export_imported_elsewhere_exports_the_same_content() {
         !early.status.success() && String::from_utf8_lossy(&early.stderr).contains("agreement ended"),
         "operators wait for the end"
     );
-    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap();
+    let _ = api.tenant_action(&op, &t.id, "terminate").await.ok();
     let done = ok(&app.cli(&["export", "--tenant", &t.id, "--out", a.to_str().unwrap(), "--json"]));
     assert_eq!(done["progress"]["items_done"], done["progress"]["items_total"], "progress reaches the total");
 
@@ -172,10 +140,10 @@ async fn an_export_imported_elsewhere_exports_the_same_content() {
 /// the CLI: its id, a temporary folder and the archive in it.
 async fn exported_tenant(byte: u8, len: usize) -> (String, tempfile::TempDir, std::path::PathBuf) {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    t.owner.post(app.at("/api/v1/files?name=x.bin")).body(vec![byte; len]).send().await.unwrap();
-    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap();
+    let _ = api.upload(&t.owner, "/", "x.bin", vec![byte; len]).await.created();
+    let _ = api.tenant_action(&op, &t.id, "terminate").await.ok();
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("exported.tar");
     ok(&app.cli(&["export", "--tenant", &t.id, "--out", archive.to_str().unwrap()]));
@@ -285,30 +253,21 @@ async fn two_imports_of_one_archive_at_once_leave_one_readable_tenant() {
 #[tokio::test]
 async fn administrators_export_through_the_api_with_progress() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let (_, member) = app.member(&t, "m@acme.example", "member").await;
-    t.owner.post(app.at("/api/v1/files?name=a.bin")).body(vec![3u8; 200_000]).send().await.unwrap();
-    assert_eq!(member.post(app.at("/api/v1/exports")).send().await.unwrap().status(), 403, "members do not export");
-    let r = t.owner.post(app.at("/api/v1/exports")).send().await.unwrap();
-    assert_eq!(r.status(), 202);
-    let job: Value = r.json().await.unwrap();
-    let url = app.at(&format!("/api/v1/exports/{}", job["id"].as_str().unwrap()));
-    let mut state = job;
-    for _ in 0..100 {
-        if state["state"] != "running" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        state = t.owner.get(&url).send().await.unwrap().json().await.unwrap();
-    }
+    let _ = api.upload(&t.owner, "/", "a.bin", vec![3u8; 200_000]).await.created();
+    assert_eq!(api.start_export(&member).await.status, 403, "members do not export");
+    let job = api.start_export(&t.owner).await.expect(202);
+    let id = job["id"].as_str().unwrap();
+    let state = finished(&api, &t.owner, id).await;
     assert_eq!(state["state"], "done", "{state}");
     assert_eq!(state["progress"]["bytes_done"], 200_000);
-    let archive = t.owner.get(format!("{url}/archive")).send().await.unwrap();
-    assert_eq!(archive.headers()["content-type"], "application/x-tar");
+    let archive = api.export_archive(&t.owner, id).await;
+    assert_eq!(archive.headers["content-type"], "application/x-tar");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("api.tar");
-    std::fs::write(&path, archive.bytes().await.unwrap()).unwrap();
+    std::fs::write(&path, archive.bytes).unwrap();
     let p = parts(&path);
     assert!(p.contains_key("manifest.json") && p.contains_key("export.json"));
     let journal = app.journal(&t.owner).await;
@@ -316,7 +275,7 @@ async fn administrators_export_through_the_api_with_progress() {
 
     // The CLI writes `export.json` straight into its place in the file: the
     // same archive, every part matching its manifest hash.
-    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap();
+    let _ = api.tenant_action(&op, &t.id, "terminate").await.ok();
     let file = dir.path().join("cli.tar");
     ok(&app.cli(&["export", "--tenant", &t.id, "--out", file.to_str().unwrap(), "--json"]));
     let f = parts(&file);
@@ -333,6 +292,18 @@ async fn administrators_export_through_the_api_with_progress() {
     }
 }
 
+/// The state of export `id` once it no longer runs.
+async fn finished(api: &Api<'_>, admin: &reqwest::Client, id: &str) -> Value {
+    for _ in 0..400 {
+        let state = api.export_status(admin, id).await.ok();
+        if state["state"] != "running" {
+            return state;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the export did not finish");
+}
+
 /// The path under `files/` of the first file part.
 fn first_file(parts: &BTreeMap<String, Vec<u8>>) -> String {
     parts.keys().find_map(|k| k.strip_prefix("files/")).unwrap().to_owned()
@@ -341,11 +312,10 @@ fn first_file(parts: &BTreeMap<String, Vec<u8>>) -> String {
 #[tokio::test]
 async fn a_blocked_tenant_is_not_exported_by_anyone() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    op.post(app.at(&format!("/api/v1/tenants/{}/block", t.id))).send().await.unwrap();
-    let r = t.owner.post(app.at("/api/v1/exports")).send().await.unwrap();
-    assert_eq!(crate::code(r).await, (403, "tenant_blocked".into()), "its administrators are shut out");
+    let _ = api.tenant_action(&op, &t.id, "block").await.ok();
+    api.start_export(&t.owner).await.error(403, "tenant_blocked"); // its administrators are shut out
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("blocked.tar");
     let o = app.cli(&["export", "--tenant", &t.id, "--out", out.to_str().unwrap()]);
@@ -362,33 +332,18 @@ async fn a_blocked_tenant_is_not_exported_by_anyone() {
 #[tokio::test]
 async fn one_export_runs_at_a_time_and_a_new_one_replaces_the_last_archive() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    t.owner.post(app.at("/api/v1/files?name=big.bin")).body(vec![5u8; 24 << 20]).send().await.unwrap();
-    let start = || t.owner.post(app.at("/api/v1/exports")).send();
-    let (a, b) = tokio::join!(start(), start());
-    let (a, b) = (a.unwrap(), b.unwrap());
-    let (accepted, refused) = if a.status() == 202 { (a, b) } else { (b, a) };
-    assert_eq!(code(refused).await, (409, "export_running".into()), "the other is refused");
-    let first_id = accepted.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let _ = api.upload(&t.owner, "/", "big.bin", vec![5u8; 24 << 20]).await.created();
+    let (a, b) = tokio::join!(api.start_export(&t.owner), api.start_export(&t.owner));
+    let (accepted, refused) = if a.status == 202 { (a, b) } else { (b, a) };
+    refused.error(409, "export_running"); // the other is refused
+    let first = accepted.expect(202);
+    let first_id = first["id"].as_str().unwrap();
 
-    let done = |id: String| {
-        let url = app.at(&format!("/api/v1/exports/{id}"));
-        let owner = t.owner.clone();
-        async move {
-            for _ in 0..400 {
-                let s: Value = owner.get(&url).send().await.unwrap().json().await.unwrap();
-                if s["state"] != "running" {
-                    return s;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            panic!("the export did not finish");
-        }
-    };
-    assert_eq!(done(first_id.clone()).await["state"], "done");
-    let next: Value = t.owner.post(app.at("/api/v1/exports")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(done(next["id"].as_str().unwrap().to_owned()).await["state"], "done");
-    let old = t.owner.get(app.at(&format!("/api/v1/exports/{first_id}/archive"))).send().await.unwrap();
-    assert_eq!(old.status(), 404, "the earlier archive is gone");
+    assert_eq!(finished(&api, &t.owner, first_id).await["state"], "done");
+    let next = api.start_export(&t.owner).await.expect(202);
+    assert_eq!(finished(&api, &t.owner, next["id"].as_str().unwrap()).await["state"], "done");
+    let old = api.export_archive(&t.owner, first_id).await;
+    assert_eq!(old.status, 404, "the earlier archive is gone");
 }

@@ -1,13 +1,14 @@
 //! Files: every version kept, downloads with ranges, encryption at rest,
 //! dedup, integrity on read, bad names and limits.
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use valv_testkit::TestApp;
 
-use crate::{app, app_with, code};
+use crate::{app, app_with};
 
 use crate::noise as content;
 
-fn blob_files(app: &valv_testkit::TestApp) -> Vec<std::path::PathBuf> {
+fn blob_files(app: &TestApp) -> Vec<std::path::PathBuf> {
     fn walk(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
             let p = e.path();
@@ -22,9 +23,10 @@ fn blob_files(app: &valv_testkit::TestApp) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn every_version_is_kept_and_served_with_ranges() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let v1 = content(3 << 20, 1);
+    // Raw: the typed upload sends no media type, and this one is declared.
     let r = t
         .owner
         .post(app.at("/api/v1/files?folder=/contracts&name=deal.pdf"))
@@ -40,64 +42,45 @@ async fn every_version_is_kept_and_served_with_ranges() {
     assert_eq!(f["versions"][0]["media_type"], "application/pdf");
     let mut v2 = v1.clone();
     v2[1000..1010].copy_from_slice(b"AMENDMENT!");
-    let r = t.owner.put(app.at(&format!("/api/v1/files/{id}/content"))).body(v2.clone()).send().await.unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["current_version"], 2);
+    assert_eq!(api.upload_version(&t.owner, &id, v2.clone()).await.ok()["current_version"], 2);
 
-    let get = |path: String| t.owner.get(app.at(&path)).send();
-    assert_eq!(get(format!("/api/v1/files/{id}/content")).await.unwrap().bytes().await.unwrap().as_ref(), &v2[..]);
-    let old = get(format!("/api/v1/files/{id}/versions/1/content")).await.unwrap();
-    assert_eq!(old.headers()["content-disposition"], "attachment; filename*=UTF-8''deal.pdf");
-    assert_eq!(old.bytes().await.unwrap().as_ref(), &v1[..], "version 1 is kept");
+    assert_eq!(api.download(&t.owner, &id, None, None).await.bytes, v2);
+    let old = api.download(&t.owner, &id, Some(1), None).await;
+    assert_eq!(old.headers["content-disposition"], "attachment; filename*=UTF-8''deal.pdf");
+    assert_eq!(old.bytes, v1, "version 1 is kept");
 
-    let r = t
-        .owner
-        .get(app.at(&format!("/api/v1/files/{id}/content")))
-        .header("range", "bytes=995-1014")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 206);
-    assert_eq!(r.headers()["content-range"], format!("bytes 995-1014/{}", v2.len()).as_str());
-    assert_eq!(r.bytes().await.unwrap().as_ref(), &v2[995..1015]);
-    let r =
-        t.owner.get(app.at(&format!("/api/v1/files/{id}/content"))).header("range", "bytes=-7").send().await.unwrap();
-    assert_eq!(r.bytes().await.unwrap().as_ref(), &v2[v2.len() - 7..]);
-    let r = t
-        .owner
-        .get(app.at(&format!("/api/v1/files/{id}/content")))
-        .header("range", "bytes=99999999-")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(code(r).await, (416, "range_not_satisfiable".into()));
+    let part = api.download(&t.owner, &id, None, Some("bytes=995-1014")).await;
+    assert_eq!(part.status, 206);
+    assert_eq!(part.headers["content-range"], format!("bytes 995-1014/{}", v2.len()).as_str());
+    assert_eq!(part.bytes, &v2[995..1015]);
+    assert_eq!(api.download(&t.owner, &id, None, Some("bytes=-7")).await.bytes, &v2[v2.len() - 7..]);
+    let beyond = api.download(&t.owner, &id, None, Some("bytes=99999999-")).await;
+    beyond.error(416, "range_not_satisfiable");
 
-    let list: Value =
-        t.owner.get(app.at("/api/v1/files?folder=/contracts")).send().await.unwrap().json().await.unwrap();
+    let list = api.files(&t.owner, Some("/contracts")).await.ok();
     assert_eq!(list[0]["versions"].as_array().unwrap().len(), 2);
-    let same: Value =
-        t.owner.get(app.at("/api/v1/files?folder=/contracts/")).send().await.unwrap().json().await.unwrap();
+    let same = api.files(&t.owner, Some("/contracts/")).await.ok();
     assert_eq!(same, list, "a folder is read as an upload reads it");
-    let bad = t.owner.get(app.at("/api/v1/files?folder=contracts")).send().await.unwrap();
-    assert_eq!(code(bad).await, (422, "validation_failed".into()), "a folder that is not one is refused");
-    assert_eq!(t.owner.delete(app.at(&format!("/api/v1/files/{id}"))).send().await.unwrap().status(), 204);
-    assert_eq!(get(format!("/api/v1/files/{id}")).await.unwrap().status(), 404);
+    // A folder that is not one is refused.
+    api.files(&t.owner, Some("contracts")).await.error(422, "validation_failed");
+    assert_eq!(api.delete_file(&t.owner, &id).await.status, 204);
+    assert_eq!(api.file(&t.owner, &id).await.status, 404);
 }
 
 #[tokio::test]
 async fn content_is_encrypted_at_rest_deduplicated_and_verified_on_read() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let marker = b"VALV-PLAINTEXT-MARKER-".repeat(50_000);
-    let up = |name: &str, body: Vec<u8>| t.owner.post(app.at(&format!("/api/v1/files?name={name}"))).body(body).send();
-    let f: Value = up("a.txt", marker.clone()).await.unwrap().json().await.unwrap();
+    let f = api.upload(&t.owner, "/", "a.txt", marker.clone()).await.created();
     let stored = blob_files(&app);
     assert!(!stored.is_empty());
     for p in &stored {
         let bytes = std::fs::read(p).unwrap();
         assert!(!bytes.windows(22).any(|w| w == b"VALV-PLAINTEXT-MARKER-"), "{} holds plaintext", p.display());
     }
-    assert_eq!(up("b.txt", marker.clone()).await.unwrap().status(), 201);
+    assert_eq!(api.upload(&t.owner, "/", "b.txt", marker.clone()).await.status, 201);
     assert_eq!(blob_files(&app).len(), stored.len(), "the same content is stored once");
 
     let victim = &stored[0];
@@ -105,43 +88,36 @@ async fn content_is_encrypted_at_rest_deduplicated_and_verified_on_read() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
     std::fs::write(victim, bytes).unwrap();
-    let id = f["id"].as_str().unwrap();
-    let r = t.owner.get(app.at(&format!("/api/v1/files/{id}/content"))).send().await.unwrap();
-    assert_eq!(code(r).await, (500, "content_damaged".into()), "damage is an error, never wrong bytes");
+    // Damage is an error, never wrong bytes.
+    api.download(&t.owner, f["id"].as_str().unwrap(), None, None).await.error(500, "content_damaged");
 }
 
 #[tokio::test]
 async fn bad_names_are_refused_and_names_are_unique_after_normalisation() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let before = app.journal(&t.owner).await.len();
-    for (q, want) in [
-        ("name=..%2Fetc%2Fpasswd", "validation_failed"),
-        ("name=a%00b", "validation_failed"),
-        ("name=ok.txt&folder=%2Fa%2F..%2Fb", "validation_failed"),
-        (&format!("name={}", "x".repeat(300)), "validation_failed"),
-    ] {
-        let r = t.owner.post(app.at(&format!("/api/v1/files?{q}"))).body("x").send().await.unwrap();
-        assert_eq!(code(r).await, (422, want.to_owned()), "{q}");
+    // Folder and name as they go into the query string, percent-encoded.
+    for (folder, name) in
+        [("/", "..%2Fetc%2Fpasswd"), ("/", "a%00b"), ("%2Fa%2F..%2Fb", "ok.txt"), ("/", &"x".repeat(300))]
+    {
+        let r = api.upload(&t.owner, folder, name, b"x".to_vec()).await;
+        assert_eq!((r.status.as_u16(), r.body["error"]["code"].as_str()), (422, Some("validation_failed")), "{name}");
     }
-    let r = t.owner.post(app.at("/api/v1/files?name=caf%C3%A9.txt")).body("one").send().await.unwrap();
-    assert_eq!(r.status(), 201);
-    let r = t.owner.post(app.at("/api/v1/files?name=cafe%CC%81.txt")).body("two").send().await.unwrap();
-    assert_eq!(code(r).await, (409, "file_exists".into()), "NFC and NFD spellings are one name");
+    let _ = api.upload(&t.owner, "/", "caf%C3%A9.txt", b"one".to_vec()).await.created();
+    // NFC and NFD spellings are one name.
+    api.upload(&t.owner, "/", "cafe%CC%81.txt", b"two".to_vec()).await.error(409, "file_exists");
     assert_eq!(app.journal(&t.owner).await.len(), before + 1, "only the one upload was journaled");
 }
 
 #[tokio::test]
 async fn size_limits_answer_413_and_store_nothing() {
     let app = app_with(&[], &[("VALV_MAX_FILE_MIB", "1")]);
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    let r = t.owner.post(app.at("/api/v1/files?name=big.bin")).body(content(2 << 20, 7)).send().await.unwrap();
-    let (status, c) = code(r).await;
-    assert_eq!((status, c.as_str()), (413, "file_too_large"));
-    let list: Value = t.owner.get(app.at("/api/v1/files")).send().await.unwrap().json().await.unwrap();
-    assert!(list.as_array().unwrap().is_empty(), "no file appeared");
+    api.upload(&t.owner, "/", "big.bin", content(2 << 20, 7)).await.error(413, "file_too_large");
+    assert_eq!(api.files(&t.owner, None).await.ok(), json!([]), "no file appeared");
 }
 
 #[tokio::test]
@@ -156,8 +132,7 @@ async fn an_upload_cut_short_leaves_no_version() {
     s.write_all(&[7u8; 1000]).await.unwrap();
     drop(s); // the client goes away mid-upload
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let list: Value = t.owner.get(app.at("/api/v1/files")).send().await.unwrap().json().await.unwrap();
-    assert!(list.as_array().unwrap().is_empty(), "no version appears");
+    assert_eq!(app.api().files(&t.owner, None).await.ok(), json!([]), "no version appears");
 }
 
 #[tokio::test]
@@ -192,7 +167,7 @@ async fn an_upload_outlasting_the_request_deadline_goes_through_and_a_stalled_on
     s.write_all(&[7u8; 1000]).await.unwrap();
     let r = reply(s).await;
     assert!(r.starts_with("HTTP/1.1 422") && r.contains("upload_incomplete"), "a stalled upload is refused: {r}");
-    let list: Value = t.owner.get(app.at("/api/v1/files")).send().await.unwrap().json().await.unwrap();
+    let list = app.api().files(&t.owner, None).await.ok();
     let names: Vec<&str> = list.as_array().unwrap().iter().filter_map(|f| f["name"].as_str()).collect();
     assert_eq!(names, ["slow.bin"], "only the slow upload has a version");
 }
@@ -204,16 +179,7 @@ async fn chunks_of_a_broken_upload_are_collected_and_referenced_ones_kept() {
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
     let kept = content(5 << 20, 11);
-    let f: Value = t
-        .owner
-        .post(app.at("/api/v1/files?name=kept.bin"))
-        .body(kept.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let f = app.api().upload(&t.owner, "/", "kept.bin", kept.clone()).await.created();
     let referenced = blob_files(&app).len();
     let (addr, head) = app.raw_upload_head(&app.token(&t.owner).await, "cut.bin", 40 << 20);
     let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -229,66 +195,45 @@ async fn chunks_of_a_broken_upload_are_collected_and_referenced_ones_kept() {
     let v: Value = serde_json::from_slice(&gc.stdout).unwrap();
     assert!(v["chunks_deleted"].as_u64().unwrap() > 0, "{v}");
     assert_eq!(blob_files(&app).len(), referenced, "only referenced chunks remain");
-    let back =
-        t.owner.get(app.at(&format!("/api/v1/files/{}/content", f["id"].as_str().unwrap()))).send().await.unwrap();
-    assert_eq!(back.bytes().await.unwrap().as_ref(), &kept[..], "referenced content is intact");
+    let back = app.api().download(&t.owner, f["id"].as_str().unwrap(), None, None).await;
+    assert_eq!(back.bytes, kept, "referenced content is intact");
 }
 
 #[tokio::test]
 async fn operators_set_per_tenant_limits() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    let url = app.at(&format!("/api/v1/tenants/{}/limits", t.id));
-    let r = op
-        .patch(&url)
-        .json(&serde_json::json!({ "max_file_mib": 1, "max_records_per_collection": 1 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["max_file_bytes"], 1 << 20);
-    assert_eq!(t.owner.patch(&url).json(&serde_json::json!({ "max_file_mib": 9 })).send().await.unwrap().status(), 403);
-    let r = t.owner.post(app.at("/api/v1/files?name=big.bin")).body(content(3 << 20, 3)).send().await.unwrap();
-    assert_eq!(code(r).await, (413, "file_too_large".into()));
-    let col = serde_json::json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
-    t.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap();
-    let add =
-        || t.owner.post(app.at("/api/v1/collections/notes/records")).json(&serde_json::json!({ "text": "x" })).send();
-    assert_eq!(add().await.unwrap().status(), 201);
-    let (status, c) = code(add().await.unwrap()).await;
-    assert_eq!((status, c.as_str()), (422, "quota_records"), "the limit is named");
-    let r = op.patch(&url).json(&serde_json::json!({ "max_storage_gib": 0 })).send().await.unwrap();
-    assert_eq!(r.status(), 422, "zero limits are refused");
+    let limits = json!({ "max_file_mib": 1, "max_records_per_collection": 1 });
+    assert_eq!(api.set_limits(&op, &t.id, limits).await.ok()["max_file_bytes"], 1 << 20);
+    assert_eq!(api.set_limits(&t.owner, &t.id, json!({ "max_file_mib": 9 })).await.status, 403);
+    api.upload(&t.owner, "/", "big.bin", content(3 << 20, 3)).await.error(413, "file_too_large");
+    let col = json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
+    let _ = api.create_collection(&t.owner, col).await.created();
+    let add = async || api.create_record(&t.owner, "notes", json!({ "text": "x" })).await;
+    assert_eq!(add().await.status, 201);
+    add().await.error(422, "quota_records"); // the limit is named
+    let zero = api.set_limits(&op, &t.id, json!({ "max_storage_gib": 0 })).await;
+    assert_eq!(zero.status, 422, "zero limits are refused");
 }
 
 #[tokio::test]
 async fn concurrent_uploads_to_one_file_never_overwrite_a_version() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    let f: Value =
-        t.owner.post(app.at("/api/v1/files?name=shared.txt")).body("v1").send().await.unwrap().json().await.unwrap();
-    let url = app.at(&format!("/api/v1/files/{}/content", f["id"].as_str().unwrap()));
-    let puts = (0..6).map(|i| t.owner.put(&url).body(format!("writer {i}")).send());
-    let results = futures::future::join_all(puts).await;
+    let f = api.upload(&t.owner, "/", "shared.txt", b"v1".to_vec()).await.created();
+    let id = f["id"].as_str().unwrap();
+    let puts = (0..6).map(|i| api.upload_version(&t.owner, id, format!("writer {i}").into_bytes()));
     let mut ok = 0;
-    for r in results {
-        let r = r.unwrap();
-        match r.status().as_u16() {
+    for r in futures::future::join_all(puts).await {
+        match r.status.as_u16() {
             200 => ok += 1,
-            409 => assert_eq!(code(r).await.1, "version_conflict"),
+            409 => assert_eq!(r.body["error"]["code"], "version_conflict"),
             other => panic!("unexpected {other}"),
         }
     }
-    let file: Value = t
-        .owner
-        .get(app.at(&format!("/api/v1/files/{}", f["id"].as_str().unwrap())))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let file = api.file(&t.owner, id).await.ok();
     let versions = file["versions"].as_array().unwrap();
     assert_eq!(versions.len(), 1 + ok, "every acknowledged upload is a version of its own");
     let numbers: Vec<u64> = versions.iter().map(|v| v["version"].as_u64().unwrap()).collect();
@@ -298,22 +243,19 @@ async fn concurrent_uploads_to_one_file_never_overwrite_a_version() {
 #[tokio::test]
 async fn file_fields_refer_to_files_of_the_same_tenant_only_and_huge_records_are_refused() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let a = app.tenant(&op, "acme").await;
     let b = app.tenant(&op, "beta").await;
-    let theirs: Value =
-        b.owner.post(app.at("/api/v1/files?name=b.txt")).body("b").send().await.unwrap().json().await.unwrap();
-    let ours: Value =
-        a.owner.post(app.at("/api/v1/files?name=a.txt")).body("a").send().await.unwrap().json().await.unwrap();
-    let col = serde_json::json!({ "name": "docs", "fields": [{ "name": "attachment", "type": "file" }, { "name": "body", "type": "text" }] });
-    a.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap();
-    let post = |v: Value| a.owner.post(app.at("/api/v1/collections/docs/records")).json(&v).send();
-    let v: Value = post(serde_json::json!({ "attachment": theirs["id"] })).await.unwrap().json().await.unwrap();
-    assert_eq!(v["error"]["fields"][0]["code"], "reference_invalid");
-    assert_eq!(post(serde_json::json!({ "attachment": ours["id"] })).await.unwrap().status(), 201);
-    let huge = "x".repeat(300 * 1024);
-    let v: Value = post(serde_json::json!({ "body": huge })).await.unwrap().json().await.unwrap();
-    assert_eq!(v["error"]["fields"][0]["code"], "too_large");
+    let theirs = api.upload(&b.owner, "/", "b.txt", b"b".to_vec()).await.created();
+    let ours = api.upload(&a.owner, "/", "a.txt", b"a".to_vec()).await.created();
+    let col = json!({ "name": "docs", "fields": [{ "name": "attachment", "type": "file" }, { "name": "body", "type": "text" }] });
+    let _ = api.create_collection(&a.owner, col).await.created();
+    let post = async |v: Value| api.create_record(&a.owner, "docs", v).await;
+    let across = post(json!({ "attachment": theirs["id"] })).await;
+    assert_eq!(across.body["error"]["fields"][0]["code"], "reference_invalid");
+    assert_eq!(post(json!({ "attachment": ours["id"] })).await.status, 201);
+    let huge = post(json!({ "body": "x".repeat(300 * 1024) })).await;
+    assert_eq!(huge.body["error"]["fields"][0]["code"], "too_large");
 }
 
 /// Review M1: an upload cut off leaves orphan chunks; days later the client
@@ -355,7 +297,7 @@ async fn garbage_collection_during_an_upload_never_takes_a_chunk_it_reuses() {
     s.read_to_string(&mut reply).await.unwrap();
     assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
     let id = reply.split("\"id\":\"").nth(1).unwrap().split('"').next().unwrap();
-    let back = t.owner.get(app.at(&format!("/api/v1/files/{id}/content"))).send().await.unwrap();
-    assert_eq!(back.status(), 200);
-    assert!(back.bytes().await.unwrap().as_ref() == &bytes[..], "every byte reads back");
+    let back = app.api().download(&t.owner, id, None, None).await;
+    assert_eq!(back.status, 200);
+    assert!(back.bytes == bytes, "every byte reads back");
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use valv_testkit::{PASSWORD, TestApp, post_json, upload};
+use valv_testkit::{PASSWORD, TestApp};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_valv"))
@@ -61,15 +61,14 @@ async fn two_servers_share_one_database_and_one_of_them_leads() {
     assert!(b.setup_token.is_none(), "the second server sees the operator the first one made");
 
     // A session made on one server is valid on the other; what one writes, the other reads.
+    let (on_a, on_b) = (a.api(), b.api());
     let col = json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
-    assert_eq!(t.owner.post(a.at("/api/v1/collections")).json(&col).send().await.unwrap().status(), 201);
-    let rec = post_json(&t.owner, b.at("/api/v1/collections/notes/records"), json!({ "text": "via b" })).await;
-    let url = |app: &TestApp| app.at(&format!("/api/v1/collections/notes/records/{}", rec["id"].as_str().unwrap()));
-    let got: Value = t.owner.get(url(&a)).send().await.unwrap().json().await.unwrap();
+    let _ = on_a.create_collection(&t.owner, col).await.created();
+    let rec = on_b.create_record(&t.owner, "notes", json!({ "text": "via b" })).await.created();
+    let got = on_a.record(&t.owner, "notes", rec["id"].as_str().unwrap()).await.ok();
     assert_eq!(got["data"]["text"], "via b");
-    let file = upload(&t.owner, b.at("/api/v1/files?name=n.bin"), vec![5u8; 30_000]).await;
-    let content = |app: &TestApp| app.at(&format!("/api/v1/files/{}/content", file["id"].as_str().unwrap()));
-    assert_eq!(t.owner.get(content(&a)).send().await.unwrap().bytes().await.unwrap().to_vec(), vec![5u8; 30_000]);
+    let file = on_b.upload(&t.owner, "/", "n.bin", vec![5u8; 30_000]).await.created();
+    assert_eq!(on_a.download(&t.owner, file["id"].as_str().unwrap(), None, None).await.bytes, vec![5u8; 30_000]);
 
     // The journal is one: written by both servers in one order, it verifies.
     let o = a.cli(&["audit", "verify", "--json"]);
@@ -82,8 +81,7 @@ async fn two_servers_share_one_database_and_one_of_them_leads() {
     drop(leader);
     wait_until("the other server takes the lead", async || follower.logs().contains(LEADS)).await;
     // And ships: the target catches up with what was written.
-    let r = t.owner.post(follower.at("/api/v1/collections/notes/records")).json(&json!({ "text": "later" })).send();
-    assert_eq!(r.await.unwrap().status(), 201);
+    let _ = follower.api().create_record(&t.owner, "notes", json!({ "text": "later" })).await.created();
     wait_until("the new leader ships the journal", async || {
         let o = follower.cli(&["backup", "status", "--json"]);
         let s: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
@@ -98,14 +96,14 @@ async fn a_restore_into_a_new_database_is_served_as_it_was() {
     let list = format!("[\"one={}\"]", dir.path().join("one").display());
     let env = [("VALV_BACKUP_TARGETS", list.as_str())];
     let app = crate::app_with(&[], &env);
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let col = json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
-    t.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap();
-    let rec = post_json(&t.owner, app.at("/api/v1/collections/notes/records"), json!({ "text": "as it was" })).await;
-    let rec_path = format!("/api/v1/collections/notes/records/{}", rec["id"].as_str().unwrap());
-    let f = upload(&t.owner, app.at("/api/v1/files?name=a.bin"), vec![9u8; 70_000]).await;
-    let content_path = format!("/api/v1/files/{}/content", f["id"].as_str().unwrap());
+    let _ = api.create_collection(&t.owner, col).await.created();
+    let rec = api.create_record(&t.owner, "notes", json!({ "text": "as it was" })).await.created();
+    let rec = rec["id"].as_str().unwrap();
+    let f = api.upload(&t.owner, "/", "a.bin", vec![9u8; 70_000]).await.created();
+    let f = f["id"].as_str().unwrap();
     wait_until("the target holds the journal", async || {
         let s: Value = serde_json::from_slice(&app.cli(&["backup", "status", "--json"]).stdout).unwrap();
         s["targets"][0]["shipped_seq"] == s["journal_seq"]
@@ -113,7 +111,7 @@ async fn a_restore_into_a_new_database_is_served_as_it_was() {
     .await;
     let instant = app.journal(&t.owner).await[0]["at"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    t.owner.patch(app.at(&rec_path)).json(&json!({ "text": "changed later" })).send().await.unwrap();
+    let _ = api.update_record(&t.owner, "notes", rec, json!({ "text": "changed later" }), None).await.ok();
 
     let database = valv_testkit::postgres();
     let restore = || {
@@ -135,10 +133,9 @@ async fn a_restore_into_a_new_database_is_served_as_it_was() {
     let served = serve_on(&database, shared.path(), &[("VALV_BLOBS", blobs.as_str())]);
     let (owner, status, _) = served.sign_in("acme", &t.owner_email, PASSWORD).await;
     assert_eq!(status, 200, "accounts come back");
-    let r: Value = owner.get(served.at(&rec_path)).send().await.unwrap().json().await.unwrap();
+    let r = served.api().record(&owner, "notes", rec).await.ok();
     assert_eq!((r["data"]["text"].as_str(), r["revision"].as_u64()), (Some("as it was"), Some(1)), "{r}");
-    let bytes = owner.get(served.at(&content_path)).send().await.unwrap().bytes().await.unwrap();
-    assert_eq!(bytes.to_vec(), vec![9u8; 70_000]);
+    assert_eq!(served.api().download(&owner, f, None, None).await.bytes, vec![9u8; 70_000]);
     let o = served.cli(&["audit", "verify", "--json"]);
     assert!(o.status.success(), "the restored journal verifies: {}", String::from_utf8_lossy(&o.stdout));
 }
@@ -154,7 +151,7 @@ async fn a_restore_into_a_new_database_is_served_as_it_was() {
 async fn a_leader_cut_off_hands_over_and_every_write_reaches_the_backup() {
     let Pair { database, shared, a, b, t } = pair().await;
     let col = json!({ "name": "notes", "fields": [{ "name": "n", "type": "number" }] });
-    assert_eq!(t.owner.post(a.at("/api/v1/collections")).json(&col).send().await.unwrap().status(), 201);
+    let _ = a.api().create_collection(&t.owner, col).await.created();
     const LEADS: &str = "leads the background work";
     let leads = || a.logs().matches(LEADS).count() + b.logs().matches(LEADS).count();
     wait_until("a server leads", async || leads() == 1).await;
@@ -167,8 +164,7 @@ async fn a_leader_cut_off_hands_over_and_every_write_reaches_the_backup() {
                 break;
             }
             let server = if n % 2 == 0 { &a } else { &b };
-            let r = t.owner.post(server.at("/api/v1/collections/notes/records")).json(&json!({ "n": n })).send();
-            assert_eq!(r.await.unwrap().status(), 201);
+            let _ = server.api().create_record(&t.owner, "notes", json!({ "n": n })).await.created();
             writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -5,9 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
-
-use crate::{app_with, code};
+use crate::app_with;
 
 /// The EICAR anti-virus test file (68 bytes); harmless, detected by every scanner.
 const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
@@ -67,17 +65,14 @@ pub async fn clamd() -> (Daemon, u16) {
 async fn uploads_are_scanned_and_malware_is_refused_with_its_name() {
     let (_clamd, port) = clamd().await;
     let app = app_with(&[], &[("VALV_CLAMD", &format!("127.0.0.1:{port}"))]);
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    let r = t.owner.post(app.at("/api/v1/files?name=clean.txt")).body("just a letter").send().await.unwrap();
-    assert_eq!(r.status(), 201);
-    assert_eq!(r.json::<Value>().await.unwrap()["versions"][0]["scan"], "clean (clamd)");
+    let clean = api.upload(&t.owner, "/", "clean.txt", b"just a letter".to_vec()).await.created();
+    assert_eq!(clean["versions"][0]["scan"], "clean (clamd)");
 
-    let r = t.owner.post(app.at("/api/v1/files?name=eicar.com")).body(EICAR).send().await.unwrap();
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "malware_found", "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("Eicar-Test-Signature"), "names the signature: {v}");
-    let list: Value = t.owner.get(app.at("/api/v1/files")).send().await.unwrap().json().await.unwrap();
+    let named = api.upload(&t.owner, "/", "eicar.com", EICAR.into()).await.error(422, "malware_found");
+    assert!(named.contains("Eicar-Test-Signature"), "names the signature: {named}");
+    let list = api.files(&t.owner, None).await.ok();
     assert_eq!(list.as_array().unwrap().len(), 1, "the infected upload was not stored");
     let refused =
         app.journal(&t.owner).await.into_iter().find(|e| e["action"] == "file.malware_refused").expect("journaled");
@@ -90,13 +85,13 @@ async fn an_unreachable_scanner_refuses_uploads_unless_told_to_fail_open() {
     let app = app_with(&[], &[("VALV_CLAMD", &dead)]);
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
-    let r = t.owner.post(app.at("/api/v1/files?name=a.txt")).body("x").send().await.unwrap();
-    assert_eq!(code(r).await, (503, "scanner_unavailable".into()), "fail closed");
+    // Fail closed.
+    app.api().upload(&t.owner, "/", "a.txt", b"x".to_vec()).await.error(503, "scanner_unavailable");
     let open = app_with(&[], &[("VALV_CLAMD", &dead), ("VALV_CLAMD_FAIL_OPEN", "true")]);
     let op = open.operator().await;
     let t = open.tenant(&op, "acme").await;
-    let r = t.owner.post(open.at("/api/v1/files?name=a.txt")).body("x").send().await.unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["versions"][0]["scan"], "not scanned");
+    let f = open.api().upload(&t.owner, "/", "a.txt", b"x".to_vec()).await.created();
+    assert_eq!(f["versions"][0]["scan"], "not scanned");
 }
 
 #[tokio::test]
@@ -121,22 +116,12 @@ async fn file_content_lives_in_an_s3_compatible_store() {
         &[],
         &[("VALV_BLOBS", &url), ("AWS_ACCESS_KEY_ID", "valvkey"), ("AWS_SECRET_ACCESS_KEY", "valvsecret")],
     );
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let body: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    let f: Value = t
-        .owner
-        .post(app.at("/api/v1/files?name=s3.bin"))
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = f["id"].as_str().unwrap();
-    let back = t.owner.get(app.at(&format!("/api/v1/files/{id}/content"))).send().await.unwrap().bytes().await.unwrap();
-    assert_eq!(back.as_ref(), &body[..], "round trip through S3");
+    let f = api.upload(&t.owner, "/", "s3.bin", body.clone()).await.created();
+    let back = api.download(&t.owner, f["id"].as_str().unwrap(), None, None).await;
+    assert_eq!(back.bytes, body, "round trip through S3");
     let chunks = root.join("bucket1").join("chunks").join(&t.id);
     assert!(chunks.exists(), "the chunks are objects in the bucket");
     assert!(!app.data_dir().join("blobs").exists(), "nothing went to the local disk");

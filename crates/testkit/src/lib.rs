@@ -315,21 +315,6 @@ impl TestApp {
     }
 }
 
-/// POSTs `body` as JSON and returns the answer, which must be a success.
-pub async fn post_json(c: &reqwest::Client, url: String, body: Value) -> Value {
-    let r = c.post(url).json(&body).send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    r.json().await.unwrap()
-}
-
-/// Uploads `bytes` as a new file `name` (`url` is the server's
-/// `/api/v1/files?name=…`) and returns the new file, which must be made.
-pub async fn upload(c: &reqwest::Client, url: String, bytes: Vec<u8>) -> Value {
-    let r = c.post(url).body(bytes).send().await.unwrap();
-    assert!(r.status().is_success(), "upload: {}", r.status());
-    r.json().await.unwrap()
-}
-
 /// The TOTP code an authenticator app would show `offset_steps` steps from now.
 #[must_use]
 pub fn totp_code(secret: &str, offset_steps: i64) -> String {

@@ -141,8 +141,11 @@ impl Privacy {
         self.save_request(Actor::Anonymous, Action::RequestReceived, &r).await?;
         let code = format!("{}.{}.{secret}", t.id, r.id);
         let base = self.ctx.settings.public_url.trim_end_matches('/');
+        // The code is also the message's last line, for those who open the page by hand.
         let body = format!(
-            "We received your {} request to {}. Confirm that this address is yours:\n{base}/api/v1/public/requests/verify (send this code)\n{code}\n",
+            "We received your {} request to {}. Confirm that this address is yours on this page:\n\
+             {base}/privacy/verify?code={code}\n\nIf the link does not open, go to {base}/privacy/verify \
+             and enter this code:\n{code}\n",
             r.kind, t.name
         );
         let msg = Message { to: Recipient::Email(email), subject: format!("Confirm your request to {}", t.name), body };

@@ -287,15 +287,15 @@ impl Accounts<'_> {
     pub(crate) async fn send_invitation(&self, tenant: &TenantRow, user: &UserRow, credential: &str) {
         let base = self.ctx.settings.public_url.trim_end_matches('/');
         let until = user.invitation_expires_at.map(valv_domain::stamp).unwrap_or_default();
-        // No link to a page: valv has none to set a password yet, so the message says what to send where.
+        // The code is also the message's last line, for those who open the page by hand.
         let msg = Message {
             to: Recipient::Email(user.email.clone()),
             subject: format!("Your {} account at {}", self.ctx.settings.issuer, tenant.name),
             body: format!(
-                "Hello {},\n\nan account was created for you at {} (sign-in name: {}).\n\
-                 To set your password, send the invitation code below with your new password to\n\
-                 {base}/api/v1/auth/activate as {{\"invitation\": \"<code>\", \"password\": \"<new password>\"}}\n\
-                 before {until} (UTC); your administrator can help, or send you a new invitation.\n\n{credential}\n",
+                "Hello {},\n\nan account was created for you at {} (organisation: {}).\n\
+                 Set your password before {until} (UTC) on this page:\n{base}/activate?code={credential}\n\n\
+                 If the link does not open, go to {base}/activate and enter this invitation code;\n\
+                 your administrator can help, or send you a new invitation.\n\n{credential}\n",
                 user.name, tenant.name, tenant.slug
             ),
         };

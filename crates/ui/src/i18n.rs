@@ -3,9 +3,13 @@
 //! language is the person's choice (the `valv_lang` cookie) or else the
 //! first of the browser's `Accept-Language` (RFC 9110 §12.5.4) valv speaks.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader as _, langid};
 
 fluent_templates::static_loader! {
@@ -85,6 +89,20 @@ impl Tr {
         LOCALES.lookup(&self.0.id(), key)
     }
 
+    /// A day as people write it here: "2 January 2027", "2 januari 2027"
+    /// (UTC: a deadline's day is the same for the organisation and the subject).
+    pub(crate) fn date(&self, t: time::OffsetDateTime) -> String {
+        let t = t.to_offset(time::UtcOffset::UTC);
+        let month = self.t(&format!("month-{}", u8::from(t.month())));
+        format!("{} {month} {}", t.day(), t.year())
+    }
+
+    /// The message `key` with its one argument `name`.
+    pub(crate) fn t_with(&self, key: &str, name: &'static str, value: String) -> String {
+        let args = HashMap::from([(Cow::Borrowed(name), FluentValue::from(value))]);
+        LOCALES.lookup_with_args(&self.0.id(), key, &args)
+    }
+
     /// The message for the service's error `code`; the service's own
     /// (English) sentence where the catalogue has none.
     pub(crate) fn error(&self, code: &str, fallback: &str) -> String {
@@ -136,7 +154,8 @@ mod tests {
         assert_eq!(keys("en"), keys("sv"), "the Swedish catalogue has exactly the English keys");
         for lang in [Lang::En, Lang::Sv] {
             for key in keys("en") {
-                let text = Tr(lang).t(&key);
+                // Every argument a message takes, so that each formats whole.
+                let text = Tr(lang).t_with(&key, "due", "1 May 2027".into());
                 assert!(!text.is_empty() && !text.contains("Unknown localization"), "{key} in {lang:?}");
             }
         }

@@ -24,6 +24,8 @@ tokio::task_local! {
 pub(crate) struct Who {
     pub(crate) name: String,
     pub(crate) organisation: String,
+    /// An owner or admin: the navigation offers the administrator's pages.
+    pub(crate) admin: bool,
 }
 
 /// What the frame of every page shows.
@@ -61,6 +63,26 @@ impl Frame {
 
     pub(crate) fn style(&self) -> &'static str {
         crate::assets::style_href()
+    }
+}
+
+/// The refusals of a form's fields, in the page's language, by field name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FieldErrors(Vec<(String, String)>);
+
+impl FieldErrors {
+    pub(crate) fn of(tr: Tr, e: &ServiceError) -> Self {
+        match e {
+            ServiceError::Validation(fields) => {
+                Self(fields.iter().map(|f| (f.field.clone(), tr.error(&f.code, &f.message))).collect())
+            }
+            _ => Self::default(),
+        }
+    }
+
+    /// The refusal of field `name`, if any (templates call this).
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(f, _)| f == name).map(|(_, m)| m.as_str())
     }
 }
 

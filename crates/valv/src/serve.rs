@@ -39,15 +39,19 @@ pub struct ServeArgs {
 /// Runs the server until SIGINT or SIGTERM.
 /// Everything valv answers over HTTP: the JSON API under `/api/` with the
 /// health and metrics routes, and the web pages at every other address.
+/// Told apart by path before either routes, so each keeps its own routes,
+/// path parameters, fallback and security headers.
 fn web(valv: valv_service::Valv, deadline: std::time::Duration) -> axum::Router {
-    // As a service, not a router: its own fallback answers unknown `/api/` addresses in JSON.
-    let api = valv_api::app(valv.clone(), deadline).into_service::<axum::body::Body>();
-    axum::Router::new()
-        .route_service("/api/{*rest}", api.clone())
-        .route_service("/healthz", api.clone())
-        .route_service("/readyz", api.clone())
-        .route_service("/metrics", api)
-        .fallback_service(valv_ui::pages(valv))
+    use tower::ServiceExt as _;
+    let api = valv_api::app(valv.clone(), deadline);
+    let pages = valv_ui::pages(valv);
+    let either = tower::service_fn(move |req: axum::extract::Request| {
+        let path = req.uri().path();
+        let to_api = path.starts_with("/api/") || ["/healthz", "/readyz", "/metrics"].contains(&path);
+        let router = if to_api { api.clone() } else { pages.clone() };
+        router.oneshot(req)
+    });
+    axum::Router::new().fallback_service(either)
 }
 
 pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value) -> anyhow::Result<ExitCode> {

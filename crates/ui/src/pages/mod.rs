@@ -2,8 +2,11 @@
 //! extractor below: session cookie only, never an API token), makes one
 //! service call and renders its template.
 
+mod activate;
 mod home;
 mod landing;
+mod privacy;
+mod requests;
 mod sign_in;
 
 use axum::Router;
@@ -16,7 +19,13 @@ use valv_service::{Caller, ServiceError, Valv};
 use crate::page::PageError;
 
 pub(crate) fn routes() -> Router<Valv> {
-    Router::new().merge(landing::routes()).merge(sign_in::routes()).merge(home::routes())
+    Router::new()
+        .merge(activate::routes())
+        .merge(landing::routes())
+        .merge(sign_in::routes())
+        .merge(home::routes())
+        .merge(privacy::routes())
+        .merge(requests::routes())
 }
 
 /// A signed-in tenant user (any role), by session cookie. Anyone else is

@@ -1,7 +1,9 @@
 //! The web pages in a real browser: `tests/browser/flows.py` drives
 //! Debian's Chromium with Playwright through sign-in (with a wrong password,
 //! with an authenticator code and with a recovery code), the workspace, the
-//! language switch and sign-out, once with JavaScript and once without,
+//! language switch, sign-out, an invitation (a weak password refused with
+//! its reasons, then a strong one), and a data subject's request from the
+//! public form to the owner's list, once with JavaScript and once without,
 //! checking every page with axe-core and writing a screenshot of each to
 //! `target/screenshots`. `scripts/test` installs Chromium and the tools.
 
@@ -22,6 +24,11 @@ async fn people_sign_in_and_work_in_a_browser_with_and_without_javascript() {
     let secret = api.begin_totp(&bo).await.ok()["secret"].as_str().unwrap().to_owned();
     let confirmed = api.confirm_totp(&bo, &totp_code(&secret, 0)).await.ok();
     let recovery = confirmed["recovery_codes"][0].as_str().unwrap().to_owned();
+    let invited = ["cy@acme.example", "di@acme.example"];
+    for (email, phone) in invited.iter().zip(["+46701234501", "+46701234502"]) {
+        let person = json!({ "name": "Cy Invited", "email": email, "phone": phone, "role": "member" });
+        let _ = api.create_user(&t.owner, person).await.created();
+    }
 
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let shots = root.join("../../target/screenshots");
@@ -34,6 +41,8 @@ async fn people_sign_in_and_work_in_a_browser_with_and_without_javascript() {
         .env("VALV_MEMBER_EMAIL", member)
         .env("VALV_MEMBER_TOTP_SECRET", &secret)
         .env("VALV_MEMBER_RECOVERY_CODE", &recovery)
+        .env("VALV_INVITED_EMAILS", invited.join(","))
+        .env("VALV_OUTBOX", app.data_dir().join("outbox"))
         .env("VALV_SCREENSHOTS", &shots)
         .output()
         .await

@@ -129,3 +129,56 @@ async fn pages_speak_the_language_asked_for() {
     let away = c.post(app.at("/language")).form(&[("lang", "sv"), ("back", "//evil.example/"), ("csrf", &csrf)]);
     assert_eq!(away.send().await.unwrap().headers()[header::LOCATION], "/", "never to another site");
 }
+
+/// Signs `c` in through the sign-in page as `email` of `slug`.
+async fn page_sign_in(app: &TestApp, c: &Client, slug: &str, email: &str) {
+    let csrf = sign_in_page(app, c).await;
+    let form = [("tenant", slug), ("email", email), ("password", PASSWORD), ("csrf", &csrf)];
+    let r = c.post(app.at("/sign-in")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{email} signs in");
+}
+
+#[tokio::test]
+async fn the_request_form_reveals_no_organisation_and_says_what_is_wrong_by_field() {
+    let app = app();
+    let op = app.operator().await;
+    let _ = app.tenant(&op, "acme").await;
+    let c = browser();
+    let without_token = |html: String| html.replace(&token(&html), "");
+    let known = c.get(app.at("/t/acme/privacy/request")).send().await.unwrap().text().await.unwrap();
+    let unknown = c.get(app.at("/t/nobody/privacy/request")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(without_token(known).replace("/t/acme/", "/t/nobody/"), without_token(unknown), "the same page");
+
+    let csrf = sign_in_page(&app, &c).await;
+    let bad = [("kind", "access"), ("email", "not an address"), ("message", ""), ("csrf", &csrf)];
+    let r = c.post(app.at("/t/acme/privacy/request")).form(&bad).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"email-error\"") && html.contains("aria-invalid=\"true\""), "tied to its field");
+    assert!(html.contains("value=\"not an address\""), "what was typed is kept");
+}
+
+#[tokio::test]
+async fn an_administrator_sees_only_their_own_organisations_requests_and_members_none() {
+    let app = app();
+    let (api, op) = (app.api(), app.operator().await);
+    let (acme, other) = (app.tenant(&op, "acme").await, app.tenant(&op, "other").await);
+    let _ = api.file_request("acme", "access", "maja@example.org").await.expect(202);
+    let _ = app.member(&acme, "m@acme.example", "member").await;
+
+    let owner = browser();
+    page_sign_in(&app, &owner, "acme", &acme.owner_email).await;
+    let mine = owner.get(app.at("/app/requests")).send().await.unwrap().text().await.unwrap();
+    assert!(mine.contains("maja@example.org") && mine.contains("Address not yet confirmed"), "{mine}");
+
+    let theirs = browser();
+    page_sign_in(&app, &theirs, "other", &other.owner_email).await;
+    let page = theirs.get(app.at("/app/requests")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("maja@example.org") && page.contains("No requests so far."), "another tenant's: none");
+
+    let member = browser();
+    page_sign_in(&app, &member, "acme", "m@acme.example").await;
+    let refused = member.get(app.at("/app/requests")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "members do not see requests");
+    assert!(!refused.text().await.unwrap().contains("maja@example.org"));
+}

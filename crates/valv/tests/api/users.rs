@@ -107,6 +107,9 @@ async fn invitations_name_the_address_valv_listens_on() {
     let _ = app.tenant(&op, "acme").await;
     let mail = app.outbox().into_iter().rev().find(|m| m["to"]["address"] == "owner@acme.example").unwrap();
     let body = mail["body"].as_str().unwrap();
-    assert!(body.contains(&format!("{}/api/v1/auth/activate", app.url)), "{body}");
-    assert!(!body.contains(":0/") && !body.contains("/activate#"), "{body}");
+    let link = body.lines().find(|l| l.starts_with(&format!("{}/activate?code=", app.url))).expect(body);
+    assert!(!body.contains(":0/"), "{body}");
+    let page = valv_testkit::client().get(link).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the link leads to the page that sets the password");
+    assert!(page.text().await.unwrap().contains(&app.invitation("owner@acme.example")), "with the code filled in");
 }

@@ -10,6 +10,7 @@ people first and passes them in the environment.
 import base64
 import hashlib
 import hmac
+import json
 import os
 import pathlib
 import struct
@@ -26,6 +27,8 @@ OWNER = os.environ["VALV_OWNER_EMAIL"]
 MEMBER = os.environ["VALV_MEMBER_EMAIL"]
 TOTP_SECRET = os.environ["VALV_MEMBER_TOTP_SECRET"]
 RECOVERY_CODE = os.environ["VALV_MEMBER_RECOVERY_CODE"]
+INVITED = os.environ["VALV_INVITED_EMAILS"].split(",")
+OUTBOX = pathlib.Path(os.environ["VALV_OUTBOX"])
 SHOTS = pathlib.Path(os.environ["VALV_SCREENSHOTS"])
 
 # Chromium as the machine runs it: no sandbox as root, and nothing that
@@ -52,6 +55,18 @@ def totp_next_step(secret: str) -> str:
     offset = digest[-1] & 0x0F
     number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
     return f"{number % 1_000_000:06d}"
+
+
+def link_in_outbox(address: str, path: str) -> str:
+    """The link to `path` in the newest message to `address`, as the
+    person would click it in their mail."""
+    for message in sorted(OUTBOX.glob("*.json"), reverse=True):
+        m = json.loads(message.read_text())
+        if m["to"].get("address") == address:
+            for line in m["body"].splitlines():
+                if line.startswith("http") and path in line:
+                    return line.strip()
+    raise AssertionError(f"no message to {address} links to {path}")
 
 
 class Run:
@@ -153,14 +168,67 @@ def member_flow(run: Run):
     run.sign_out()
 
 
+def invited_flow(run: Run, email: str):
+    """An invited person opens the link in the invitation, is told why a
+    weak password is refused, sets a strong one and signs in with it."""
+    page = run.page
+    page.goto(link_in_outbox(email, "/activate?code="))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set your password")
+    run.look("activate")
+    page.get_by_label("New password").fill("password1234")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("alert")).to_contain_text("too easy to guess")
+    expect(page.get_by_role("alert").get_by_role("listitem").first).to_be_visible()
+    run.look("activate-refused")
+    strong = "quiet-orchard-71-lantern-fig"
+    page.get_by_label("New password").fill(strong)
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("status")).to_contain_text("Your password is set")
+    run.look("activated")
+    run.sign_in(email, strong)
+    expect(page).to_have_url(URL + "/app")
+    run.sign_out()
+
+
+def subject_flow(run: Run, email: str):
+    """A data subject asks the organisation for a copy of their data,
+    confirms their address from the message, and the owner sees the
+    request with the day its answer is due."""
+    page = run.page
+    page.goto(URL + f"/t/{TENANT}/privacy/request")
+    expect(page.get_by_role("heading", level=1)).to_have_text("A request about your personal data")
+    run.look("request")
+    page.get_by_label("A copy of my personal data").check()
+    page.get_by_label("Your e-mail address").fill(email)
+    page.get_by_label("Anything the organisation should know").fill("Everything you hold about me, please.")
+    page.get_by_role("button", name="Send the request").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your e-mail")
+    expect(page.get_by_text("must answer by")).to_be_visible()
+    run.look("request-sent")
+    page.goto(link_in_outbox(email, "/privacy/verify?code="))
+    run.look("verify")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("status")).to_contain_text("your address is confirmed")
+
+    run.sign_in(OWNER, PASSWORD)
+    page.get_by_role("navigation").get_by_role("link", name="Requests").click()
+    row = page.get_by_role("row").filter(has_text=email)
+    expect(row).to_contain_text("A copy of my personal data")
+    expect(row).to_contain_text("In time")
+    run.look("requests")
+    run.sign_out()
+
+
 def main() -> int:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        for js in (True, False):
+        for n, js in enumerate((True, False)):
             run = Run(browser, js)
             owner_flow(run)
             member_flow(run)
+            invited_flow(run, INVITED[n])
+            subject_flow(run, f"subject{n}@example.org")
             run.context.close()
             print(f"flows passed with JavaScript {'on' if js else 'off'}")
         browser.close()

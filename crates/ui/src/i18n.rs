@@ -97,6 +97,12 @@ impl Tr {
         format!("{} {month} {}", t.day(), t.year())
     }
 
+    /// An instant as a day and a time of day in UTC, "2 January 2027, 14:05 UTC".
+    pub(crate) fn date_time(&self, t: time::OffsetDateTime) -> String {
+        let t = t.to_offset(time::UtcOffset::UTC);
+        format!("{}, {:02}:{:02} UTC", self.date(t), t.hour(), t.minute())
+    }
+
     /// The message `key` with its one argument `name`.
     pub(crate) fn t_with(&self, key: &str, name: &'static str, value: String) -> String {
         let args = HashMap::from([(Cow::Borrowed(name), FluentValue::from(value))]);

@@ -7,6 +7,7 @@
 
 mod assets;
 mod csrf;
+mod fields;
 mod i18n;
 mod page;
 mod pages;

@@ -52,6 +52,13 @@ impl Frame {
         self
     }
 
+    /// Puts `subject` (a collection's name) before the title.
+    #[must_use]
+    pub(crate) fn titled(mut self, subject: &str) -> Self {
+        self.title = format!("{subject} · {}", self.title);
+        self
+    }
+
     /// The message `key` in the page's language (templates call this).
     pub(crate) fn t(&self, key: &str) -> String {
         self.tr.t(key)

@@ -6,6 +6,7 @@ mod activate;
 mod home;
 mod landing;
 mod privacy;
+mod records;
 mod requests;
 mod sign_in;
 
@@ -26,6 +27,7 @@ pub(crate) fn routes() -> Router<Valv> {
         .merge(home::routes())
         .merge(privacy::routes())
         .merge(requests::routes())
+        .merge(records::routes())
 }
 
 /// A signed-in tenant user (any role), by session cookie. Anyone else is

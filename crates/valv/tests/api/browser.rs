@@ -1,7 +1,8 @@
 //! The web pages in a real browser: `tests/browser/flows.py` drives
 //! Debian's Chromium with Playwright through sign-in (with a wrong password,
 //! with an authenticator code and with a recovery code), the workspace, the
-//! language switch, sign-out, an invitation (a weak password refused with
+//! language switch, records made, changed and brought back from their
+//! history, sign-out, an invitation (a weak password refused with
 //! its reasons, then a strong one), and a data subject's request from the
 //! public form to the owner's list, once with JavaScript and once without,
 //! checking every page with axe-core and writing a screenshot of each to
@@ -17,7 +18,9 @@ async fn people_sign_in_and_work_in_a_browser_with_and_without_javascript() {
     let app = app();
     let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    let contacts = json!({ "name": "contacts", "data_subject": true, "fields": [{ "name": "name", "type": "text" }] });
+    let contacts = json!({ "name": "contacts", "data_subject": true, "fields": [
+        { "name": "name", "type": "text", "required": true }, { "name": "email", "type": "email" },
+        { "name": "status", "type": "enum", "values": ["lead", "customer"] }, { "name": "vip", "type": "bool" }]});
     let _ = api.create_collection(&t.owner, contacts).await.created();
     let member = "bo@acme.example";
     let (_, bo) = app.member(&t, member, "member").await;

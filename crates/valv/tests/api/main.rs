@@ -17,6 +17,7 @@ mod journal;
 mod keys;
 mod pages;
 mod postgres;
+mod record_pages;
 mod records;
 mod requests;
 mod restore;

@@ -8,13 +8,13 @@ use valv_testkit::{PASSWORD, TestApp};
 use crate::app;
 
 /// A browser-like client: keeps cookies, does not follow redirects.
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     let policy = reqwest::redirect::Policy::none();
     Client::builder().cookie_store(true).danger_accept_invalid_certs(true).redirect(policy).build().unwrap()
 }
 
 /// The form token in a page's HTML.
-fn token(html: &str) -> String {
+pub(crate) fn token(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a form token") + 19;
     html[at..].split('"').next().unwrap().to_owned()
 }
@@ -131,7 +131,7 @@ async fn pages_speak_the_language_asked_for() {
 }
 
 /// Signs `c` in through the sign-in page as `email` of `slug`.
-async fn page_sign_in(app: &TestApp, c: &Client, slug: &str, email: &str) {
+pub(crate) async fn page_sign_in(app: &TestApp, c: &Client, slug: &str, email: &str) {
     let csrf = sign_in_page(app, c).await;
     let form = [("tenant", slug), ("email", email), ("password", PASSWORD), ("csrf", &csrf)];
     let r = c.post(app.at("/sign-in")).form(&form).send().await.unwrap();

@@ -150,6 +150,34 @@ def owner_flow(run: Run):
     expect(page).to_have_url(URL + "/sign-in")
 
 
+def record_flow(run: Run, name: str):
+    """The owner makes a contact, changes it, sees who changed what in its
+    history, and brings the first revision back."""
+    page = run.page
+    run.sign_in(OWNER, PASSWORD)
+    page.get_by_role("link", name="contacts").click()
+    run.look("records")
+    page.get_by_role("link", name="New record").click()
+    page.get_by_label("name").fill(name)
+    page.get_by_label("status").select_option("lead")
+    run.look("record-new")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Revision 1")
+    page.get_by_label("name").fill(name + " Berg")
+    page.get_by_label("vip").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Revision 2")
+    history = page.get_by_role("table", name="History")
+    expect(history.get_by_role("row").nth(1)).to_contain_text("Changed: name, vip")
+    run.look("record")
+    page.get_by_role("button", name="Restore 1").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Revision 3")
+    expect(page.get_by_label("name")).to_have_value(name)
+    page.get_by_role("link", name="contacts").first.click()
+    expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
+    run.sign_out()
+
+
 def member_flow(run: Run):
     """A member with an authenticator app: the second factor step, by the
     app's code with JavaScript, by a recovery code without."""
@@ -226,6 +254,7 @@ def main() -> int:
         for n, js in enumerate((True, False)):
             run = Run(browser, js)
             owner_flow(run)
+            record_flow(run, f"Ada Lind {n}")
             member_flow(run)
             invited_flow(run, INVITED[n])
             subject_flow(run, f"subject{n}@example.org")

@@ -1,0 +1,59 @@
+//! The record pages over HTTP: another tenant's record is not there, a
+//! refused field is named beside its input, and a form made from an older
+//! revision does not overwrite a newer one.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::app;
+use crate::pages::{browser, page_sign_in, token};
+
+#[tokio::test]
+async fn record_pages_keep_tenants_apart_name_refused_fields_and_refuse_stale_forms() {
+    let app = app();
+    let (api, op) = (app.api(), app.operator().await);
+    let (acme, other) = (app.tenant(&op, "acme").await, app.tenant(&op, "other").await);
+    let fields = json!([{ "name": "name", "type": "text", "required": true }, { "name": "age", "type": "number" }]);
+    for t in [&acme, &other] {
+        let _ = api.create_collection(&t.owner, json!({ "name": "contacts", "fields": fields })).await.created();
+    }
+    let theirs = api.create_record(&other.owner, "contacts", json!({ "name": "Secret Person" })).await.created();
+    let theirs = theirs["id"].as_str().unwrap();
+
+    let c = browser();
+    page_sign_in(&app, &c, "acme", &acme.owner_email).await;
+    for path in [format!("/app/c/contacts/r/{theirs}"), format!("/app/c/contacts/r/{theirs}/delete")] {
+        let r = c.get(app.at(&path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(!r.text().await.unwrap().contains("Secret Person"), "{path} shows nothing of the other tenant");
+    }
+    let html = c.get(app.at("/app/c/contacts/new")).send().await.unwrap().text().await.unwrap();
+    let csrf = token(&html);
+    let post = |path: String, form: Vec<(&'static str, String)>| c.post(app.at(&path)).form(&form).send();
+    let stolen = post(format!("/app/c/contacts/r/{theirs}"), vec![("csrf", csrf.clone()), ("f.name", "Mine".into())]);
+    assert_eq!(stolen.await.unwrap().status(), StatusCode::NOT_FOUND, "nor can it be written");
+    let other_view = api.record(&other.owner, "contacts", theirs).await.ok();
+    assert_eq!(other_view["data"]["name"], "Secret Person", "unchanged");
+
+    let refused = post("/app/c/contacts/new".into(), vec![("csrf", csrf.clone()), ("f.age", "old".into())]);
+    let refused = refused.await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("id=\"field-name-error\"") && html.contains("id=\"field-age-error\""), "both named");
+    assert!(html.contains("value=\"old\""), "what was typed stays");
+
+    let made = post("/app/c/contacts/new".into(), vec![("csrf", csrf.clone()), ("f.name", "Ada".into())]);
+    let made = made.await.unwrap();
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let at = made.headers()["location"].to_str().unwrap().to_owned();
+    let form = |name: &str, revision: &str| {
+        vec![("csrf", csrf.clone()), ("f.name", name.into()), ("revision", revision.into())]
+    };
+    assert_eq!(post(at.clone(), form("Ada Lind", "1")).await.unwrap().status(), StatusCode::SEE_OTHER);
+    let stale = post(at.clone(), form("Ada Stale", "1")).await.unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED, "a form from revision 1 after revision 2");
+    let html = stale.text().await.unwrap();
+    assert!(html.contains("Someone changed this record") && html.contains("value=\"Ada Stale\""), "told, typed kept");
+    let id = at.rsplit('/').next().unwrap();
+    assert_eq!(api.record(&acme.owner, "contacts", id).await.ok()["data"]["name"], "Ada Lind", "not overwritten");
+}

@@ -58,6 +58,17 @@ impl Api<'_> {
         self.get(&crate::client(), "/healthz").await
     }
 
+    /// `/readyz`, asked by an anonymous client (an orchestrator).
+    pub async fn ready(&self) -> Answer {
+        self.get(&crate::client(), "/readyz").await
+    }
+
+    /// `/metrics`: its body is Prometheus text, so the answer's body is `Null`
+    /// and only the status and headers tell.
+    pub async fn metrics(&self, who: &Client) -> Answer {
+        self.get(who, "/metrics").await
+    }
+
     pub async fn openapi(&self, who: &Client) -> Answer {
         self.get(who, "/api/v1/openapi.json").await
     }
@@ -180,7 +191,11 @@ impl Api<'_> {
 
     /// Files a data-subject request at the public form of tenant `slug`.
     pub async fn file_request(&self, slug: &str, kind: &str, email: &str) -> Answer {
-        let body = json!({ "kind": kind, "email": email });
+        self.file_request_with(slug, json!({ "kind": kind, "email": email })).await
+    }
+
+    /// Files a data-subject request with the whole `body` (one with a `message`).
+    pub async fn file_request_with(&self, slug: &str, body: Value) -> Answer {
         self.post(&crate::client(), &format!("/api/v1/public/{slug}/requests"), &body).await
     }
 

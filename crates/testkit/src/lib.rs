@@ -218,27 +218,22 @@ impl TestApp {
     /// Creates the first operator with the setup token and signs them in
     /// with their password and a code from the authenticator secret setup gave.
     pub async fn operator(&self) -> reqwest::Client {
+        let (api, c) = (self.api(), client());
         let token = self.setup_token.clone().expect("fresh installation prints a setup token");
-        let c = client();
         let body = json!({ "setup_token": token, "name": "Olle Operator", "email": "ops@provider.example", "password": PASSWORD });
-        let r = c.post(self.at("/api/v1/setup")).json(&body).send().await.unwrap();
-        assert_eq!(r.status(), 201, "setup");
-        let set_up: Value = r.json().await.unwrap();
-        let secret = set_up["totp"]["secret"].as_str().expect("setup gives an authenticator secret").to_owned();
-        let body = json!({ "email": "ops@provider.example", "password": PASSWORD });
-        let r = c.post(self.at("/api/v1/operator/sign-in")).json(&body).send().await.unwrap();
-        assert_eq!(r.status(), 200, "operator sign-in");
-        let code = json!({ "method": "totp", "code": totp_code(&secret, 0) });
-        let r = c.post(self.at("/api/v1/auth/second-factor")).json(&code).send().await.unwrap();
-        assert_eq!(r.status(), 200, "operator second factor");
+        let set_up = api.setup(body).await;
+        assert_eq!(set_up.status, 201, "setup");
+        let secret = set_up.body["totp"]["secret"].as_str().expect("setup gives an authenticator secret").to_owned();
+        assert_eq!(api.operator_sign_in(&c, "ops@provider.example", PASSWORD).await.status, 200, "operator sign-in");
+        let second = api.second_factor(&c, "totp", &totp_code(&secret, 0)).await;
+        assert_eq!(second.status, 200, "operator second factor");
         c
     }
 
     /// Sets a password from an invitation.
     pub async fn activate(&self, email: &str) {
-        let body = json!({ "invitation": self.invitation(email), "password": PASSWORD });
-        let r = client().post(self.at("/api/v1/auth/activate")).json(&body).send().await.unwrap();
-        assert_eq!(r.status(), 200, "activate {email}: {}", r.text().await.unwrap());
+        let activated = self.api().activate(&self.invitation(email), PASSWORD).await;
+        assert_eq!(activated.status, 200, "activate {email}: {}", activated.body);
     }
 
     /// Signs in a tenant user; returns the client and the answer's JSON.
@@ -249,10 +244,8 @@ impl TestApp {
         password: &str,
     ) -> (reqwest::Client, reqwest::StatusCode, Value) {
         let c = client();
-        let body = json!({ "tenant": slug, "email": email, "password": password });
-        let r = c.post(self.at("/api/v1/auth/sign-in")).json(&body).send().await.unwrap();
-        let status = r.status();
-        (c, status, r.json().await.unwrap_or(Value::Null))
+        let signed_in = self.api().sign_in(&c, slug, email, password).await;
+        (c, signed_in.status, signed_in.body)
     }
 
     /// A new tenant (via `operator`) whose owner has activated and signed in.
@@ -262,16 +255,15 @@ impl TestApp {
             "name": format!("Org {slug}"), "slug": slug, "contact_name": "Ada Owner",
             "contact_email": owner_email, "contact_phone": "+46701234567"
         });
-        let r = operator.post(self.at("/api/v1/tenants")).json(&body).send().await.unwrap();
-        assert_eq!(r.status(), 201, "create tenant");
-        let v: Value = r.json().await.unwrap();
+        let made = self.api().create_tenant(operator, body).await;
+        assert_eq!(made.status, 201, "create tenant");
         self.activate(&owner_email).await;
         let (owner, status, _) = self.sign_in(slug, &owner_email, PASSWORD).await;
         assert_eq!(status, 200, "owner sign-in");
         Tenant {
-            id: v["tenant"]["id"].as_str().unwrap().to_owned(),
+            id: made.body["tenant"]["id"].as_str().unwrap().to_owned(),
             slug: slug.to_owned(),
-            owner_id: v["owner"]["id"].as_str().unwrap().to_owned(),
+            owner_id: made.body["owner"]["id"].as_str().unwrap().to_owned(),
             owner_email,
             owner,
         }
@@ -280,9 +272,9 @@ impl TestApp {
     /// Creates, activates and signs in a user of `tenant` with `role`.
     pub async fn member(&self, tenant: &Tenant, email: &str, role: &str) -> (String, reqwest::Client) {
         let body = json!({ "name": "Bo Member", "email": email, "phone": "+46701234599", "role": role });
-        let r = tenant.owner.post(self.at("/api/v1/users")).json(&body).send().await.unwrap();
-        assert_eq!(r.status(), 201, "create user");
-        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let made = self.api().create_user(&tenant.owner, body).await;
+        assert_eq!(made.status, 201, "create user");
+        let id = made.body["id"].as_str().unwrap().to_owned();
         self.activate(email).await;
         let (c, status, _) = self.sign_in(&tenant.slug, email, PASSWORD).await;
         assert_eq!(status, 200, "member sign-in");
@@ -291,9 +283,9 @@ impl TestApp {
 
     /// A new API token of the user signed in on `client`, with their role.
     pub async fn token(&self, client: &reqwest::Client) -> String {
-        let r = client.post(self.at("/api/v1/tokens")).json(&json!({ "name": "test" })).send().await.unwrap();
-        assert_eq!(r.status(), 201, "create token");
-        r.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned()
+        let made = self.api().create_token(client, json!({ "name": "test" })).await;
+        assert_eq!(made.status, 201, "create token");
+        made.body["secret"].as_str().unwrap().to_owned()
     }
 
     /// The head of a raw HTTP/1.1 upload of a new file announcing `length`
@@ -309,9 +301,9 @@ impl TestApp {
 
     /// Journal entries of the tenant `reader` belongs to, newest first.
     pub async fn journal(&self, reader: &reqwest::Client) -> Vec<Value> {
-        let r = reader.get(self.at("/api/v1/journal?limit=500")).send().await.unwrap();
-        assert_eq!(r.status(), 200, "journal");
-        r.json::<Value>().await.unwrap()["entries"].as_array().unwrap().clone()
+        let read = self.api().journal(reader).await;
+        assert_eq!(read.status, 200, "journal");
+        read.body["entries"].as_array().unwrap().clone()
     }
 }
 

@@ -194,22 +194,22 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let config = wiring::config(args.config.as_deref(), &overrides)?;
             match (to, tenant) {
                 (None, Some(t)) if let Some(slug) = as_slug => {
-                    cli::backup::restore_tenant_as_cmd(&config, &at, &from, &t, &slug, json).await
+                    cli::restore::restore_tenant_as_cmd(&config, &at, &from, &t, &slug, json).await
                 }
-                (Some(to), Some(t)) => match cli::backup::Destination::parse(&to) {
-                    cli::backup::Destination::Dir(to) => {
-                        cli::backup::restore_tenant_copy_cmd(&config, &at, &from, &t, &to, json).await
+                (Some(to), Some(t)) => match cli::restore::Destination::parse(&to) {
+                    cli::restore::Destination::Dir(to) => {
+                        cli::restore::restore_tenant_copy_cmd(&config, &at, &from, &t, &to, json).await
                     }
-                    cli::backup::Destination::Database(_) => {
+                    cli::restore::Destination::Database(_) => {
                         anyhow::bail!(
                             "with --tenant, --to is a new folder (or use --as to copy it into this installation)"
                         )
                     }
                 },
                 (Some(to), None) => {
-                    cli::backup::restore_cmd(&config, &at, &from, &cli::backup::Destination::parse(&to), json).await
+                    cli::restore::restore_cmd(&config, &at, &from, &cli::restore::Destination::parse(&to), json).await
                 }
-                (None, Some(t)) => cli::backup::restore_tenant_cmd(&config, &at, &from, &t, yes, json).await,
+                (None, Some(t)) => cli::restore::restore_tenant_cmd(&config, &at, &from, &t, yes, json).await,
                 (None, None) => anyhow::bail!("give --to (a new data dir) or --tenant (restore one tenant in place)"),
             }
         }

@@ -13,6 +13,8 @@ use valv_service::keyring::Keyring;
 use valv_service::{Caller, Message, NewTenant, Sender, ServiceError, Settings, Valv};
 use valv_store_sqlite::SqliteStore;
 
+pub mod live;
+
 pub const PASSWORD: &str = "violet-tundra-92-oboe-quill";
 pub const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 

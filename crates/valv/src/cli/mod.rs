@@ -6,6 +6,7 @@ pub mod export;
 pub mod jobs;
 pub mod keys;
 pub mod operator;
+pub mod restore;
 pub mod tenant;
 pub mod user;
 

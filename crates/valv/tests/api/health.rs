@@ -3,11 +3,10 @@ use crate::app;
 #[tokio::test]
 async fn health_and_readiness_answer_with_security_headers() {
     let app = app();
-    let c = valv_testkit::client();
-    for path in ["/healthz", "/readyz"] {
-        let r = c.get(app.at(path)).send().await.unwrap();
-        assert_eq!(r.status(), 200, "{path}");
-        let h = r.headers();
+    let api = app.api();
+    for (path, answer) in [("/healthz", api.health().await), ("/readyz", api.ready().await)] {
+        assert_eq!(answer.status, 200, "{path}");
+        let h = &answer.headers;
         assert!(h["strict-transport-security"].to_str().unwrap().contains("max-age="), "{path} HSTS");
         let csp = h["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{path} CSP");
@@ -19,8 +18,7 @@ async fn health_and_readiness_answer_with_security_headers() {
 #[tokio::test]
 async fn openapi_document_lists_the_api() {
     let app = app();
-    let v: serde_json::Value =
-        valv_testkit::client().get(app.at("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let v = app.api().openapi(&valv_testkit::client()).await.ok();
     assert!(v["openapi"].as_str().unwrap().starts_with("3."));
     for path in ["/api/v1/auth/sign-in", "/api/v1/users/{id}", "/api/v1/journal", "/api/v1/tenants"] {
         assert!(v["paths"].get(path).is_some(), "{path} is documented");
@@ -69,8 +67,7 @@ async fn unknown_routes_and_methods_answer_json_errors_with_a_request_id() {
 async fn plain_http_needs_the_explicit_flag_and_warns() {
     let app = crate::app_with(&["--insecure-http"], &[]);
     assert!(app.url.starts_with("http://"), "{}", app.url);
-    let r = reqwest::get(app.at("/healthz")).await.unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.api().health().await.status, 200);
     assert!(app.logs().contains("plain HTTP"), "a warning is logged");
     let https = crate::app();
     assert!(https.url.starts_with("https://"), "HTTPS by default");
@@ -112,10 +109,8 @@ async fn metrics_are_for_operators_and_the_scraper_only() {
     let app = app();
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
-    let status = |c: reqwest::Client| {
-        let url = app.at("/metrics");
-        async move { c.get(url).send().await.unwrap().status().as_u16() }
-    };
+    let api = app.api();
+    let status = async |c: reqwest::Client| api.metrics(&c).await.status.as_u16();
     assert_eq!(status(valv_testkit::client()).await, 401, "anonymous");
     assert_eq!(status(valv_testkit::bearer("not-the-metrics-token-0123456789abcdef")).await, 401, "a wrong token");
     assert_eq!(status(t.owner.clone()).await, 403, "a tenant's owner");

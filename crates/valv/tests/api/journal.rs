@@ -37,23 +37,18 @@ async fn every_change_and_sign_in_is_journaled_and_filterable() {
 #[tokio::test]
 async fn journal_pages_chain_and_only_owners_admins_and_auditors_read_it() {
     let app = app();
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let (_, auditor) = app.member(&t, "audit@acme.example", "auditor").await;
     let (_, member) = app.member(&t, "m@acme.example", "member").await;
-    assert_eq!(member.get(app.at("/api/v1/journal")).send().await.unwrap().status(), 403);
-    assert_eq!(
-        auditor.get(app.at("/api/v1/users")).send().await.unwrap().status(),
-        403,
-        "auditors read the log, nothing else"
-    );
+    assert_eq!(api.journal(&member).await.status, 403);
+    assert_eq!(api.users(&auditor).await.status, 403, "auditors read the log, nothing else");
     let all = app.journal(&auditor).await;
     let mut paged = Vec::new();
     let mut before: Option<u64> = None;
     loop {
         let q = before.map_or(String::new(), |b| format!("&before={b}"));
-        let page: Value =
-            auditor.get(app.at(&format!("/api/v1/journal?limit=3{q}"))).send().await.unwrap().json().await.unwrap();
+        let page = api.journal_where(&auditor, &format!("limit=3{q}")).await.ok();
         paged.extend(page["entries"].as_array().unwrap().iter().cloned());
         match page["next_before"].as_u64() {
             Some(b) => before = Some(b),

@@ -79,8 +79,7 @@ async fn an_erasure_leaves_nothing_of_the_subject_in_earlier_requests_or_a_resto
         let (api, app, owner) = (&api, &app, &t.owner);
         async move {
             let body = json!({ "kind": kind, "email": "zed@x.example", "message": "my ssn is 19800101-1234" });
-            let r = valv_testkit::client().post(app.at("/api/v1/public/acme/requests")).json(&body).send().await;
-            let id = r.unwrap().json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+            let id = api.file_request_with("acme", body).await.expect(202)["id"].as_str().unwrap().to_owned();
             let mail = app.outbox().into_iter().rev().find(|m| m["to"]["address"] == "zed@x.example").unwrap();
             let body = mail["body"].as_str().unwrap();
             let code = body.lines().rev().find(|l| l.split('.').count() == 3).unwrap().trim().to_owned();

@@ -3,7 +3,7 @@
 //! log line and every file of the data dir is searched for it; then every
 //! secret valv handles is searched for the same way.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use valv_testkit::client;
 
 use crate::app;
@@ -54,12 +54,12 @@ async fn no_secret_is_kept_in_plain_text_anywhere_in_the_data_dir_or_the_log() {
     secrets.push(("operator TOTP secret".into(), op_secret.clone()));
     let op = client();
     let _ = api.operator_sign_in(&op, "ops@x.example", KNOWN).await.ok();
-    let code = json!({ "method": "totp", "code": valv_testkit::totp_code(&op_secret, 0) });
-    assert_eq!(op.post(app.at("/api/v1/auth/second-factor")).json(&code).send().await.unwrap().status(), 200);
+    let code = valv_testkit::totp_code(&op_secret, 0);
+    assert_eq!(api.second_factor(&op, "totp", &code).await.status, 200);
 
     let tenant = json!({ "name": "Acme", "slug": "acme", "contact_name": "Ada Owner",
         "contact_email": "ada@acme.example", "contact_phone": "+46701234567" });
-    assert_eq!(op.post(app.at("/api/v1/tenants")).json(&tenant).send().await.unwrap().status(), 201);
+    assert_eq!(api.create_tenant(&op, tenant).await.status, 201);
     let invitation = |to: &str| {
         let mail = crate::smtp::mails(&maildir).into_iter().find(|m| m.contains(to)).expect("mailed");
         let unfolded = mail.replace("=\r\n", "").replace("=\n", "");
@@ -71,48 +71,32 @@ async fn no_secret_is_kept_in_plain_text_anywhere_in_the_data_dir_or_the_log() {
     secrets.push(("owner password".into(), "Basalt-Lantern-7731-Quartz".into()));
     let owner = client();
     let _ = api.sign_in(&owner, "acme", "ada@acme.example", "Basalt-Lantern-7731-Quartz").await.ok();
-    let session = owner.get(app.at("/api/v1/me")).send().await.unwrap();
-    assert_eq!(session.status(), 200);
+    assert_eq!(api.me(&owner).await.status, 200);
 
     let made = api.create_token(&owner, json!({ "name": "ci", "expires_in_days": 7 })).await.created();
     secrets.push(("API token".into(), made["secret"].as_str().unwrap().to_owned()));
-    let enrolment = owner.post(app.at("/api/v1/me/totp")).send().await.unwrap().json::<Value>().await.unwrap();
+    let enrolment = api.begin_totp(&owner).await.ok();
     let user_secret = enrolment["secret"].as_str().unwrap().to_owned();
     secrets.push(("user TOTP secret".into(), user_secret.clone()));
-    let confirm = json!({ "code": valv_testkit::totp_code(&user_secret, 0) });
-    let codes: Value =
-        owner.post(app.at("/api/v1/me/totp/confirm")).json(&confirm).send().await.unwrap().json().await.unwrap();
+    let codes = api.confirm_totp(&owner, &valv_testkit::totp_code(&user_secret, 0)).await.ok();
     for c in codes["recovery_codes"].as_array().unwrap() {
         secrets.push(("recovery code".into(), c.as_str().unwrap().to_owned()));
     }
 
     // A member without an app, in an organisation that requires a second factor: an e-mailed code.
-    assert_eq!(
-        owner
-            .patch(app.at("/api/v1/tenant"))
-            .json(&json!({ "require_second_factor": true }))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(api.update_own_tenant(&owner, json!({ "require_second_factor": true })).await.status, 200);
     let member = json!({ "name": "Bo Member", "email": "bo@acme.example", "phone": "+46701234599", "role": "member" });
     let _ = api.create_user(&owner, member).await.created();
     let _ = api.activate(&invitation("bo@acme.example"), "Cobalt-Walnut-5521-Meadow").await.ok();
     secrets.push(("member password".into(), "Cobalt-Walnut-5521-Meadow".into()));
     let bo = client();
     let _ = api.sign_in(&bo, "acme", "bo@acme.example", "Cobalt-Walnut-5521-Meadow").await.ok();
-    assert_eq!(
-        bo.post(app.at("/api/v1/auth/send-code")).json(&json!({ "channel": "email" })).send().await.unwrap().status(),
-        204
-    );
+    assert_eq!(api.send_code(&bo, "email").await.status, 204);
     let mail = crate::smtp::mails(&maildir).into_iter().find(|m| m.contains("sign-in code")).expect("code mailed");
     let sent: String = mail.split("sign-in code is ").nth(1).unwrap().chars().take(6).collect();
     // Six digits alone turn up in any file by chance: searched for as a JSON string, as it would be stored.
     secrets.push(("sent code".into(), format!("\"{sent}\"")));
-    let done = bo.post(app.at("/api/v1/auth/second-factor")).json(&json!({ "method": "code", "code": sent }));
-    assert_eq!(done.send().await.unwrap().status(), 200);
+    assert_eq!(api.second_factor(&bo, "code", &sent).await.status, 200);
 
     let master = std::fs::read_to_string(app.data_dir().join("master.key")).unwrap().trim().to_owned();
     let logs = app.logs();

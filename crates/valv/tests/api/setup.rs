@@ -1,5 +1,5 @@
 use serde_json::json;
-use valv_testkit::{PASSWORD, client};
+use valv_testkit::{PASSWORD, client, totp_code};
 
 use crate::app;
 
@@ -66,22 +66,19 @@ async fn operators_sign_in_with_a_password_and_an_authenticator_code() {
     let op = client();
     let pending = api.operator_sign_in(&op, "ops@x.example", PASSWORD).await.ok();
     assert_eq!((pending["status"].as_str(), &pending["methods"]), (Some("second_factor_required"), &json!(["totp"])));
-    assert_eq!(op.get(app.at("/api/v1/tenants")).send().await.unwrap().status(), 401, "nothing before the code");
-    let code = |secret: &str, offset| json!({ "method": "totp", "code": valv_testkit::totp_code(secret, offset) });
-    let second = |body| op.post(app.at("/api/v1/auth/second-factor")).json(&body).send();
-    assert_eq!(second(json!({ "method": "totp", "code": "000000" })).await.unwrap().status(), 401);
-    assert_eq!(second(code(&secret, 0)).await.unwrap().status(), 200);
-    assert_eq!(op.get(app.at("/api/v1/tenants")).send().await.unwrap().status(), 200);
+    assert_eq!(api.tenants(&op).await.status, 401, "nothing before the code");
+    assert_eq!(api.second_factor(&op, "totp", "000000").await.status, 401);
+    assert_eq!(api.second_factor(&op, "totp", &totp_code(&secret, 0)).await.status, 200);
+    assert_eq!(api.tenants(&op).await.status, 200);
 
     let reset = app.cli(&["operator", "totp", "--email", "ops@x.example", "--json"]);
     assert!(reset.status.success(), "{}", String::from_utf8_lossy(&reset.stderr));
     let fresh: serde_json::Value = serde_json::from_slice(&reset.stdout).unwrap();
-    assert_eq!(op.get(app.at("/api/v1/tenants")).send().await.unwrap().status(), 401, "the reset ended the session");
+    assert_eq!(api.tenants(&op).await.status, 401, "the reset ended the session");
     let again = client();
     let _ = api.operator_sign_in(&again, "ops@x.example", PASSWORD).await.ok();
-    let old = again.post(app.at("/api/v1/auth/second-factor")).json(&code(&secret, 1)).send().await.unwrap();
-    assert_eq!(old.status(), 401, "the lost secret no longer works");
-    let new = again.post(app.at("/api/v1/auth/second-factor")).json(&code(fresh["secret"].as_str().unwrap(), 0));
-    let new = new.send().await.unwrap();
-    assert_eq!(new.status(), 200, "the new one does: {}", new.text().await.unwrap());
+    let old = api.second_factor(&again, "totp", &totp_code(&secret, 1)).await;
+    assert_eq!(old.status, 401, "the lost secret no longer works");
+    let new = api.second_factor(&again, "totp", &totp_code(fresh["secret"].as_str().unwrap(), 0)).await;
+    assert_eq!(new.status, 200, "the new one does: {}", new.body);
 }

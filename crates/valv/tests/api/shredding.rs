@@ -57,9 +57,9 @@ async fn a_purged_tenant_leaves_nothing_in_later_backups_and_the_drill_still_agr
     let (_target, env) = target_env();
     let env = pairs(&env);
     let app = crate::app_with(&[], &env);
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let (gone, kept) = (app.tenant(&op, "gone").await, app.tenant(&op, "kept").await);
-    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", gone.id))).send().await.unwrap();
+    let _ = api.tenant_action(&op, &gone.id, "terminate").await.ok();
     assert!(app.cli(&["tenant", "purge-expired", "--json"]).status.success());
     assert!(chains(&app, &app.data_dir()).contains(&gone.id), "the live journal keeps the blanked entries");
 
@@ -101,8 +101,8 @@ async fn a_tenant_whose_key_is_missing_stops_its_backups_loudly() {
     let (owner, status, _) = app.sign_in("acme", &t.owner_email, valv_testkit::PASSWORD).await;
     assert_eq!(status, 200);
     let body = serde_json::json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
-    let made = owner.post(app.at("/api/v1/collections")).json(&body).send().await.unwrap();
-    assert_eq!(made.status(), 201, "records need no key of their own");
+    let made = app.api().create_collection(&owner, body).await;
+    assert_eq!(made.status, 201, "records need no key of their own");
 
     let mut status = Value::Null;
     for _ in 0..100 {
@@ -133,13 +133,12 @@ async fn a_merge_that_cannot_read_a_key_keeps_its_inputs() {
     let (target, env) = target_env();
     let env = pairs(&env);
     let app = crate::app_with(&[], &env);
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
     let col = serde_json::json!({ "name": "n", "fields": [{ "name": "x", "type": "number" }] });
-    assert_eq!(t.owner.post(app.at("/api/v1/collections")).json(&col).send().await.unwrap().status(), 201);
+    assert_eq!(api.create_collection(&t.owner, col).await.status, 201);
     for x in 0..8 {
-        let r = t.owner.post(app.at("/api/v1/collections/n/records")).json(&serde_json::json!({ "x": x })).send();
-        assert_eq!(r.await.unwrap().status(), 201);
+        assert_eq!(api.create_record(&t.owner, "n", serde_json::json!({ "x": x })).await.status, 201);
         caught_up(&app).await; // each write on the target before the next: small segments, not yet merged
     }
     let live = entries(&app, &app.data_dir());
@@ -196,7 +195,7 @@ async fn a_keyring_or_ledger_rolled_back_on_a_target_brings_nothing_back() {
     let (old_keyring, old_ledger) = (old("keyring"), old("ledger"));
 
     let _ = api.erase_subject(&acme.owner, serde_json::json!({ "email": "zed@x.example" })).await.ok();
-    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", gone.id))).send().await.unwrap();
+    let _ = api.tenant_action(&op, &gone.id, "terminate").await.ok();
     assert!(app.cli(&["tenant", "purge-expired"]).status.success());
     caught_up(&app).await;
     let new_ledger = old("ledger");

@@ -56,16 +56,11 @@ async fn tenant_creation_validates_every_field_and_slugs_are_unique() {
 #[tokio::test]
 async fn a_purge_after_the_export_window_deletes_the_tenants_data_subject_requests() {
     let app = crate::app_with(&[], &[("VALV_EXPORT_WINDOW_DAYS", "0")]);
-    let op = app.operator().await;
+    let (api, op) = (app.api(), app.operator().await);
     let t = app.tenant(&op, "acme").await;
-    let filed = valv_testkit::client()
-        .post(app.at("/api/v1/public/acme/requests"))
-        .json(&serde_json::json!({ "kind": "access", "email": "eve@x.example", "message": "all about me" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(filed.status(), 202);
-    op.post(app.at(&format!("/api/v1/tenants/{}/terminate", t.id))).send().await.unwrap();
+    let body = json!({ "kind": "access", "email": "eve@x.example", "message": "all about me" });
+    assert_eq!(api.file_request_with("acme", body).await.status, 202);
+    let _ = api.tenant_action(&op, &t.id, "terminate").await.ok();
 
     let out = app.cli(&["tenant", "purge-expired", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

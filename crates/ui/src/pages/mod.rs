@@ -9,6 +9,7 @@ mod privacy;
 mod records;
 mod requests;
 mod sign_in;
+mod users;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -28,6 +29,7 @@ pub(crate) fn routes() -> Router<Valv> {
         .merge(privacy::routes())
         .merge(requests::routes())
         .merge(records::routes())
+        .merge(users::routes())
 }
 
 /// A signed-in tenant user (any role), by session cookie. Anyone else is

@@ -27,6 +27,10 @@ async fn people_sign_in_and_work_in_a_browser_with_and_without_javascript() {
     let secret = api.begin_totp(&bo).await.ok()["secret"].as_str().unwrap().to_owned();
     let confirmed = api.confirm_totp(&bo, &totp_code(&secret, 0)).await.ok();
     let recovery = confirmed["recovery_codes"][0].as_str().unwrap().to_owned();
+    let blockable = "ed@acme.example";
+    let ed = json!({ "name": "Ed Blockable", "email": blockable, "phone": "+46701234503", "role": "member" });
+    let _ = api.create_user(&t.owner, ed).await.created();
+    app.activate(blockable).await;
     let invited = ["cy@acme.example", "di@acme.example"];
     for (email, phone) in invited.iter().zip(["+46701234501", "+46701234502"]) {
         let person = json!({ "name": "Cy Invited", "email": email, "phone": phone, "role": "member" });
@@ -45,6 +49,7 @@ async fn people_sign_in_and_work_in_a_browser_with_and_without_javascript() {
         .env("VALV_MEMBER_TOTP_SECRET", &secret)
         .env("VALV_MEMBER_RECOVERY_CODE", &recovery)
         .env("VALV_INVITED_EMAILS", invited.join(","))
+        .env("VALV_BLOCKABLE_EMAIL", blockable)
         .env("VALV_OUTBOX", app.data_dir().join("outbox"))
         .env("VALV_SCREENSHOTS", &shots)
         .output()

@@ -1,6 +1,7 @@
-//! The record pages over HTTP: another tenant's record is not there, a
-//! refused field is named beside its input, and a form made from an older
-//! revision does not overwrite a newer one.
+//! The record and user pages over HTTP: another tenant's record or user
+//! is not there, a refused field is named beside its input, a form made
+//! from an older revision does not overwrite a newer one, and only
+//! administrators manage accounts.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -56,4 +57,30 @@ async fn record_pages_keep_tenants_apart_name_refused_fields_and_refuse_stale_fo
     assert!(html.contains("Someone changed this record") && html.contains("value=\"Ada Stale\""), "told, typed kept");
     let id = at.rsplit('/').next().unwrap();
     assert_eq!(api.record(&acme.owner, "contacts", id).await.ok()["data"]["name"], "Ada Lind", "not overwritten");
+}
+
+#[tokio::test]
+async fn user_pages_are_for_administrators_of_their_own_organisation() {
+    let app = app();
+    let (api, op) = (app.api(), app.operator().await);
+    let (acme, other) = (app.tenant(&op, "acme").await, app.tenant(&op, "other").await);
+    let _ = app.member(&acme, "m@acme.example", "member").await;
+
+    let c = browser();
+    page_sign_in(&app, &c, "acme", &acme.owner_email).await;
+    let theirs = format!("/app/users/{}", other.owner_id);
+    let r = c.get(app.at(&theirs)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(!r.text().await.unwrap().contains(&other.owner_email), "nothing of the other tenant");
+    let html = c.get(app.at("/app/users")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("m@acme.example") && !html.contains(&other.owner_email), "only their own people");
+    let blocked = c.post(app.at(&format!("{theirs}/block"))).form(&[("csrf", token(&html))]).send().await.unwrap();
+    assert_eq!(blocked.status(), StatusCode::NOT_FOUND);
+    assert_eq!(api.me(&other.owner).await.ok()["status"], "active", "the other owner is not blocked");
+
+    let member = browser();
+    page_sign_in(&app, &member, "acme", "m@acme.example").await;
+    let refused = member.get(app.at("/app/users")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "members do not manage accounts");
+    assert!(!refused.text().await.unwrap().contains(&acme.owner_email));
 }

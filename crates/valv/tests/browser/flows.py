@@ -28,6 +28,7 @@ MEMBER = os.environ["VALV_MEMBER_EMAIL"]
 TOTP_SECRET = os.environ["VALV_MEMBER_TOTP_SECRET"]
 RECOVERY_CODE = os.environ["VALV_MEMBER_RECOVERY_CODE"]
 INVITED = os.environ["VALV_INVITED_EMAILS"].split(",")
+BLOCKABLE = os.environ["VALV_BLOCKABLE_EMAIL"]
 OUTBOX = pathlib.Path(os.environ["VALV_OUTBOX"])
 SHOTS = pathlib.Path(os.environ["VALV_SCREENSHOTS"])
 
@@ -178,6 +179,40 @@ def record_flow(run: Run, name: str):
     run.sign_out()
 
 
+def users_flow(run: Run, browser, n: int):
+    """The owner invites a new user, and blocks a user who is signed in
+    elsewhere: that person's session ends at once, and signing in again is
+    refused with the reason; unblocked, they may sign in again."""
+    page = run.page
+    elsewhere = Run(browser, run.js)
+    elsewhere.sign_in(BLOCKABLE, PASSWORD)
+    expect(elsewhere.page).to_have_url(URL + "/app")
+
+    run.sign_in(OWNER, PASSWORD)
+    page.get_by_role("navigation").get_by_role("link", name="Users").click()
+    page.get_by_label("Name", exact=True).fill(f"Eva Ek {n}")
+    page.get_by_label("E-mail address").fill(f"eva{n}@acme.example")
+    page.get_by_label("Phone").fill(f"+4670123460{n}")
+    page.get_by_label("Role").select_option("member")
+    page.get_by_role("button", name="Create and invite").click()
+    expect(page.get_by_role("status")).to_contain_text("invitation is on its way")
+    expect(page.get_by_role("link", name=f"Eva Ek {n}")).to_be_visible()
+    run.look("users")
+
+    page.get_by_role("link", name="Ed Blockable").click()
+    page.get_by_role("button", name="Block").click()
+    expect(page.get_by_role("status")).to_contain_text("Blocked")
+    run.look("user")
+    elsewhere.page.goto(URL + "/app")
+    expect(elsewhere.page).to_have_url(URL + "/sign-in")
+    elsewhere.sign_in(BLOCKABLE, PASSWORD)
+    expect(elsewhere.page.get_by_role("alert")).to_contain_text("Your account is blocked")
+    page.get_by_role("button", name="Unblock").click()
+    expect(page.get_by_role("status")).to_contain_text("Unblocked")
+    elsewhere.context.close()
+    run.sign_out()
+
+
 def member_flow(run: Run):
     """A member with an authenticator app: the second factor step, by the
     app's code with JavaScript, by a recovery code without."""
@@ -255,6 +290,7 @@ def main() -> int:
             run = Run(browser, js)
             owner_flow(run)
             record_flow(run, f"Ada Lind {n}")
+            users_flow(run, browser, n)
             member_flow(run)
             invited_flow(run, INVITED[n])
             subject_flow(run, f"subject{n}@example.org")

@@ -218,6 +218,11 @@ impl TestApp {
     /// Creates the first operator with the setup token and signs them in
     /// with their password and a code from the authenticator secret setup gave.
     pub async fn operator(&self) -> reqwest::Client {
+        self.operator_and_secret().await.0
+    }
+
+    /// [`Self::operator`], and the operator's authenticator secret.
+    pub async fn operator_and_secret(&self) -> (reqwest::Client, String) {
         let (api, c) = (self.api(), client());
         let token = self.setup_token.clone().expect("fresh installation prints a setup token");
         let body = json!({ "setup_token": token, "name": "Olle Operator", "email": "ops@provider.example", "password": PASSWORD });
@@ -227,7 +232,7 @@ impl TestApp {
         assert_eq!(api.operator_sign_in(&c, "ops@provider.example", PASSWORD).await.status, 200, "operator sign-in");
         let second = api.second_factor(&c, "totp", &totp_code(&secret, 0)).await;
         assert_eq!(second.status, 200, "operator second factor");
-        c
+        (c, secret)
     }
 
     /// Sets a password from an invitation.

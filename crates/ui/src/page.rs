@@ -26,6 +26,8 @@ pub(crate) struct Who {
     pub(crate) organisation: String,
     /// An owner or admin: the navigation offers the administrator's pages.
     pub(crate) admin: bool,
+    /// A provider operator: the navigation offers the operator's console.
+    pub(crate) operator: bool,
 }
 
 /// What the frame of every page shows.

@@ -5,10 +5,11 @@
 mod activate;
 mod home;
 mod landing;
+mod operator;
 mod privacy;
 mod records;
 mod requests;
-mod sign_in;
+pub(crate) mod sign_in;
 mod users;
 
 use axum::Router;
@@ -30,6 +31,7 @@ pub(crate) fn routes() -> Router<Valv> {
         .merge(requests::routes())
         .merge(records::routes())
         .merge(users::routes())
+        .merge(operator::routes())
 }
 
 /// A signed-in tenant user (any role), by session cookie. Anyone else is
@@ -38,14 +40,15 @@ pub(crate) struct Member(pub(crate) Caller);
 
 /// Why a page extractor refused.
 pub(crate) enum Refused {
-    SignIn,
+    /// Not signed in: to this sign-in page.
+    SignIn(&'static str),
     Page(PageError),
 }
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         match self {
-            Refused::SignIn => Redirect::to("/sign-in").into_response(),
+            Refused::SignIn(to) => Redirect::to(to).into_response(),
             Refused::Page(e) => e.into_response(),
         }
     }
@@ -55,9 +58,9 @@ impl FromRequestParts<Valv> for Member {
     type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, valv: &Valv) -> Result<Self, Refused> {
-        let cookie = valv_http::extract::cookie(&parts.headers, SESSION_COOKIE).ok_or(Refused::SignIn)?;
+        let cookie = valv_http::extract::cookie(&parts.headers, SESSION_COOKIE).ok_or(Refused::SignIn("/sign-in"))?;
         let caller = valv.accounts().resolve_session(cookie).await.map_err(|e| match e {
-            ServiceError::Unauthenticated { .. } => Refused::SignIn,
+            ServiceError::Unauthenticated { .. } => Refused::SignIn("/sign-in"),
             other => Refused::Page(other.into()),
         })?;
         caller.member().map_err(|e| Refused::Page(e.into()))?;

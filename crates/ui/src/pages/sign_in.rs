@@ -15,7 +15,6 @@ use valv_http::session::{expired_session_cookie, session_cookie};
 use valv_http::{ClientAddr, SESSION_COOKIE, WebError};
 use valv_service::{SecondFactor, ServiceError, SignIn, SignInStatus, Valv};
 
-use super::Member;
 use crate::csrf::{FormToken, Posted};
 use crate::i18n::Tr;
 use crate::page::{Frame, PageError, render};
@@ -28,23 +27,30 @@ pub(super) fn routes() -> Router<Valv> {
         .route("/sign-out", post(sign_out))
 }
 
+/// The sign-in form of tenant users, or of operators (no organisation).
 #[derive(Template)]
 #[template(path = "sign_in.html")]
-struct SignInPage {
+pub(crate) struct SignInPage {
     f: Frame,
+    operator: bool,
     tenant: String,
-    email: String,
-    error: Option<String>,
+    pub(crate) email: String,
+    pub(crate) error: Option<String>,
+}
+
+impl SignInPage {
+    fn tenant(tr: Tr, csrf: String) -> Self {
+        let f = Frame::new(tr, "sign-in-title", csrf);
+        Self { f, operator: false, tenant: String::new(), email: String::new(), error: None }
+    }
+
+    pub(crate) fn operator(tr: Tr, csrf: String) -> Self {
+        Self { operator: true, f: Frame::new(tr, "operator-sign-in-title", csrf), ..Self::tenant(tr, String::new()) }
+    }
 }
 
 async fn form(tr: Tr, FormToken(csrf): FormToken) -> Result<Response, PageError> {
-    let page = SignInPage {
-        f: Frame::new(tr, "sign-in-title", csrf),
-        tenant: String::new(),
-        email: String::new(),
-        error: None,
-    };
-    Ok(render(&page)?.into_response())
+    Ok(render(&SignInPage::tenant(tr, csrf))?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -62,22 +68,27 @@ async fn sign_in(
     Posted(c): Posted<Credentials>,
 ) -> Result<Response, PageError> {
     match valv.accounts().sign_in(c.tenant.trim(), c.email.trim(), c.password, client).await {
-        Ok(s) => Ok(signed_in(&valv, &s)),
+        Ok(s) => Ok(signed_in(&valv, &s, false)),
         Err(e @ ServiceError::Internal(_)) => Err(e.into()),
         Err(e) => {
             let error = Some(tr.error(e.code(), &e.to_string()));
-            let page = SignInPage { f: Frame::new(tr, "sign-in-title", csrf), tenant: c.tenant, email: c.email, error };
+            let page = SignInPage { tenant: c.tenant, email: c.email, error, ..SignInPage::tenant(tr, csrf) };
             Ok(WebError::from(e).answer_with(render(&page)?))
         }
     }
 }
 
-/// Where a sign-in step leads: the workspace, or the second factor with
-/// the methods this person has (not secret: which kinds they set up).
-fn signed_in(valv: &Valv, s: &SignIn) -> Response {
-    let next = match s.status {
-        SignInStatus::SignedIn => "/app".to_owned(),
-        SignInStatus::SecondFactorRequired => format!("/sign-in/second-factor?methods={}", s.methods.join(",")),
+/// Where a sign-in step leads: the workspace (or the operator's console),
+/// or the second factor with the methods this person has (not secret:
+/// which kinds they set up).
+pub(crate) fn signed_in(valv: &Valv, s: &SignIn, operator: bool) -> Response {
+    let next = match (s.status, operator) {
+        (SignInStatus::SignedIn, false) => "/app".to_owned(),
+        (SignInStatus::SignedIn, true) => "/operator".to_owned(),
+        (SignInStatus::SecondFactorRequired, _) => {
+            let who = if operator { "&operator=1" } else { "" };
+            format!("/sign-in/second-factor?methods={}{who}", s.methods.join(","))
+        }
     };
     let mut res = Redirect::to(&next).into_response();
     if let Some(v) = session_cookie(valv, s) {
@@ -91,6 +102,8 @@ fn signed_in(valv: &Valv, s: &SignIn) -> Response {
 struct SecondFactorPage {
     f: Frame,
     methods: String,
+    /// `1` for an operator, whose console comes next.
+    operator: String,
     choices: Vec<Choice>,
     can_send: bool,
     error: Option<String>,
@@ -106,10 +119,12 @@ struct Choice {
 struct Methods {
     #[serde(default)]
     methods: String,
+    #[serde(default)]
+    operator: String,
 }
 
 impl SecondFactorPage {
-    fn new(tr: Tr, csrf: String, methods: &str) -> Self {
+    fn new(tr: Tr, csrf: String, methods: &str, operator: &str) -> Self {
         let has = |m: &str| methods.split(',').any(|x| x == m);
         let mut choices = Vec::new();
         for (value, key, offered) in [
@@ -124,6 +139,7 @@ impl SecondFactorPage {
         Self {
             f: Frame::new(tr, "second-factor-title", csrf),
             methods: methods.to_owned(),
+            operator: if operator == "1" { "1".into() } else { String::new() },
             choices,
             can_send: has("email"),
             error: None,
@@ -137,13 +153,15 @@ async fn second_factor_form(
     FormToken(csrf): FormToken,
     Query(m): Query<Methods>,
 ) -> Result<Response, PageError> {
-    Ok(render(&SecondFactorPage::new(tr, csrf, &m.methods))?.into_response())
+    Ok(render(&SecondFactorPage::new(tr, csrf, &m.methods, &m.operator))?.into_response())
 }
 
 #[derive(Deserialize)]
 struct Factor {
     #[serde(default)]
     methods: String,
+    #[serde(default)]
+    operator: String,
     method: String,
     code: String,
 }
@@ -167,10 +185,10 @@ async fn second_factor(
         _ => SecondFactor::SentCode(code),
     };
     match valv.accounts().second_factor(&session(&headers), factor, client).await {
-        Ok(s) => Ok(signed_in(&valv, &s)),
+        Ok(s) => Ok(signed_in(&valv, &s, f.operator == "1")),
         Err(e @ ServiceError::Internal(_)) => Err(e.into()),
         Err(e) => {
-            let mut page = SecondFactorPage::new(tr, csrf, &f.methods);
+            let mut page = SecondFactorPage::new(tr, csrf, &f.methods, &f.operator);
             page.error = Some(tr.error(e.code(), &e.to_string()));
             Ok(WebError::from(e).answer_with(render(&page)?))
         }
@@ -184,7 +202,7 @@ async fn send_code(
     headers: HeaderMap,
     Posted(m): Posted<Methods>,
 ) -> Result<Response, PageError> {
-    let mut page = SecondFactorPage::new(tr, csrf, &m.methods);
+    let mut page = SecondFactorPage::new(tr, csrf, &m.methods, &m.operator);
     let status = match valv.accounts().send_code(&session(&headers), "email").await {
         Ok(()) => {
             page.notice = Some(tr.t("second-factor-sent"));
@@ -202,12 +220,17 @@ async fn send_code(
 #[derive(Deserialize)]
 struct Nothing {}
 
+/// Ends the session on the server (anyone signed in: a tenant's user or an
+/// operator) and makes the browser forget it; without a live session there
+/// is nothing to end, and the browser forgets the cookie all the same.
 async fn sign_out(
     State(valv): State<Valv>,
-    Member(caller): Member,
+    headers: HeaderMap,
     Posted(_): Posted<Nothing>,
 ) -> Result<Response, PageError> {
-    valv.accounts().sign_out(&caller).await?;
+    if let Ok(caller) = valv.accounts().resolve_session(&session(&headers)).await {
+        valv.accounts().sign_out(&caller).await?;
+    }
     let mut res = Redirect::to("/").into_response();
     res.headers_mut().insert(header::SET_COOKIE, expired_session_cookie());
     Ok(res)

@@ -2,7 +2,8 @@
 //! Debian's Chromium with Playwright through sign-in (with a wrong password,
 //! with an authenticator code and with a recovery code), the workspace, the
 //! language switch, records made, changed and brought back from their
-//! history, sign-out, an invitation (a weak password refused with
+//! history, users invited and blocked, the operator's console, sign-out,
+//! an invitation (a weak password refused with
 //! its reasons, then a strong one), and a data subject's request from the
 //! public form to the owner's list, once with JavaScript and once without,
 //! checking every page with axe-core and writing a screenshot of each to
@@ -16,7 +17,7 @@ use crate::{app, fuzz::tools};
 #[tokio::test]
 async fn people_sign_in_and_work_in_a_browser_with_and_without_javascript() {
     let app = app();
-    let (api, op) = (app.api(), app.operator().await);
+    let (api, (op, op_secret)) = (app.api(), app.operator_and_secret().await);
     let t = app.tenant(&op, "acme").await;
     let contacts = json!({ "name": "contacts", "data_subject": true, "fields": [
         { "name": "name", "type": "text", "required": true }, { "name": "email", "type": "email" },
@@ -51,6 +52,8 @@ async fn people_sign_in_and_work_in_a_browser_with_and_without_javascript() {
         .env("VALV_INVITED_EMAILS", invited.join(","))
         .env("VALV_BLOCKABLE_EMAIL", blockable)
         .env("VALV_OUTBOX", app.data_dir().join("outbox"))
+        .env("VALV_OPERATOR_EMAIL", "ops@provider.example")
+        .env("VALV_OPERATOR_TOTP_SECRET", &op_secret)
         .env("VALV_SCREENSHOTS", &shots)
         .output()
         .await

@@ -84,3 +84,18 @@ async fn user_pages_are_for_administrators_of_their_own_organisation() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN, "members do not manage accounts");
     assert!(!refused.text().await.unwrap().contains(&acme.owner_email));
 }
+
+#[tokio::test]
+async fn the_operator_console_is_for_operators_and_shows_no_tenant_data() {
+    let app = app();
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let owner = browser();
+    page_sign_in(&app, &owner, "acme", &acme.owner_email).await;
+    for path in ["/operator", "/operator/backups", &format!("/operator/t/{}", acme.id)] {
+        let r = owner.get(app.at(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}: a tenant's owner is no operator");
+    }
+    let anonymous = browser().get(app.at("/operator")).send().await.unwrap();
+    assert_eq!(anonymous.headers()["location"], "/operator/sign-in", "not signed in: to the operator's sign-in");
+}

@@ -6,6 +6,7 @@
 //! answer ([`with_security_headers`]).
 
 pub mod client;
+pub mod download;
 pub mod error;
 pub mod extract;
 pub mod origin;

@@ -52,6 +52,19 @@ async fn token_for(valv: &Valv, cookie: &str) -> Result<String, PageError> {
     Ok(provider.derive(b"valv-web-form-token").mac(cookie.as_bytes()))
 }
 
+/// Accepts `carried` only as the token of this browser's form cookie
+/// `cookie`; "form expired" otherwise.
+pub(crate) async fn check(valv: &Valv, cookie: Option<&str>, carried: &str) -> Result<(), PageError> {
+    let Some(cookie) = cookie else { return Err(PageError::form_expired()) };
+    let expected = token_for(valv, cookie).await?;
+    if valv_crypto::token::digest_eq(carried, &expected) { Ok(()) } else { Err(PageError::form_expired()) }
+}
+
+/// This browser's form cookie as the request brought it.
+pub(crate) fn sent_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+    valv_http::extract::cookie(headers, FORM_COOKIE)
+}
+
 /// The token this browser's forms carry, for a page to put in its forms.
 #[derive(Debug, Clone)]
 pub(crate) struct FormToken(pub(crate) String);
@@ -81,14 +94,10 @@ impl<T: DeserializeOwned> FromRequest<Valv> for Posted<T> {
     type Rejection = PageError;
 
     async fn from_request(req: Request, valv: &Valv) -> Result<Self, PageError> {
-        let sent = valv_http::extract::cookie(req.headers(), FORM_COOKIE).map(str::to_owned);
+        let sent = sent_cookie(req.headers()).map(str::to_owned);
         let body = axum::body::to_bytes(req.into_body(), MAX_FORM).await.map_err(|_| PageError::bad_form())?;
         let carried: Carried = serde_urlencoded::from_bytes(&body).map_err(|_| PageError::bad_form())?;
-        let Some(cookie) = sent else { return Err(PageError::form_expired()) };
-        let expected = token_for(valv, &cookie).await?;
-        if !valv_crypto::token::digest_eq(&carried.csrf, &expected) {
-            return Err(PageError::form_expired());
-        }
+        check(valv, sent.as_deref(), &carried.csrf).await?;
         Ok(Posted(serde_urlencoded::from_bytes(&body).map_err(|_| PageError::bad_form())?))
     }
 }

@@ -103,9 +103,10 @@ impl Tr {
         format!("{}, {:02}:{:02} UTC", self.date(t), t.hour(), t.minute())
     }
 
-    /// The message `key` with its one argument `name`.
-    pub(crate) fn t_with(&self, key: &str, name: &'static str, value: String) -> String {
-        let args = HashMap::from([(Cow::Borrowed(name), FluentValue::from(value))]);
+    /// The message `key` with its arguments.
+    pub(crate) fn t_with(&self, key: &str, args: &[(&'static str, String)]) -> String {
+        let args: HashMap<Cow<'static, str>, FluentValue<'_>> =
+            args.iter().map(|(name, value)| (Cow::Borrowed(*name), FluentValue::from(value.as_str()))).collect();
         LOCALES.lookup_with_args(&self.0.id(), key, &args)
     }
 
@@ -161,7 +162,8 @@ mod tests {
         for lang in [Lang::En, Lang::Sv] {
             for key in keys("en") {
                 // Every argument a message takes, so that each formats whole.
-                let text = Tr(lang).t_with(&key, "due", "1 May 2027".into());
+                let args = [("due", "1 May 2027".to_owned()), ("signature", "Eicar-Signature".to_owned())];
+                let text = Tr(lang).t_with(&key, &args);
                 assert!(!text.is_empty() && !text.contains("Unknown localization"), "{key} in {lang:?}");
             }
         }

@@ -142,7 +142,12 @@ impl PageError {
 
 impl From<ServiceError> for PageError {
     fn from(e: ServiceError) -> Self {
-        let web = WebError::from(e);
+        Self::from(WebError::from(e))
+    }
+}
+
+impl From<WebError> for PageError {
+    fn from(web: WebError) -> Self {
         let what = What::Service { code: web.code(), message: web.message().to_owned() };
         Self { status: web.status(), what, web: Some(Box::new(web)) }
     }

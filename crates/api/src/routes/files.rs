@@ -4,14 +4,13 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use futures::StreamExt as _;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use valv_domain::FileId;
-use valv_service::{ByteRange, Download, FileView, UploadTarget, Valv};
+use valv_service::{ByteRange, FileView, UploadTarget, Valv};
 
 use crate::error::{ErrorResponses, WebError};
 use crate::extract::{ApiQuery, Member, path_id};
@@ -133,7 +132,7 @@ async fn download(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    send(v.content().download(&c, file_id(&id)?, None, range(&headers)).await?).await
+    valv_http::download::send(v.content().download(&c, file_id(&id)?, None, range(&headers)).await?).await
 }
 
 #[utoipa::path(get, path = "/api/v1/files/{id}/versions/{version}/content", tag = "files",
@@ -146,7 +145,7 @@ async fn download_version(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let version = version.parse().map_err(|_| WebError::not_found())?;
-    send(v.content().download(&c, file_id(&id)?, Some(version), range(&headers)).await?).await
+    valv_http::download::send(v.content().download(&c, file_id(&id)?, Some(version), range(&headers)).await?).await
 }
 
 /// One `bytes=` range; anything else is ignored and the whole content sent
@@ -162,54 +161,4 @@ fn range(h: &HeaderMap) -> Option<ByteRange> {
         (first, "") => first.parse().ok().map(|first| ByteRange::From { first, last: None }),
         (first, last) => Some(ByteRange::From { first: first.parse().ok()?, last: Some(last.parse().ok()?) }),
     }
-}
-
-/// Streams a download. The first chunk is read before answering, so a
-/// damaged start is a clear error answer rather than a broken body.
-async fn send(d: Download) -> Result<Response, WebError> {
-    let mut body = d.body;
-    let first = match body.next().await {
-        Some(Err(e)) => return Err(damaged(&e)),
-        other => other,
-    };
-    let partial = d.range.start != 0 || d.range.end != d.size;
-    let len = d.range.end - d.range.start;
-    let stream = futures::stream::iter(first).chain(body).map(|r| r.map_err(std::io::Error::other));
-    let mut res = Body::from_stream(stream).into_response();
-    *res.status_mut() = if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
-    let h = res.headers_mut();
-    let set = |h: &mut HeaderMap, k, v: String| {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(k, v);
-        }
-    };
-    set(h, header::CONTENT_TYPE, d.media_type);
-    set(h, header::CONTENT_LENGTH, len.to_string());
-    set(h, header::ACCEPT_RANGES, "bytes".into());
-    set(h, header::ETAG, format!("\"{}\"", d.sha256));
-    set(h, header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{}", encode(&d.name)));
-    set(h, HeaderName::from_static("x-valv-version"), d.version.to_string());
-    if partial {
-        set(h, header::CONTENT_RANGE, format!("bytes {}-{}/{}", d.range.start, d.range.end - 1, d.size));
-    }
-    Ok(res)
-}
-
-fn damaged(e: &valv_blob::BlobError) -> WebError {
-    tracing::error!(error = %e, "stored content failed verification");
-    WebError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "content_damaged",
-        "the stored content of this file is damaged and was not sent; restore it from a backup",
-    )
-}
-
-/// RFC 5987 percent-encoding for `filename*`.
-fn encode(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

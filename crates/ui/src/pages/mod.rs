@@ -3,6 +3,7 @@
 //! service call and renders its template.
 
 mod activate;
+mod files;
 mod home;
 mod landing;
 mod operator;
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> Router<Valv> {
         .merge(records::routes())
         .merge(users::routes())
         .merge(operator::routes())
+        .merge(files::routes())
 }
 
 /// A signed-in tenant user (any role), by session cookie. Anyone else is

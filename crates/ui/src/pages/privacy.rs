@@ -81,7 +81,8 @@ async fn file(
     match valv.privacy().file_request(&slug, new, client).await {
         Ok(_) => {
             // The period runs from receipt (GDPR Art. 12(3)); the organisation sees the same date.
-            let due = tr.t_with("request-sent-due", "due", tr.date(RequestDeadline::new(valv.context().now()).due()));
+            let due =
+                tr.t_with("request-sent-due", &[("due", tr.date(RequestDeadline::new(valv.context().now()).due()))]);
             Ok(render(&RequestSent { f: Frame::new(tr, "request-sent-title", csrf), due })?.into_response())
         }
         Err(e @ ServiceError::Internal(_)) => Err(e.into()),

@@ -9,6 +9,7 @@ mod bigfile;
 mod browser;
 mod cli;
 mod export;
+mod file_pages;
 mod files;
 mod fuzz;
 mod health;

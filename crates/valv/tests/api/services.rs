@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::app_with;
 
 /// The EICAR anti-virus test file (68 bytes); harmless, detected by every scanner.
-const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+pub const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 /// A child process and the folder it works in, both gone on drop.
 pub struct Daemon(pub Child, #[allow(dead_code)] pub tempfile::TempDir);

@@ -258,6 +258,31 @@ def operator_flow(run: Run, n: int):
     run.sign_out()
 
 
+def files_flow(run: Run, n: int):
+    """The owner uploads a contract, then a second version of it, and
+    downloads the first version again, byte for byte."""
+    page = run.page
+    run.sign_in(OWNER, PASSWORD)
+    page.get_by_role("navigation").get_by_role("link", name="Files").click()
+    page.get_by_label("Folder", exact=True).last.fill("/contracts")
+    name = f"contract-{n}.txt"
+    first, second = b"first version\n", b"second version, signed\n"
+    page.get_by_label("File", exact=True).set_input_files(files=[{"name": name, "mimeType": "text/plain", "buffer": first}])
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    page.get_by_label("File", exact=True).set_input_files(files=[{"name": name, "mimeType": "text/plain", "buffer": second}])
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("link", name="Download version 2")).to_be_visible()
+    run.look("file")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download version 1").click()
+    assert pathlib.Path(download.value.path()).read_bytes() == first, "the first version, as uploaded"
+    page.get_by_role("link", name="/contracts").click()
+    expect(page.get_by_role("link", name=name)).to_be_visible()
+    run.look("files")
+    run.sign_out()
+
+
 def member_flow(run: Run):
     """A member with an authenticator app: the second factor step, by the
     app's code with JavaScript, by a recovery code without."""
@@ -336,6 +361,7 @@ def main() -> int:
             owner_flow(run)
             record_flow(run, f"Ada Lind {n}")
             users_flow(run, browser, n)
+            files_flow(run, n)
             operator_flow(run, n)
             member_flow(run)
             invited_flow(run, INVITED[n])

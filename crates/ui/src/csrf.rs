@@ -84,6 +84,10 @@ struct Carried {
     csrf: String,
 }
 
+/// A form that carries nothing but its token (a button: sign out, block).
+#[derive(Debug, Deserialize)]
+pub(crate) struct NoFields {}
+
 /// A posted form (`application/x-www-form-urlencoded`) whose token matches
 /// this browser's form cookie; refused with "form expired" otherwise, before
 /// anything is read from it.

@@ -95,6 +95,15 @@ impl FieldErrors {
     }
 }
 
+/// A refusal to show beside a form: its sentence and the refused fields,
+/// in the page's language. A failure on valv's side is an error page.
+pub(crate) fn refusal(tr: Tr, e: &ServiceError) -> Result<(Option<String>, FieldErrors), PageError> {
+    match e {
+        ServiceError::Internal(_) => Err(PageError::internal(e)),
+        _ => Ok((Some(tr.error(e.code(), &e.to_string())), FieldErrors::of(tr, e))),
+    }
+}
+
 /// A rendered page.
 pub(crate) fn render(page: &impl Template) -> Result<Html<String>, PageError> {
     page.render().map(Html).map_err(PageError::internal)

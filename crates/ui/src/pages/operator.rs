@@ -19,7 +19,7 @@ use valv_service::{Caller, NewTenant, ServiceError, TenantView, Valv};
 
 use super::Refused;
 use super::sign_in::{SignInPage, signed_in};
-use crate::csrf::{FormToken, Posted};
+use crate::csrf::{FormToken, NoFields, Posted};
 use crate::i18n::Tr;
 use crate::page::{FieldErrors, Frame, PageError, Who, render};
 
@@ -229,14 +229,11 @@ async fn tenant(
     Ok(render(&page)?.into_response())
 }
 
-#[derive(Deserialize)]
-struct Nothing {}
-
 async fn act(
     State(valv): State<Valv>,
     Operator(caller): Operator,
     Path((id, action)): Path<(String, String)>,
-    Posted(_): Posted<Nothing>,
+    Posted(_): Posted<NoFields>,
 ) -> Result<Response, PageError> {
     let id = tenant_id(&id)?;
     let accounts = valv.accounts();

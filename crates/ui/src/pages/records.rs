@@ -20,7 +20,7 @@ use super::home::who;
 use crate::csrf::{FormToken, Posted};
 use crate::fields::{Input, cell, inputs, record};
 use crate::i18n::Tr;
-use crate::page::{FieldErrors, Frame, PageError, render};
+use crate::page::{FieldErrors, Frame, PageError, refusal, render};
 
 pub(super) fn routes() -> Router<Valv> {
     Router::new()
@@ -169,14 +169,6 @@ async fn create(
             let page = NewPage { f, collection: c.name, inputs: inputs(&c.fields, &data, &fields), error };
             Ok(WebError::from(e).answer_with(render(&page)?))
         }
-    }
-}
-
-/// A refusal to show beside the form; a failure is an error page.
-fn refusal(tr: Tr, e: &ServiceError) -> Result<(Option<String>, FieldErrors), PageError> {
-    match e {
-        ServiceError::Internal(_) => Err(PageError::internal(e)),
-        _ => Ok((Some(tr.error(e.code(), &e.to_string())), FieldErrors::of(tr, e))),
     }
 }
 

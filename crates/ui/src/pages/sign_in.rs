@@ -15,7 +15,7 @@ use valv_http::session::{expired_session_cookie, session_cookie};
 use valv_http::{ClientAddr, SESSION_COOKIE, WebError};
 use valv_service::{SecondFactor, ServiceError, SignIn, SignInStatus, Valv};
 
-use crate::csrf::{FormToken, Posted};
+use crate::csrf::{FormToken, NoFields, Posted};
 use crate::i18n::Tr;
 use crate::page::{Frame, PageError, render};
 
@@ -217,16 +217,13 @@ async fn send_code(
     Ok((status, render(&page)?).into_response())
 }
 
-#[derive(Deserialize)]
-struct Nothing {}
-
 /// Ends the session on the server (anyone signed in: a tenant's user or an
 /// operator) and makes the browser forget it; without a live session there
 /// is nothing to end, and the browser forgets the cookie all the same.
 async fn sign_out(
     State(valv): State<Valv>,
     headers: HeaderMap,
-    Posted(_): Posted<Nothing>,
+    Posted(_): Posted<NoFields>,
 ) -> Result<Response, PageError> {
     if let Ok(caller) = valv.accounts().resolve_session(&session(&headers)).await {
         valv.accounts().sign_out(&caller).await?;

@@ -16,9 +16,9 @@ use valv_service::{Caller, NewUser, ServiceError, UserPatch, UserView, Valv};
 
 use super::Member;
 use super::home::who;
-use crate::csrf::{FormToken, Posted};
+use crate::csrf::{FormToken, NoFields, Posted};
 use crate::i18n::Tr;
-use crate::page::{FieldErrors, Frame, PageError, render};
+use crate::page::{FieldErrors, Frame, PageError, refusal, render};
 
 pub(super) fn routes() -> Router<Valv> {
     Router::new()
@@ -121,14 +121,6 @@ async fn list(
     Ok(render(&page)?.into_response())
 }
 
-/// A refusal to show beside the form; a failure is an error page.
-fn refusal(tr: Tr, e: &ServiceError) -> Result<(Option<String>, FieldErrors), PageError> {
-    match e {
-        ServiceError::Internal(_) => Err(PageError::internal(e)),
-        _ => Ok((Some(tr.error(e.code(), &e.to_string())), FieldErrors::of(tr, e))),
-    }
-}
-
 async fn create(
     State(valv): State<Valv>,
     tr: Tr,
@@ -224,9 +216,6 @@ async fn update(
     }
 }
 
-#[derive(Deserialize)]
-struct Nothing {}
-
 async fn set_blocked(valv: &Valv, caller: &Caller, id: &str, blocked: bool) -> Result<Response, PageError> {
     let u = valv.accounts().set_user_blocked(caller, user_id(id)?, blocked).await?;
     let notice = if blocked { "user-blocked" } else { "user-unblocked" };
@@ -237,7 +226,7 @@ async fn block(
     State(valv): State<Valv>,
     Member(c): Member,
     Path(id): Path<String>,
-    Posted(_): Posted<Nothing>,
+    Posted(_): Posted<NoFields>,
 ) -> Result<Response, PageError> {
     set_blocked(&valv, &c, &id, true).await
 }
@@ -246,7 +235,7 @@ async fn unblock(
     State(valv): State<Valv>,
     Member(c): Member,
     Path(id): Path<String>,
-    Posted(_): Posted<Nothing>,
+    Posted(_): Posted<NoFields>,
 ) -> Result<Response, PageError> {
     set_blocked(&valv, &c, &id, false).await
 }
@@ -255,7 +244,7 @@ async fn invite(
     State(valv): State<Valv>,
     Member(c): Member,
     Path(id): Path<String>,
-    Posted(_): Posted<Nothing>,
+    Posted(_): Posted<NoFields>,
 ) -> Result<Response, PageError> {
     let u = valv.accounts().reinvite(&c, user_id(&id)?).await?;
     Ok(Redirect::to(&format!("/app/users/{}?notice=user-invited", u.id)).into_response())

@@ -2,6 +2,7 @@
 //! extractor below: session cookie only, never an API token), makes one
 //! service call and renders its template.
 
+mod account;
 mod activate;
 mod files;
 mod home;
@@ -34,6 +35,7 @@ pub(crate) fn routes() -> Router<Valv> {
         .merge(users::routes())
         .merge(operator::routes())
         .merge(files::routes())
+        .merge(account::routes())
 }
 
 /// A signed-in tenant user (any role), by session cookie. Anyone else is

@@ -303,7 +303,8 @@ def member_flow(run: Run):
 
 def invited_flow(run: Run, email: str):
     """An invited person opens the link in the invitation, is told why a
-    weak password is refused, sets a strong one and signs in with it."""
+    weak password is refused, sets a strong one, signs in with it and sets
+    up an authenticator app; the recovery codes are shown once."""
     page = run.page
     page.goto(link_in_outbox(email, "/activate?code="))
     expect(page.get_by_role("heading", level=1)).to_have_text("Set your password")
@@ -320,6 +321,20 @@ def invited_flow(run: Run, email: str):
     run.look("activated")
     run.sign_in(email, strong)
     expect(page).to_have_url(URL + "/app")
+    # Their own account: an authenticator app set up from the QR code's secret.
+    page.get_by_role("banner").get_by_role("link", name="Cy Invited").click()
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    expect(page.get_by_role("img", name="QR code of your authenticator secret")).to_be_visible()
+    run.look("account-enrol")
+    secret = page.locator("code.secret").inner_text()
+    page.get_by_label("The code the app shows now").fill(totp_next_step(secret))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("status")).to_contain_text("Your authenticator app is set up")
+    expect(page.get_by_role("list", name="Recovery codes").get_by_role("listitem")).to_have_count(10)
+    run.look("account-codes")
+    page.goto(URL + "/app/account")
+    expect(page.get_by_role("status")).to_contain_text("An authenticator app is set up")
+    expect(page.get_by_role("list", name="Recovery codes")).to_have_count(0)
     run.sign_out()
 
 

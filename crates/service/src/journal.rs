@@ -56,6 +56,22 @@ impl Valv {
         Ok(self.ctx.store.journal(chain, &q).await?)
     }
 
+    /// Verifies the caller's own organisation's chain: its owners, admins and
+    /// auditors can show that their record is whole (GDPR Art. 5(2)).
+    ///
+    /// # Errors
+    /// `Forbidden` for other roles and for operators; store failures.
+    pub async fn verify_own_chain(&self, caller: &Caller) -> ServiceResult<ChainReport> {
+        let tenant = match caller {
+            Caller::User { tenant, role, .. } if role.reads_journal() => *tenant,
+            _ => return Err(ServiceError::Forbidden("this needs the owner, admin or auditor role")),
+        };
+        let key = tenant.to_string();
+        let heads = self.ctx.store.chain_heads().await?;
+        let head = heads.iter().find(|(k, _)| *k == key).map(|(_, h)| h);
+        Ok(ChainReport { outcome: verify_chain(self.ctx.store.as_ref(), &key, head).await?, chain: key })
+    }
+
     /// Verifies every chain, or only the provider's and one tenant's.
     ///
     /// # Errors

@@ -162,7 +162,9 @@ mod tests {
         for lang in [Lang::En, Lang::Sv] {
             for key in keys("en") {
                 // Every argument a message takes, so that each formats whole.
-                let args = [("due", "1 May 2027".to_owned()), ("signature", "Eicar-Signature".to_owned())];
+                let args =
+                    [("due", "1 May 2027"), ("signature", "Eicar"), ("count", "3"), ("at", "2"), ("reason", "x")]
+                        .map(|(name, value)| (name, value.to_owned()));
                 let text = Tr(lang).t_with(&key, &args);
                 assert!(!text.is_empty() && !text.contains("Unknown localization"), "{key} in {lang:?}");
             }

@@ -28,6 +28,8 @@ pub(crate) struct Who {
     pub(crate) admin: bool,
     /// A provider operator: the navigation offers the operator's console.
     pub(crate) operator: bool,
+    /// A reader of the journal (owner, admin, auditor).
+    pub(crate) auditor: bool,
 }
 
 /// What the frame of every page shows.

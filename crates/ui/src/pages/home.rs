@@ -53,7 +53,13 @@ pub(crate) async fn who(valv: &Valv, caller: &valv_service::Caller) -> Result<Wh
     let me = valv.accounts().me(caller).await?;
     let (tenant, _, _) = caller.member()?;
     let org = valv.accounts().tenant(caller, tenant).await?;
-    Ok(Who { name: me.name, organisation: org.name, admin: caller.admin().is_ok(), operator: false })
+    Ok(Who {
+        name: me.name,
+        organisation: org.name,
+        admin: caller.admin().is_ok(),
+        operator: false,
+        auditor: me.role.reads_journal(),
+    })
 }
 
 #[derive(Deserialize)]

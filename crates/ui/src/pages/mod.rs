@@ -6,6 +6,7 @@ mod account;
 mod activate;
 mod files;
 mod home;
+mod journal;
 mod landing;
 mod operator;
 mod privacy;
@@ -36,6 +37,7 @@ pub(crate) fn routes() -> Router<Valv> {
         .merge(operator::routes())
         .merge(files::routes())
         .merge(account::routes())
+        .merge(journal::routes())
 }
 
 /// A signed-in tenant user (any role), by session cookie. Anyone else is

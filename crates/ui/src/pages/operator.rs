@@ -53,7 +53,7 @@ impl FromRequestParts<Valv> for Operator {
 
 async fn frame(valv: &Valv, tr: Tr, key: &str, csrf: String, caller: &Caller) -> Result<Frame, PageError> {
     let me = valv.accounts().operator_me(caller).await?;
-    let who = Who { name: me.name, organisation: tr.t("operator-label"), admin: false, operator: true };
+    let who = Who { name: me.name, organisation: tr.t("operator-label"), admin: false, operator: true, auditor: false };
     Ok(Frame::new(tr, key, csrf).signed_in(who))
 }
 

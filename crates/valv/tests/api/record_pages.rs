@@ -99,3 +99,23 @@ async fn the_operator_console_is_for_operators_and_shows_no_tenant_data() {
     let anonymous = browser().get(app.at("/operator")).send().await.unwrap();
     assert_eq!(anonymous.headers()["location"], "/operator/sign-in", "not signed in: to the operator's sign-in");
 }
+
+#[tokio::test]
+async fn the_journal_page_is_for_its_readers_and_verifies_their_chain() {
+    let app = app();
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let _ = app.member(&acme, "m@acme.example", "member").await;
+    let owner = browser();
+    page_sign_in(&app, &owner, "acme", &acme.owner_email).await;
+    let all = owner.get(app.at("/app/journal")).send().await.unwrap().text().await.unwrap();
+    assert!(all.contains("user.activated") && all.contains("user.invited"), "the organisation's entries: {all}");
+    let html = owner.get(app.at("/app/journal?action=user.invited")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("user.invited") && !html.contains("user.activated"), "filtered by action");
+    let verified = owner.post(app.at("/app/journal/verify")).form(&[("csrf", token(&html))]).send().await.unwrap();
+    assert!(verified.text().await.unwrap().contains("The chain holds"), "the owner verifies their chain");
+
+    let member = browser();
+    page_sign_in(&app, &member, "acme", "m@acme.example").await;
+    assert_eq!(member.get(app.at("/app/journal")).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+}

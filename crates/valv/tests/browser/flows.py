@@ -147,6 +147,13 @@ def owner_flow(run: Run):
     expect(page.get_by_role("banner")).to_contain_text("Org " + TENANT)
     run.look("workspace")
 
+    page.get_by_role("navigation").get_by_role("link", name="Journal").click()
+    expect(page.get_by_role("cell", name="collection.created")).to_be_visible()
+    page.get_by_role("button", name="Verify the chain").click()
+    expect(page.get_by_role("status")).to_contain_text("The chain holds")
+    run.look("journal")
+    page.get_by_role("navigation").get_by_role("link", name="Workspace").click()
+
     run.language("Svenska")
     expect(page.get_by_role("heading", level=1)).to_have_text("Arbetsyta")
     run.look("workspace")

@@ -162,9 +162,16 @@ mod tests {
         for lang in [Lang::En, Lang::Sv] {
             for key in keys("en") {
                 // Every argument a message takes, so that each formats whole.
-                let args =
-                    [("due", "1 May 2027"), ("signature", "Eicar"), ("count", "3"), ("at", "2"), ("reason", "x")]
-                        .map(|(name, value)| (name, value.to_owned()));
+                let args = [
+                    ("due", "1 May 2027"),
+                    ("signature", "Eicar"),
+                    ("count", "3"),
+                    ("at", "2"),
+                    ("reason", "x"),
+                    ("done", "1"),
+                    ("total", "2"),
+                ]
+                .map(|(name, value)| (name, value.to_owned()));
                 let text = Tr(lang).t_with(&key, &args);
                 assert!(!text.is_empty() && !text.contains("Unknown localization"), "{key} in {lang:?}");
             }

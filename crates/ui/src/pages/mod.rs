@@ -4,6 +4,7 @@
 
 mod account;
 mod activate;
+mod export;
 mod files;
 mod home;
 mod journal;
@@ -38,6 +39,7 @@ pub(crate) fn routes() -> Router<Valv> {
         .merge(files::routes())
         .merge(account::routes())
         .merge(journal::routes())
+        .merge(export::routes())
 }
 
 /// A signed-in tenant user (any role), by session cookie. Anyone else is

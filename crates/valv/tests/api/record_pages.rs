@@ -119,3 +119,20 @@ async fn the_journal_page_is_for_its_readers_and_verifies_their_chain() {
     page_sign_in(&app, &member, "acme", "m@acme.example").await;
     assert_eq!(member.get(app.at("/app/journal")).send().await.unwrap().status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn exports_are_for_administrators_and_their_own_organisation() {
+    let app = app();
+    let (api, op) = (app.api(), app.operator().await);
+    let (acme, other) = (app.tenant(&op, "acme").await, app.tenant(&op, "other").await);
+    let _ = app.member(&acme, "m@acme.example", "member").await;
+    let theirs = api.start_export(&other.owner).await.expect(202)["id"].as_str().unwrap().to_owned();
+    let owner = browser();
+    page_sign_in(&app, &owner, "acme", &acme.owner_email).await;
+    for path in [format!("/app/export/{theirs}"), format!("/app/export/{theirs}/archive")] {
+        assert_eq!(owner.get(app.at(&path)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let member = browser();
+    page_sign_in(&app, &member, "acme", "m@acme.example").await;
+    assert_eq!(member.get(app.at("/app/export")).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+}

@@ -290,6 +290,26 @@ def files_flow(run: Run, n: int):
     run.sign_out()
 
 
+def export_flow(run: Run):
+    """The owner exports the organisation's data, follows the progress by
+    refreshing, and downloads the archive (a tar with its manifest)."""
+    page = run.page
+    run.sign_in(OWNER, PASSWORD)
+    page.get_by_role("navigation").get_by_role("link", name="Export").click()
+    page.get_by_role("button", name="Start an export").click()
+    for _ in range(40):
+        if page.get_by_role("link", name="Download the archive").count() > 0:
+            break
+        time.sleep(0.25)
+        page.goto(page.url)
+    run.look("export")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the archive").click()
+    archive = pathlib.Path(download.value.path()).read_bytes()
+    assert archive[257:262] == b"ustar" and b"manifest.json" in archive, "a tar archive with its manifest"
+    run.sign_out()
+
+
 def member_flow(run: Run):
     """A member with an authenticator app: the second factor step, by the
     app's code with JavaScript, by a recovery code without."""
@@ -384,6 +404,7 @@ def main() -> int:
             record_flow(run, f"Ada Lind {n}")
             users_flow(run, browser, n)
             files_flow(run, n)
+            export_flow(run)
             operator_flow(run, n)
             member_flow(run)
             invited_flow(run, INVITED[n])

@@ -1,6 +1,7 @@
 //! One module per screen. Each handler extracts who calls (a page
-//! extractor below: session cookie only, never an API token), makes one
-//! service call and renders its template.
+//! extractor below: session cookie only, never an API token), asks the
+//! service for what the screen shows (and the header's person), and
+//! renders its template.
 
 mod account;
 mod activate;

@@ -1,5 +1,5 @@
-//! A stored file's content as an HTTP answer, for the API and the pages
-//! alike: streamed, with its length, media type, `ETag` (its SHA-256),
+//! Downloads as HTTP answers, for the API and the pages alike: an export
+//! archive, and a stored file's content, streamed, with its length, media type, `ETag` (its SHA-256),
 //! `Range` support (RFC 9110 §14) and a download name (RFC 6266 with the
 //! RFC 8187 encoding). Content that fails verification on its first chunk
 //! is not sent at all.
@@ -11,6 +11,19 @@ use futures::StreamExt as _;
 use valv_service::Download;
 
 use crate::error::WebError;
+
+/// The answer that sends an export archive of `len` bytes.
+pub fn archive(
+    archive: impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    len: u64,
+) -> Response {
+    let mut res = Body::from_stream(archive).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"export.tar\""));
+    res
+}
 
 /// The answer that sends `d`. The first chunk is read before answering,
 /// so a damaged start is a clear error answer rather than a broken body.

@@ -2,10 +2,9 @@
 //! download its archive.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use valv_service::Valv;
 use valv_service::export::JobView;
@@ -41,10 +40,5 @@ async fn export_archive(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let (archive, len) = v.portability().export_archive(&c, &id)?;
-    let mut res = Body::from_stream(archive).into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"export.tar\""));
-    Ok(res)
+    Ok(valv_http::download::archive(archive, len))
 }

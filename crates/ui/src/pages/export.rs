@@ -5,9 +5,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use valv_service::Valv;
@@ -81,10 +79,5 @@ async fn archive(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let (archive, len) = valv.portability().export_archive(&caller, &id)?;
-    let mut res = Body::from_stream(archive).into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"export.tar\""));
-    Ok(res)
+    Ok(valv_http::download::archive(archive, len))
 }

@@ -1,5 +1,6 @@
-//! The web pages in a real browser: `tests/browser/flows.py` drives
-//! Debian's Chromium with Playwright through sign-in (with a wrong password,
+//! The web pages in a real browser: `tests/browser/flows.py` (with what
+//! the flows share in `common.py`) drives Debian's Chromium with
+//! Playwright through sign-in (with a wrong password,
 //! with an authenticator code and with a recovery code), the workspace, the
 //! language switch, records made, changed and brought back from their
 //! history, users invited and blocked, the operator's console, sign-out,

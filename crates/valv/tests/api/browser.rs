@@ -1,14 +1,15 @@
-//! The web pages in a real browser: `tests/browser/flows.py` (with what
-//! the flows share in `common.py`) drives Debian's Chromium with
-//! Playwright through sign-in (with a wrong password,
-//! with an authenticator code and with a recovery code), the workspace, the
-//! language switch, records made, changed and brought back from their
-//! history, users invited and blocked, the operator's console, sign-out,
-//! an invitation (a weak password refused with
-//! its reasons, then a strong one), and a data subject's request from the
-//! public form to the owner's list, once with JavaScript and once without,
-//! checking every page with axe-core and writing a screenshot of each to
-//! `target/screenshots`. `scripts/test` installs Chromium and the tools.
+//! The web pages in a real browser: `tests/browser/flows.py` (what the
+//! flows share is in `common.py`) drives Debian's Chromium with Playwright,
+//! once with JavaScript and once without, through: sign-in (a wrong
+//! password, an authenticator code, a recovery code), the workspace, the
+//! journal and its chain verified, the language switch, records made,
+//! changed and brought back from their history, users invited and blocked,
+//! files and their versions, the export, the operator's console, an
+//! invitation (a weak password refused with its reasons, then a strong one,
+//! then an authenticator app set up), and a data subject's request from the
+//! public form to the owner's list. Every page is checked with axe-core and
+//! photographed into `target/screenshots`. `scripts/test` installs Chromium
+//! and the tools.
 
 use serde_json::json;
 use valv_testkit::{PASSWORD, totp_code};

@@ -52,6 +52,10 @@ pub struct Keyring {
     /// process wraps is stored only while it is still the current one.
     check: Vec<u8>,
     cache: RwLock<HashMap<TenantId, Key>>,
+    /// The installation-wide keys (backup, provider) once read: they are
+    /// never destroyed, and a rotation rewraps them without changing them,
+    /// so each page's form token and each shipped segment need no store read.
+    installation: RwLock<HashMap<&'static str, Key>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -74,7 +78,7 @@ impl Keyring {
         if !matches(&master, &check) {
             return Err(KeyringError::WrongMasterKey);
         }
-        Ok(Self { store, master, check, cache: RwLock::default() })
+        Ok(Self { store, master, check, cache: RwLock::default(), installation: RwLock::default() })
     }
 
     /// Stores `key` wrapped under the master key as `name`; false when
@@ -196,6 +200,16 @@ impl Keyring {
 
     /// An installation-wide key stored as `name` (never a tenant id), made on first use.
     async fn installation_key(&self, name: &'static str) -> Result<Key, KeyringError> {
+        if let Some(k) = self.installation.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(name) {
+            return Ok(k.clone());
+        }
+        let key = self.read_or_make(name).await?;
+        self.installation.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name, key.clone());
+        Ok(key)
+    }
+
+    /// The installation-wide key `name` as stored, made and stored on first use.
+    async fn read_or_make(&self, name: &'static str) -> Result<Key, KeyringError> {
         let stored = || async {
             let wrapped = self.store.wrapped(name).await?;
             wrapped

@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 
-use secrecy::SecretString;
 use serde_json::json;
 use time::macros::datetime;
 use valv_backup_format::Target;
 use valv_crypto::seal::Key;
 use valv_domain::{ManualClock, RecordId};
 use valv_service::keyring::Keyring;
-use valv_service::{Caller, NewTenant, Settings, UploadTarget, Valv};
+use valv_service::{Caller, Settings, UploadTarget, Valv};
 use valv_store_sqlite::{SqliteKeyStore, SqliteStore};
 
 use super::Inbox;
@@ -43,18 +42,9 @@ pub async fn live(dir: &std::path::Path, master: Key, target: Target) -> Live {
     let valv = Valv::new(Arc::new(store), Arc::new(keyring), clock.clone(), inbox.clone(), Settings::default())
         .with_blobs(blobs)
         .with_targets(vec![target], None);
-    let new = NewTenant {
-        name: "Acme".into(),
-        slug: Some("acme".into()),
-        contact_name: "Ada Owner".into(),
-        contact_email: "ada@acme.example".into(),
-        contact_phone: "+46701234567".into(),
-    };
-    valv.accounts().create_tenant(&Caller::Cli, new).await.unwrap();
-    let invitation = inbox.0.lock().unwrap().last().unwrap().body.lines().last().unwrap().trim().to_owned();
-    let password = SecretString::from("violet-tundra-92-oboe-quill".to_owned());
-    valv.accounts().activate(&invitation, password.clone()).await.unwrap();
-    let s = valv.accounts().sign_in("acme", "ada@acme.example", password, [127, 0, 0, 1].into()).await.unwrap();
+    super::create_acme(&valv, &inbox).await;
+    let s = valv.accounts().sign_in("acme", "ada@acme.example", super::pw(super::PASSWORD), super::CLIENT).await;
+    let s = s.unwrap();
     let owner = valv.accounts().resolve_session(&s.cookie).await.unwrap();
     let col = json!({ "name": "notes", "fields": [{ "name": "n", "type": "number" }] });
     valv.content().create_collection(&owner, serde_json::from_value(col).unwrap()).await.unwrap();

@@ -60,6 +60,13 @@ pub async fn world_with(settings: Settings) -> World {
     let inbox = Arc::new(Inbox::default());
     let master = valv_crypto::seal::Key::generate();
     let valv = open(&dir, &master, &clock, &inbox, settings.clone()).await;
+    create_acme(&valv, &inbox).await;
+    World { valv, clock, inbox, master, settings, dir }
+}
+
+/// Creates the tenant `acme`, whose owner `ada@acme.example` sets `PASSWORD`
+/// from the invitation `inbox` received.
+pub async fn create_acme(valv: &Valv, inbox: &Inbox) {
     let new = NewTenant {
         name: "Acme".into(),
         slug: Some("acme".into()),
@@ -70,7 +77,6 @@ pub async fn world_with(settings: Settings) -> World {
     valv.accounts().create_tenant(&Caller::Cli, new).await.unwrap();
     let invitation = inbox.last_body().lines().last().unwrap().trim().to_owned();
     valv.accounts().activate(&invitation, pw(PASSWORD)).await.unwrap();
-    World { valv, clock, inbox, master, settings, dir }
 }
 
 /// A service over the files of `dir`: a process of its own, with its own

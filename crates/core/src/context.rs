@@ -45,6 +45,8 @@ impl Context {
         settings: Settings,
     ) -> Self {
         let hashing = Arc::new(Semaphore::new(settings.hash_concurrency.max(1)));
+        // Rows are sealed with the keyring's keys from the first one written.
+        store.seal_with(keyring.clone());
         Self { store, clock, sender, settings: Arc::new(settings), keyring, blobs: None, hashing }
     }
 

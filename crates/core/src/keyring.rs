@@ -56,6 +56,8 @@ pub struct Keyring {
     /// never destroyed, and a rotation rewraps them without changing them,
     /// so each page's form token and each shipped segment need no store read.
     installation: RwLock<HashMap<&'static str, Key>>,
+    /// The row keys derived from the data keys (`valv_store::Vault`).
+    pub(crate) rows: RwLock<HashMap<valv_store::KeyOwner, Arc<valv_store::RowKey>>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -78,7 +80,14 @@ impl Keyring {
         if !matches(&master, &check) {
             return Err(KeyringError::WrongMasterKey);
         }
-        Ok(Self { store, master, check, cache: RwLock::default(), installation: RwLock::default() })
+        Ok(Self {
+            store,
+            master,
+            check,
+            cache: RwLock::default(),
+            installation: RwLock::default(),
+            rows: RwLock::default(),
+        })
     }
 
     /// Stores `key` wrapped under the master key as `name`; false when
@@ -131,17 +140,27 @@ impl Keyring {
         self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(tenant, key.clone());
     }
 
+    /// The names of every key stored: tenant ids and the installation's keys.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub(crate) async fn names(&self) -> Result<Vec<String>, KeyringError> {
+        Ok(self.store.tenants().await?)
+    }
+
     /// Unwraps every tenant key; the number checked.
     ///
     /// # Errors
     /// The first key that does not unwrap.
     pub async fn verify_all(&self) -> Result<usize, KeyringError> {
         let tenants = self.store.tenants().await?;
+        let mut n = 0;
         for t in tenants.iter().filter(|t| *t != BACKUP && *t != PROVIDER) {
             let id = TenantId::parse(t).map_err(|_| KeyringError::Store(format!("unknown tenant id {t}")))?;
             self.key(id).await?;
+            n += 1;
         }
-        Ok(tenants.len())
+        Ok(n)
     }
 
     /// Rewraps every tenant key under `new_master` in one transaction, while
@@ -163,7 +182,8 @@ impl Keyring {
             })?;
             rewrapped.push((t.clone(), wrap(new_master, &t, &key)));
         }
-        let n = rewrapped.len();
+        // Counted as the operator thinks of them: the installation's own keys are rewrapped too.
+        let n = rewrapped.iter().filter(|(t, _)| t != BACKUP && t != PROVIDER).count();
         if !self.store.rotate(self.check.clone(), check_value(new_master), rewrapped).await? {
             return Err(KeyringError::Changed);
         }
@@ -177,6 +197,10 @@ impl Keyring {
     pub async fn destroy(&self, tenant: TenantId) -> Result<(), KeyringError> {
         self.store.destroy(&tenant.to_string()).await?;
         self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&tenant);
+        self.rows
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&valv_store::KeyOwner::Tenant(tenant));
         Ok(())
     }
 
@@ -262,8 +286,8 @@ impl Keyring {
 }
 
 /// Names of the installation-wide keys in the key store (never tenant ids).
-const BACKUP: &str = "backup";
-const PROVIDER: &str = "provider";
+pub(crate) const BACKUP: &str = "backup";
+pub(crate) const PROVIDER: &str = "provider";
 
 fn copy_key(master: &Key) -> Key {
     master.derive(b"valv keyring copy v1")

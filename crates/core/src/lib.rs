@@ -13,6 +13,7 @@ pub mod keyring;
 pub mod scan;
 pub mod sender;
 mod settings;
+mod vault;
 pub mod views;
 
 pub use caller::{Caller, Via};

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
-use valv_domain::schema::{FieldDef, FieldType, check_fields, parse_identifier};
+use valv_domain::schema::{FieldDef, check_fields, parse_identifier};
 use valv_domain::{CollectionId, Role, TenantId};
 use valv_store::{Action, Chain, Change, CollectionRow, Constraint, Processing, Row};
 
@@ -149,18 +149,10 @@ impl Content<'_> {
         Ok(())
     }
 
-    /// Indexes the fields people are looked up by (identifiers and references).
+    /// Indexes the fields people are looked up by: those the records'
+    /// `search` column holds (blind indexes of personal values, and ids).
     pub(crate) async fn index_collection(&self, c: &CollectionRow) -> ServiceResult<()> {
-        let fields = c
-            .fields
-            .iter()
-            .filter_map(|f| match f.kind {
-                FieldType::Email => Some((f.name.clone(), true)),
-                FieldType::Text if f.personal.is_some() => Some((f.name.clone(), true)),
-                FieldType::Phone | FieldType::Reference { .. } | FieldType::File => Some((f.name.clone(), false)),
-                _ => None,
-            })
-            .collect();
+        let fields = valv_store::search::Plan::of(&c.fields).fields().map(|f| (f.to_owned(), false)).collect();
         self.ctx.store.index_fields(c.id, fields).await?;
         Ok(())
     }

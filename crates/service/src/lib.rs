@@ -29,6 +29,7 @@ mod tenants;
 mod throttle;
 mod tokens;
 mod totp_secret;
+mod upgrade;
 mod upload;
 mod users;
 mod validate;

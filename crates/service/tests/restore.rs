@@ -96,8 +96,10 @@ async fn a_tenant_restore_merges_thousands_of_records_in_order() {
     let (tenant, _, _) = l.owner.member().unwrap();
     // A second handle on the live database (SQLite in WAL mode allows it).
     let live_store = SqliteStore::open(&dir.path().join("valv.db")).await.unwrap();
+    live_store.seal_with(l.valv.context().keyring.clone());
     let collection = live_store.collections(tenant).await.unwrap().remove(0);
     let copy = SqliteStore::open(&dir.path().join("copy.db")).await.unwrap();
+    copy.seal_with(l.valv.context().keyring.clone());
     let put = |chain, row| {
         valv_store::Change::new(chain, l.clock.now(), valv_store::Actor::Cli, valv_store::Action::RecordUpdated)
             .about("t", "x")

@@ -24,6 +24,10 @@ const POOL_SIZE: u32 = 5;
 pub struct PgStore {
     pub(crate) pool: PgPool,
     pub(crate) leader: crate::lead::Leader,
+    /// The keys rows and payloads are sealed with (`JournalStore::seal_with`).
+    pub(crate) vault: valv_store::VaultSlot,
+    /// How far `JournalStore::seal_stored` has come.
+    pub(crate) upgrade: std::sync::Arc<std::sync::Mutex<crate::upgrade::Cursor>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -42,7 +46,12 @@ impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let pool = pool(url, POOL_SIZE).await?;
         migrate::run(&pool).await?;
-        Ok(Self { pool, leader: crate::lead::Leader::default() })
+        Ok(Self {
+            pool,
+            leader: crate::lead::Leader::default(),
+            vault: valv_store::VaultSlot::default(),
+            upgrade: std::sync::Arc::default(),
+        })
     }
 
     /// A transaction for a write of journaled state, holding [`WRITE_LOCK`].

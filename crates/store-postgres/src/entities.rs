@@ -1,24 +1,82 @@
 //! Journaled entities (tenants, users, operators, tokens, collections,
-//! records, files, requests): upserts of full row images and the helpers the
-//! reads share.
+//! records, files, requests): upserts of sealed row images with the columns
+//! beside them (blind indexes where a column would hold a personal value),
+//! and the reads that return rows as stored, for the vault to open
+//! (`VaultSlot::open`).
 
-use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
 use sqlx::postgres::PgArguments;
-use sqlx::query::QueryScalar;
+use sqlx::query::QueryAs;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
-use valv_store::{Constraint, Row, RowImage, RowKeys, StoreError, StoreResult};
+use valv_store::search::Plan;
+use valv_store::{
+    CollectionRow, Constraint, KeyOwner, Keys, Row, RowImage, RowKey, RowKeys, Sealed, StoreError, StoreResult, Table,
+};
 
 use crate::{backend, corrupt, int};
 
+/// What one transaction seals with: the keys fetched for it, and the search
+/// plans of the collections its records belong to, read once.
+pub(crate) struct Sealing {
+    pub(crate) keys: Keys,
+    plans: HashMap<String, Plan>,
+}
+
+impl Sealing {
+    pub(crate) fn new(keys: Keys) -> Self {
+        Self { keys, plans: HashMap::new() }
+    }
+
+    /// The search plan of `collection`, as stored in this transaction.
+    async fn plan(&mut self, c: &mut PgConnection, key: &RowKey, collection: &str) -> StoreResult<&Plan> {
+        if !self.plans.contains_key(collection) {
+            let plan = stored_plan(c, key, collection).await?.unwrap_or_default();
+            self.plans.insert(collection.to_owned(), plan);
+        }
+        Ok(&self.plans[collection])
+    }
+}
+
+/// The search plan of a stored collection; `None` when there is none yet.
+async fn stored_plan(c: &mut PgConnection, key: &RowKey, collection: &str) -> StoreResult<Option<Plan>> {
+    let stored: Option<Vec<u8>> = sqlx::query_scalar("SELECT image FROM collections WHERE id = $1")
+        .bind(collection)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(backend)?;
+    stored
+        .map(|image| {
+            let plain = key.open_row(Table::Collections, collection, &image)?;
+            let row: CollectionRow = serde_json::from_slice(&plain).map_err(corrupt)?;
+            Ok(Plan::of(&row.fields))
+        })
+        .transpose()
+}
+
+/// A record's field values, read from its image without the rest of it.
+fn record_data(json: &[u8]) -> StoreResult<serde_json::Value> {
+    #[derive(serde::Deserialize)]
+    struct Data {
+        data: serde_json::Value,
+    }
+    Ok(serde_json::from_slice::<Data>(json).map_err(corrupt)?.data)
+}
+
 /// Refuses with `Stale` unless `row` is stored exactly as given (`Change::expecting`).
 /// Read `FOR UPDATE`: the row stays so until the change commits.
-pub(crate) async fn still(c: &mut PgConnection, row: &Row) -> StoreResult<()> {
-    let image = RowImage::new(row).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+pub(crate) async fn still(c: &mut PgConnection, keys: &Keys, row: &Row) -> StoreResult<()> {
+    let image = RowImage::new(row).map_err(corrupt)?;
     let (table, id) = image.keys.locator().ok_or(StoreError::Stale("file_versions"))?;
-    let sql = format!("SELECT row_json FROM {table} WHERE id = $1 FOR UPDATE");
-    let stored: Option<String> =
+    let sql = format!("SELECT image FROM {table} WHERE id = $1 FOR UPDATE");
+    let stored: Option<Vec<u8>> =
         sqlx::query_scalar(&sql).persistent(false).bind(id).fetch_optional(&mut *c).await.map_err(backend)?;
-    if stored.as_deref() == Some(image.json.as_str()) { Ok(()) } else { Err(StoreError::Stale(table)) }
+    let key = keys.get(image.keys.owner()?)?;
+    let same = match stored {
+        Some(sealed) => key.open_row(image.keys.table(), id, &sealed)? == image.json.as_bytes(),
+        None => false,
+    };
+    if same { Ok(()) } else { Err(StoreError::Stale(table)) }
 }
 
 /// Refuses with `StorageFull` when the chain's tenant holds more file bytes
@@ -35,17 +93,20 @@ pub(crate) async fn within_storage(c: &mut PgConnection, change: &valv_store::Ch
 }
 
 /// Writes one row image. An update never moves a row to another tenant.
-pub(crate) async fn upsert(c: &mut PgConnection, row: &Row) -> StoreResult<()> {
-    upsert_run(c, &[RowImage::new(row).map_err(corrupt)?]).await
+pub(crate) async fn upsert(c: &mut PgConnection, s: &mut Sealing, row: &Row) -> StoreResult<()> {
+    upsert_run(c, s, &[RowImage::new(row).map_err(corrupt)?]).await
 }
 
 /// Writes row images of one table, each key at most once, in one statement
 /// (restores write runs of rows; see `runs`). Rows are written in order, so
 /// a run does what the same rows written one by one would.
-pub(crate) async fn upsert_run(c: &mut PgConnection, rows: &[RowImage]) -> StoreResult<()> {
+pub(crate) async fn upsert_run(c: &mut PgConnection, s: &mut Sealing, rows: &[RowImage]) -> StoreResult<()> {
     let Some(first) = rows.first() else { return Ok(()) };
+    let mut values = Vec::with_capacity(rows.len());
+    for image in rows {
+        values.push(sealed_values(c, s, image).await?);
+    }
     let (insert, conflict) = statement(&first.keys);
-    let values = rows.iter().map(values);
     let mut q = QueryBuilder::<Postgres>::new(insert);
     q.push_values(values, |mut b, row| {
         for v in row {
@@ -53,6 +114,7 @@ pub(crate) async fn upsert_run(c: &mut PgConnection, rows: &[RowImage]) -> Store
                 Value::Text(s) => b.push_bind(s),
                 Value::Bool(x) => b.push_bind(x),
                 Value::Int(n) => b.push_bind(n),
+                Value::Bytes(x) => b.push_bind(x),
             };
         }
     });
@@ -67,96 +129,177 @@ pub(crate) async fn upsert_run(c: &mut PgConnection, rows: &[RowImage]) -> Store
 fn statement(keys: &RowKeys) -> (&'static str, &'static str) {
     match keys {
         RowKeys::Tenant { .. } => (
-            "INSERT INTO tenants (id, slug, row_json) ",
-            " ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, row_json = excluded.row_json",
+            "INSERT INTO tenants (id, slug, image) ",
+            " ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, image = excluded.image",
         ),
         RowKeys::User { .. } => (
-            "INSERT INTO users (id, tenant_id, email_norm, row_json) ",
-            " ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, row_json = excluded.row_json
+            "INSERT INTO users (id, tenant_id, email_norm, image) ",
+            " ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, image = excluded.image
              WHERE users.tenant_id = excluded.tenant_id",
         ),
         RowKeys::Operator { .. } => (
-            "INSERT INTO operators (id, email_norm, row_json) ",
-            " ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, row_json = excluded.row_json",
+            "INSERT INTO operators (id, email_norm, image) ",
+            " ON CONFLICT (id) DO UPDATE SET email_norm = excluded.email_norm, image = excluded.image",
         ),
         RowKeys::Token { .. } => (
-            "INSERT INTO tokens (id, tenant_id, user_id, row_json) ",
-            " ON CONFLICT (id) DO UPDATE SET row_json = excluded.row_json
+            "INSERT INTO tokens (id, tenant_id, user_id, image) ",
+            " ON CONFLICT (id) DO UPDATE SET image = excluded.image
              WHERE tokens.tenant_id = excluded.tenant_id AND tokens.user_id = excluded.user_id",
         ),
         RowKeys::Collection { .. } => (
-            "INSERT INTO collections (id, tenant_id, name, row_json) ",
-            " ON CONFLICT (id) DO UPDATE SET name = excluded.name, row_json = excluded.row_json
+            "INSERT INTO collections (id, tenant_id, name, image) ",
+            " ON CONFLICT (id) DO UPDATE SET name = excluded.name, image = excluded.image
              WHERE collections.tenant_id = excluded.tenant_id",
         ),
         RowKeys::Record { .. } => (
-            "INSERT INTO records (id, tenant_id, collection_id, deleted, row_json) ",
-            " ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, row_json = excluded.row_json
+            "INSERT INTO records (id, tenant_id, collection_id, deleted, image, search) ",
+            " ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, image = excluded.image,
+               search = excluded.search
              WHERE records.tenant_id = excluded.tenant_id AND records.collection_id = excluded.collection_id",
         ),
         RowKeys::File { .. } => (
-            "INSERT INTO files (id, tenant_id, folder, name, deleted, row_json) ",
+            "INSERT INTO files (id, tenant_id, folder, name, deleted, image) ",
             " ON CONFLICT (id) DO UPDATE SET folder = excluded.folder, name = excluded.name,
-               deleted = excluded.deleted, row_json = excluded.row_json
+               deleted = excluded.deleted, image = excluded.image
              WHERE files.tenant_id = excluded.tenant_id",
         ),
         RowKeys::Request { .. } => (
-            "INSERT INTO requests (id, tenant_id, row_json) ",
-            " ON CONFLICT (id) DO UPDATE SET row_json = excluded.row_json WHERE requests.tenant_id = excluded.tenant_id",
+            "INSERT INTO requests (id, tenant_id, image) ",
+            " ON CONFLICT (id) DO UPDATE SET image = excluded.image WHERE requests.tenant_id = excluded.tenant_id",
         ),
         // Versions are immutable: a plain insert, so a second writer of the same number fails.
-        RowKeys::FileVersion { .. } => ("INSERT INTO file_versions (file_id, version, tenant_id, size, row_json) ", ""),
+        RowKeys::FileVersion { .. } => ("INSERT INTO file_versions (file_id, version, tenant_id, size, image) ", ""),
     }
 }
 
-/// A column value of a row image.
+/// A column value of a row.
 enum Value {
     Text(String),
     Bool(bool),
     Int(i64),
+    Bytes(Vec<u8>),
 }
 
-/// A row's values in its insert's column order.
-fn values(image: &RowImage) -> Vec<Value> {
-    use Value::{Bool, Int, Text};
-    let text = |s: &String| Text(s.clone());
+/// A row's values in its insert's column order: its columns (personal
+/// values as blind indexes), its sealed image, and a record's `search`.
+/// A collection whose search plan changes has its records' `search`
+/// rewritten first.
+async fn sealed_values(c: &mut PgConnection, s: &mut Sealing, image: &RowImage) -> StoreResult<Vec<Value>> {
+    use Value::{Bool, Bytes, Int, Text};
+    let key = s.keys.shared(image.keys.owner()?)?;
+    let key = key.as_ref();
+    let text = |v: &String| Text(v.clone());
+    let mut search = None;
     let mut out = match &image.keys {
         RowKeys::Tenant { id, slug } => vec![text(id), text(slug)],
-        RowKeys::User { id, tenant_id, email_norm } => vec![text(id), text(tenant_id), text(email_norm)],
-        RowKeys::Operator { id, email_norm } => vec![text(id), text(email_norm)],
+        RowKeys::User { id, tenant_id, email_norm } => {
+            vec![text(id), text(tenant_id), Text(key.blind("email", email_norm))]
+        }
+        RowKeys::Operator { id, email_norm } => vec![text(id), Text(key.blind("email", email_norm))],
         RowKeys::Token { id, tenant_id, user_id } => vec![text(id), text(tenant_id), text(user_id)],
-        RowKeys::Collection { id, tenant_id, name } => vec![text(id), text(tenant_id), text(name)],
+        RowKeys::Collection { id, tenant_id, name } => {
+            reindex_if_replanned(c, s, key, id, &image.json).await?;
+            vec![text(id), text(tenant_id), Text(key.blind("collection", name))]
+        }
         RowKeys::Record { id, tenant_id, collection_id, deleted } => {
+            search = Some(search_column(c, s, key, collection_id, &image.json).await?);
             vec![text(id), text(tenant_id), text(collection_id), Bool(*deleted)]
         }
-        RowKeys::File { id, tenant_id, folder, name, deleted } => {
-            vec![text(id), text(tenant_id), text(folder), text(name), Bool(*deleted)]
-        }
+        RowKeys::File { id, tenant_id, folder, name, deleted } => vec![
+            text(id),
+            text(tenant_id),
+            Text(key.blind("folder", folder)),
+            Text(key.blind("file", name)),
+            Bool(*deleted),
+        ],
         RowKeys::Request { id, tenant_id } => vec![text(id), text(tenant_id)],
         RowKeys::FileVersion { file_id, version, tenant_id, size } => {
             vec![text(file_id), Int(i64::from(*version)), text(tenant_id), Int(int(*size))]
         }
     };
-    out.push(text(&image.json));
-    out
+    out.push(Bytes(image.sealed(key)));
+    out.extend(search.map(Text));
+    Ok(out)
 }
 
-/// A query returning one `row_json` column.
-pub(crate) type JsonQuery<'q> = QueryScalar<'q, Postgres, String, PgArguments>;
-
-/// `SELECT row_json ...` for [`one`] and [`many`].
-pub(crate) fn rows(sql: &str) -> JsonQuery<'_> {
-    sqlx::query_scalar(sql)
+/// The `search` column of a record image in `collection`.
+async fn search_column(
+    c: &mut PgConnection,
+    s: &mut Sealing,
+    key: &RowKey,
+    collection: &str,
+    json: &str,
+) -> StoreResult<String> {
+    let plan = s.plan(c, key, collection).await?;
+    if *plan == Plan::default() {
+        return Ok("{}".to_owned());
+    }
+    Ok(plan.column(&record_data(json.as_bytes())?, key))
 }
 
-/// One row image by a query returning `row_json`.
-pub(crate) async fn one<T: DeserializeOwned>(pool: &PgPool, q: JsonQuery<'_>) -> StoreResult<Option<T>> {
-    let text = q.fetch_optional(pool).await.map_err(backend)?;
-    text.map(|t| serde_json::from_str(&t).map_err(corrupt)).transpose()
+/// Before a collection is written: when its fields now ask for another
+/// search column (a field marked personal, a reference added), rewrites
+/// the column of every record it holds, in the same transaction.
+async fn reindex_if_replanned(
+    c: &mut PgConnection,
+    s: &mut Sealing,
+    key: &RowKey,
+    collection: &str,
+    json: &str,
+) -> StoreResult<()> {
+    let row: CollectionRow = serde_json::from_str(json).map_err(corrupt)?;
+    let plan = Plan::of(&row.fields);
+    let before = stored_plan(c, key, collection).await?;
+    if before.as_ref().is_some_and(|b| *b != plan) {
+        let records: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT id, image FROM records WHERE collection_id = $1")
+            .bind(collection)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(backend)?;
+        let (mut ids, mut columns) = (Vec::with_capacity(records.len()), Vec::with_capacity(records.len()));
+        for (id, image) in records {
+            let data = record_data(&key.open_row(Table::Records, &id, &image)?)?;
+            columns.push(plan.column(&data, key));
+            ids.push(id);
+        }
+        sqlx::query(
+            "UPDATE records r SET search = u.search FROM UNNEST($1::TEXT[], $2::TEXT[]) AS u (id, search)
+             WHERE r.id = u.id",
+        )
+        .bind(ids)
+        .bind(columns)
+        .execute(&mut *c)
+        .await
+        .map_err(backend)?;
+    }
+    s.plans.insert(collection.to_owned(), plan);
+    Ok(())
 }
 
-/// All row images of a query returning `row_json`.
-pub(crate) async fn many<T: DeserializeOwned>(pool: &PgPool, q: JsonQuery<'_>) -> StoreResult<Vec<T>> {
-    let texts = q.fetch_all(pool).await.map_err(backend)?;
-    texts.iter().map(|t| serde_json::from_str(t).map_err(corrupt)).collect()
+/// A row as stored: its tenant (`NULL` for the provider's tables), its key
+/// in its table and its sealed image.
+pub(crate) type StoredRow = (Option<String>, String, Vec<u8>);
+
+/// A query returning a [`StoredRow`].
+pub(crate) type SealedQuery<'q> = QueryAs<'q, Postgres, StoredRow, PgArguments>;
+
+/// `SELECT tenant_id, id, image ...` for [`one`] and [`many`].
+pub(crate) fn rows(sql: &str) -> SealedQuery<'_> {
+    sqlx::query_as(sql)
+}
+
+/// A stored row with its owner, for the vault to open.
+pub(crate) fn sealed((tenant, id, image): StoredRow) -> StoreResult<Sealed> {
+    Ok(Sealed { owner: KeyOwner::of_column(tenant.as_deref())?, id, image })
+}
+
+/// One row as stored, by a query returning `tenant_id` (NULL for the
+/// provider's tables), the row's key and `image`.
+pub(crate) async fn one(pool: &PgPool, q: SealedQuery<'_>) -> StoreResult<Option<Sealed>> {
+    q.fetch_optional(pool).await.map_err(backend)?.map(sealed).transpose()
+}
+
+/// All rows as stored of a query shaped as for [`one`].
+pub(crate) async fn many(pool: &PgPool, q: SealedQuery<'_>) -> StoreResult<Vec<Sealed>> {
+    q.fetch_all(pool).await.map_err(backend)?.into_iter().map(sealed).collect()
 }

@@ -11,7 +11,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row as _};
 use valv_domain::stamp;
 use valv_store::journal::next_entry;
-use valv_store::{ChainHead, Change, HistoryItem, JournalEntry, JournalQuery, StoreResult};
+use valv_store::{ChainHead, Change, HistoryItem, JournalEntry, JournalQuery, KeyOwner, Keys, StoreResult};
 
 use crate::PgStore;
 use crate::{backend, int, uint};
@@ -40,7 +40,12 @@ impl Appender {
         Ok(Self { next_seq: last_seq(c).await? + 1, heads: HashMap::new() })
     }
 
-    pub(crate) async fn append(&mut self, c: &mut PgConnection, change: &Change) -> StoreResult<JournalEntry> {
+    pub(crate) async fn append(
+        &mut self,
+        c: &mut PgConnection,
+        keys: &Keys,
+        change: &Change,
+    ) -> StoreResult<JournalEntry> {
         let head = match self.heads.entry(change.chain.key()) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
@@ -49,7 +54,7 @@ impl Appender {
             }
         };
         let e = next_entry(change, head.as_ref(), self.next_seq);
-        insert(c, &e).await?;
+        insert(c, keys, &e).await?;
         *head = Some(ChainHead { chain_seq: e.chain_seq, hash: e.hash.clone() });
         self.next_seq += 1;
         Ok(e)
@@ -63,8 +68,15 @@ pub(crate) async fn last_seq(c: &mut PgConnection) -> StoreResult<u64> {
     uint(seq)
 }
 
-/// Writes an entry as it is and moves its chain's head to it, in one statement.
-pub(crate) async fn insert(c: &mut PgConnection, e: &JournalEntry) -> StoreResult<()> {
+/// The payload of `e` sealed with its chain's key, as it is stored.
+fn sealed_payload(keys: &Keys, e: &JournalEntry) -> StoreResult<Option<Vec<u8>>> {
+    e.payload.as_deref().map(|p| Ok(keys.get(KeyOwner::of_chain(&e.chain)?)?.seal_payload(e.chain_seq, p))).transpose()
+}
+
+/// Writes an entry, its payload sealed with its chain's key, and moves its
+/// chain's head to it, in one statement.
+pub(crate) async fn insert(c: &mut PgConnection, keys: &Keys, e: &JournalEntry) -> StoreResult<()> {
+    let payload = sealed_payload(keys, e)?;
     sqlx::query(&format!(
         "WITH entry AS (
            INSERT INTO journal ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -80,7 +92,7 @@ pub(crate) async fn insert(c: &mut PgConnection, e: &JournalEntry) -> StoreResul
     .bind(&e.action)
     .bind(&e.entity)
     .bind(&e.entity_id)
-    .bind(e.payload.as_deref())
+    .bind(payload)
     .bind(&e.payload_hash)
     .bind(&e.prev_hash)
     .bind(&e.hash)
@@ -90,10 +102,11 @@ pub(crate) async fn insert(c: &mut PgConnection, e: &JournalEntry) -> StoreResul
     Ok(())
 }
 
-/// Writes entries as they are, a thousand per statement (restores); chain
-/// heads are set apart ([`set_head`]).
-pub(crate) async fn insert_all(c: &mut PgConnection, entries: &[JournalEntry]) -> StoreResult<()> {
+/// Writes entries, payloads sealed with their chains' keys, a thousand per
+/// statement (restores); chain heads are set apart ([`set_head`]).
+pub(crate) async fn insert_all(c: &mut PgConnection, keys: &Keys, entries: &[JournalEntry]) -> StoreResult<()> {
     for batch in entries.chunks(1_000) {
+        let payloads = batch.iter().map(|e| sealed_payload(keys, e)).collect::<StoreResult<Vec<_>>>()?;
         let text = |f: fn(&JournalEntry) -> &str| batch.iter().map(|e| f(e).to_owned()).collect::<Vec<String>>();
         let ints = |f: fn(&JournalEntry) -> u64| batch.iter().map(|e| int(f(e))).collect::<Vec<i64>>();
         sqlx::query(&format!(
@@ -109,7 +122,7 @@ pub(crate) async fn insert_all(c: &mut PgConnection, entries: &[JournalEntry]) -
         .bind(text(|e| &e.action))
         .bind(text(|e| &e.entity))
         .bind(text(|e| &e.entity_id))
-        .bind(batch.iter().map(|e| e.payload.clone()).collect::<Vec<Option<Vec<u8>>>>())
+        .bind(payloads)
         .bind(text(|e| &e.payload_hash))
         .bind(text(|e| &e.prev_hash))
         .bind(text(|e| &e.hash))
@@ -275,8 +288,17 @@ impl JournalStore for PgStore {
         self.apply_from(source).await
     }
 
+    fn seal_with(&self, vault: std::sync::Arc<dyn valv_store::Vault>) {
+        self.vault.set(vault);
+    }
+
+    async fn seal_stored(&self, batch: u32) -> StoreResult<Option<u64>> {
+        crate::upgrade::seal_stored(self, batch).await
+    }
+
     async fn journal(&self, chain: Chain, query: &JournalQuery) -> StoreResult<Vec<JournalEntry>> {
-        self::query(&self.pool, &chain.key(), query).await
+        let entries = self::query(&self.pool, &chain.key(), query).await?;
+        self.vault.open_entries(entries).await
     }
 
     async fn chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>> {
@@ -285,7 +307,8 @@ impl JournalStore for PgStore {
     }
 
     async fn chain_page(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
-        chain_page(&self.pool, key, after, limit, true).await
+        let entries = chain_page(&self.pool, key, after, limit, true).await?;
+        self.vault.open_entries(entries).await
     }
 
     async fn chain_links(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
@@ -297,10 +320,18 @@ impl JournalStore for PgStore {
     }
 
     async fn history(&self, tenant: TenantId, entity: &str, entity_id: &str) -> StoreResult<Vec<JournalEntry>> {
-        history(&self.pool, &tenant.to_string(), entity, entity_id).await
+        let entries = history(&self.pool, &tenant.to_string(), entity, entity_id).await?;
+        self.vault.open_entries(entries).await
     }
 
     async fn histories(&self, tenant: TenantId, entity: &str, ids: Vec<String>) -> StoreResult<Vec<HistoryItem>> {
-        histories(&self.pool, &tenant.to_string(), entity, &ids).await
+        let key = self.vault.key(KeyOwner::Tenant(tenant)).await?;
+        let mut items = histories(&self.pool, &tenant.to_string(), entity, &ids).await?;
+        for item in &mut items {
+            if let Some(p) = &item.payload {
+                item.payload = Some(key.open_payload(item.chain_seq, p)?);
+            }
+        }
+        Ok(items)
     }
 }

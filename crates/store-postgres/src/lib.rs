@@ -2,9 +2,10 @@
 //! Every write of journaled state runs in a transaction that first takes one
 //! advisory lock, so journal `seq` order equals commit order (DESIGN.md,
 //! "Pitfall on PostgreSQL"). Rows are stored as in the SQLite backend (the
-//! JSON row image as text beside the looked-up columns), so the dumps and
-//! digests of both backends are byte for byte the same. All SQL of this
-//! backend lives in this crate.
+//! row image sealed with its owner's key beside the looked-up columns,
+//! DESIGN.md, Sealed at rest), so the dumps and digests of both backends,
+//! made of opened rows, are byte for byte the same. All SQL of this backend
+//! lives in this crate.
 
 mod accounts;
 mod conn;
@@ -20,6 +21,7 @@ mod records;
 mod replication;
 mod runs;
 mod sessions;
+mod upgrade;
 
 use valv_store::{Constraint, StoreError, StoreResult};
 
@@ -54,18 +56,21 @@ pub(crate) fn uint(v: i64) -> StoreResult<u64> {
 impl PgStore {
     /// Applies the rows of every change and appends their entries, in one transaction.
     async fn apply(&self, changes: Vec<valv_store::Change>) -> StoreResult<Vec<valv_store::JournalEntry>> {
+        // Fetched before the transaction: the keyring may have to unwrap a key.
+        let keys = self.vault.keys(changes.iter().flat_map(valv_store::Change::owners).collect()).await?;
         let mut tx = self.write_tx().await?;
+        let mut sealing = entities::Sealing::new(keys.clone());
         let mut journal = journal::Appender::new(&mut tx).await?;
         let mut entries = Vec::with_capacity(changes.len());
         for change in &changes {
             for row in &change.expected {
-                entities::still(&mut tx, row).await?;
+                entities::still(&mut tx, &keys, row).await?;
             }
             for row in &change.rows {
-                entities::upsert(&mut tx, row).await?;
+                entities::upsert(&mut tx, &mut sealing, row).await?;
             }
             entities::within_storage(&mut tx, change).await?;
-            entries.push(journal.append(&mut tx, change).await?);
+            entries.push(journal.append(&mut tx, &keys, change).await?);
         }
         tx.commit().await.map_err(backend)?;
         Ok(entries)
@@ -76,6 +81,7 @@ impl PgStore {
     async fn apply_from(&self, source: valv_store::ChangeSource) -> StoreResult<u64> {
         let mut changes = pump(source);
         let mut tx = self.write_tx().await?;
+        let mut sealing = entities::Sealing::new(valv_store::Keys::default());
         let mut journal = journal::Appender::new(&mut tx).await?;
         let mut n = 0;
         loop {
@@ -86,10 +92,15 @@ impl PgStore {
                 // The source's thread ended without saying the end: nothing is committed.
                 None => return Err(StoreError::Backend("the change source stopped before its end".into())),
             };
-            for row in &change.rows {
-                entities::upsert(&mut tx, row).await?;
+            // Owners are known only as changes come (an import makes its tenant's key meanwhile).
+            let missing = sealing.keys.missing(&change.owners());
+            if !missing.is_empty() {
+                sealing.keys.extend(self.vault.keys(missing).await?);
             }
-            journal.append(&mut tx, &change).await?;
+            for row in &change.rows {
+                entities::upsert(&mut tx, &mut sealing, row).await?;
+            }
+            journal.append(&mut tx, &sealing.keys, &change).await?;
             n += 1;
         }
         tx.commit().await.map_err(backend)?;
@@ -127,6 +138,7 @@ async fn erase(
     ledger: &serde_json::Value,
     change: &valv_store::Change,
 ) -> StoreResult<valv_store::JournalEntry> {
+    let keys = store.vault.keys(change.owners()).await?;
     let mut tx = store.write_tx().await?;
     let t = tenant.to_string();
     // (chain, entity, entity_id) is the journal's entity index: each update is a lookup.
@@ -150,10 +162,11 @@ async fn erase(
             .await
             .map_err(backend)?;
     }
+    let mut sealing = entities::Sealing::new(keys.clone());
     for row in &change.rows {
-        entities::upsert(&mut tx, row).await?;
+        entities::upsert(&mut tx, &mut sealing, row).await?;
     }
-    let entry = journal::Appender::new(&mut tx).await?.append(&mut tx, change).await?;
+    let entry = journal::Appender::new(&mut tx).await?.append(&mut tx, &keys, change).await?;
     let l =
         valv_store::LedgerRow { id: erasure_id.to_owned(), tenant_id: t, at: entry.at.clone(), detail: ledger.clone() };
     replication::put_ledger(&mut tx, &l).await?;

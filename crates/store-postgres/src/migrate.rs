@@ -3,13 +3,13 @@
 //! lock, so instances starting together apply each migration once, and
 //! never while another instance writes.
 
-use sqlx::{Executor as _, PgPool};
+use sqlx::{Executor as _, PgConnection, PgPool};
 use valv_store::StoreResult;
 
 use crate::backend;
 use crate::conn::{WRITE_LOCK, write_tx};
 
-const MIGRATIONS: &[(&str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../migrations/0001_init.sql")),
     ("0002_records", include_str!("../migrations/0002_records.sql")),
     ("0003_files", include_str!("../migrations/0003_files.sql")),
@@ -20,10 +20,17 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_records_one_index", include_str!("../migrations/0008_records_one_index.sql")),
     ("0009_jobs", include_str!("../migrations/0009_jobs.sql")),
     ("0010_setup_tokens", include_str!("../migrations/0010_setup_tokens.sql")),
+    ("0011_sealed", include_str!("../migrations/0011_sealed.sql")),
 ];
 
 pub(crate) async fn run(pool: &PgPool) -> StoreResult<()> {
-    for (name, sql) in MIGRATIONS {
+    apply(pool, MIGRATIONS).await
+}
+
+/// Applies those of `migrations` not applied yet, in order (tests stop
+/// short of the newest to make a database of an earlier release).
+pub(crate) async fn apply(pool: &PgPool, migrations: &[(&str, &str)]) -> StoreResult<()> {
+    for (name, sql) in migrations {
         let mut tx = write_tx(pool, WRITE_LOCK).await?;
         // Inside the lock: two instances creating it at once would collide.
         // Looked up first, as `IF NOT EXISTS` would log a notice at every start.
@@ -42,6 +49,9 @@ pub(crate) async fn run(pool: &PgPool) -> StoreResult<()> {
             .await
             .map_err(backend)?;
         if !done {
+            if *name == "0011_sealed" {
+                drop_field_indexes(&mut tx).await?;
+            }
             // A bare string runs as a simple query, which may hold several statements.
             tx.execute(*sql).await.map_err(backend)?;
             sqlx::query("INSERT INTO schema_migrations (name) VALUES ($1)")
@@ -51,6 +61,25 @@ pub(crate) async fn run(pool: &PgPool) -> StoreResult<()> {
                 .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Drops the indexes on record field values in clear: the fields are
+/// sealed now, and the service indexes the `search` column instead. Found by
+/// their expression (`records::index` names them after a collection and a
+/// field), so none is missed and no other index is touched.
+async fn drop_field_indexes(c: &mut PgConnection) -> StoreResult<()> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::TEXT FROM pg_indexes
+         WHERE schemaname = current_schema() AND tablename = 'records' AND indexdef LIKE '%row_json%'",
+    )
+    .fetch_all(&mut *c)
+    .await
+    .map_err(backend)?;
+    for name in names {
+        let sql = format!("DROP INDEX \"{}\"", name.replace('"', "\"\""));
+        sqlx::query(&sql).persistent(false).execute(&mut *c).await.map_err(backend)?;
     }
     Ok(())
 }

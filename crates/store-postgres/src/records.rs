@@ -1,10 +1,13 @@
-//! Record queries: filters and sorting on JSON field values, keyset paging,
-//! and expression indexes on the fields people are looked up by.
+//! Record queries: filters and sorting on the `search` column (blind
+//! indexes and clear ids, `valv_store::search`), keyset paging, and
+//! expression indexes on the fields people are looked up by. What the
+//! column does not answer is left to `valv_store::search::finish`, on the
+//! opened rows.
 //!
 //! A filter's field is written into the SQL text as
-//! `((row_json::json)->'data'->>'field') COLLATE "C"`, the very expression its
-//! index is built on, so the planner can use the index; only names of `a-z`,
-//! `0-9` and `_` are accepted, so no input reaches SQL as code. `json`, not
+//! `((search::json)->>'field') COLLATE "C"`, the very expression its index
+//! is built on, so the planner can use the index; only names of `a-z`, `0-9`
+//! and `_` are accepted, so no input reaches SQL as code. `json`, not
 //! `jsonb`: it parses any text serde wrote (jsonb refuses `\u0000`) and keeps
 //! a nested value's text as written.
 //!
@@ -12,17 +15,16 @@
 //! numbers and booleans (as 1 and 0) compare as numbers, strings bytewise,
 //! every number sorts before every string, and a missing or null field
 //! matches no filter (and sorts as `''`). One difference is left, as it would
-//! cost the lookup index: a case-insensitive filter (`EqNoCase`, for e-mail
-//! addresses) compares the field's JSON text, so a boolean field reads
-//! `true` where SQLite reads `1`.
+//! cost the lookup index: a case-insensitive filter on a field held clear
+//! (`EqNoCase`; on a blind index it arrives as `Eq`) compares the field's
+//! JSON text, so a boolean reads `true` where SQLite reads `1`.
 
-use sqlx::PgPool;
-use sqlx::postgres::PgArguments;
-use sqlx::query::QueryScalar;
-use sqlx::{PgConnection, Postgres};
+use sqlx::{PgConnection, PgPool};
 use valv_domain::{CollectionId, RecordId, TenantId};
-use valv_store::{Filter, Op, RecordQuery, RecordRow, StoreError, StoreResult};
+use valv_store::search::Split;
+use valv_store::{Filter, Op, RecordQuery, Sealed, StoreError, StoreResult};
 
+use crate::entities::{SealedQuery, many, rows};
 use crate::{backend, corrupt};
 
 /// JSON types SQLite's `json_extract` yields as numbers, and as text.
@@ -37,7 +39,7 @@ fn checked(field: &str) -> StoreResult<&str> {
 
 /// The field's text, bytewise-ordered: what filters compare and indexes hold.
 fn text_expr(field: &str) -> String {
-    format!("(((row_json::json)->'data'->>'{field}') COLLATE \"C\")")
+    format!("(((search::json)->>'{field}') COLLATE \"C\")")
 }
 
 /// The field's value as a number when it is a number or a boolean, else NULL.
@@ -128,16 +130,17 @@ pub(crate) async fn ids(
     ids.iter().map(|id| RecordId::parse(id).map_err(corrupt)).collect()
 }
 
-/// Records of one collection matching `q`.
+/// Records of one collection matching `q` as far as `split` answers it:
+/// the page itself when it is exact, else every candidate, by id.
 pub(crate) async fn query(
     pool: &PgPool,
     tenant: TenantId,
     collection: CollectionId,
     q: &RecordQuery,
-) -> StoreResult<Vec<RecordRow>> {
-    let sql = build(tenant, collection, q)?;
-    let texts = sql.query().fetch_all(pool).await.map_err(backend)?;
-    texts.iter().map(|t| serde_json::from_str(t).map_err(corrupt)).collect()
+    split: &Split,
+) -> StoreResult<Vec<Sealed>> {
+    let sql = build(tenant, collection, q, split)?;
+    many(pool, sql.query()).await
 }
 
 /// SQL text with its arguments, all bound as text (numbers are cast in the SQL).
@@ -154,22 +157,28 @@ impl Sql {
         format!("${}", self.args.len())
     }
 
-    pub(crate) fn query(&self) -> QueryScalar<'_, Postgres, String, PgArguments> {
-        self.args.iter().fold(sqlx::query_scalar(&self.text), |q, a| q.bind(a))
+    /// The query of rows as stored (`tenant_id, id, image`).
+    pub(crate) fn query(&self) -> SealedQuery<'_> {
+        self.args.iter().fold(rows(&self.text), |q, a| q.bind(a))
     }
 }
 
-/// The SQL of a record query.
-pub(crate) fn build(tenant: TenantId, collection: CollectionId, q: &RecordQuery) -> StoreResult<Sql> {
+/// The SQL of a record query: filtered by `split`, and when the split is
+/// exact sorted, paged and limited too; else every candidate by id.
+pub(crate) fn build(tenant: TenantId, collection: CollectionId, q: &RecordQuery, split: &Split) -> StoreResult<Sql> {
     let mut s = Sql::default();
     let (t, c) = (s.arg(tenant.to_string()), s.arg(collection.to_string()));
-    s.text = format!("SELECT row_json FROM records WHERE tenant_id = {t} AND collection_id = {c}");
+    s.text = format!("SELECT tenant_id, id, image FROM records WHERE tenant_id = {t} AND collection_id = {c}");
     if !q.include_deleted {
         s.text.push_str(" AND NOT deleted");
     }
-    for f in &q.filters {
+    for f in &split.filters {
         let cond = filter(&mut s, f)?;
         s.text.push_str(&format!(" AND {cond}"));
+    }
+    if !split.exact {
+        s.text.push_str(" ORDER BY id");
+        return Ok(s);
     }
     let (cmp, dir) = match &q.sort {
         Some((_, true)) => ("<", "DESC"),
@@ -211,7 +220,7 @@ pub(crate) fn build(tenant: TenantId, collection: CollectionId, q: &RecordQuery)
 /// The condition of one filter.
 fn filter(s: &mut Sql, f: &Filter) -> StoreResult<String> {
     let field = checked(&f.field)?;
-    let (json, text) = (format!("((row_json::json)->'data'->'{field}')"), text_expr(field));
+    let (json, text) = (format!("((search::json)->'{field}')"), text_expr(field));
     let Some(value) = scalar(&f.value) else {
         // SQLite compares with NULL, which matches nothing.
         return Ok("FALSE".to_owned());
@@ -253,11 +262,11 @@ fn filter(s: &mut Sql, f: &Filter) -> StoreResult<String> {
 /// `IFNULL(json_extract(...), '')`: kind (numbers first), number, text.
 fn sort_key(s: &mut Sql, field: &str) -> (String, String, String) {
     let name = s.arg(field.to_owned());
-    let json = format!("((row_json::json)->'data'->{name}::TEXT)");
+    let json = format!("((search::json)->{name}::TEXT)");
     let rank = format!("(CASE WHEN json_typeof({json}) IN {NUMERIC} THEN 1 ELSE 2 END)");
     let number = format!("COALESCE({}, 0)", number_expr(&json));
     let text = format!(
-        "((CASE WHEN json_typeof({json}) IN {TEXTUAL} THEN (row_json::json)->'data'->>{name}::TEXT ELSE '' END) \
+        "((CASE WHEN json_typeof({json}) IN {TEXTUAL} THEN (search::json)->>{name}::TEXT ELSE '' END) \
          COLLATE \"C\")"
     );
     (rank, number, text)
@@ -266,23 +275,34 @@ fn sort_key(s: &mut Sql, field: &str) -> (String, String, String) {
 #[cfg(test)]
 mod tests {
     use valv_store::prelude::*;
-    use valv_store::{Filter, Op, RecordQuery};
+    use valv_store::search::Plan;
+    use valv_store::{CollectionRow, Filter, KeyOwner, Op, RecordQuery};
 
     use super::*;
 
-    /// The plan PostgreSQL picks for the query `build` makes.
-    async fn plan(store: &crate::PgStore, q: &RecordQuery, tenant: TenantId, collection: CollectionId) -> String {
-        let sql = build(tenant, collection, q).expect("sql");
-        let explain = Sql { text: format!("EXPLAIN {}", sql.text), args: sql.args };
-        explain.query().fetch_all(&store.pool).await.expect("explain").join("; ")
+    /// The plan PostgreSQL picks for `q` as the store runs it (split by the collection's plan).
+    async fn plan(store: &crate::PgStore, q: &RecordQuery, c: &CollectionRow) -> String {
+        let key = store.vault.key(KeyOwner::Tenant(c.tenant_id)).await.expect("key");
+        let split = Plan::of(&c.fields).split(q, &key);
+        assert!(split.exact, "the search column answers {q:?}");
+        let sql = build(c.tenant_id, c.id, q, &split).expect("sql");
+        let explain = format!("EXPLAIN {}", sql.text);
+        let explain = sql.args.iter().fold(sqlx::query_scalar::<_, String>(&explain), |q, a| q.bind(a));
+        explain.fetch_all(&store.pool).await.expect("explain").join("; ")
     }
 
     /// A tenant with one collection of `n` records, analysed, and its lookup indexes.
-    async fn collection(store: &crate::PgStore, n: usize) -> (TenantId, CollectionId) {
-        use valv_store::{Actor, Chain, Change, CollectionRow, RecordRow, Row};
+    async fn collection(store: &crate::PgStore, n: usize) -> CollectionRow {
+        use valv_store::{Actor, Chain, Change, RecordRow, Row};
         let t = valv_store::contract::tenant("plans");
         let at = t.created_at;
-        let c = CollectionRow { data_subject: true, ..valv_store::contract::collection(t.id, "contacts") };
+        let fields = serde_json::from_value(serde_json::json!([
+            { "name": "email", "type": "email", "personal": "contact" },
+            { "name": "customer", "type": "reference", "collection": "customers" },
+            { "name": "a_very_long_field_name_here", "type": "reference", "collection": "customers" }
+        ]))
+        .expect("fields");
+        let c = CollectionRow { data_subject: true, fields, ..valv_store::contract::collection(t.id, "contacts") };
         let mut change = Change::new(Chain::Tenant(t.id), at, Actor::Cli, valv_store::Action::RecordImported)
             .row(Row::Collection(c.clone()));
         for i in 0..n {
@@ -305,17 +325,18 @@ mod tests {
             Change::new(Chain::Provider, at, Actor::Cli, valv_store::Action::TenantCreated).row(Row::Tenant(t.clone()));
         store.commit_all(vec![tenant, change]).await.expect("records");
         let fields =
-            vec![("email".into(), true), ("customer".into(), false), ("a_very_long_field_name_here".into(), false)];
+            vec![("email".into(), false), ("customer".into(), false), ("a_very_long_field_name_here".into(), false)];
         store.index_fields(c.id, fields.clone()).await.expect("index");
         store.index_fields(c.id, fields).await.expect("indexing again changes nothing");
         sqlx::query("ANALYZE records").execute(&store.pool).await.expect("analyze");
-        (t.id, c.id)
+        c
     }
 
     #[tokio::test]
     async fn lookups_use_their_field_index() {
         let store = crate::PgStore::connect(&valv_testkit::postgres()).await.expect("connect");
-        let (tenant, collection) = collection(&store, 3000).await;
+        store.seal_with(valv_store::contract::vault());
+        let c = collection(&store, 3000).await;
         let lookup = |field: &str, op, value: &str| RecordQuery {
             filters: vec![Filter { field: field.into(), op, value: value.into() }],
             limit: 100,
@@ -323,15 +344,16 @@ mod tests {
             ..RecordQuery::default()
         };
         let q = lookup("email", Op::EqNoCase, "p17@EXAMPLE.se");
-        let p = plan(&store, &q, tenant, collection).await;
-        assert!(p.contains("_email_ci"), "an e-mail lookup uses its index: {p}");
-        let found = query(&store.pool, tenant, collection, &q).await.expect("query");
+        let p = plan(&store, &q, &c).await;
+        assert!(p.contains("_email"), "an e-mail lookup uses the index of its blind value: {p}");
+        let found = store.records(c.tenant_id, c.id, &q).await.expect("query");
         assert_eq!(found.len(), 1, "the lookup finds the record");
-        let p = plan(&store, &lookup("customer", Op::Eq, "c-1"), tenant, collection).await;
+        assert_eq!(found[0].data["email"], "P17@example.se", "and opens it");
+        let p = plan(&store, &lookup("customer", Op::Eq, "c-1"), &c).await;
         assert!(p.contains("_customer"), "a reference lookup uses its index: {p}");
-        let long = index_name(collection, "a_very_long_field_name_here", false);
+        let long = index_name(c.id, "a_very_long_field_name_here", false);
         assert!(long.len() <= 63, "names fit PostgreSQL's limit: {long}");
-        let p = plan(&store, &lookup("a_very_long_field_name_here", Op::Eq, "7"), tenant, collection).await;
+        let p = plan(&store, &lookup("a_very_long_field_name_here", Op::Eq, "7"), &c).await;
         assert!(p.contains(&long), "a long field's index is found by its hashed name: {p}");
     }
 

@@ -7,11 +7,12 @@
 use futures::TryStreamExt as _;
 use sqlx::{PgConnection, PgPool};
 use valv_store::{
-    Action, BackupRun, DumpItem, JournalEntry, LedgerRow, Position, ReplayEntry, RowImage, StateDigest, StoreError,
-    StoreResult, Table, TargetState,
+    Action, BackupRun, DumpItem, JournalEntry, KeyOwner, Keys, LedgerRow, Position, ReplayEntry, RowImage, StateDigest,
+    StoreError, StoreResult, Table, TargetState,
 };
 
 use crate::PgStore;
+use crate::entities::Sealing;
 use crate::runs::Runs;
 use crate::{backend, corrupt, int, journal};
 use valv_store::DumpSink;
@@ -36,17 +37,21 @@ impl Emit<'_> {
 /// Visits every journaled item in a fixed order, streaming the tables, sends
 /// each to `out` (none: a digest only) and returns the position and SHA-256
 /// digest of what it visited. `c` must be in a snapshot transaction, so every
-/// table is read at one instant.
+/// table is read at one instant. Rows and payloads are opened with `keys`:
+/// a dump holds them in clear, as the digest describes them.
 pub(crate) async fn walk(
     c: &mut PgConnection,
+    keys: &Keys,
     out: Option<&tokio::sync::mpsc::Sender<DumpItem>>,
 ) -> StoreResult<Position> {
     let mut e = Emit { digest: StateDigest::default(), out };
     for (table, order) in Table::dumped() {
-        let sql = format!("SELECT row_json FROM {} ORDER BY {order}", table.name());
-        let mut rows = sqlx::query_scalar::<_, String>(&sql).fetch(&mut *c);
-        while let Some(json) = rows.try_next().await.map_err(backend)? {
-            e.emit(DumpItem::Row(table.decode(&json)?)).await?;
+        let sql =
+            format!("SELECT {}, {}, image FROM {} ORDER BY {order}", table.tenant_sql(), table.key_sql(), table.name());
+        let mut rows = sqlx::query_as::<_, crate::entities::StoredRow>(&sql).fetch(&mut *c);
+        while let Some((tenant, id, image)) = rows.try_next().await.map_err(backend)? {
+            let plain = keys.get(KeyOwner::of_column(tenant.as_deref())?)?.open_row(table, &id, &image)?;
+            e.emit(DumpItem::Row(table.decode(std::str::from_utf8(&plain).map_err(corrupt)?)?)).await?;
         }
     }
     let (mut seq, mut at) = (0u64, String::new());
@@ -54,7 +59,10 @@ pub(crate) async fn walk(
         let sql = format!("SELECT {} FROM journal ORDER BY seq", journal::COLUMNS);
         let mut rows = sqlx::query(&sql).fetch(&mut *c);
         while let Some(r) = rows.try_next().await.map_err(backend)? {
-            let entry = journal::entry(&r)?;
+            let mut entry = journal::entry(&r)?;
+            if let Some(p) = &entry.payload {
+                entry.payload = Some(keys.get(KeyOwner::of_chain(&entry.chain)?)?.open_payload(entry.chain_seq, p)?);
+            }
             (seq, at) = (entry.seq, entry.at.clone());
             e.emit(DumpItem::Entry(entry.into())).await?;
         }
@@ -74,49 +82,51 @@ pub(crate) async fn journal_after(pool: &PgPool, seq: u64, limit: u32) -> StoreR
     journal::entries(&rows)
 }
 
-pub(crate) async fn load(c: &mut PgConnection, items: Vec<DumpItem>) -> StoreResult<()> {
+pub(crate) async fn load(c: &mut PgConnection, keys: &Keys, items: Vec<DumpItem>) -> StoreResult<()> {
     // A piece holds each chain's items together (each sealed with its own key),
     // so a user may come before its tenant: foreign keys are checked at commit.
     sqlx::query("SET CONSTRAINTS ALL DEFERRED").execute(&mut *c).await.map_err(backend)?;
     let (mut runs, mut entries) = (Runs::default(), Vec::new());
+    let mut sealing = Sealing::new(keys.clone());
     for item in items {
         match item {
-            DumpItem::Row(row) => runs.push(c, RowImage::new(&row).map_err(corrupt)?).await?,
+            DumpItem::Row(row) => runs.push(c, &mut sealing, RowImage::new(&row).map_err(corrupt)?).await?,
             DumpItem::Entry(e) => entries.push(JournalEntry::from(e)),
             DumpItem::Head { chain, chain_seq, hash } => journal::set_head(c, &chain, chain_seq, &hash).await?,
             DumpItem::Ledger(l) => put_ledger(c, &l).await?,
         }
     }
-    runs.flush(c).await?;
-    journal::insert_all(c, &entries).await
+    runs.flush(c, &mut sealing).await?;
+    journal::insert_all(c, keys, &entries).await
 }
 
 /// Replays entries in commit order; entries the store already holds are skipped,
 /// so overlapping segments replay safely. Runs under the write lock. Rows go
 /// in runs and entries in batches (`runs`); both are written out before a
 /// tenant's purge, which deletes rows and blanks entries.
-pub(crate) async fn replay(c: &mut PgConnection, entries: Vec<ReplayEntry>) -> StoreResult<()> {
+pub(crate) async fn replay(c: &mut PgConnection, keys: &Keys, entries: Vec<ReplayEntry>) -> StoreResult<()> {
     let mut last = journal::last_seq(c).await?;
     let (mut runs, mut pending) = (Runs::default(), Vec::new());
+    let mut sealing = Sealing::new(keys.clone());
     let mut heads = std::collections::HashMap::new();
     for ReplayEntry { entry: e, rows } in entries {
         if e.seq <= last {
             continue;
         }
         if e.entity == "tenant" && Action::parse(&e.action).is_some_and(Action::removes_tenant) {
-            runs.flush(c).await?;
-            journal::insert_all(c, &std::mem::take(&mut pending)).await?;
+            runs.flush(c, &mut sealing).await?;
+            journal::insert_all(c, keys, &std::mem::take(&mut pending)).await?;
             purge_rows(c, &e.entity_id).await?;
         }
         for row in rows {
-            runs.push(c, row).await?;
+            runs.push(c, &mut sealing, row).await?;
         }
         heads.insert(e.chain.clone(), (e.chain_seq, e.hash.clone()));
         last = e.seq;
         pending.push(e);
     }
-    runs.flush(c).await?;
-    journal::insert_all(c, &pending).await?;
+    runs.flush(c, &mut sealing).await?;
+    journal::insert_all(c, keys, &pending).await?;
     for (chain, (chain_seq, hash)) in heads {
         journal::set_head(c, &chain, chain_seq, &hash).await?;
     }
@@ -223,10 +233,12 @@ impl ReplicationStore for PgStore {
     }
 
     async fn journal_after(&self, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
-        journal_after(&self.pool, seq, limit).await
+        let entries = journal_after(&self.pool, seq, limit).await?;
+        self.vault.open_entries(entries).await
     }
 
     async fn dump(&self, mut sink: DumpSink) -> StoreResult<Position> {
+        let keys = self.vault.all_keys().await?;
         // The sink may block (it hands items to the backup's writer): it runs
         // on the blocking pool, fed through a bounded channel.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<DumpItem>(1024);
@@ -238,7 +250,7 @@ impl ReplicationStore for PgStore {
         });
         let walked = async move {
             let mut t = self.snapshot().await?;
-            let position = walk(&mut t, Some(&tx)).await?;
+            let position = walk(&mut t, &keys, Some(&tx)).await?;
             t.commit().await.map_err(backend)?;
             Ok::<_, valv_store::StoreError>(position)
         }
@@ -249,21 +261,24 @@ impl ReplicationStore for PgStore {
     }
 
     async fn state_digest(&self) -> StoreResult<Position> {
+        let keys = self.vault.all_keys().await?;
         let mut tx = self.snapshot().await?;
-        let position = walk(&mut tx, None).await?;
+        let position = walk(&mut tx, &keys, None).await?;
         tx.commit().await.map_err(backend)?;
         Ok(position)
     }
 
     async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()> {
+        let keys = self.vault.all_keys().await?;
         let mut tx = self.write_tx().await?;
-        load(&mut tx, items).await?;
+        load(&mut tx, &keys, items).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn replay(&self, entries: Vec<ReplayEntry>) -> StoreResult<()> {
+        let keys = self.vault.all_keys().await?;
         let mut tx = self.write_tx().await?;
-        replay(&mut tx, entries).await?;
+        replay(&mut tx, &keys, entries).await?;
         tx.commit().await.map_err(backend)
     }
 

@@ -10,7 +10,7 @@ use std::mem::discriminant;
 use sqlx::PgConnection;
 use valv_store::{RowImage, StoreResult};
 
-use crate::entities;
+use crate::entities::{self, Sealing};
 
 /// Rows per statement: well under PostgreSQL's 65,535 parameters at six a row.
 const RUN: usize = 1_000;
@@ -24,20 +24,20 @@ pub(crate) struct Runs {
 
 impl Runs {
     /// Adds a row; writes the pending run first when `row` cannot join it.
-    pub(crate) async fn push(&mut self, c: &mut PgConnection, row: RowImage) -> StoreResult<()> {
+    pub(crate) async fn push(&mut self, c: &mut PgConnection, s: &mut Sealing, row: RowImage) -> StoreResult<()> {
         let key = row.keys.key();
         let joins = self.rows.first().is_none_or(|f| discriminant(&f.keys) == discriminant(&row.keys));
         if !joins || self.keys.contains(&key) || self.rows.len() >= RUN {
-            self.flush(c).await?;
+            self.flush(c, s).await?;
         }
         self.keys.insert(key);
         self.rows.push(row);
         Ok(())
     }
 
-    /// Writes the pending run.
-    pub(crate) async fn flush(&mut self, c: &mut PgConnection) -> StoreResult<()> {
-        entities::upsert_run(c, &self.rows).await?;
+    /// Writes the pending run, sealed.
+    pub(crate) async fn flush(&mut self, c: &mut PgConnection, s: &mut Sealing) -> StoreResult<()> {
+        entities::upsert_run(c, s, &self.rows).await?;
         self.rows.clear();
         self.keys.clear();
         Ok(())

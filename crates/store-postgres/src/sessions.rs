@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 use valv_domain::{OperatorId, TenantId, UserId, parse_stamp, stamp};
-use valv_store::{Principal, SessionRow, StoreResult, Throttle};
+use valv_store::{KeyOwner, Principal, SessionRow, StoreResult, Throttle};
 
 use crate::PgStore;
 use crate::{backend, corrupt};
@@ -115,12 +115,13 @@ pub(crate) async fn throttle(pool: &PgPool, key: &str) -> StoreResult<Option<Thr
     .transpose()
 }
 
-pub(crate) async fn add_failure(pool: &PgPool, key: &str) -> StoreResult<u32> {
+pub(crate) async fn add_failure(pool: &PgPool, (key, subject): &(String, String)) -> StoreResult<u32> {
     let n: i64 = sqlx::query_scalar(
-        "INSERT INTO throttles (key, failures) VALUES ($1, 1)
+        "INSERT INTO throttles (key, subject, failures) VALUES ($1, $2, 1)
          ON CONFLICT (key) DO UPDATE SET failures = throttles.failures + 1 RETURNING failures",
     )
     .bind(key)
+    .bind(subject)
     .fetch_one(pool)
     .await
     .map_err(backend)?;
@@ -142,12 +143,12 @@ pub(crate) async fn lock_throttle(pool: &PgPool, key: &str, until: OffsetDateTim
 
 pub(crate) async fn count_call(
     pool: &PgPool,
-    key: &str,
+    (key, subject): &(String, String),
     now: OffsetDateTime,
     window: Duration,
 ) -> StoreResult<Throttle> {
     let (failures, end): (i64, String) = sqlx::query_as(
-        "INSERT INTO throttles (key, failures, locked_until) VALUES ($1, 1, $3)
+        "INSERT INTO throttles (key, failures, locked_until, subject) VALUES ($1, 1, $3, $4)
          ON CONFLICT (key) DO UPDATE SET
            failures = CASE WHEN throttles.locked_until > $2 THEN throttles.failures + 1 ELSE 1 END,
            locked_until = CASE WHEN throttles.locked_until > $2 THEN throttles.locked_until ELSE $3 END
@@ -156,6 +157,7 @@ pub(crate) async fn count_call(
     .bind(key)
     .bind(stamp(now))
     .bind(stamp(now + window))
+    .bind(subject)
     .fetch_one(pool)
     .await
     .map_err(backend)?;
@@ -191,6 +193,14 @@ pub(crate) async fn take_setup_token(pool: &PgPool, digest: &str) -> StoreResult
     Ok(done.rows_affected() > 0)
 }
 
+impl PgStore {
+    /// A throttle key as stored, and the blind index of its address.
+    async fn throttle_key(&self, key: &str) -> StoreResult<(String, String)> {
+        let k = self.vault.key(KeyOwner::Provider).await?;
+        Ok((k.throttle(key), k.throttle_subject(key)))
+    }
+}
+
 #[async_trait::async_trait]
 impl SessionStore for PgStore {
     async fn put_session(&self, session: SessionRow) -> StoreResult<()> {
@@ -210,34 +220,32 @@ impl SessionStore for PgStore {
     }
 
     async fn throttle(&self, key: &str) -> StoreResult<Option<Throttle>> {
-        throttle(&self.pool, key).await
+        throttle(&self.pool, &self.throttle_key(key).await?.0).await
     }
 
     async fn add_failure(&self, key: &str) -> StoreResult<u32> {
-        add_failure(&self.pool, key).await
+        add_failure(&self.pool, &self.throttle_key(key).await?).await
     }
 
     async fn lock_throttle(&self, key: &str, until: time::OffsetDateTime) -> StoreResult<()> {
-        lock_throttle(&self.pool, key, until).await
+        lock_throttle(&self.pool, &self.throttle_key(key).await?.0, until).await
     }
 
     async fn count_call(&self, key: &str, now: time::OffsetDateTime, window: time::Duration) -> StoreResult<Throttle> {
-        count_call(&self.pool, key, now, window).await
+        count_call(&self.pool, &self.throttle_key(key).await?, now, window).await
     }
 
     async fn clear_throttle(&self, key: &str) -> StoreResult<()> {
-        clear_throttle(&self.pool, key).await
+        clear_throttle(&self.pool, &self.throttle_key(key).await?.0).await
     }
 
     async fn forget_throttles_of(&self, address: &str) -> StoreResult<u64> {
-        // Keys end with the address (`…:{address}`), or hold it before a `|`: compared as text, never as a pattern.
-        let done = sqlx::query(
-            "DELETE FROM throttles WHERE right(key, length($1) + 1) = ':' || $1 OR strpos(key, ':' || $1 || '|') > 0",
-        )
-        .bind(address)
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        let subject = self.vault.key(KeyOwner::Provider).await?.throttle_subject(address);
+        let done = sqlx::query("DELETE FROM throttles WHERE subject = $1")
+            .bind(subject)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected())
     }
 

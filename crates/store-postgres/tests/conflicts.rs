@@ -61,6 +61,7 @@ fn version(f: &FileRow) -> FileVersionRow {
 
 /// Runs every refused write against `s`, returning the error of each, by case.
 async fn refusals(s: &dyn Store) -> Vec<(&'static str, String)> {
+    s.seal_with(valv_store::contract::vault());
     let t = tenant("conflicts");
     let chain = Chain::Tenant(t.id);
     s.commit(put(Chain::Provider, Row::Tenant(t.clone()))).await.expect("tenant");
@@ -129,10 +130,12 @@ fn same_slug(t: &valv_store::TenantRow) -> valv_store::TenantRow {
 #[tokio::test]
 async fn refused_writes_name_the_same_constraints_as_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite: Arc<dyn Store> =
-        Arc::new(valv_store_sqlite::SqliteStore::open(&dir.path().join("c.db")).await.expect("sqlite"));
-    let pg: Arc<dyn Store> =
-        Arc::new(valv_store_postgres::PgStore::connect(&valv_testkit::postgres()).await.expect("postgres"));
+    let sqlite: Arc<dyn Store> = Arc::new(valv_store::contract::sealed(
+        valv_store_sqlite::SqliteStore::open(&dir.path().join("c.db")).await.expect("sqlite"),
+    ));
+    let pg: Arc<dyn Store> = Arc::new(valv_store::contract::sealed(
+        valv_store_postgres::PgStore::connect(&valv_testkit::postgres()).await.expect("postgres"),
+    ));
     let (want, got) = (refusals(&*sqlite).await, refusals(&*pg).await);
     assert_eq!(got, want, "PostgreSQL refuses as SQLite does");
     use valv_store::Constraint as C;

@@ -17,10 +17,13 @@ async fn the_postgres_key_store_passes_the_key_contract() {
 #[tokio::test]
 async fn the_keyring_shares_the_database_but_never_a_dump() {
     let url = valv_testkit::postgres();
-    let (k, s) = (PgKeyStore::connect(&url).await.expect("keyring"), PgStore::connect(&url).await.expect("store"));
+    let (k, s) = (
+        PgKeyStore::connect(&url).await.expect("keyring"),
+        valv_store::contract::sealed(PgStore::connect(&url).await.expect("store")),
+    );
     k.init(b"check".to_vec()).await.expect("init");
     k.add_wrapped("tenant-a", b"secret-key-bytes".to_vec(), b"check".to_vec()).await.expect("add");
-    let empty = PgStore::connect(&valv_testkit::postgres()).await.expect("empty store");
+    let empty = valv_store::contract::sealed(PgStore::connect(&valv_testkit::postgres()).await.expect("empty store"));
     let (with_keys, without) = (s.state_digest().await.expect("digest"), empty.state_digest().await.expect("digest"));
     assert_eq!(with_keys, without, "the keyring is no part of the journaled state");
 }

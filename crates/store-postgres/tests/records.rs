@@ -80,8 +80,12 @@ fn seen(rows: &[RecordRow]) -> Vec<Value> {
 
 async fn stores() -> (tempfile::TempDir, Arc<dyn Store>, Arc<dyn Store>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = valv_store_sqlite::SqliteStore::open(&dir.path().join("q.db")).await.expect("sqlite");
-    let pg = valv_store_postgres::PgStore::connect(&valv_testkit::postgres()).await.expect("postgres");
+    let sqlite = valv_store::contract::sealed(
+        valv_store_sqlite::SqliteStore::open(&dir.path().join("q.db")).await.expect("sqlite"),
+    );
+    let pg = valv_store::contract::sealed(
+        valv_store_postgres::PgStore::connect(&valv_testkit::postgres()).await.expect("postgres"),
+    );
     (dir, Arc::new(sqlite), Arc::new(pg))
 }
 

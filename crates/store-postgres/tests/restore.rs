@@ -19,12 +19,12 @@ enum Backend {
 
 async fn open(backend: Backend, dir: &tempfile::TempDir, name: &str) -> Arc<dyn Store> {
     match backend {
-        Backend::Sqlite => {
-            Arc::new(valv_store_sqlite::SqliteStore::open(&dir.path().join(name)).await.expect("open sqlite"))
-        }
-        Backend::Postgres => {
-            Arc::new(valv_store_postgres::PgStore::connect(&valv_testkit::postgres()).await.expect("connect"))
-        }
+        Backend::Sqlite => Arc::new(valv_store::contract::sealed(
+            valv_store_sqlite::SqliteStore::open(&dir.path().join(name)).await.expect("open sqlite"),
+        )),
+        Backend::Postgres => Arc::new(valv_store::contract::sealed(
+            valv_store_postgres::PgStore::connect(&valv_testkit::postgres()).await.expect("connect"),
+        )),
     }
 }
 

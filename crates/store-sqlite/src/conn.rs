@@ -22,6 +22,10 @@ pub struct SqliteStore {
     /// Only for a database written unsynced, until `flush`: the indexes it
     /// builds then. `None` on an ordinary database.
     pub(crate) deferred: Arc<Mutex<Option<Vec<String>>>>,
+    /// The keys rows and payloads are sealed with (`JournalStore::seal_with`).
+    pub(crate) vault: valv_store::VaultSlot,
+    /// How far `JournalStore::seal_stored` has come.
+    pub(crate) upgrade: Arc<Mutex<crate::upgrade::Cursor>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -74,10 +78,22 @@ pub(crate) fn make_durable(c: &Connection, behind: Option<&WriteBehind>) -> Stor
     synced.map_err(|e| StoreError::Backend(e.to_string()))
 }
 
+/// Copies the WAL into the database and empties it, after a purge or an
+/// erasure: with `secure_delete` the freed rows are zeroed in the file, and
+/// the WAL's older page images would otherwise keep them (DESIGN.md, Sealed
+/// at rest). Readers still on an older snapshot keep it from finishing; the
+/// next checkpoint then does.
+pub(crate) fn truncate_wal(c: &Connection) -> StoreResult<()> {
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(backend)
+}
+
 fn open_one(path: &Path, durability: Durability) -> StoreResult<Connection> {
     let c = Connection::open(path).map_err(backend)?;
     c.execute_batch(durability.pragmas()).map_err(backend)?;
-    c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").map_err(backend)?;
+    // secure_delete: a deleted row's bytes are overwritten, so a purged
+    // tenant's sealed rows leave nothing in freed pages (issue: sealed at rest).
+    c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA secure_delete = ON;")
+        .map_err(backend)?;
     // Room for every statement the writes and the common reads keep prepared.
     c.set_prepared_statement_cache_capacity(64);
     Ok(c)
@@ -94,6 +110,8 @@ impl SqliteStore {
             next: Arc::new(AtomicUsize::new(0)),
             behind: (durability == Durability::AtFlush).then(WriteBehind::default),
             deferred: Arc::new(Mutex::new((durability == Durability::AtFlush).then(Vec::new))),
+            vault: valv_store::VaultSlot::default(),
+            upgrade: Arc::default(),
         })
     }
 

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use valv_domain::stamp;
 use valv_store::journal::next_entry;
-use valv_store::{ChainHead, Change, HistoryItem, JournalEntry, JournalQuery, StoreResult};
+use valv_store::{ChainHead, Change, HistoryItem, JournalEntry, JournalQuery, KeyOwner, Keys, StoreResult};
 
 use crate::SqliteStore;
 use crate::backend;
@@ -22,7 +22,7 @@ macro_rules! columns {
 
 pub(crate) const COLUMNS: &str = columns!();
 
-pub(crate) fn append(tx: &Transaction<'_>, change: &Change) -> StoreResult<JournalEntry> {
+pub(crate) fn append(tx: &Transaction<'_>, keys: &Keys, change: &Change) -> StoreResult<JournalEntry> {
     let key = change.chain.key();
     let head = head(tx, &key)?;
     let next_seq: u64 = tx
@@ -30,14 +30,18 @@ pub(crate) fn append(tx: &Transaction<'_>, change: &Change) -> StoreResult<Journ
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(backend)?;
     let e = next_entry(change, head.as_ref(), next_seq);
-    insert(tx, &e)?;
+    insert(tx, keys, &e)?;
     set_head(tx, &e.chain, e.chain_seq, &e.hash)?;
     Ok(e)
 }
 
-/// Writes an entry as it is; its chain's head is moved by the caller
-/// (`set_head`), once per chain for a batch of entries.
-pub(crate) fn insert(tx: &Transaction<'_>, e: &JournalEntry) -> StoreResult<()> {
+/// Writes an entry, its payload sealed with its chain's key; its chain's
+/// head is moved by the caller (`set_head`), once per chain for a batch.
+pub(crate) fn insert(tx: &Transaction<'_>, keys: &Keys, e: &JournalEntry) -> StoreResult<()> {
+    let payload = match &e.payload {
+        Some(p) => Some(keys.get(KeyOwner::of_chain(&e.chain)?)?.seal_payload(e.chain_seq, p)),
+        None => None,
+    };
     crate::entities::run(
         tx,
         concat!("INSERT INTO journal (", columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
@@ -50,7 +54,7 @@ pub(crate) fn insert(tx: &Transaction<'_>, e: &JournalEntry) -> StoreResult<()> 
             e.action,
             e.entity,
             e.entity_id,
-            e.payload,
+            payload,
             e.payload_hash,
             e.prev_hash,
             e.hash
@@ -197,9 +201,18 @@ impl JournalStore for SqliteStore {
         self.apply_from(source).await
     }
 
+    fn seal_with(&self, vault: std::sync::Arc<dyn valv_store::Vault>) {
+        self.vault.set(vault);
+    }
+
+    async fn seal_stored(&self, batch: u32) -> StoreResult<Option<u64>> {
+        crate::upgrade::seal_stored(self, batch).await
+    }
+
     async fn journal(&self, chain: Chain, query: &JournalQuery) -> StoreResult<Vec<JournalEntry>> {
         let q = query.clone();
-        self.read(move |c| self::query(c, &chain.key(), &q)).await
+        let entries = self.read(move |c| self::query(c, &chain.key(), &q)).await?;
+        self.vault.open_entries(entries).await
     }
 
     async fn chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>> {
@@ -208,7 +221,8 @@ impl JournalStore for SqliteStore {
 
     async fn chain_page(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
         let key = key.to_owned();
-        self.read(move |c| chain_page(c, &key, after, limit, true)).await
+        let entries = self.read(move |c| chain_page(c, &key, after, limit, true)).await?;
+        self.vault.open_entries(entries).await
     }
 
     async fn chain_links(&self, key: &str, after: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
@@ -222,11 +236,19 @@ impl JournalStore for SqliteStore {
 
     async fn history(&self, tenant: TenantId, entity: &str, entity_id: &str) -> StoreResult<Vec<JournalEntry>> {
         let (entity, id) = (entity.to_owned(), entity_id.to_owned());
-        self.read(move |c| history(c, &tenant.to_string(), &entity, &id)).await
+        let entries = self.read(move |c| history(c, &tenant.to_string(), &entity, &id)).await?;
+        self.vault.open_entries(entries).await
     }
 
     async fn histories(&self, tenant: TenantId, entity: &str, ids: Vec<String>) -> StoreResult<Vec<HistoryItem>> {
         let entity = entity.to_owned();
-        self.read(move |c| histories(c, &tenant.to_string(), &entity, &ids)).await
+        let key = self.vault.key(KeyOwner::Tenant(tenant)).await?;
+        let mut items = self.read(move |c| histories(c, &tenant.to_string(), &entity, &ids)).await?;
+        for item in &mut items {
+            if let Some(p) = &item.payload {
+                item.payload = Some(key.open_payload(item.chain_seq, p)?);
+            }
+        }
+        Ok(items)
     }
 }

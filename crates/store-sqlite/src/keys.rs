@@ -53,7 +53,7 @@ impl SqliteKeyStore {
     fn open_with(path: &Path, durability: Durability) -> StoreResult<Self> {
         let c = Connection::open(path).map_err(backend)?;
         c.execute_batch(&format!(
-            "{} PRAGMA busy_timeout = 10000;
+            "{} PRAGMA busy_timeout = 10000; PRAGMA secure_delete = ON;
              CREATE TABLE IF NOT EXISTS keyring_check (id INTEGER PRIMARY KEY CHECK (id = 1), value BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS tenant_keys (tenant TEXT PRIMARY KEY, wrapped BLOB NOT NULL);",
             durability.pragmas()
@@ -154,7 +154,14 @@ impl KeyStore for SqliteKeyStore {
 
     async fn destroy(&self, tenant: &str) -> StoreResult<()> {
         let t = tenant.to_owned();
-        self.run(move |c| c.execute("DELETE FROM tenant_keys WHERE tenant = ?1", [t]).map(drop)).await
+        // secure_delete zeroes the freed bytes in the file; the checkpoint
+        // empties the WAL, which still holds the page as it was: no copy of
+        // the wrapped key is left on disk (DESIGN.md, Sealed at rest).
+        self.run(move |c| {
+            c.execute("DELETE FROM tenant_keys WHERE tenant = ?1", [t])?;
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        })
+        .await
     }
 
     async fn flush(&self) -> StoreResult<()> {

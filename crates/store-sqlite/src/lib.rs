@@ -15,6 +15,7 @@ mod privacy;
 mod records;
 mod replication;
 mod sessions;
+mod upgrade;
 
 use std::path::Path;
 
@@ -58,18 +59,20 @@ impl SqliteStore {
     }
 
     async fn apply(&self, changes: Vec<Change>) -> StoreResult<Vec<JournalEntry>> {
+        let keys = self.vault.keys(changes.iter().flat_map(Change::owners).collect()).await?;
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+            let mut sealing = entities::Sealing::new(keys.clone());
             let mut entries = Vec::with_capacity(changes.len());
             for change in &changes {
                 for row in &change.expected {
-                    entities::still(&tx, row)?;
+                    entities::still(&tx, &keys, row)?;
                 }
                 for row in &change.rows {
-                    entities::upsert(&tx, row)?;
+                    entities::upsert(&tx, &mut sealing, row)?;
                 }
                 entities::within_storage(&tx, change)?;
-                entries.push(journal::append(&tx, change)?);
+                entries.push(journal::append(&tx, &keys, change)?);
             }
             tx.commit().map_err(backend)?;
             Ok(entries)
@@ -80,14 +83,23 @@ impl SqliteStore {
 
 impl SqliteStore {
     async fn apply_from(&self, mut source: valv_store::ChangeSource) -> StoreResult<u64> {
+        let (vault, runtime) = (self.vault.clone(), tokio::runtime::Handle::current());
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+            let mut sealing = entities::Sealing::new(valv_store::Keys::default());
             let mut n = 0;
             while let Some(change) = source()? {
-                for row in &change.rows {
-                    entities::upsert(&tx, row)?;
+                // Owners are known only as changes come (an import makes its
+                // tenant's key meanwhile); this thread is off the executor, so
+                // it may wait for the keyring.
+                let missing = sealing.keys.missing(&change.owners());
+                if !missing.is_empty() {
+                    sealing.keys.extend(runtime.block_on(vault.keys(missing))?);
                 }
-                journal::append(&tx, &change)?;
+                for row in &change.rows {
+                    entities::upsert(&tx, &mut sealing, row)?;
+                }
+                journal::append(&tx, &sealing.keys, &change)?;
                 n += 1;
             }
             tx.commit().map_err(backend)?;

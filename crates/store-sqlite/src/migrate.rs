@@ -6,7 +6,7 @@ use valv_store::StoreResult;
 
 use crate::backend;
 
-const MIGRATIONS: &[(&str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../migrations/0001_init.sql")),
     ("0002_records", include_str!("../migrations/0002_records.sql")),
     ("0003_files", include_str!("../migrations/0003_files.sql")),
@@ -17,23 +17,48 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_records_one_index", include_str!("../migrations/0008_records_one_index.sql")),
     ("0009_jobs", include_str!("../migrations/0009_jobs.sql")),
     ("0010_setup_tokens", include_str!("../migrations/0010_setup_tokens.sql")),
+    ("0011_sealed", include_str!("../migrations/0011_sealed.sql")),
 ];
 
 pub(crate) fn run(c: &mut Connection) -> StoreResult<()> {
+    apply(c, MIGRATIONS)
+}
+
+/// Applies those of `migrations` not applied yet (a test builds an earlier
+/// release's schema with the first few).
+pub(crate) fn apply(c: &mut Connection, migrations: &[(&str, &str)]) -> StoreResult<()> {
     // One transaction for every pending migration: a new database is made
     // with one commit, and a failed migration leaves the schema as it was.
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
     tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)").map_err(backend)?;
-    for (name, sql) in MIGRATIONS {
+    for (name, sql) in migrations {
         let done: bool = tx
             .query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = ?1)", [name], |r| r.get(0))
             .map_err(backend)?;
         if !done {
+            if *name == "0011_sealed" {
+                drop_field_indexes(&tx)?;
+            }
             tx.execute_batch(sql).map_err(backend)?;
             tx.execute("INSERT INTO schema_migrations (name) VALUES (?1)", [name]).map_err(backend)?;
         }
     }
     tx.commit().map_err(backend)
+}
+
+/// Drops the indexes on record field values in clear: the fields are
+/// sealed now, and the service indexes the `search` column instead.
+fn drop_field_indexes(tx: &rusqlite::Transaction<'_>) -> StoreResult<()> {
+    let names: Vec<String> = {
+        let mut q = tx
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'records' AND sql LIKE '%json_extract%'")
+            .map_err(backend)?;
+        q.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?
+    };
+    for name in names {
+        tx.execute_batch(&format!("DROP INDEX \"{name}\"")).map_err(backend)?;
+    }
+    Ok(())
 }
 
 /// Drops the secondary indexes of the tables a restore fills row by row

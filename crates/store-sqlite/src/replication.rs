@@ -5,8 +5,8 @@
 
 use rusqlite::{Connection, Transaction, params};
 use valv_store::{
-    Action, BackupRun, DumpItem, JournalEntry, LedgerRow, Position, ReplayEntry, StateDigest, StoreResult, Table,
-    TargetState,
+    Action, BackupRun, DumpItem, JournalEntry, KeyOwner, Keys, LedgerRow, Position, ReplayEntry, StateDigest,
+    StoreResult, Table, TargetState,
 };
 
 use crate::SqliteStore;
@@ -18,7 +18,11 @@ use valv_store::ReplicationStore;
 
 /// Visits every journaled item in a fixed order inside one read transaction
 /// and returns the position and SHA-256 digest of what it visited.
-pub(crate) fn walk(c: &Connection, visit: &mut dyn FnMut(DumpItem) -> StoreResult<()>) -> StoreResult<Position> {
+pub(crate) fn walk(
+    c: &Connection,
+    keys: &Keys,
+    visit: &mut dyn FnMut(DumpItem) -> StoreResult<()>,
+) -> StoreResult<Position> {
     let tx = c.unchecked_transaction().map_err(backend)?;
     let mut digest = StateDigest::default();
     let mut emit = |item: DumpItem| -> StoreResult<()> {
@@ -26,12 +30,18 @@ pub(crate) fn walk(c: &Connection, visit: &mut dyn FnMut(DumpItem) -> StoreResul
         visit(item)
     };
     for (table, order) in Table::dumped() {
-        let mut stmt =
-            tx.prepare(&format!("SELECT row_json FROM {} ORDER BY {order}", table.name())).map_err(backend)?;
+        let sql =
+            format!("SELECT {}, {}, image FROM {} ORDER BY {order}", table.tenant_sql(), table.key_sql(), table.name());
+        let mut stmt = tx.prepare(&sql).map_err(backend)?;
         let mut rows = stmt.query([]).map_err(backend)?;
         while let Some(r) = rows.next().map_err(backend)? {
-            let json: String = r.get(0).map_err(backend)?;
-            emit(DumpItem::Row(table.decode(&json)?))?;
+            let (tenant, id, image): (Option<String>, String, Vec<u8>) = (
+                r.get(0).map_err(backend)?,
+                r.get(1).map_err(backend)?,
+                entities::stored_image(r, 2).map_err(backend)?,
+            );
+            let plain = keys.get(KeyOwner::of_column(tenant.as_deref())?)?.open_row(table, &id, &image)?;
+            emit(DumpItem::Row(table.decode(std::str::from_utf8(&plain).map_err(corrupt)?)?))?;
         }
     }
     let (mut seq, mut at) = (0u64, String::new());
@@ -40,7 +50,10 @@ pub(crate) fn walk(c: &Connection, visit: &mut dyn FnMut(DumpItem) -> StoreResul
             tx.prepare(&format!("SELECT {} FROM journal ORDER BY seq", journal::COLUMNS)).map_err(backend)?;
         let mut rows = stmt.query([]).map_err(backend)?;
         while let Some(r) = rows.next().map_err(backend)? {
-            let e = journal::entry(r).map_err(backend)?;
+            let mut e = journal::entry(r).map_err(backend)?;
+            if let Some(p) = &e.payload {
+                e.payload = Some(keys.get(KeyOwner::of_chain(&e.chain)?)?.open_payload(e.chain_seq, p)?);
+            }
             (seq, at) = (e.seq, e.at.clone());
             emit(DumpItem::Entry(e.into()))?;
         }
@@ -63,14 +76,15 @@ pub(crate) fn journal_after(c: &Connection, seq: u64, limit: u32) -> StoreResult
     rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }
 
-pub(crate) fn load(tx: &Transaction<'_>, items: &[DumpItem]) -> StoreResult<()> {
+pub(crate) fn load(tx: &Transaction<'_>, keys: &Keys, items: &[DumpItem]) -> StoreResult<()> {
     // A piece holds each chain's items together (each sealed with its own key),
     // so a user may come before its tenant: foreign keys are checked at commit.
     tx.execute_batch("PRAGMA defer_foreign_keys = ON").map_err(backend)?;
+    let mut sealing = entities::Sealing::new(keys.clone());
     for item in items {
         match item {
-            DumpItem::Row(row) => entities::upsert(tx, row)?,
-            DumpItem::Entry(e) => journal::insert(tx, &JournalEntry::from(e.clone()))?,
+            DumpItem::Row(row) => entities::upsert(tx, &mut sealing, row)?,
+            DumpItem::Entry(e) => journal::insert(tx, keys, &JournalEntry::from(e.clone()))?,
             DumpItem::Head { chain, chain_seq, hash } => journal::set_head(tx, chain, *chain_seq, hash)?,
             DumpItem::Ledger(l) => put_ledger(tx, l)?,
         }
@@ -86,11 +100,12 @@ pub(crate) const REPLAY_GROUP: usize = 640;
 /// synced in the background (`WriteBehind`).
 pub(crate) fn replay_batch(
     c: &mut Connection,
+    keys: &Keys,
     entries: Vec<ReplayEntry>,
     behind: Option<&WriteBehind>,
 ) -> StoreResult<()> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
-    replay(&tx, &entries)?;
+    replay(&tx, keys, &entries)?;
     tx.commit().map_err(backend)?;
     // Freeing a batch's thousands of strings is work the writer need not wait for.
     tokio::task::spawn_blocking(move || drop(entries));
@@ -99,7 +114,8 @@ pub(crate) fn replay_batch(
 
 /// Replays entries in commit order; entries the store already holds are skipped,
 /// so overlapping segments replay safely.
-fn replay(tx: &Transaction<'_>, entries: &[ReplayEntry]) -> StoreResult<()> {
+fn replay(tx: &Transaction<'_>, keys: &Keys, entries: &[ReplayEntry]) -> StoreResult<()> {
+    let mut sealing = entities::Sealing::new(keys.clone());
     let mut last: u64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0)).map_err(backend)?;
     // Each chain's head moves once, to its newest entry in the batch.
     let mut heads = std::collections::HashMap::new();
@@ -111,9 +127,9 @@ fn replay(tx: &Transaction<'_>, entries: &[ReplayEntry]) -> StoreResult<()> {
             purge_rows(tx, &e.entity_id)?;
         }
         for row in rows {
-            entities::upsert_image(tx, row)?;
+            entities::upsert_image(tx, &mut sealing, row)?;
         }
-        journal::insert(tx, e)?;
+        journal::insert(tx, keys, e)?;
         heads.insert(e.chain.as_str(), (e.chain_seq, e.hash.as_str()));
         last = e.seq;
     }
@@ -196,15 +212,18 @@ impl ReplicationStore for SqliteStore {
     }
 
     async fn journal_after(&self, seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
-        self.read(move |c| journal_after(c, seq, limit)).await
+        let entries = self.read(move |c| journal_after(c, seq, limit)).await?;
+        self.vault.open_entries(entries).await
     }
 
     async fn dump(&self, mut sink: DumpSink) -> StoreResult<Position> {
-        self.read(move |c| walk(c, &mut *sink)).await
+        let keys = self.vault.all_keys().await?;
+        self.read(move |c| walk(c, &keys, &mut *sink)).await
     }
 
     async fn state_digest(&self) -> StoreResult<Position> {
-        self.read(|c| walk(c, &mut |_| Ok(()))).await
+        let keys = self.vault.all_keys().await?;
+        self.read(move |c| walk(c, &keys, &mut |_| Ok(()))).await
     }
 
     async fn flush(&self) -> StoreResult<()> {
@@ -222,9 +241,10 @@ impl ReplicationStore for SqliteStore {
 
     async fn load(&self, items: Vec<DumpItem>) -> StoreResult<()> {
         let behind = self.behind.clone();
+        let keys = self.vault.all_keys().await?;
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
-            load(&tx, &items)?;
+            load(&tx, &keys, &items)?;
             tx.commit().map_err(backend)?;
             WriteBehind::after_commit(behind.as_ref(), c)
         })
@@ -233,11 +253,13 @@ impl ReplicationStore for SqliteStore {
 
     async fn replay(&self, entries: Vec<ReplayEntry>) -> StoreResult<()> {
         let behind = self.behind.clone();
-        self.write(move |c| replay_batch(c, entries, behind.as_ref())).await
+        let keys = self.vault.all_keys().await?;
+        self.write(move |c| replay_batch(c, &keys, entries, behind.as_ref())).await
     }
 
     async fn replay_all(&self, mut batches: tokio::sync::mpsc::Receiver<Vec<ReplayEntry>>) -> StoreResult<()> {
         let behind = self.behind.clone();
+        let keys = self.vault.all_keys().await?;
         // The writer takes batches as they come, without going back to the
         // async side between two: that hand-over waited for a runtime thread
         // while both cores were busy parsing and writing.
@@ -248,7 +270,7 @@ impl ReplicationStore for SqliteStore {
                 {
                     entries.extend(more);
                 }
-                replay_batch(c, entries, behind.as_ref())?;
+                replay_batch(c, &keys, entries, behind.as_ref())?;
             }
             Ok(())
         })

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use time::{Duration, OffsetDateTime};
 use valv_domain::{OperatorId, TenantId, UserId, parse_stamp, stamp};
-use valv_store::{Principal, SessionRow, StoreResult, Throttle};
+use valv_store::{KeyOwner, Principal, SessionRow, StoreResult, Throttle};
 
 use crate::SqliteStore;
 use crate::{backend, corrupt};
@@ -113,11 +113,11 @@ pub(crate) fn throttle(c: &Connection, key: &str) -> StoreResult<Option<Throttle
     .transpose()
 }
 
-pub(crate) fn add_failure(c: &Connection, key: &str) -> StoreResult<u32> {
+pub(crate) fn add_failure(c: &Connection, (key, subject): &(String, String)) -> StoreResult<u32> {
     c.query_row(
-        "INSERT INTO throttles (key, failures) VALUES (?1, 1)
+        "INSERT INTO throttles (key, subject, failures) VALUES (?1, ?2, 1)
          ON CONFLICT (key) DO UPDATE SET failures = throttles.failures + 1 RETURNING failures",
-        [key],
+        [key, subject],
         |r| r.get(0),
     )
     .map_err(backend)
@@ -133,19 +133,32 @@ pub(crate) fn lock_throttle(c: &Connection, key: &str, until: OffsetDateTime) ->
     Ok(())
 }
 
-pub(crate) fn count_call(c: &Connection, key: &str, now: OffsetDateTime, window: Duration) -> StoreResult<Throttle> {
+pub(crate) fn count_call(
+    c: &Connection,
+    (key, subject): &(String, String),
+    now: OffsetDateTime,
+    window: Duration,
+) -> StoreResult<Throttle> {
     let (failures, end): (u32, String) = c
         .query_row(
-            "INSERT INTO throttles (key, failures, locked_until) VALUES (?1, 1, ?3)
+            "INSERT INTO throttles (key, failures, locked_until, subject) VALUES (?1, 1, ?3, ?4)
              ON CONFLICT (key) DO UPDATE SET
                failures = CASE WHEN throttles.locked_until > ?2 THEN throttles.failures + 1 ELSE 1 END,
                locked_until = CASE WHEN throttles.locked_until > ?2 THEN throttles.locked_until ELSE ?3 END
              RETURNING failures, locked_until",
-            params![key, stamp(now), stamp(now + window)],
+            params![key, stamp(now), stamp(now + window), subject],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(backend)?;
     Ok(Throttle { failures, locked_until: Some(parse_stamp(&end).map_err(corrupt)?) })
+}
+
+impl SqliteStore {
+    /// A throttle key as stored, and the blind index of its address.
+    async fn throttle_key(&self, key: &str) -> StoreResult<(String, String)> {
+        let k = self.vault.key(KeyOwner::Provider).await?;
+        Ok((k.throttle(key), k.throttle_subject(key)))
+    }
 }
 
 #[async_trait::async_trait]
@@ -170,37 +183,34 @@ impl SessionStore for SqliteStore {
     }
 
     async fn throttle(&self, key: &str) -> StoreResult<Option<Throttle>> {
-        let key = key.to_owned();
+        let key = self.throttle_key(key).await?.0;
         self.read(move |c| throttle(c, &key)).await
     }
 
     async fn add_failure(&self, key: &str) -> StoreResult<u32> {
-        let key = key.to_owned();
+        let key = self.throttle_key(key).await?;
         self.write(move |c| add_failure(c, &key)).await
     }
 
     async fn lock_throttle(&self, key: &str, until: time::OffsetDateTime) -> StoreResult<()> {
-        let key = key.to_owned();
+        let key = self.throttle_key(key).await?.0;
         self.write(move |c| lock_throttle(c, &key, until)).await
     }
 
     async fn count_call(&self, key: &str, now: time::OffsetDateTime, window: time::Duration) -> StoreResult<Throttle> {
-        let key = key.to_owned();
+        let key = self.throttle_key(key).await?;
         self.write(move |c| count_call(c, &key, now, window)).await
     }
 
     async fn clear_throttle(&self, key: &str) -> StoreResult<()> {
-        let key = key.to_owned();
+        let key = self.throttle_key(key).await?.0;
         self.write(move |c| c.execute("DELETE FROM throttles WHERE key = ?1", [key]).map(drop).map_err(backend)).await
     }
 
     async fn forget_throttles_of(&self, address: &str) -> StoreResult<u64> {
-        // Keys end with the address (`…:{address}`), or hold it before a `|`; never a pattern of the caller's.
-        let (end, mid) = (format!("%:{}", escape_like(address)), format!("%:{}|%", escape_like(address)));
+        let subject = self.vault.key(KeyOwner::Provider).await?.throttle_subject(address);
         self.write(move |c| {
-            c.execute("DELETE FROM throttles WHERE key LIKE ?1 ESCAPE '\\' OR key LIKE ?2 ESCAPE '\\'", [end, mid])
-                .map(|n| n as u64)
-                .map_err(backend)
+            c.execute("DELETE FROM throttles WHERE subject = ?1", [subject]).map(|n| n as u64).map_err(backend)
         })
         .await
     }
@@ -223,9 +233,4 @@ impl SessionStore for SqliteStore {
         })
         .await
     }
-}
-
-/// `s` with LIKE's wildcards (and the escape character) escaped.
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

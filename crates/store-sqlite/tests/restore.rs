@@ -9,14 +9,15 @@ use valv_store::prelude::*;
 use valv_store_sqlite::SqliteStore;
 
 async fn open(dir: &tempfile::TempDir, name: &str) -> SqliteStore {
-    SqliteStore::open(&dir.path().join(name)).await.expect("open")
+    valv_store::contract::sealed(SqliteStore::open(&dir.path().join(name)).await.expect("open"))
 }
 
 async fn run(steps: Vec<Step>, points: (usize, usize), batch_size: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let live = open(&dir, "live.db").await;
     // As `valv restore` does: a new database written unsynced, flushed at the end.
-    let restored = SqliteStore::open_unsynced(&dir.path().join("restored.db")).await.expect("open");
+    let restored =
+        valv_store::contract::sealed(SqliteStore::open_unsynced(&dir.path().join("restored.db")).await.expect("open"));
     let target = history::restored_state_equals_live_state(&live, &restored, steps, points, batch_size).await;
     restored.flush().await.expect("flush");
     drop(restored);
@@ -56,7 +57,8 @@ proptest! {
 #[tokio::test]
 async fn field_indexes_asked_for_during_a_restore_are_built_at_the_flush() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let restored = SqliteStore::open_unsynced(&dir.path().join("restored.db")).await.expect("open");
+    let restored =
+        valv_store::contract::sealed(SqliteStore::open_unsynced(&dir.path().join("restored.db")).await.expect("open"));
     let collection = valv_domain::CollectionId::new();
     restored.index_fields(collection, vec![("email".into(), true)]).await.expect("index");
     let named = |suffix: &str| indexes(&dir, "restored.db").iter().any(|(n, _)| n.ends_with(suffix));

@@ -138,6 +138,17 @@ impl Change {
         self
     }
 
+    /// Whose keys the change seals with: its chain's, and every row's owner.
+    #[must_use]
+    pub fn owners(&self) -> Vec<crate::KeyOwner> {
+        let rows = self
+            .rows
+            .iter()
+            .chain(&self.expected)
+            .map(|r| r.tenant().map_or(crate::KeyOwner::Provider, crate::KeyOwner::Tenant));
+        std::iter::once(self.chain.into()).chain(rows).collect()
+    }
+
     /// The journal payload: the row images and details as JSON.
     #[must_use]
     pub fn payload(&self) -> Vec<u8> {

@@ -12,7 +12,7 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use valv_domain::{CollectionId, RecordId, TenantId};
 
-use crate::{Row, Table};
+use crate::{KeyOwner, Row, RowKey, StoreResult, Table};
 
 /// The columns a table keeps beside a row's image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +44,39 @@ impl RowKeys {
             Self::Request { id, .. } => ("requests", id),
             Self::FileVersion { .. } => return None,
         })
+    }
+
+    /// The table the row is stored in.
+    #[must_use]
+    pub const fn table(&self) -> Table {
+        match self {
+            Self::Tenant { .. } => Table::Tenants,
+            Self::User { .. } => Table::Users,
+            Self::Operator { .. } => Table::Operators,
+            Self::Token { .. } => Table::Tokens,
+            Self::Collection { .. } => Table::Collections,
+            Self::Record { .. } => Table::Records,
+            Self::File { .. } => Table::Files,
+            Self::Request { .. } => Table::Requests,
+            Self::FileVersion { .. } => Table::FileVersions,
+        }
+    }
+
+    /// Whose key seals the row.
+    ///
+    /// # Errors
+    /// `Corrupt` for a tenant id that does not parse.
+    pub fn owner(&self) -> StoreResult<KeyOwner> {
+        match self {
+            Self::Tenant { .. } | Self::Operator { .. } => Ok(KeyOwner::Provider),
+            Self::User { tenant_id, .. }
+            | Self::Token { tenant_id, .. }
+            | Self::Collection { tenant_id, .. }
+            | Self::Record { tenant_id, .. }
+            | Self::File { tenant_id, .. }
+            | Self::Request { tenant_id, .. }
+            | Self::FileVersion { tenant_id, .. } => KeyOwner::of_column(Some(tenant_id)),
+        }
     }
 
     /// The columns of a typed row.
@@ -118,6 +151,12 @@ impl RowImage {
     /// As [`Row::image`].
     pub fn new(row: &Row) -> serde_json::Result<Self> {
         Ok(Self { keys: RowKeys::of(row), json: row.image()? })
+    }
+
+    /// The image sealed for its place with its owner's key.
+    #[must_use]
+    pub fn sealed(&self, key: &RowKey) -> Vec<u8> {
+        key.seal_row(self.keys.table(), &self.keys.key(), self.json.as_bytes())
     }
 
     /// Takes a shipped row image of the table tagged `table` as it is.

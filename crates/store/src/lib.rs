@@ -22,8 +22,10 @@ mod keys;
 mod records;
 mod requests;
 mod rows;
+pub mod search;
 mod shipped;
 mod table;
+pub mod vault;
 
 #[cfg(feature = "contract")]
 pub mod contract;
@@ -49,6 +51,7 @@ pub use requests::RequestRow;
 pub use rows::{Contact, OperatorRow, Row, TenantLimits, TenantRow, TokenId, TokenRow, TotpState, UserRow};
 pub use shipped::ShippedEntry;
 pub use table::{Owner, Table};
+pub use vault::{KeyOwner, Keys, RowKey, Sealed, Vault, VaultSlot};
 
 /// The changes of [`Store::commit_from`], called inside its transaction:
 /// `Ok(Some(change))` to apply, `Ok(None)` to commit, an error to write nothing.

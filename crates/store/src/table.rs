@@ -101,6 +101,25 @@ impl Table {
         }
     }
 
+    /// The SQL expression of a row's key, as sealing binds it
+    /// (`RowKeys::key`): the id, or a file version's `file/version`.
+    #[must_use]
+    pub const fn key_sql(self) -> &'static str {
+        match self {
+            Self::FileVersions => "file_id || '/' || version",
+            _ => "id",
+        }
+    }
+
+    /// The SQL expression of a row's tenant: `NULL` for the provider's tables.
+    #[must_use]
+    pub const fn tenant_sql(self) -> &'static str {
+        match self.owner() {
+            Owner::Provider => "NULL",
+            Owner::Tenant => "tenant_id",
+        }
+    }
+
     /// Journaled tables in dump order, with the columns their rows are
     /// ordered by. A state's digest depends on this order, which keeps the
     /// digests of SQLite and PostgreSQL equal.

@@ -17,7 +17,7 @@ mod api;
 mod postgres;
 pub use answer::{Answer, Content, bearer};
 pub use api::Api;
-pub use postgres::{postgres, psql};
+pub use postgres::{pg_dump, postgres, postgres_dir, psql};
 
 /// A password every policy check accepts for the fixtures' names.
 pub const PASSWORD: &str = "violet-tundra-92-oboe-quill";
@@ -151,6 +151,12 @@ impl TestApp {
         walk(&self.data_dir(), &mut files);
         files.retain(|f| std::fs::read(f).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)));
         files
+    }
+
+    /// The PostgreSQL database the server runs on, if it does not run embedded.
+    #[must_use]
+    pub fn database_url(&self) -> Option<String> {
+        self.env.iter().find(|(k, _)| k == "VALV_DATABASE_URL").map(|(_, v)| v.clone())
     }
 
     /// Kills the server with SIGKILL (no shutdown at all) and hands back its

@@ -14,6 +14,8 @@ const BIN: &str = "/usr/lib/postgresql/15/bin";
 
 struct Server {
     port: u16,
+    /// The cluster's folder: its data directory and its log.
+    dir: PathBuf,
 }
 
 static SERVER: OnceLock<Server> = OnceLock::new();
@@ -38,6 +40,24 @@ pub fn postgres() -> String {
         .unwrap();
     assert!(out.status.success(), "createdb {name}: {}", String::from_utf8_lossy(&out.stderr));
     format!("postgres://app@127.0.0.1:{port}/{name}")
+}
+
+/// The folder of this process's server (its data directory and its log),
+/// once started: where a test looks for what PostgreSQL wrote to disk.
+#[must_use]
+pub fn postgres_dir() -> Option<PathBuf> {
+    SERVER.get().map(|s| s.dir.clone())
+}
+
+/// What `pg_dump` writes of the database at `url` (plain SQL).
+///
+/// # Panics
+/// When `pg_dump` fails.
+#[must_use]
+pub fn pg_dump(url: &str) -> Vec<u8> {
+    let out = Command::new(Path::new(BIN).join("pg_dump")).arg(url).stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
 }
 
 /// Runs `sql` with `psql` on the database at `url`; returns what it printed
@@ -108,7 +128,7 @@ fn start() -> Server {
         let mut pg_ctl = server_command("pg_ctl");
         pg_ctl.arg("-D").arg(&data).arg("-l").arg(dir.join("server.log")).args(["-o", &options, "-w", "start"]);
         match run(pg_ctl, "pg_ctl start") {
-            Ok(()) => return Server { port },
+            Ok(()) => return Server { port, dir },
             Err(e) => last = format!("{e}\n{}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()),
         }
     }

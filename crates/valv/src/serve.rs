@@ -71,6 +71,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value
     // Messages name where valv is: the address it really listens on (port 0 picks one) unless configured.
     config.public_url.get_or_insert_with(|| format!("{scheme}://{local}"));
     let (valv, _keyring_lock) = crate::wiring::build_for_serving(&config).await?;
+    seal_stored(&valv).await?;
     let app = web(valv.clone(), config.request_timeout()?).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
@@ -92,6 +93,17 @@ pub async fn run(file: Option<&Path>, args: ServeArgs, global: serde_json::Value
     }
     tracing::info!("valv stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Seals rows an earlier release stored in clear, saying how far it is.
+async fn seal_stored(valv: &valv_service::Valv) -> anyhow::Result<()> {
+    let progress = |n: u64| eprint!("\rvalv: sealing rows stored in clear: {n} looked at");
+    let seen = valv.seal_stored(&progress).await.context("cannot seal the rows stored in clear")?;
+    if seen > 0 {
+        eprintln!("\rvalv: sealed the rows stored in clear ({seen} looked at)");
+        tracing::info!(rows = seen, "sealed the rows stored in clear");
+    }
+    Ok(())
 }
 
 /// The setup token goes to the terminal once, never into the log.

@@ -77,6 +77,8 @@ impl Backups<'_> {
             .ok_or_else(|| crate::ServiceError::internal_msg("no scratch store for restore drills"))?;
         let dir = tempfile::tempdir().map_err(internal)?;
         let store = scratch(dir.path().to_path_buf()).await?;
+        // The scratch copy seals with the installation's keys, as the live store does.
+        store.seal_with(self.ctx.keyring.clone());
         let backup = self.ctx.keyring.backup_key().await.map_err(internal)?;
         let keys = self.keys(&backup);
         let only = [target];

@@ -66,7 +66,8 @@ pub async fn restore(
     progress: &(dyn Fn(&str, u64, u64) + Sync),
 ) -> ServiceResult<RestoreReport> {
     let targets: Vec<&Target> = req.targets.iter().collect();
-    let keyring = keyring(&targets, keys, &req.master).await?;
+    let keyring = Arc::new(keyring(&targets, keys, &req.master).await?);
+    store.seal_with(keyring.clone());
     let backup = keyring.backup_key().await.map_err(internal)?;
     let keys = Keys::restored(&keyring, backup.clone());
     let mut report = RestoreReport::default();

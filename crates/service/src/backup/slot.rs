@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use valv_store::Store;
+use valv_store::{Store, Vault};
 
 use super::internal;
 use crate::{ServiceError, ServiceResult};
@@ -14,6 +14,8 @@ use crate::{ServiceError, ServiceResult};
 pub struct StoreSlot {
     store: tokio::sync::OnceCell<Arc<dyn Store>>,
     making: Mutex<Option<Making>>,
+    /// The restored keyring, which the store seals with once it is made.
+    vault: Mutex<Option<Arc<dyn Vault>>>,
 }
 
 /// A store being made on the runtime.
@@ -23,12 +25,25 @@ impl StoreSlot {
     /// A store that is open already.
     #[must_use]
     pub fn ready(store: Arc<dyn Store>) -> Self {
-        Self { store: tokio::sync::OnceCell::new_with(Some(store)), making: Mutex::new(None) }
+        Self { store: tokio::sync::OnceCell::new_with(Some(store)), making: Mutex::new(None), vault: Mutex::default() }
     }
 
     /// A store `making` makes; it starts now, on the runtime.
     pub fn making(making: impl Future<Output = ServiceResult<Arc<dyn Store>>> + Send + 'static) -> Self {
-        Self { store: tokio::sync::OnceCell::new(), making: Mutex::new(Some(tokio::spawn(making))) }
+        Self {
+            store: tokio::sync::OnceCell::new(),
+            making: Mutex::new(Some(tokio::spawn(making))),
+            vault: Mutex::default(),
+        }
+    }
+
+    /// Seals the store's rows with `vault` (the restored keyring), now or
+    /// as soon as it is made.
+    pub fn seal_with(&self, vault: Arc<dyn Vault>) {
+        *self.vault.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&vault));
+        if let Some(store) = self.store.get() {
+            store.seal_with(vault);
+        }
     }
 
     /// The store, once made.
@@ -43,7 +58,11 @@ impl StoreSlot {
                     code: "store_not_made",
                     message: "the restore's store could not be made; see the first error".into(),
                 })?;
-                making.await.map_err(internal)?
+                let store = making.await.map_err(internal)??;
+                if let Some(vault) = self.vault.lock().unwrap_or_else(PoisonError::into_inner).clone() {
+                    store.seal_with(vault);
+                }
+                Ok(store)
             })
             .await
     }

@@ -7,6 +7,17 @@ use crate::{Chain, ChainHead, Change, ChangeSource, HistoryItem, JournalEntry, J
 /// The journal: the only writer of journaled state, and its reads (history, audit, chains).
 #[async_trait::async_trait]
 pub trait JournalStore: Send + Sync + 'static {
+    /// Seals rows and payloads with the keys of `vault` from now on
+    /// (DESIGN.md, Sealed at rest). Until then every call that reads or
+    /// writes a row fails: nothing is ever stored in clear.
+    fn seal_with(&self, vault: std::sync::Arc<dyn crate::Vault>);
+
+    /// Seals the next `batch` rows or journal payloads stored before sealing
+    /// (a database made by an earlier release): how many it looked at, or
+    /// `None` once everything is sealed. Each step commits alone, so a crash
+    /// halfway leaves a database that opens and finishes the job.
+    async fn seal_stored(&self, batch: u32) -> StoreResult<Option<u64>>;
+
     /// Applies the rows of every change and appends their journal entries in
     /// one transaction. On error nothing was written.
     async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<JournalEntry>>;

@@ -15,10 +15,12 @@ mod privacy;
 mod replication;
 mod sessions;
 mod tables;
+mod vault;
 
 pub use keys::keys;
 pub use replication::replayed_entries_rebuild_the_state;
 pub use tables::every_table_is_dumped_restored_and_purged;
+pub use vault::{sealed, vault};
 
 use time::macros::datetime;
 use valv_domain::{
@@ -38,6 +40,7 @@ pub(crate) const T0: time::OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
 /// # Panics
 /// When the backend breaks the contract.
 pub async fn run_all(store: &dyn Store) {
+    store.seal_with(vault());
     journal::run(store).await;
     accounts::run(store).await;
     sessions::run(store).await;
@@ -49,8 +52,10 @@ pub async fn run_all(store: &dyn Store) {
 
 #[must_use]
 pub fn tenant(slug: &str) -> TenantRow {
+    let id = TenantId::new();
+    vault::register(crate::KeyOwner::Tenant(id));
     TenantRow {
-        id: TenantId::new(),
+        id,
         slug: Slug::parse(slug).expect("slug"),
         name: TenantName::parse(slug).expect("name"),
         contact: Contact {

@@ -54,6 +54,8 @@ async fn targets_and_runs_are_kept_and_a_lone_process_leads(s: &dyn Store) {
 /// # Panics
 /// When the backend breaks the contract.
 pub async fn replayed_entries_rebuild_the_state(s: &dyn Store, fresh: &dyn Store) {
+    s.seal_with(super::vault());
+    fresh.seal_with(super::vault());
     let t = committed_tenant(s, "contract-replay").await;
     let c = collection(t.id, "notes");
     s.commit(put(Chain::Tenant(t.id), Action::CollectionCreated, Row::Collection(c.clone()))).await.expect("c");

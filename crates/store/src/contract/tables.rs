@@ -83,6 +83,8 @@ async fn populate(s: &dyn Store, slug: &str) -> TenantId {
 /// # Panics
 /// When the backend breaks the contract.
 pub async fn every_table_is_dumped_restored_and_purged(s: &dyn Store, fresh: &dyn Store) {
+    s.seal_with(super::vault());
+    fresh.seal_with(super::vault());
     let (gone, kept) = (populate(s, "walk-gone").await, populate(s, "walk-kept").await);
     let operator = OperatorRow {
         id: OperatorId::new(),

@@ -3,7 +3,7 @@
 //! upgrades, the client address behind proxies and cross-site refusals.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use valv_testkit::{PASSWORD, client, totp_code};
 
 use crate::{app, app_with};
@@ -121,15 +121,11 @@ async fn pbkdf2_hashes_verify_and_are_upgraded_to_argon2id_at_sign_in() {
     let app = app_with(&[], &[("VALV_PASSWORD_KDF", "pbkdf2-sha256")]);
     let op = app.operator().await;
     let t = app.tenant(&op, "acme").await;
-    let db = app.data_dir().join("valv.db");
-    let hash = |db: &std::path::Path| -> String {
-        let c = rusqlite::Connection::open(db).unwrap();
-        let row: String = c
-            .query_row("SELECT row_json FROM users WHERE email_norm = 'owner@acme.example'", [], |r| r.get(0))
-            .unwrap();
-        serde_json::from_str::<Value>(&row).unwrap()["password_hash"].as_str().unwrap().to_owned()
-    };
-    assert!(hash(&db).starts_with("$pbkdf2-sha256$i=600000"), "{}", hash(&db));
+    let store = crate::stored(&app).await;
+    let (tenant, owner) =
+        (valv_domain::TenantId::parse(&t.id).unwrap(), valv_domain::UserId::parse(&t.owner_id).unwrap());
+    let hash = || async { store.user(tenant, owner).await.unwrap().unwrap().password_hash.unwrap() };
+    assert!(hash().await.starts_with("$pbkdf2-sha256$i=600000"), "{}", hash().await);
     drop(t);
     // Restart on the same data with the default KDF.
     let bin = app.bin.clone();
@@ -151,7 +147,7 @@ async fn pbkdf2_hashes_verify_and_are_upgraded_to_argon2id_at_sign_in() {
     server.kill().unwrap();
     server.wait().unwrap();
     assert_eq!(status, 200);
-    assert!(hash(&db).starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "upgraded: {}", hash(&db));
+    assert!(hash().await.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "upgraded: {}", hash().await);
 }
 
 /// Review M6: behind a proxy the operator trusts, the client is the address

@@ -22,6 +22,7 @@ mod record_pages;
 mod records;
 mod requests;
 mod restore;
+
 mod secrets;
 mod services;
 mod setup;
@@ -42,6 +43,21 @@ pub fn app() -> TestApp {
 
 pub fn app_with(args: &[&str], env: &[(&str, &str)]) -> TestApp {
     valv_testkit::spawn_with(std::path::Path::new(env!("CARGO_BIN_EXE_valv")), args, env)
+}
+
+/// The database of an embedded installation, opened beside its server with
+/// its keyring: for what a test must read that no route shows (rows are
+/// sealed, so SQL alone reads nothing).
+pub async fn stored(app: &TestApp) -> std::sync::Arc<dyn valv_store::Store> {
+    use base64::Engine as _;
+    let data = app.data_dir();
+    let text = std::fs::read_to_string(data.join("master.key")).unwrap();
+    let raw: [u8; 32] = base64::engine::general_purpose::STANDARD.decode(text.trim()).unwrap().try_into().unwrap();
+    let keys = valv_store_sqlite::SqliteKeyStore::open(&data.join("keyring.db")).unwrap();
+    let ring = valv_service::keyring::Keyring::open(std::sync::Arc::new(keys), valv_crypto::seal::Key::from_bytes(raw));
+    let store = valv_store_sqlite::SqliteStore::open(&data.join("valv.db")).await.unwrap();
+    valv_store::JournalStore::seal_with(&store, std::sync::Arc::new(ring.await.unwrap()));
+    std::sync::Arc::new(store)
 }
 
 /// The error code of an error answer.

@@ -22,7 +22,7 @@ mod record_pages;
 mod records;
 mod requests;
 mod restore;
-
+mod sealed;
 mod secrets;
 mod services;
 mod setup;

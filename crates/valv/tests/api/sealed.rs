@@ -15,43 +15,47 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use valv_testkit::TestApp;
 
-/// Every file under `dir` whose bytes hold `needle`, `outbox/` aside.
-fn holding(dir: &Path, needle: &[u8], out: &mut Vec<PathBuf>) {
+/// Every file under `dir`, `outbox/` aside.
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
         if p.is_dir() {
             if p.file_name().is_some_and(|n| n != "outbox") {
-                holding(&p, needle, out);
+                files(&p, out);
             }
-        } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)) {
+        } else {
             out.push(p);
         }
     }
 }
 
-/// Where each marker was found, `marker: places`, for those found anywhere.
+/// Where each marker was found, `marker: places`, for those found anywhere:
+/// every file is read once and searched for every marker.
 fn found(app: &TestApp, target: &Path, markers: &[&str]) -> Vec<String> {
-    let dump = app.database_url().map(|url| valv_testkit::pg_dump(&url)).unwrap_or_default();
-    let mut out = Vec::new();
-    for m in markers {
-        let mut places = Vec::new();
-        holding(&app.data_dir(), m.as_bytes(), &mut places);
-        holding(target, m.as_bytes(), &mut places);
-        if let Some(cluster) = valv_testkit::postgres_dir().filter(|_| app.database_url().is_some()) {
-            holding(&cluster, m.as_bytes(), &mut places);
+    let mut all = Vec::new();
+    files(&app.data_dir(), &mut all);
+    files(target, &mut all);
+    if let Some(cluster) = valv_testkit::postgres_dir().filter(|_| app.database_url().is_some()) {
+        files(&cluster, &mut all);
+    }
+    let mut places: Vec<Vec<String>> = vec![Vec::new(); markers.len()];
+    let mut search = |name: String, bytes: &[u8]| {
+        for (m, at) in markers.iter().zip(&mut places) {
+            if memchr::memmem::find(bytes, m.as_bytes()).is_some() {
+                at.push(name.clone());
+            }
         }
-        let mut names: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
-        if app.logs().contains(m) {
-            names.push("the server's log".into());
-        }
-        if dump.windows(m.len()).any(|w| w == m.as_bytes()) {
-            names.push("pg_dump".into());
-        }
-        if !names.is_empty() {
-            out.push(format!("{m}: {}", names.join(", ")));
+    };
+    for f in all {
+        if let Ok(bytes) = std::fs::read(&f) {
+            search(f.display().to_string(), &bytes);
         }
     }
-    out
+    search("the server's log".into(), app.logs().as_bytes());
+    if let Some(url) = app.database_url() {
+        search("pg_dump".into(), &valv_testkit::pg_dump(&url));
+    }
+    markers.iter().zip(places).filter(|(_, p)| !p.is_empty()).map(|(m, p)| format!("{m}: {}", p.join(", "))).collect()
 }
 
 #[tokio::test]
@@ -123,4 +127,54 @@ async fn no_stored_value_is_readable_in_any_file_valv_writes() {
     assert!(seen.is_empty(), "stored values readable without the keys:\n{}", seen.join("\n"));
     let listed = api.records(&owner, "cnrycollection", "email=cnry-subject@canary.example").await.ok();
     assert_eq!(listed["records"][0]["data"]["notes"], "Cnry notes two", "and every value is still there: {listed}");
+}
+
+/// The wrapped data key of `tenant` as the keyring stores it, hex.
+fn wrapped_key(app: &TestApp, tenant: &str) -> Option<String> {
+    match app.database_url() {
+        Some(url) => {
+            let sql = format!("SELECT encode(wrapped, 'hex') FROM keyring_keys WHERE tenant = '{tenant}'");
+            Some(valv_testkit::psql(&url, &sql)).filter(|h| !h.is_empty())
+        }
+        None => {
+            let c = rusqlite::Connection::open(app.data_dir().join("keyring.db")).unwrap();
+            let sql = "SELECT hex(wrapped) FROM tenant_keys WHERE tenant = ?1";
+            rusqlite::OptionalExtension::optional(c.query_row(sql, [tenant], |r| r.get::<_, String>(0))).unwrap()
+        }
+    }
+}
+
+fn unhex(h: &str) -> Vec<u8> {
+    (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect()
+}
+
+/// A purged tenant cannot be read back even by whoever holds the master key:
+/// its rows were sealed with its data key, and no file keeps that key's
+/// wrapped bytes (secure_delete and the truncated WAL on the embedded
+/// store; on PostgreSQL the row is gone from the table and from `pg_dump`,
+/// while the cluster's WAL keeps it until recycled, as docs/security.md says).
+#[tokio::test]
+async fn a_purged_tenants_key_is_gone_from_every_file() {
+    let target = tempfile::tempdir().unwrap();
+    let targets = format!("[\"one={}\"]", target.path().display());
+    let app = crate::app_with(&[], &[("VALV_BACKUP_TARGETS", &targets), ("VALV_EXPORT_WINDOW_DAYS", "0")]);
+    let (api, op) = (app.api(), app.operator().await);
+    let gone = app.tenant(&op, "gone").await;
+    let col = json!({ "name": "notes", "fields": [{ "name": "text", "type": "text" }] });
+    let _ = api.create_collection(&gone.owner, col).await.created();
+    let _ = api.create_record(&gone.owner, "notes", json!({ "text": "Cnry purged note" })).await.created();
+    let wrapped = unhex(&wrapped_key(&app, &gone.id).expect("the tenant has a key"));
+
+    let _ = api.tenant_action(&op, &gone.id, "terminate").await.ok();
+    assert!(app.cli(&["tenant", "purge-expired", "--json"]).status.success());
+    assert_eq!(wrapped_key(&app, &gone.id), None, "the key is destroyed");
+    let mut all = Vec::new();
+    match app.database_url() {
+        None => files(&app.data_dir(), &mut all),
+        Some(url) => assert!(memchr::memmem::find(&valv_testkit::pg_dump(&url), &wrapped).is_none(), "not in pg_dump"),
+    }
+    files(target.path(), &mut all);
+    all.retain(|f| std::fs::read(f).is_ok_and(|b| memchr::memmem::find(&b, &wrapped).is_some()));
+    assert!(all.is_empty(), "the destroyed key's wrapped bytes are still in {all:?}");
+    assert!(found(&app, target.path(), &["Cnry purged note"]).is_empty(), "nor was the note ever in clear");
 }

@@ -85,6 +85,9 @@ struct Args {
     /// A PocketBase binary to compare with; skipped when absent.
     #[arg(long)]
     pocketbase: Option<PathBuf>,
+    /// Another valv binary to compare with (a build of an earlier commit), over plain HTTP.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// Concurrent clients.
     #[arg(long, default_value_t = 16)]
     clients: usize,
@@ -146,6 +149,9 @@ async fn api(args: Args) -> anyhow::Result<()> {
         targets::valv(&args.valv, "valv (HTTPS)", &[]).await?,
         targets::valv(&args.valv, "valv (HTTP)", &["--insecure-http"]).await?,
     ];
+    if let Some(b) = &args.baseline {
+        targets.push(targets::valv(b, "valv baseline (HTTP)", &["--insecure-http"]).await?);
+    }
     if let Some(pb) = &args.pocketbase {
         targets.push(targets::pocketbase(pb).await?);
     }
@@ -155,6 +161,14 @@ async fn api(args: Args) -> anyhow::Result<()> {
         let t = Arc::new(t);
         run(&t, "GET current user", scenario(&t, args.clients, d, |t, _, _| t.get_me()).await);
         run(&t, "create user", scenario(&t, args.clients, d, |t, c, n| t.create_user(c, n)).await);
+        if t.list_records().is_some() {
+            let create = |t: &Target, c, n| t.create_record(c, n).unwrap_or_else(|| t.get_me());
+            run(&t, "create record", scenario(&t, args.clients, d, create).await);
+            let get = |t: &Target, _, n| t.get_record(n).unwrap_or_else(|| t.get_me());
+            run(&t, "get record by id", scenario(&t, args.clients, d, get).await);
+            let list = |t: &Target, _, _| t.list_records().unwrap_or_else(|| t.get_me());
+            run(&t, "list 50 records", scenario(&t, args.clients, d, list).await);
+        }
         let (storm, probe) = storm(&t, args.clients, d).await;
         run(&t, "sign-in storm (password KDF)", storm);
         run(&t, "GET current user during storm", probe);

@@ -21,7 +21,7 @@ pub struct Target {
 }
 
 enum Kind {
-    Valv { token: String, slug: String, email: String },
+    Valv { token: String, slug: String, email: String, records: Vec<String> },
     PocketBase { user_token: String, admin_token: String, user_id: String, email: String },
 }
 
@@ -54,6 +54,32 @@ impl Target {
         }
     }
 
+    /// Creating a record of three small fields (one personal), with a user's
+    /// credential; `None` where the system has no such collection.
+    pub fn create_record(&self, c: usize, n: u64) -> Option<RequestBuilder> {
+        let Kind::Valv { token, .. } = &self.kind else { return None };
+        let body = json!({ "title": format!("note {c}-{n}"), "email": format!("p{c}-{n}@bench.example"), "n": n });
+        Some(
+            self.client
+                .post(format!("{}/api/v1/collections/{NOTES}/records", self.base))
+                .bearer_auth(token)
+                .json(&body),
+        )
+    }
+
+    /// Reading one of the seeded records by id.
+    pub fn get_record(&self, n: u64) -> Option<RequestBuilder> {
+        let Kind::Valv { token, records, .. } = &self.kind else { return None };
+        let id = &records[usize::try_from(n).unwrap_or_default() % records.len()];
+        Some(self.client.get(format!("{}/api/v1/collections/{NOTES}/records/{id}", self.base)).bearer_auth(token))
+    }
+
+    /// A page of 50 records, in creation order.
+    pub fn list_records(&self) -> Option<RequestBuilder> {
+        let Kind::Valv { token, .. } = &self.kind else { return None };
+        Some(self.client.get(format!("{}/api/v1/collections/{NOTES}/records?limit=50", self.base)).bearer_auth(token))
+    }
+
     /// A password sign-in (the expensive KDF on the server).
     pub fn sign_in(&self) -> RequestBuilder {
         match &self.kind {
@@ -73,7 +99,14 @@ fn http_client() -> Client {
     Client::builder().danger_accept_invalid_certs(true).pool_max_idle_per_host(64).build().unwrap_or_default()
 }
 
-/// valv from the binary at `bin`, with `args` for `valv serve`.
+/// The collection the record scenarios use.
+const NOTES: &str = "notes";
+
+/// Records seeded for the reads.
+const SEEDED: usize = 500;
+
+/// valv from the binary at `bin`, with `args` for `valv serve`; a collection
+/// of notes holds [`SEEDED`] records to read.
 pub async fn valv(bin: &Path, name: &str, args: &[&str]) -> anyhow::Result<Target> {
     let app = valv_testkit::spawn_with(bin, args, &[]);
     let op = app.operator().await;
@@ -81,11 +114,22 @@ pub async fn valv(bin: &Path, name: &str, args: &[&str]) -> anyhow::Result<Targe
     let tok: Value =
         t.owner.post(app.at("/api/v1/tokens")).json(&json!({ "name": "bench" })).send().await?.json().await?;
     let token = tok["secret"].as_str().context("token secret")?.to_owned();
+    let api = app.api();
+    let notes = json!({ "name": NOTES, "fields": [
+        { "name": "title", "type": "text" },
+        { "name": "email", "type": "email", "personal": "contact" },
+        { "name": "n", "type": "number" }]});
+    let _ = api.create_collection(&t.owner, notes).await.created();
+    let mut records = Vec::with_capacity(SEEDED);
+    for n in 0..SEEDED {
+        let body = json!({ "title": format!("seeded {n}"), "email": format!("s{n}@bench.example"), "n": n });
+        records.push(api.create_record(&t.owner, NOTES, body).await.created()["id"].as_str().context("id")?.to_owned());
+    }
     Ok(Target {
         name: name.to_owned(),
         client: http_client(),
         base: app.url.clone(),
-        kind: Kind::Valv { token, slug: t.slug.clone(), email: t.owner_email.clone() },
+        kind: Kind::Valv { token, slug: t.slug.clone(), email: t.owner_email.clone(), records },
         _keep: Box::new(app),
     })
 }

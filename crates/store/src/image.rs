@@ -1,4 +1,4 @@
-//! Rows as a store writes them: the image (the `row_json` column) and the
+//! Rows as a store writes them: the image (sealed into the `image` column) and the
 //! columns a table keeps beside it (key, owner, what queries use).
 //!
 //! A live change has typed rows and encodes their images. A restore replays
@@ -140,7 +140,7 @@ impl RowKeys {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowImage {
     pub keys: RowKeys,
-    /// The row as JSON, as the `row_json` column holds it.
+    /// The row as JSON, as the `image` column holds it once opened.
     pub json: String,
 }
 

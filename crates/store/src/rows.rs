@@ -137,7 +137,7 @@ pub enum Row {
 }
 
 impl Row {
-    /// The row as its table stores it (the `row_json` column).
+    /// The row as JSON: what its table stores, sealed, in the `image` column.
     ///
     /// # Errors
     /// When a value cannot be written as JSON (a map with non-string keys).

@@ -156,7 +156,7 @@ impl Table {
         Self::ALL.into_iter().find(|t| t.row_tag() == tag)
     }
 
-    /// The row stored as `json` in this table (its `row_json` column).
+    /// The row whose opened `image` in this table is `json`.
     ///
     /// # Errors
     /// `Corrupt` when the text is not a row of this table, or the table holds

@@ -178,3 +178,48 @@ async fn a_purged_tenants_key_is_gone_from_every_file() {
     assert!(all.is_empty(), "the destroyed key's wrapped bytes are still in {all:?}");
     assert!(found(&app, target.path(), &["Cnry purged note"]).is_empty(), "nor was the note ever in clear");
 }
+
+/// An installation made by the release before sealing: `valv serve` of
+/// commit b0152b1 (a tenant `before` whose owner is `owner@before.example`
+/// with the test password, two contacts with a revision each, a file and an
+/// access request), stopped, its databases checkpointed. Every value of it
+/// is in clear in `valv.db`.
+const BEFORE_SEALING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/before-sealing/data");
+
+/// Upgrade in place: the first `valv serve` of this release seals an earlier
+/// release's rows before it listens; everything reads as before, lookups by
+/// blind index find what they should, the journal verifies, and no value is
+/// left readable in any file.
+#[tokio::test]
+async fn an_installation_made_before_sealing_is_sealed_at_its_first_start() {
+    let root = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp").arg("-a").arg(BEFORE_SEALING).arg(root.path().join("data")).status();
+    assert!(status.unwrap().success());
+    let key = root.path().join("data/master.key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let app = valv_testkit::spawn_at(std::path::Path::new(env!("CARGO_BIN_EXE_valv")), root, &[], &[]);
+    assert!(app.logs().contains("sealed the rows stored in clear"), "{}", app.logs());
+    let api = app.api();
+    let (owner, status, _) = app.sign_in("before", "owner@before.example", valv_testkit::PASSWORD).await;
+    assert_eq!(status, 200, "the owner signs in: found by the blind index of the address");
+
+    let all = api.records(&owner, "contacts", "sort=n").await.ok();
+    let notes: Vec<&str> =
+        all["records"].as_array().unwrap().iter().map(|r| r["data"]["note"].as_str().unwrap()).collect();
+    assert_eq!(notes, ["Oldnote 0 again", "Oldnote 1 again"], "{all}");
+    let one = api.records(&owner, "contacts", "email=old1@before.example").await.ok();
+    assert_eq!(one["records"][0]["data"]["name"], "Vera Before", "a personal field by its blind index: {one}");
+    let id = one["records"][0]["id"].as_str().unwrap();
+    assert_eq!(api.revisions(&owner, "contacts", id).await.ok().as_array().unwrap().len(), 2);
+    let files = api.files(&owner, Some("/oldfolder")).await.ok();
+    assert_eq!(files[0]["name"], "oldfile.txt", "a folder by its blind index: {files}");
+    assert_eq!(api.requests(&owner, None).await.ok().as_array().unwrap().len(), 1);
+    let verify = app.cli(&["audit", "verify", "--json"]);
+    assert!(verify.status.success(), "the journal verifies: {}", String::from_utf8_lossy(&verify.stdout));
+
+    let nowhere = tempfile::tempdir().unwrap();
+    let markers =
+        ["Oldnote", "Olda Earlier", "Vera Before", "old0@before.example", "oldfolder", "oldfile.txt", "Oldmessage"];
+    let seen = found(&app, nowhere.path(), &markers);
+    assert!(seen.is_empty(), "values of the earlier release still readable:\n{}", seen.join("\n"));
+}

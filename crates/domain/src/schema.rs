@@ -57,6 +57,10 @@ pub struct FieldDef {
     pub required: bool,
     /// Set when the field holds personal data.
     pub personal: Option<PersonalCategory>,
+    /// Kept in clear beside the sealed record, so filters and sorts on it
+    /// run in the database (DESIGN.md, Sealed at rest). Never with `personal`:
+    /// a personal field is found by its blind index only.
+    pub searchable: bool,
 }
 
 /// The JSON form of a field: `{"name", "type", "values"?, "collection"?, "required"?, "personal"?}`.
@@ -75,6 +79,8 @@ pub struct RawField {
     required: bool,
     #[serde(default)]
     personal: Option<PersonalCategory>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    searchable: bool,
 }
 
 impl TryFrom<RawField> for FieldDef {
@@ -91,7 +97,7 @@ impl TryFrom<RawField> for FieldDef {
             }
             (t, None, None) => simple_type(t).ok_or_else(|| format!("unknown field type `{t}`"))?,
         };
-        Ok(Self { name: r.name, kind, required: r.required, personal: r.personal })
+        Ok(Self { name: r.name, kind, required: r.required, personal: r.personal, searchable: r.searchable })
     }
 }
 
@@ -125,7 +131,15 @@ impl From<FieldDef> for RawField {
             FieldType::Json => ("json", None, None),
             FieldType::File => ("file", None, None),
         };
-        Self { name: f.name, kind: kind.into(), values, collection, required: f.required, personal: f.personal }
+        Self {
+            name: f.name,
+            kind: kind.into(),
+            values,
+            collection,
+            required: f.required,
+            personal: f.personal,
+            searchable: f.searchable,
+        }
     }
 }
 
@@ -156,6 +170,12 @@ pub fn check_fields(fields: &[FieldDef]) -> Result<(), Invalid> {
         parse_identifier(&f.name)?;
         if fields[..i].iter().any(|g| g.name == f.name) {
             return Err(Invalid::new("fields", "field names must be unique"));
+        }
+        if f.searchable && f.personal.is_some() {
+            return Err(Invalid::new(
+                "fields",
+                "a field marked personal is found by its blind index only: it cannot also be searchable in clear",
+            ));
         }
         match &f.kind {
             FieldType::Enum { values } if values.is_empty() || values.len() > 500 => {
@@ -190,7 +210,13 @@ mod tests {
             serde_json::from_value::<FieldDef>(serde_json::json!({ "name": "x", "type": "text", "persnal": "health" }));
         assert!(typo.is_err(), "unknown keys are refused");
         let round = serde_json::to_value(&e).unwrap();
+        assert_eq!(round.get("searchable"), None, "written only when set, so earlier images read the same");
         assert_eq!(serde_json::from_value::<FieldDef>(round).unwrap(), e);
+        let s: FieldDef =
+            serde_json::from_value(serde_json::json!({ "name": "s", "type": "text", "searchable": true })).unwrap();
+        assert!(s.searchable);
+        let both = serde_json::json!([{ "name": "e", "type": "email", "personal": "contact", "searchable": true }]);
+        assert!(check_fields(&serde_json::from_value::<Vec<FieldDef>>(both).unwrap()).is_err(), "never in clear");
     }
 
     #[test]
@@ -199,7 +225,13 @@ mod tests {
         for bad in ["", "2x", "Name", "a-b", "a b", &"x".repeat(65)] {
             assert!(parse_identifier(bad).is_err(), "{bad}");
         }
-        let f = |name: &str| FieldDef { name: name.into(), kind: FieldType::Text, required: false, personal: None };
+        let f = |name: &str| FieldDef {
+            name: name.into(),
+            kind: FieldType::Text,
+            required: false,
+            personal: None,
+            searchable: false,
+        };
         assert!(check_fields(&[f("a"), f("b")]).is_ok());
         assert!(check_fields(&[f("a"), f("a")]).is_err());
     }

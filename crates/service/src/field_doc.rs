@@ -28,6 +28,10 @@ pub struct PlainField {
     #[serde(default)]
     required: bool,
     personal: Option<Personal>,
+    /// Kept in clear beside the sealed record, so filters and sorts on it run
+    /// in the database; not with `personal` (found by its blind index only).
+    #[serde(default)]
+    searchable: bool,
 }
 
 /// A field holding one of a fixed list of strings.
@@ -43,6 +47,10 @@ pub struct EnumField {
     #[serde(default)]
     required: bool,
     personal: Option<Personal>,
+    /// Kept in clear beside the sealed record, so filters and sorts on it run
+    /// in the database; not with `personal` (found by its blind index only).
+    #[serde(default)]
+    searchable: bool,
 }
 
 /// A field holding the id of a record of another collection of the tenant.
@@ -58,6 +66,10 @@ pub struct ReferenceField {
     #[serde(default)]
     required: bool,
     personal: Option<Personal>,
+    /// Kept in clear beside the sealed record, so filters and sorts on it run
+    /// in the database; not with `personal` (found by its blind index only).
+    #[serde(default)]
+    searchable: bool,
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -83,3 +83,58 @@ async fn replayed_entries_rebuild_the_state() {
     let fresh = valv_store::contract::sealed(SqliteStore::open(&dir.path().join("fresh.db")).await.expect("open"));
     valv_store::contract::replayed_entries_rebuild_the_state(&store, &fresh).await;
 }
+
+/// A field is kept in clear in the `search` column only once the collection's
+/// owner marks it searchable; marking it later rewrites every record's column.
+#[tokio::test]
+async fn a_field_marked_searchable_is_kept_in_clear_and_the_others_are_not() {
+    use valv_store::{Action, Actor, Chain, Change, Filter, Op, RecordQuery, RecordRow, Row};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("valv.db");
+    let s = valv_store::contract::sealed(SqliteStore::open(&path).await.expect("open"));
+    let t = valv_store::contract::tenant("searchable");
+    let put = |chain, row| Change::new(chain, t.created_at, Actor::Cli, Action::RecordCreated).about("t", "x").row(row);
+    let fields = |searchable: bool| {
+        serde_json::from_value(serde_json::json!([
+            { "name": "notes", "type": "text" },
+            { "name": "status", "type": "enum", "values": ["open", "done"], "searchable": searchable }
+        ]))
+        .expect("fields")
+    };
+    let c = valv_store::CollectionRow { fields: fields(false), ..valv_store::contract::collection(t.id, "tasks") };
+    let r = RecordRow {
+        id: valv_domain::RecordId::new(),
+        tenant_id: t.id,
+        collection_id: c.id,
+        revision: 1,
+        data: serde_json::json!({ "notes": "kept sealed", "status": "open" }),
+        deleted_at: None,
+        created_at: t.created_at,
+        created_by: "cli".into(),
+        updated_at: t.created_at,
+        updated_by: "cli".into(),
+    };
+    let chain = Chain::Tenant(t.id);
+    s.commit_all(vec![
+        put(Chain::Provider, Row::Tenant(t.clone())),
+        put(chain, Row::Collection(c.clone())),
+        put(chain, Row::Record(r.clone())),
+    ])
+    .await
+    .expect("commit");
+    let column = || {
+        let db = rusqlite::Connection::open(&path).expect("db");
+        db.query_row("SELECT search FROM records", [], |row| row.get::<_, String>(0)).expect("search")
+    };
+    assert_eq!(column(), "{}", "nothing in clear by default");
+    let marked = valv_store::CollectionRow { fields: fields(true), ..c.clone() };
+    s.commit(put(chain, Row::Collection(marked))).await.expect("mark searchable");
+    assert_eq!(column(), r#"{"status":"open"}"#, "the marked field, and only it");
+    let q = RecordQuery {
+        filters: vec![Filter { field: "status".into(), op: Op::Eq, value: "open".into() }],
+        sort: Some(("status".into(), false)),
+        limit: 10,
+        ..RecordQuery::default()
+    };
+    assert_eq!(s.records(t.id, c.id, &q).await.expect("records"), vec![r], "found and sorted in SQL");
+}

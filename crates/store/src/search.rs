@@ -2,7 +2,8 @@
 //! image is sealed; beside it a `search` column holds, per field that can
 //! be looked up, either a blind index (fields marked personal: equality
 //! only, the value never stored) or the clear value (references and files:
-//! ids of other rows, which reveal no content). Every other field is
+//! ids of other rows, which reveal no content; and the fields the
+//! collection's owner marks `searchable`, knowing they stay in clear). Every other field is
 //! matched and sorted after opening the rows, in [`finish`], so the API
 //! answers every query it answered before; a query the column answers
 //! exactly runs in SQL alone.
@@ -38,6 +39,7 @@ impl Plan {
                 .filter_map(|f| match (&f.kind, f.personal) {
                     (_, Some(_)) => Some((f.name.clone(), Held::Blind)),
                     (FieldType::Reference { .. } | FieldType::File, None) => Some((f.name.clone(), Held::Clear)),
+                    _ if f.searchable => Some((f.name.clone(), Held::Clear)),
                     _ => None,
                 })
                 .collect(),
@@ -209,7 +211,8 @@ mod tests {
             { "name": "email", "type": "email", "personal": "contact" },
             { "name": "owner", "type": "reference", "collection": "people" },
             { "name": "notes", "type": "text" },
-            { "name": "n", "type": "number" }
+            { "name": "n", "type": "number" },
+            { "name": "status", "type": "enum", "values": ["open", "done"], "searchable": true }
         ]))
         .expect("fields")
     }
@@ -241,6 +244,8 @@ mod tests {
         let column = plan.column(&data, &k);
         assert!(!column.to_lowercase().contains("canary"), "no content in clear: {column}");
         assert!(column.contains("\"owner\":\"r1\""), "{column}");
+        let marked = plan.column(&serde_json::json!({ "status": "open" }), &k);
+        assert_eq!(marked, r#"{"status":"open"}"#, "a field marked searchable is kept in clear");
         assert_eq!(column, plan.column(&serde_json::json!({ "email": "canary@X.se", "owner": "r1" }), &k));
     }
 
@@ -255,6 +260,7 @@ mod tests {
         };
         assert!(plan.split(&q("email", Op::EqNoCase, None), &k).exact);
         assert!(plan.split(&q("owner", Op::Eq, Some("owner")), &k).exact);
+        assert!(plan.split(&q("status", Op::Lt, Some("status")), &k).exact, "searchable: ranges and sorts in SQL");
         assert!(!plan.split(&q("email", Op::Eq, None), &k).exact, "case is checked after opening");
         assert!(!plan.split(&q("notes", Op::Eq, None), &k).exact);
         assert!(!plan.split(&q("owner", Op::Eq, Some("n")), &k).exact, "sorted after opening");

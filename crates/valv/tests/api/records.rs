@@ -125,3 +125,33 @@ async fn references_stay_inside_the_tenant_and_roles_apply() {
     let nested = api.create_record(&a.owner, "contacts", json!({ "name": "D", "status": deep })).await;
     assert_eq!(nested.status, 422, "deeply nested JSON is refused");
 }
+
+/// A field marked `searchable` is filtered and sorted like any other and
+/// says so in the collection; a personal field cannot be searchable in clear.
+#[tokio::test]
+async fn a_field_is_marked_searchable_and_a_personal_one_cannot_be() {
+    let app = app();
+    let (api, op) = (app.api(), app.operator().await);
+    let t = app.tenant(&op, "acme").await;
+    let both = json!({ "name": "people", "fields": [
+        { "name": "email", "type": "email", "personal": "contact", "searchable": true }]});
+    let refused = api.create_collection(&t.owner, both).await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body["error"]["fields"][0]["message"].as_str().unwrap().contains("blind index"),
+        "{}",
+        refused.body
+    );
+    let tasks = json!({ "name": "tasks", "fields": [
+        { "name": "title", "type": "text" }, { "name": "rank", "type": "number", "searchable": true }]});
+    let made = api.create_collection(&t.owner, tasks).await.created();
+    assert_eq!(made["fields"][1]["searchable"], true, "{made}");
+    assert_eq!(made["fields"][0].get("searchable"), None, "written only when set: {made}");
+    for (title, rank) in [("c", 3), ("a", 1), ("b", 2)] {
+        let _ = api.create_record(&t.owner, "tasks", json!({ "title": title, "rank": rank })).await.created();
+    }
+    let page = api.records(&t.owner, "tasks", "rank.gte=2&sort=-rank").await.ok();
+    let titles: Vec<&str> =
+        page["records"].as_array().unwrap().iter().map(|r| r["data"]["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["c", "b"], "{page}");
+}

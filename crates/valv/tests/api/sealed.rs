@@ -223,3 +223,47 @@ async fn an_installation_made_before_sealing_is_sealed_at_its_first_start() {
     let seen = found(&app, nowhere.path(), &markers);
     assert!(seen.is_empty(), "values of the earlier release still readable:\n{}", seen.join("\n"));
 }
+
+/// A backup target written by the release before sealing (commit b0152b1:
+/// a full backup holding one contact and a file, then a shipped segment
+/// with a second contact), and that installation's master key.
+const BACKUP_BEFORE_SEALING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/backup-before-sealing");
+
+/// A backup taken before the upgrade restores with this release: the
+/// restored rows are sealed as they are written, and read as they were.
+#[tokio::test]
+async fn a_backup_taken_before_sealing_restores_sealed() {
+    let root = tempfile::tempdir().unwrap();
+    let fixture = std::path::Path::new(BACKUP_BEFORE_SEALING);
+    let (live, target) = (root.path().join("live"), root.path().join("target"));
+    std::fs::create_dir_all(&live).unwrap();
+    assert!(
+        std::process::Command::new("cp").arg("-a").arg(fixture.join("target")).arg(&target).status().unwrap().success()
+    );
+    std::fs::copy(fixture.join("master.key"), live.join("master.key")).unwrap();
+    std::fs::set_permissions(live.join("master.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let restored = tempfile::tempdir().unwrap();
+    let targets = format!("[\"one={}\"]", target.display());
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_valv"))
+        .arg("--data-dir")
+        .arg(&live)
+        .args(["restore", "--at", "2100-01-01T00:00:00Z", "--from", "one", "--to"])
+        .arg(restored.path().join("data"))
+        .env("VALV_BACKUP_TARGETS", &targets)
+        .env_remove("VALV_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let app = valv_testkit::spawn_at(std::path::Path::new(env!("CARGO_BIN_EXE_valv")), restored, &[], &[]);
+    let (owner, status, _) = app.sign_in("before", "owner@before.example", valv_testkit::PASSWORD).await;
+    assert_eq!(status, 200, "{}", app.logs());
+    let all = app.api().records(&owner, "contacts", "").await.ok();
+    let notes: Vec<&str> =
+        all["records"].as_array().unwrap().iter().map(|r| r["data"]["note"].as_str().unwrap()).collect();
+    assert_eq!(notes.len(), 2, "the full backup's contact and the shipped one: {all}");
+    assert!(notes.contains(&"Oldnote shipped later"), "{all}");
+    let nowhere = tempfile::tempdir().unwrap();
+    let seen =
+        found(&app, nowhere.path(), &["Oldnote", "Olda Earlier", "Vera Before", "old1@before.example", "oldfolder"]);
+    assert!(seen.is_empty(), "restored values readable without the keys:\n{}", seen.join("\n"));
+}
